@@ -1,0 +1,15 @@
+# Every dependency comes from a Debian 12 package (scripts/install-deps.sh installs them).
+find_package(PkgConfig REQUIRED)
+find_package(OpenSSL 3.0 REQUIRED)
+find_package(Threads REQUIRED)
+find_package(Boost 1.74 REQUIRED)                 # Boost.Statechart is header-only
+find_package(RocksDB REQUIRED CONFIG)
+find_package(spdlog REQUIRED CONFIG)
+find_package(fmt REQUIRED CONFIG)
+find_package(tomlplusplus REQUIRED CONFIG)
+find_package(nlohmann_json 3.11 REQUIRED CONFIG)
+find_package(CLI11 REQUIRED CONFIG)                 # header-only
+find_package(tl-expected REQUIRED CONFIG)           # header-only
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd>=0.9.75)
+pkg_check_modules(P11 REQUIRED IMPORTED_TARGET libp11>=0.4.12)
+pkg_check_modules(P11KIT REQUIRED IMPORTED_TARGET p11-kit-1)   # for pkcs11.h only

@@ -1,0 +1,373 @@
+#include "protocols/cmp/cmp_server.h"
+
+#include <openssl/crypto.h>
+#include <openssl/objects.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+#include "protocols/cmp/failure_info.h"
+#include "protocols/cmp/message.h"
+
+namespace enrolld::cmp {
+
+namespace {
+
+constexpr std::size_t kMinNonceBytes = 16;  // RFC 9483 3.1: nonces and transactionID are 128 bits
+constexpr std::size_t kMaxNonceBytes = 64;
+constexpr int kCertReqIdCrmf = 0;   // RFC 9483 4.1.1: certReqId MUST be 0
+constexpr int kCertReqIdP10 = -1;   // RFC 9483 4.1.4: -1 for p10cr
+
+using CertTemplatePtr = std::unique_ptr<ECMP_CERTTEMPLATE, ossl::Deleter<ECMP_CERTTEMPLATE_free>>;
+using CertRepPtr = std::unique_ptr<ECMP_CERTREPMESSAGE, ossl::Deleter<ECMP_CERTREPMESSAGE_free>>;
+
+const char* body_name(int type) {
+  static constexpr const char* kNames[] = {"ir",     "ip",     "cr",      "cp",      "p10cr",  "popdecc", "popdecr",
+                                           "kur",    "kup",    "krr",     "krp",     "rr",     "rp",      "ccr",
+                                           "ccp",    "ckuann", "cann",    "rann",    "crlann", "pkiconf", "nested",
+                                           "genm",   "genp",   "error",   "certConf", "pollReq", "pollRep"};
+  return type >= 0 && type < static_cast<int>(std::size(kNames)) ? kNames[type] : "unknown";
+}
+
+bool is_content_error(ErrorCode code) {
+  // Problems with what was requested are answered in the certificate response itself
+  // (status rejection); problems with the message are answered with an error message.
+  switch (code) {
+    case ErrorCode::kBadPop:
+    case ErrorCode::kBadCertTemplate:
+    case ErrorCode::kBadAlgorithm:
+    case ErrorCode::kNotAuthorized:
+    case ErrorCode::kCertRevoked:
+      return true;
+    default:
+      return false;
+  }
+}
+
+template <typename T, typename Fn>
+Bytes der_with(const T* object, Fn i2d) {
+  unsigned char* der = nullptr;
+  int len = i2d(const_cast<T*>(object), &der);
+  if (len <= 0) return {};
+  Bytes out(der, der + len);
+  ::OPENSSL_free(der);
+  return out;
+}
+
+// What to certify, as taken from a CRMF CertReqMsg or a PKCS#10 request.
+struct Requested {
+  Bytes subject_der;
+  Bytes public_key_der;
+  Bytes extensions_der;
+  int cert_req_id = kCertReqIdCrmf;
+};
+
+Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests) {
+  if (sk_OSSL_CRMF_MSG_num(requests) != 1) {
+    return fail(ErrorCode::kUnsupportedRequest, "the request must carry exactly one CertReqMsg (RFC 9483 4.1.1)");
+  }
+  OSSL_CRMF_MSG* crm = sk_OSSL_CRMF_MSG_value(requests, 0);
+  if (::OSSL_CRMF_MSG_get_certReqId(crm) != kCertReqIdCrmf) {
+    return fail(ErrorCode::kBadCertId, "certReqId must be 0 (RFC 9483 4.1.1)");
+  }
+  // Re-decode the template: OpenSSL 3.0's CRMF API does not expose its public key.
+  Bytes tmpl_der = der_with(::OSSL_CRMF_MSG_get0_tmpl(crm), i2d_OSSL_CRMF_CERTTEMPLATE);
+  const unsigned char* p = tmpl_der.data();
+  CertTemplatePtr tmpl(d2i_ECMP_CERTTEMPLATE(nullptr, &p, static_cast<long>(tmpl_der.size())));
+  if (!tmpl) return fail(ErrorCode::kBadCertTemplate, "the certificate template cannot be decoded");
+  if (tmpl->subject == nullptr || ::X509_NAME_entry_count(tmpl->subject) == 0) {
+    return fail(ErrorCode::kBadCertTemplate, "the certificate template has no subject");
+  }
+  if (tmpl->publicKey == nullptr) {
+    return fail(ErrorCode::kBadCertTemplate, "the certificate template has no public key");
+  }
+  if (::OSSL_CRMF_MSGS_verify_popo(requests, kCertReqIdCrmf, 0, nullptr, nullptr) != 1) {
+    return fail(ErrorCode::kBadPop, "proof of possession does not verify: " + ossl::drain_errors());
+  }
+  Requested out;
+  out.subject_der = ossl::der_of(tmpl->subject);
+  out.public_key_der = der_with(tmpl->publicKey, ::i2d_X509_PUBKEY);
+  if (tmpl->extensions != nullptr) out.extensions_der = der_with(tmpl->extensions, ::i2d_X509_EXTENSIONS);
+  return out;
+}
+
+Result<Requested> requested_from_p10(::X509_REQ* csr) {
+  ::EVP_PKEY* key = ::X509_REQ_get0_pubkey(csr);
+  if (key == nullptr) return fail(ErrorCode::kBadCertTemplate, "the PKCS#10 request has no usable public key");
+  if (::X509_REQ_verify(csr, key) != 1) {
+    return fail(ErrorCode::kBadPop, "the PKCS#10 request's signature does not verify: " + ossl::drain_errors());
+  }
+  Requested out;
+  out.cert_req_id = kCertReqIdP10;
+  out.subject_der = ossl::der_of(::X509_REQ_get_subject_name(csr));
+  out.public_key_der = ossl::der_of_public_key(key);
+  ossl::X509ExtensionsPtr exts(::X509_REQ_get_extensions(csr));
+  if (exts && sk_X509_EXTENSION_num(exts.get()) > 0) out.extensions_der = der_with(exts.get(), ::i2d_X509_EXTENSIONS);
+  return out;
+}
+
+// What this protocol keeps with a transaction between ip and certConf.
+Bytes encode_protocol_state(const Bytes& sender_nonce, int cert_req_id) {
+  return nlohmann::json::to_cbor({{"nonce", nlohmann::json::binary(sender_nonce)}, {"rid", cert_req_id}});
+}
+
+struct ProtocolState {
+  Bytes sender_nonce;
+  int cert_req_id = 0;
+};
+
+Result<ProtocolState> decode_protocol_state(const Bytes& bytes) {
+  try {
+    auto doc = nlohmann::json::from_cbor(bytes);
+    const auto& nonce = doc.at("nonce").get_binary();
+    return ProtocolState{Bytes(nonce.begin(), nonce.end()), doc.at("rid").get<int>()};
+  } catch (const nlohmann::json::exception& e) {
+    return fail(ErrorCode::kSystemFailure, std::string("corrupt CMP transaction state: ") + e.what());
+  }
+}
+
+Result<Bytes> certificate_hash(const ::X509* cert, const ECMP_CERTSTATUS& status) {
+  if (status.hashAlg != nullptr) {  // RFC 9480 2.10: hashAlg given explicitly (cmp2021)
+    const ::ASN1_OBJECT* oid = nullptr;
+    ::X509_ALGOR_get0(&oid, nullptr, nullptr, status.hashAlg);
+    const ::EVP_MD* md = ::EVP_get_digestbyobj(oid);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (md == nullptr || ::X509_digest(cert, md, digest, &len) != 1) {
+      return fail(ErrorCode::kBadAlgorithm, "unsupported certConf hashAlg");
+    }
+    return Bytes(digest, digest + len);
+  }
+  // RFC 4210 5.3.18: the hash algorithm of the certificate's signature.
+  ossl::Asn1OctetStringPtr digest(::X509_digest_sig(cert, nullptr, nullptr));
+  if (!digest) return fail(ErrorCode::kSystemFailure, "cannot hash the issued certificate");
+  return octets(digest.get());
+}
+
+}  // namespace
+
+struct CmpServer::Exchange {
+  ParsedMessage request;
+  const CmpRequestContext& context;
+  ResponseHeader reply_header;
+  std::optional<MacProtection> protection;  // set once the request's MAC has verified
+  std::string requester;
+  std::string transaction_id_hex;
+
+  const ECMP_HEADER& header() const { return *request.message->header; }
+  const ECMP_BODY& body() const { return *request.message->body; }
+};
+
+CmpServer::CmpServer(ra::EnrollmentService& service, const ra::SharedSecrets& secrets, CmpServerOptions options)
+    : m_service(service), m_secrets(secrets), m_options(options) {
+  auto ca = ossl::x509_from_der(m_service.ca_chain().front());
+  if (ca) m_responder.reset(::X509_NAME_dup(::X509_get_subject_name(ca->get())));
+}
+
+Result<Bytes> CmpServer::handle(ByteView request, const CmpRequestContext& context) {
+  auto parsed = parse_message(request);
+  if (!parsed) {
+    spdlog::warn("cmp peer={} rejected: {}", context.peer, parsed.error().message);
+    return tl::unexpected(parsed.error());
+  }
+  Exchange exchange{std::move(*parsed), context, {}, std::nullopt, {}, {}};
+  exchange.reply_header = response_header_for(exchange.header(), m_responder.get());
+  exchange.transaction_id_hex = to_hex(octets(exchange.header().transactionID));
+  return answer(exchange);
+}
+
+Result<Bytes> CmpServer::answer(Exchange& ex) {
+  const ECMP_HEADER& header = ex.header();
+  const long pvno = ::ASN1_INTEGER_get(header.pvno);
+  if (pvno != kPvno2000 && pvno != kPvno2021) {
+    return error_reply(ex, {ErrorCode::kUnsupportedVersion, "pvno " + std::to_string(pvno) + " is not 2 or 3"});
+  }
+  if (header.transactionID == nullptr || header.transactionID->length < static_cast<int>(kMinNonceBytes) ||
+      header.transactionID->length > static_cast<int>(kMaxNonceBytes)) {
+    return error_reply(ex, {ErrorCode::kBadDataFormat, "transactionID must be present and 16 to 64 octets"});
+  }
+  if (header.senderNonce == nullptr || header.senderNonce->length < static_cast<int>(kMinNonceBytes) ||
+      header.senderNonce->length > static_cast<int>(kMaxNonceBytes)) {
+    return error_reply(ex, {ErrorCode::kBadSenderNonce, "senderNonce must be present and 16 to 64 octets"});
+  }
+  if (auto authenticated = authenticate(ex); !authenticated) return error_reply(ex, authenticated.error());
+
+  switch (ex.body().type) {
+    case ECMP_BODY_IR:
+    case ECMP_BODY_CR:
+    case ECMP_BODY_P10CR:
+      return handle_certification(ex);
+    case ECMP_BODY_CERTCONF:
+      return handle_cert_conf(ex);
+    default:
+      return error_reply(ex, {ErrorCode::kUnsupportedRequest,
+                              std::string("message type ") + body_name(ex.body().type) + " is not supported"});
+  }
+}
+
+Status CmpServer::authenticate(Exchange& ex) {
+  const ECMP_HEADER& header = ex.header();
+  const ::ASN1_BIT_STRING* protection = ex.request.message->protection;
+  if (header.protectionAlg == nullptr || protection == nullptr) {
+    return fail(ErrorCode::kBadMessageCheck, "the message is not protected");
+  }
+  if (!is_password_based_mac(header.protectionAlg)) {
+    return fail(ErrorCode::kBadAlgorithm, "only PasswordBasedMac protection is accepted so far");
+  }
+  if (header.senderKID == nullptr) {
+    return fail(ErrorCode::kBadMessageCheck, "a MAC-protected message must name its reference in senderKID");
+  }
+  const Bytes kid = octets(header.senderKID);
+  const std::string reference(kid.begin(), kid.end());
+  auto secret = m_secrets.find_secret(reference);
+  if (!secret) return fail(ErrorCode::kBadMessageCheck, "unknown reference (senderKID) or wrong secret");
+  auto params = parse_pbm_parameters(header.protectionAlg, m_options.pbm);
+  if (!params) return tl::unexpected(params.error());
+  Bytes key = derive_pbm_key(*params, *secret);
+  Bytes expected = pbm_mac(*params, key, ex.request.protected_part);
+  if (expected.size() != static_cast<std::size_t>(protection->length) ||
+      ::CRYPTO_memcmp(expected.data(), protection->data, expected.size()) != 0) {
+    return fail(ErrorCode::kBadMessageCheck, "unknown reference (senderKID) or wrong secret");
+  }
+  // RFC 9483 3.2: a response to a MAC-protected request is protected with the same secret.
+  // Reusing the request's parameters reuses the derived key: no second KDF per message.
+  ex.protection = MacProtection{std::move(*params), std::move(key), kid};
+  ex.requester = "mac:" + reference;
+  return {};
+}
+
+Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
+  const int request_type = ex.body().type;
+  auto requested = request_type == ECMP_BODY_P10CR ? requested_from_p10(ex.body().value.p10cr)
+                                                   : requested_from_crmf(ex.body().value.ir);
+  if (!requested) {
+    return is_content_error(requested.error().code) ? rejection_reply(ex, requested.error())
+                                                    : error_reply(ex, requested.error());
+  }
+  ra::CertificationRequest request;
+  request.transaction_id_hex = ex.transaction_id_hex;
+  request.protocol = "cmp";
+  request.requester = ra::Requester{ex.requester};
+  request.profile = ex.context.profile;
+  request.subject_der = std::move(requested->subject_der);
+  request.public_key_der = std::move(requested->public_key_der);
+  request.extensions_der = std::move(requested->extensions_der);
+  request.implicit_confirm_requested = has_implicit_confirm(ex.header());
+  request.fingerprint = ex.request.fingerprint;
+
+  const int cert_req_id = requested->cert_req_id;
+  const Bytes state = encode_protocol_state(ex.reply_header.sender_nonce, cert_req_id);
+  auto encode = [&](const ra::IssuedCertificate& issued) -> Result<Bytes> {
+    CertRepPtr rep(ECMP_CERTREPMESSAGE_new());
+    ECMP_CERTRESPONSE* response = ECMP_CERTRESPONSE_new();
+    if (!rep || response == nullptr || sk_ECMP_CERTRESPONSE_push(rep->response, response) <= 0) {
+      ECMP_CERTRESPONSE_free(response);
+      return fail(ErrorCode::kSystemFailure, "out of memory");
+    }
+    ECMP_PKISI_free(response->status);
+    response->status = make_status_info(PkiStatus::kAccepted, -1, "").release();
+    ::ASN1_INTEGER_set(response->certReqId, cert_req_id);
+    auto cert = ossl::x509_from_der(issued.certificate_der);
+    if (!cert || response->status == nullptr) return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
+    response->certifiedKeyPair = ECMP_CERTIFIEDKEYPAIR_new();
+    response->certifiedKeyPair->certOrEncCert->type = 0;
+    response->certifiedKeyPair->certOrEncCert->value.certificate = cert->release();
+    BodyPtr body(ECMP_BODY_new());
+    body->type = request_type == ECMP_BODY_IR ? ECMP_BODY_IP : ECMP_BODY_CP;
+    body->value.ip = rep.release();
+    ex.reply_header.implicit_confirm = issued.implicitly_confirmed;
+    // RFC 9483 4.1.1: extraCerts carry the chain of the new certificate.
+    return encode_message(ex.reply_header, std::move(body), issued.chain_der, &*ex.protection);
+  };
+  auto reply = m_service.submit(request, state, encode);
+  if (!reply) {
+    return is_content_error(reply.error().code) ? rejection_reply(ex, reply.error()) : error_reply(ex, reply.error());
+  }
+  spdlog::info("cmp peer={} txn={} {} answered", ex.context.peer, ex.transaction_id_hex, body_name(request_type));
+  return reply;
+}
+
+Result<Bytes> CmpServer::handle_cert_conf(Exchange& ex) {
+  auto found = m_service.find(ex.transaction_id_hex);
+  if (!found) return error_reply(ex, found.error());
+  if (!*found) return error_reply(ex, {ErrorCode::kUnknownTransaction, "no open transaction with this transactionID"});
+  const ra::TransactionView& txn = **found;
+  if (txn.request_fingerprint == ex.request.fingerprint) return txn.last_response;  // a resend
+  if (txn.requester != ex.requester) {
+    return error_reply(ex, {ErrorCode::kNotAuthorized, "certConf must come from the requester of the certificate"});
+  }
+  auto state = decode_protocol_state(txn.protocol_state);
+  if (!state) return error_reply(ex, state.error());
+  if (octets(ex.header().recipNonce) != state->sender_nonce) {
+    return error_reply(ex, {ErrorCode::kBadRecipientNonce, "recipNonce does not match the senderNonce we sent"});
+  }
+  STACK_OF(ECMP_CERTSTATUS)* statuses = ex.body().value.certConf;
+  bool accepted = false;  // RFC 4210 5.3.18: an empty certConf rejects all certificates
+  if (sk_ECMP_CERTSTATUS_num(statuses) > 1) {
+    return error_reply(ex, {ErrorCode::kUnsupportedRequest, "certConf must carry at most one CertStatus"});
+  }
+  if (sk_ECMP_CERTSTATUS_num(statuses) == 1) {
+    const ECMP_CERTSTATUS* status = sk_ECMP_CERTSTATUS_value(statuses, 0);
+    if (::ASN1_INTEGER_get(status->certReqId) != state->cert_req_id) {
+      return error_reply(ex, {ErrorCode::kBadCertId, "certReqId does not match the certificate response"});
+    }
+    auto cert = ossl::x509_from_der(txn.certificate_der);
+    if (!cert) return error_reply(ex, {ErrorCode::kSystemFailure, "the issued certificate is missing"});
+    auto hash = certificate_hash(cert->get(), *status);
+    if (!hash) return error_reply(ex, hash.error());
+    if (*hash != octets(status->certHash)) {
+      return error_reply(ex, {ErrorCode::kBadCertId, "certHash does not match the issued certificate"});
+    }
+    accepted = status->statusInfo == nullptr ||
+               ::ASN1_INTEGER_get(status->statusInfo->status) == static_cast<long>(PkiStatus::kAccepted);
+  }
+  BodyPtr body(ECMP_BODY_new());
+  body->type = ECMP_BODY_PKICONF;
+  body->value.pkiconf = ::ASN1_NULL_new();
+  auto reply = encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
+  if (!reply) return tl::unexpected(reply.error());
+  auto stored = m_service.confirm(ex.transaction_id_hex, accepted, ex.request.fingerprint, *reply);
+  if (!stored) return error_reply(ex, stored.error());
+  spdlog::info("cmp peer={} txn={} certConf {} answered with pkiConf", ex.context.peer, ex.transaction_id_hex,
+               accepted ? "accepted" : "rejected");
+  return stored;
+}
+
+Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error) {
+  spdlog::warn("cmp peer={} txn={} requester={} rejected: {} ({})", ex.context.peer, ex.transaction_id_hex,
+               ex.requester, error.message, to_string(error.code));
+  CertRepPtr rep(ECMP_CERTREPMESSAGE_new());
+  ECMP_CERTRESPONSE* response = ECMP_CERTRESPONSE_new();
+  if (!rep || response == nullptr || sk_ECMP_CERTRESPONSE_push(rep->response, response) <= 0) {
+    ECMP_CERTRESPONSE_free(response);
+    return fail(ErrorCode::kSystemFailure, "out of memory");
+  }
+  ::ASN1_INTEGER_set(response->certReqId, ex.body().type == ECMP_BODY_P10CR ? kCertReqIdP10 : kCertReqIdCrmf);
+  ECMP_PKISI_free(response->status);
+  response->status = make_status_info(PkiStatus::kRejection, failure_bit(error.code), error.message).release();
+  BodyPtr body(ECMP_BODY_new());
+  body->type = ex.body().type == ECMP_BODY_IR ? ECMP_BODY_IP : ECMP_BODY_CP;
+  body->value.ip = rep.release();
+  return encode_message(ex.reply_header, std::move(body), {}, ex.protection ? &*ex.protection : nullptr);
+}
+
+Result<Bytes> CmpServer::error_reply(Exchange& ex, const Error& error) {
+  spdlog::warn("cmp peer={} txn={} requester={} body={} error: {} ({})", ex.context.peer, ex.transaction_id_hex,
+               ex.requester.empty() ? "unauthenticated" : ex.requester, body_name(ex.body().type), error.message,
+               to_string(error.code));
+  ECMP_ERRORMSG* content = ECMP_ERRORMSG_new();
+  PkiSiPtr status = make_status_info(PkiStatus::kRejection, failure_bit(error.code), error.message);
+  if (content == nullptr || !status) {
+    ECMP_ERRORMSG_free(content);
+    return fail(ErrorCode::kSystemFailure, "out of memory");
+  }
+  ECMP_PKISI_free(content->pKIStatusInfo);
+  content->pKIStatusInfo = status.release();
+  BodyPtr body(ECMP_BODY_new());
+  body->type = ECMP_BODY_ERROR;
+  body->value.error = content;
+  // RFC 9483 3.6.4: when the request's protection did not verify, the error goes unprotected.
+  return encode_message(ex.reply_header, std::move(body), {}, ex.protection ? &*ex.protection : nullptr);
+}
+
+}  // namespace enrolld::cmp

@@ -1,0 +1,50 @@
+#pragma once
+// The CMP message handler: bytes in, bytes out (STYLE.md 5). HTTP, offline files and later
+// CoAP all call handle(); it knows nothing of any transport.
+
+#include <string>
+
+#include "common/bytes.h"
+#include "common/error.h"
+#include "common/openssl_util.h"
+#include "protocols/cmp/protection.h"
+#include "ra/enrollment_service.h"
+
+namespace enrolld::cmp {
+
+struct CmpServerOptions {
+  PbmLimits pbm;
+};
+
+struct CmpRequestContext {
+  std::string profile;  // from the path /.well-known/cmp/p/<profile>; empty for the default
+  std::string peer;     // transport's description of the client, for logs
+};
+
+// Thread-safety: handle() may run concurrently; per-transaction ordering is the service's.
+class CmpServer {
+ public:
+  // The service and secrets must outlive the server.
+  CmpServer(ra::EnrollmentService& service, const ra::SharedSecrets& secrets, CmpServerOptions options);
+
+  // Returns the DER PKIMessage answering `request` (a certificate response, pkiConf, or an error
+  // message carrying PKIFailureInfo), or kBadDataFormat when the bytes are not a PKIMessage at
+  // all, which transports answer in their own way (HTTP 400).
+  [[nodiscard]] Result<Bytes> handle(ByteView request, const CmpRequestContext& context);
+
+ private:
+  struct Exchange;
+  Result<Bytes> answer(Exchange& exchange);
+  Status authenticate(Exchange& exchange);
+  Result<Bytes> handle_certification(Exchange& exchange);
+  Result<Bytes> handle_cert_conf(Exchange& exchange);
+  Result<Bytes> error_reply(Exchange& exchange, const Error& error);
+  Result<Bytes> rejection_reply(Exchange& exchange, const Error& error);
+
+  ra::EnrollmentService& m_service;
+  const ra::SharedSecrets& m_secrets;
+  CmpServerOptions m_options;
+  ossl::X509NamePtr m_responder;  // our name in response headers: the issuing CA's subject
+};
+
+}  // namespace enrolld::cmp

@@ -1,0 +1,194 @@
+#include "protocols/cmp/message.h"
+
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+
+#include "common/der.h"
+
+namespace enrolld::cmp {
+
+namespace {
+
+constexpr std::uint8_t kSequenceTag = 0x30;
+constexpr std::size_t kNonceBytes = 16;  // RFC 9483 3.1: 128 bits
+
+Bytes sha256(ByteView data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  ::EVP_Digest(data.data(), data.size(), digest, &len, ::EVP_sha256(), nullptr);
+  return Bytes(digest, digest + len);
+}
+
+// DER SEQUENCE header + content.
+Bytes der_sequence(ByteView content) {
+  Bytes out{kSequenceTag};
+  const std::size_t n = content.size();
+  if (n < 0x80) {
+    out.push_back(static_cast<std::uint8_t>(n));
+  } else {
+    Bytes len;
+    for (std::size_t v = n; v > 0; v >>= 8) len.insert(len.begin(), static_cast<std::uint8_t>(v & 0xff));
+    out.push_back(static_cast<std::uint8_t>(0x80 | len.size()));
+    out.insert(out.end(), len.begin(), len.end());
+  }
+  out.insert(out.end(), content.begin(), content.end());
+  return out;
+}
+
+template <typename T, typename Fn>
+Bytes encode_with(const T* object, Fn i2d) {
+  unsigned char* der = nullptr;
+  int len = i2d(const_cast<T*>(object), &der);
+  if (len <= 0) return {};
+  Bytes out(der, der + len);
+  ::OPENSSL_free(der);
+  return out;
+}
+
+bool set_octets(::ASN1_OCTET_STRING** target, const Bytes& value) {
+  if (value.empty()) return true;
+  *target = ::ASN1_OCTET_STRING_new();
+  return *target != nullptr && ::ASN1_OCTET_STRING_set(*target, value.data(), static_cast<int>(value.size())) == 1;
+}
+
+bool add_implicit_confirm(ECMP_HEADER& header) {
+  ECMP_ITAV* itav = ECMP_ITAV_new();
+  if (itav == nullptr) return false;
+  itav->infoType = ::OBJ_nid2obj(NID_id_it_implicitConfirm);
+  itav->infoValue = ::ASN1_TYPE_new();
+  if (itav->infoValue == nullptr) {
+    ECMP_ITAV_free(itav);
+    return false;
+  }
+  ::ASN1_TYPE_set(itav->infoValue, V_ASN1_NULL, nullptr);
+  if (header.generalInfo == nullptr) header.generalInfo = sk_ECMP_ITAV_new_null();
+  return header.generalInfo != nullptr && sk_ECMP_ITAV_push(header.generalInfo, itav) > 0;
+}
+
+Result<HeaderPtr> build_header(const ResponseHeader& rh, const MacProtection* protection) {
+  HeaderPtr header(ECMP_HEADER_new());
+  if (!header) return fail(ErrorCode::kSystemFailure, "out of memory");
+  ::X509_NAME* sender = ::X509_NAME_dup(rh.sender.get());
+  if (sender != nullptr) ::GENERAL_NAME_set0_value(header->sender, GEN_DIRNAME, sender);
+  bool ok = sender != nullptr && ::ASN1_INTEGER_set(header->pvno, rh.pvno) == 1 &&
+            set_octets(&header->transactionID, rh.transaction_id) && set_octets(&header->senderNonce, rh.sender_nonce) &&
+            set_octets(&header->recipNonce, rh.recipient_nonce);
+  if (ok && rh.recipient) {
+    ::GENERAL_NAME_free(header->recipient);
+    header->recipient = ::GENERAL_NAME_dup(rh.recipient.get());
+    ok = header->recipient != nullptr;
+  }
+  header->messageTime = ::ASN1_GENERALIZEDTIME_set(nullptr, ::time(nullptr));
+  ok = ok && header->messageTime != nullptr;
+  if (ok && protection != nullptr) {
+    header->protectionAlg = make_pbm_algorithm(protection->params);
+    ok = header->protectionAlg != nullptr && set_octets(&header->senderKID, protection->sender_kid);
+  }
+  if (ok && rh.implicit_confirm) ok = add_implicit_confirm(*header);
+  if (!ok) return fail(ErrorCode::kSystemFailure, "cannot build CMP header: " + ossl::drain_errors());
+  return header;
+}
+
+}  // namespace
+
+Result<ParsedMessage> parse_message(ByteView der) {
+  auto outer = der::read_element(der);
+  if (!outer || outer->tag != kSequenceTag || outer->whole.size() != der.size()) {
+    return fail(ErrorCode::kBadDataFormat, "not a DER PKIMessage");
+  }
+  auto parts = der::read_children(outer->content);
+  if (!parts || parts->size() < 2) return fail(ErrorCode::kBadDataFormat, "PKIMessage without header and body");
+  const unsigned char* p = der.data();
+  MsgPtr message(d2i_ECMP_MSG(nullptr, &p, static_cast<long>(der.size())));
+  if (!message || p != der.data() + der.size()) {
+    return fail(ErrorCode::kBadDataFormat, "cannot decode PKIMessage: " + ossl::drain_errors());
+  }
+  Bytes covered((*parts)[0].whole.begin(), (*parts)[0].whole.end());
+  covered.insert(covered.end(), (*parts)[1].whole.begin(), (*parts)[1].whole.end());
+  return ParsedMessage{std::move(message), der_sequence(covered), sha256(der)};
+}
+
+Bytes octets(const ::ASN1_OCTET_STRING* s) {
+  if (s == nullptr) return {};
+  return Bytes(s->data, s->data + s->length);
+}
+
+bool has_implicit_confirm(const ECMP_HEADER& header) {
+  for (int i = 0; i < sk_ECMP_ITAV_num(header.generalInfo); ++i) {
+    if (::OBJ_obj2nid(sk_ECMP_ITAV_value(header.generalInfo, i)->infoType) == NID_id_it_implicitConfirm) return true;
+  }
+  return false;
+}
+
+ResponseHeader response_header_for(const ECMP_HEADER& request, const ::X509_NAME* responder) {
+  ResponseHeader rh;
+  const long pvno = ::ASN1_INTEGER_get(request.pvno);
+  rh.pvno = pvno == kPvno2021 ? kPvno2021 : kPvno2000;
+  rh.sender.reset(::X509_NAME_dup(responder));
+  rh.recipient.reset(::GENERAL_NAME_dup(request.sender));
+  rh.transaction_id = octets(request.transactionID);
+  rh.sender_nonce = random_bytes(kNonceBytes);
+  rh.recipient_nonce = octets(request.senderNonce);
+  return rh;
+}
+
+Result<Bytes> encode_message(const ResponseHeader& rh, BodyPtr body, const std::vector<Bytes>& extra_certs,
+                             const MacProtection* protection) {
+  auto header = build_header(rh, protection);
+  if (!header) return tl::unexpected(header.error());
+  MsgPtr message(ECMP_MSG_new());
+  if (!message) return fail(ErrorCode::kSystemFailure, "out of memory");
+  ECMP_HEADER_free(message->header);
+  ECMP_BODY_free(message->body);
+  message->header = header->release();
+  message->body = body.release();
+
+  for (const auto& der : extra_certs) {
+    auto cert = ossl::x509_from_der(der);
+    if (!cert) return tl::unexpected(cert.error());
+    if (message->extraCerts == nullptr) message->extraCerts = sk_X509_new_null();
+    if (message->extraCerts == nullptr || sk_X509_push(message->extraCerts, cert->get()) <= 0) {
+      return fail(ErrorCode::kSystemFailure, "out of memory");
+    }
+    cert->release();
+  }
+  if (protection != nullptr) {
+    ECMP_PROTECTEDPART part{message->header, message->body};
+    Bytes covered = encode_with(&part, i2d_ECMP_PROTECTEDPART);
+    if (covered.empty()) return fail(ErrorCode::kSystemFailure, "cannot encode ProtectedPart");
+    Bytes mac = pbm_mac(protection->params, protection->key, covered);
+    message->protection = ::ASN1_BIT_STRING_new();
+    if (message->protection == nullptr ||
+        ::ASN1_BIT_STRING_set(message->protection, mac.data(), static_cast<int>(mac.size())) != 1) {
+      return fail(ErrorCode::kSystemFailure, "out of memory");
+    }
+    // No unused bits: a MAC is a whole number of octets.
+    message->protection->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+    message->protection->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+  }
+  Bytes der = encode_with(message.get(), i2d_ECMP_MSG);
+  if (der.empty()) return fail(ErrorCode::kSystemFailure, "cannot encode PKIMessage: " + ossl::drain_errors());
+  return der;
+}
+
+PkiSiPtr make_status_info(PkiStatus status, int failure_bit, const std::string& text) {
+  PkiSiPtr si(ECMP_PKISI_new());
+  if (!si || ::ASN1_INTEGER_set(si->status, static_cast<long>(status)) != 1) return nullptr;
+  if (!text.empty()) {
+    ::ASN1_UTF8STRING* utf8 = ::ASN1_UTF8STRING_new();
+    si->statusString = sk_ASN1_UTF8STRING_new_null();
+    if (utf8 == nullptr || si->statusString == nullptr ||
+        ::ASN1_STRING_set(utf8, text.data(), static_cast<int>(text.size())) != 1 ||
+        sk_ASN1_UTF8STRING_push(si->statusString, utf8) <= 0) {
+      ::ASN1_UTF8STRING_free(utf8);
+      return nullptr;
+    }
+  }
+  if (failure_bit >= 0) {
+    si->failInfo = ::ASN1_BIT_STRING_new();
+    if (si->failInfo == nullptr || ::ASN1_BIT_STRING_set_bit(si->failInfo, failure_bit, 1) != 1) return nullptr;
+  }
+  return si;
+}
+
+}  // namespace enrolld::cmp

@@ -1,0 +1,73 @@
+#pragma once
+// The HTTP front: libmicrohttpd with its own thread pool, routing by path, request limits.
+// It knows nothing of CMP or EST: routes hand whole request bodies to handlers.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/error.h"
+
+namespace enrolld::http {
+
+struct Request {
+  std::string method;
+  std::string path;
+  std::string content_type;
+  Bytes body;
+  std::string peer;  // "ip:port"
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "text/plain";
+  Bytes body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// A response carrying a one-line text reason (for errors).
+Response text_response(int status, std::string_view text);
+
+using Handler = std::function<Response(const Request&)>;
+
+struct Route {
+  std::string path;       // exact path, or a prefix when it ends with '/'
+  std::vector<std::string> methods;  // e.g. {"POST"}
+  Handler handler;
+};
+
+struct ServerOptions {
+  std::string bind_address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: pick a free port (see HttpServer::port())
+  unsigned threads = 2;
+  std::size_t max_body_bytes = 64 * 1024;
+  std::chrono::seconds connection_timeout{30};
+};
+
+// Thread-safety: handlers run on the server's threads, concurrently; stop() from one thread.
+class HttpServer {
+ public:
+  // Binds and starts serving. Returns kSystemUnavailable if the address cannot be bound.
+  static Result<std::unique_ptr<HttpServer>> start(const ServerOptions& options, std::vector<Route> routes);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  std::uint16_t port() const;
+
+  // Stops accepting, lets requests in flight finish (up to `drain`), then closes everything.
+  void stop(std::chrono::milliseconds drain = std::chrono::seconds(10));
+
+  struct Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace enrolld::http

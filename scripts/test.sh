@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite with ctest:
+#   1. the normal build (warnings are errors), every test;
+#   2. an AddressSanitizer + UndefinedBehaviorSanitizer build, every test.
+# Pass --no-sanitizers to skip the second pass while iterating.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitizers=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-sanitizers) sanitizers=0 ;;
+    *) echo "usage: $0 [--no-sanitizers]" >&2; exit 2 ;;
+  esac
+done
+
+./scripts/install-deps.sh
+
+run_suite() {
+  local dir="$1"; shift
+  cmake -S . -B "$dir" -DENROLLD_WERROR=ON "$@" > /dev/null
+  cmake --build "$dir" -j2
+  ctest --test-dir "$dir" --output-on-failure -j2 --timeout 300
+}
+
+echo "== build and test (RelWithDebInfo, -Werror)"
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if ((sanitizers)); then
+  echo "== build and test (ASan + UBSan)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DENROLLD_SANITIZE=ON
+fi

@@ -1,0 +1,29 @@
+#pragma once
+// The composition root: builds every module from the configuration, serves until SIGTERM or
+// SIGINT, then drains requests in flight.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "app/config.h"
+
+namespace enrolld::app {
+
+struct Listening {
+  std::uint16_t http_port = 0;
+};
+
+struct RunOptions {
+  std::optional<std::uint16_t> http_port;            // overrides [server] http_port
+  std::function<void(const Listening&)> on_listening;  // called once serving
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread; call before any other thread starts.
+void block_termination_signals();
+
+// Runs the appliance. Returns the process exit status: 0 after a clean shutdown, 1 if
+// start-up failed (the reason is logged).
+int run(const Config& config, const RunOptions& options);
+
+}  // namespace enrolld::app

@@ -1,0 +1,197 @@
+#include "app/config.h"
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include <toml++/toml.h>
+
+namespace enrolld::app {
+
+namespace {
+
+// One checker per table: the keys it knows, each read into the Config by a setter that
+// returns an error text (empty when the value is good).
+using Setter = std::function<std::string(const toml::node&, Config&)>;
+using TableSchema = std::map<std::string, Setter>;
+
+std::string where(const Config& config, const toml::source_region& source) {
+  return config.file.string() + ":" + std::to_string(source.begin.line);
+}
+
+std::filesystem::path resolve(const Config& config, const std::string& value) {
+  std::filesystem::path path(value);
+  return path.is_absolute() ? path : config.file.parent_path() / path;
+}
+
+template <typename T>
+Setter integer(T Config::*field, std::int64_t min, std::int64_t max) {
+  return [=](const toml::node& node, Config& config) -> std::string {
+    auto value = node.value<std::int64_t>();
+    if (!node.is_integer() || !value || *value < min || *value > max) {
+      return "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    }
+    config.*field = static_cast<T>(*value);
+    return {};
+  };
+}
+
+Setter text(std::string Config::*field, std::function<std::string(const std::string&)> check = nullptr) {
+  return [=](const toml::node& node, Config& config) -> std::string {
+    if (!node.is_string()) return "must be a string";
+    std::string value = *node.value<std::string>();
+    if (check) {
+      if (auto problem = check(value); !problem.empty()) return problem;
+    }
+    config.*field = std::move(value);
+    return {};
+  };
+}
+
+Setter path(std::filesystem::path Config::*field) {
+  return [=](const toml::node& node, Config& config) -> std::string {
+    if (!node.is_string() || node.value<std::string>()->empty()) return "must be a non-empty path";
+    config.*field = resolve(config, *node.value<std::string>());
+    return {};
+  };
+}
+
+Setter optional_path(std::optional<std::filesystem::path> Config::*field) {
+  return [=](const toml::node& node, Config& config) -> std::string {
+    if (!node.is_string() || node.value<std::string>()->empty()) return "must be a non-empty path";
+    config.*field = resolve(config, *node.value<std::string>());
+    return {};
+  };
+}
+
+Setter boolean(bool Config::*field) {
+  return [=](const toml::node& node, Config& config) -> std::string {
+    if (!node.is_boolean()) return "must be true or false";
+    config.*field = *node.value<bool>();
+    return {};
+  };
+}
+
+Setter pbm_limit(std::uint64_t cmp::PbmLimits::*field, std::int64_t min, std::int64_t max) {
+  return [=](const toml::node& node, Config& config) -> std::string {
+    auto value = node.value<std::int64_t>();
+    if (!node.is_integer() || !value || *value < min || *value > max) {
+      return "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    }
+    config.pbm.*field = static_cast<std::uint64_t>(*value);
+    return {};
+  };
+}
+
+std::string check_log_level(const std::string& value) {
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  return kLevels.count(value) ? "" : "must be one of trace, debug, info, warn, error";
+}
+
+std::string check_pkcs11_uri(const std::string& value) {
+  return value.rfind("pkcs11:", 0) == 0 ? "" : "must be an RFC 7512 pkcs11: URI";
+}
+
+const std::map<std::string, TableSchema>& schema() {
+  static const std::map<std::string, TableSchema> kSchema = {
+      {"server",
+       {{"listen", text(&Config::listen)},
+        {"http_port", integer(&Config::http_port, 0, 65535)},
+        {"threads", integer(&Config::threads, 1, 256)},
+        {"max_body_bytes", integer(&Config::max_body_bytes, 1024, 16 * 1024 * 1024)}}},
+      {"log", {{"level", text(&Config::log_level, check_log_level)}}},
+      {"store", {{"path", path(&Config::store_path)}}},
+      {"hsm", {{"module", text(&Config::hsm_module)}, {"softhsm2_conf", optional_path(&Config::softhsm2_conf)}}},
+      {"ca",
+       {{"certificate", path(&Config::ca_certificate)},
+        {"chain", optional_path(&Config::ca_chain)},
+        {"key", text(&Config::ca_key, check_pkcs11_uri)},
+        {"validity_days", integer(&Config::validity_days, 1, 36500)}}},
+      {"cmp",
+       {{"grant_implicit_confirm", boolean(&Config::grant_implicit_confirm)},
+        {"confirm_wait_seconds", integer(&Config::confirm_wait_seconds, 1, 86400 * 30)},
+        {"pbm_min_iterations", pbm_limit(&cmp::PbmLimits::min_iterations, 1, 10'000'000)},
+        {"pbm_max_iterations", pbm_limit(&cmp::PbmLimits::max_iterations, 1, 10'000'000)}}},
+  };
+  return kSchema;
+}
+
+Status read_credentials(const toml::node& node, Config& config) {
+  const toml::array* list = node.as_array();
+  if (list == nullptr || !list->is_array_of_tables()) {
+    return fail(ErrorCode::kConfigInvalid, where(config, node.source()) + ": [[cmp.credential]] must be tables");
+  }
+  for (const auto& item : *list) {
+    const toml::table& table = *item.as_table();
+    MacCredential credential;
+    for (const auto& [key, value] : table) {
+      const std::string name(key.str());
+      if ((name != "reference" && name != "secret") || !value.is_string()) {
+        return fail(ErrorCode::kConfigInvalid, where(config, value.source()) + ": " +
+                                                   (name == "reference" || name == "secret"
+                                                        ? "key 'cmp.credential." + name + "' must be a string"
+                                                        : "unknown key 'cmp.credential." + name + "'"));
+      }
+      (name == "reference" ? credential.reference : credential.secret) = *value.value<std::string>();
+    }
+    if (credential.reference.empty() || credential.secret.size() < 8) {
+      return fail(ErrorCode::kConfigInvalid,
+                  where(config, table.source()) + ": a cmp.credential needs a reference and a secret of 8+ characters");
+    }
+    config.credentials.push_back(std::move(credential));
+  }
+  return {};
+}
+
+Status read_table(const std::string& name, const toml::table& table, Config& config) {
+  const auto& known = schema().at(name);
+  for (const auto& [key, value] : table) {
+    const std::string key_name(key.str());
+    if (name == "cmp" && key_name == "credential") {
+      if (auto ok = read_credentials(value, config); !ok) return ok;
+      continue;
+    }
+    auto setter = known.find(key_name);
+    if (setter == known.end()) {
+      return fail(ErrorCode::kConfigInvalid,
+                  where(config, value.source()) + ": unknown key '" + name + "." + key_name + "'");
+    }
+    if (auto problem = setter->second(value, config); !problem.empty()) {
+      return fail(ErrorCode::kConfigInvalid,
+                  where(config, value.source()) + ": key '" + name + "." + key_name + "' " + problem);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Config> load_config(const std::filesystem::path& file) {
+  Config config;
+  config.file = std::filesystem::absolute(file);
+  toml::table root;
+  try {
+    root = toml::parse_file(config.file.string());
+  } catch (const toml::parse_error& e) {
+    return fail(ErrorCode::kConfigInvalid,
+                config.file.string() + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+  for (const auto& [key, value] : root) {
+    const std::string name(key.str());
+    if (!schema().count(name) || !value.is_table()) {
+      return fail(ErrorCode::kConfigInvalid, where(config, value.source()) + ": unknown section or key '" + name + "'");
+    }
+    if (auto ok = read_table(name, *value.as_table(), config); !ok) return tl::unexpected(ok.error());
+  }
+  for (auto [value, key] : {std::pair{config.store_path.empty(), "store.path"},
+                            std::pair{config.ca_certificate.empty(), "ca.certificate"},
+                            std::pair{config.ca_key.empty(), "ca.key"}}) {
+    if (value) return fail(ErrorCode::kConfigInvalid, config.file.string() + ": missing required key '" + key + "'");
+  }
+  if (config.pbm.min_iterations > config.pbm.max_iterations) {
+    return fail(ErrorCode::kConfigInvalid, config.file.string() + ": cmp.pbm_min_iterations exceeds pbm_max_iterations");
+  }
+  return config;
+}
+
+}  // namespace enrolld::app

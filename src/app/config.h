@@ -1,0 +1,57 @@
+#pragma once
+// The configuration file (TOML, parsed by toml++). Every key is checked once at start-up: an
+// unknown key or a bad value stops start-up with the file, line and key named.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "protocols/cmp/protection.h"
+
+namespace enrolld::app {
+
+struct MacCredential {
+  std::string reference;
+  std::string secret;
+};
+
+struct Config {
+  std::filesystem::path file;  // relative paths in the file are relative to its folder
+
+  // [server]
+  std::string listen = "127.0.0.1";
+  std::uint16_t http_port = 8080;
+  unsigned threads = 2;
+  std::size_t max_body_bytes = 64 * 1024;
+
+  // [log]
+  std::string log_level = "info";
+
+  // [store]
+  std::filesystem::path store_path;
+
+  // [hsm]
+  std::string hsm_module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::optional<std::filesystem::path> softhsm2_conf;
+
+  // [ca]
+  std::filesystem::path ca_certificate;
+  std::optional<std::filesystem::path> ca_chain;
+  std::string ca_key;  // RFC 7512 pkcs11: URI
+  unsigned validity_days = 365;
+
+  // [cmp]
+  bool grant_implicit_confirm = true;
+  unsigned confirm_wait_seconds = 300;
+  cmp::PbmLimits pbm;
+  std::vector<MacCredential> credentials;  // [[cmp.credential]]
+};
+
+// Reads and checks the file. Returns kConfigInvalid with "FILE:LINE: ..." for syntax errors,
+// unknown keys, wrong types and values out of range, or a missing required key.
+Result<Config> load_config(const std::filesystem::path& file);
+
+}  // namespace enrolld::app

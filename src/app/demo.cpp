@@ -1,0 +1,147 @@
+#include "app/demo.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "ca/ca_certificates.h"
+#include "common/log.h"
+#include "hsm/pkcs11/provisioner.h"
+#include "hsm/pkcs11/token.h"
+
+namespace enrolld::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kTokenLabel = "enrolld-demo";
+constexpr const char* kRootKey = "root-ca";
+constexpr const char* kIssuingKey = "issuing-ca";
+constexpr const char* kCmpReference = "demo-device";
+constexpr const char* kSoftHsmModule = "/usr/lib/softhsm/libsofthsm2.so";
+
+std::string random_token(std::size_t bytes) { return to_hex(random_bytes(bytes)); }
+
+Result<std::string> read_first_line(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) return fail(ErrorCode::kSystemFailure, "cannot read " + file.string());
+  return line;
+}
+
+// A secret kept in its own file, made once with mode 0600.
+Result<std::string> ensure_secret_file(const fs::path& file, std::size_t bytes) {
+  if (fs::exists(file)) return read_first_line(file);
+  std::string secret = random_token(bytes);
+  if (auto ok = ossl::write_file_atomically(file.string(), secret + "\n", 0600); !ok) return tl::unexpected(ok.error());
+  return secret;
+}
+
+Status write_text(const fs::path& file, const std::string& text, unsigned mode = 0644) {
+  return ossl::write_file_atomically(file.string(), text, mode);
+}
+
+Status ensure_ca_certificates(const fs::path& dir, const hsm::TokenAccess& access) {
+  const fs::path root_pem = dir / "ca" / "root.pem";
+  const fs::path issuing_pem = dir / "ca" / "issuing.pem";
+  if (fs::exists(root_pem) && fs::exists(issuing_pem)) return {};
+  auto token = hsm::Pkcs11Token::open(access);
+  if (!token) return tl::unexpected(token.error());
+  auto root_signer = (*token)->signer(kRootKey);
+  if (!root_signer) return tl::unexpected(root_signer.error());
+  auto issuing_signer = (*token)->signer(kIssuingKey);
+  if (!issuing_signer) return tl::unexpected(issuing_signer.error());
+
+  ca::CaCertificateSpec root_spec{{{"O", "enrolld demo"}, {"CN", "enrolld demo root CA"}},
+                                  std::chrono::hours(24 * 365 * 10), 1};
+  auto root = ca::make_root_certificate(root_spec, **root_signer);
+  if (!root) return tl::unexpected(root.error());
+  ca::CaCertificateSpec issuing_spec{{{"O", "enrolld demo"}, {"CN", "enrolld demo issuing CA"}},
+                                     std::chrono::hours(24 * 365 * 5), 0};
+  auto issuing =
+      ca::make_subordinate_certificate(issuing_spec, (*issuing_signer)->public_key(), root->get(), **root_signer);
+  if (!issuing) return tl::unexpected(issuing.error());
+  fs::create_directories(dir / "ca");
+  if (auto ok = write_text(root_pem, ossl::pem_of(root->get())); !ok) return ok;
+  return write_text(issuing_pem, ossl::pem_of(issuing->get()));
+}
+
+std::string config_text(const std::string& cmp_secret) {
+  std::ostringstream out;
+  out << "# enrolld demo instance: made by 'enrolld demo'. Paths are relative to this file.\n"
+      << "[server]\nlisten = \"127.0.0.1\"\nhttp_port = 0\nthreads = 2\nmax_body_bytes = 65536\n\n"
+      << "[log]\nlevel = \"info\"\n\n"
+      << "[store]\npath = \"db\"\n\n"
+      << "[hsm]\nmodule = \"" << kSoftHsmModule << "\"\nsofthsm2_conf = \"softhsm2.conf\"\n\n"
+      << "[ca]\ncertificate = \"ca/issuing.pem\"\nchain = \"ca/root.pem\"\n"
+      << "key = \"pkcs11:token=" << kTokenLabel << ";object=" << kIssuingKey << "?pin-source=file:hsm-user-pin\"\n"
+      << "validity_days = 365\n\n"
+      << "[cmp]\ngrant_implicit_confirm = true\nconfirm_wait_seconds = 300\n\n"
+      << "[[cmp.credential]]\nreference = \"" << kCmpReference << "\"\nsecret = \"" << cmp_secret << "\"\n";
+  return out.str();
+}
+
+}  // namespace
+
+Result<fs::path> ensure_demo_instance(const fs::path& requested_dir) {
+  const fs::path dir = fs::absolute(requested_dir);
+  const fs::path config_file = dir / "enrolld.toml";
+  if (fs::exists(config_file)) return config_file;
+
+  std::error_code ec;
+  fs::create_directories(dir / "tokens", ec);
+  if (ec) return fail(ErrorCode::kSystemFailure, "cannot create " + dir.string() + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  const fs::path softhsm_conf = dir / "softhsm2.conf";
+  if (auto ok = write_text(softhsm_conf, "directories.tokendir = " + (dir / "tokens").string() +
+                                             "\nobjectstore.backend = file\nlog.level = ERROR\n");
+      !ok) {
+    return tl::unexpected(ok.error());
+  }
+  ::setenv("SOFTHSM2_CONF", softhsm_conf.c_str(), 1);
+
+  auto user_pin = ensure_secret_file(dir / "hsm-user-pin", 8);
+  if (!user_pin) return tl::unexpected(user_pin.error());
+  auto so_pin = ensure_secret_file(dir / "hsm-so-pin", 8);
+  if (!so_pin) return tl::unexpected(so_pin.error());
+  hsm::TokenAccess access{kSoftHsmModule, kTokenLabel, *user_pin};
+  if (auto ok = hsm::ensure_token(access, *so_pin); !ok) return tl::unexpected(ok.error());
+  for (const char* key : {kRootKey, kIssuingKey}) {
+    auto made = hsm::ensure_key_pair(access, key, hsm::KeyType::kEcP256);
+    if (!made) return tl::unexpected(made.error());
+  }
+  if (auto ok = ensure_ca_certificates(dir, access); !ok) return tl::unexpected(ok.error());
+  fs::create_directories(dir / "db");
+  if (auto ok = write_text(config_file, config_text(random_token(16)), 0600); !ok) return tl::unexpected(ok.error());
+  spdlog::info("demo instance created in {}", dir.string());
+  return config_file;
+}
+
+Status write_endpoints(const fs::path& requested_dir, const Config& config, std::uint16_t http_port) {
+  const fs::path dir = fs::absolute(requested_dir);
+  if (config.credentials.empty()) return fail(ErrorCode::kConfigInvalid, "the demo config has no CMP credential");
+  // CMP_TRUST: what a client needs to check what it gets: the root CA (anchor of issued
+  // certificates). CMP_CHAIN: the issuing CA chain, issuing CA first.
+  std::ostringstream chain;
+  for (const auto& file : {config.ca_certificate, config.ca_chain.value_or(config.ca_certificate)}) {
+    std::ifstream in(file);
+    chain << in.rdbuf();
+  }
+  if (auto ok = write_text(dir / "chain.pem", chain.str()); !ok) return ok;
+  const fs::path trust = config.ca_chain.value_or(config.ca_certificate);
+  const std::string base = "http://" + config.listen + ":" + std::to_string(http_port);
+  std::ostringstream env;
+  env << "# enrolld demo endpoints; source this file\n"
+      << "HTTP_PORT=" << http_port << "\n"
+      << "CMP_URL=" << base << "/.well-known/cmp\n"
+      << "CMP_REF=" << config.credentials.front().reference << "\n"
+      << "CMP_SECRET=" << config.credentials.front().secret << "\n"
+      << "CMP_TRUST=" << trust.string() << "\n"
+      << "CMP_CHAIN=" << (dir / "chain.pem").string() << "\n";
+  return write_text(dir / "endpoints.env", env.str(), 0600);
+}
+
+}  // namespace enrolld::app

@@ -1,0 +1,91 @@
+// enrollctl: the operator's command line, reading the same store as enrolld.
+//   enrollctl --config FILE cert list
+//   enrollctl --config FILE cert show SERIAL
+
+#include <ctime>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "app/config.h"
+#include "common/openssl_util.h"
+#include "store/rocksdb/rocksdb_store.h"
+
+namespace {
+
+std::string utc(std::int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
+// The daemon may hold the store open: read a consistent snapshot without taking its lock.
+enrolld::Result<std::unique_ptr<enrolld::store::RocksDbStore>> open_store(const std::string& config_file) {
+  auto config = enrolld::app::load_config(config_file);
+  if (!config) return tl::unexpected(config.error());
+  return enrolld::store::RocksDbStore::open(config->store_path.string(), enrolld::store::RocksDbStore::Mode::kReadOnly);
+}
+
+int list_certificates(enrolld::store::Store& store, std::size_t limit) {
+  auto certs = store.list_certificates(limit);
+  if (!certs) {
+    std::cerr << "enrollctl: " << certs.error().message << "\n";
+    return 1;
+  }
+  std::cout << "SERIAL                            STATUS   NOT AFTER             SUBJECT\n";
+  for (const auto& cert : *certs) {
+    std::printf("%-33s %-8s %-21s %s\n", cert.serial_hex.c_str(), cert.status.c_str(), utc(cert.not_after).c_str(),
+                cert.subject.c_str());
+  }
+  return 0;
+}
+
+int show_certificate(enrolld::store::Store& store, std::string serial) {
+  for (auto& c : serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  serial.erase(0, serial.find_first_not_of('0'));  // serials are stored without leading zeros
+  auto cert = store.find_certificate(serial);
+  if (!cert) {
+    std::cerr << "enrollctl: " << cert.error().message << "\n";
+    return 1;
+  }
+  if (!*cert) {
+    std::cerr << "enrollctl: no certificate with serial " << serial << "\n";
+    return 1;
+  }
+  auto x509 = enrolld::ossl::x509_from_der((*cert)->der);
+  if (!x509) {
+    std::cerr << "enrollctl: stored certificate is corrupt\n";
+    return 1;
+  }
+  std::cout << enrolld::ossl::pem_of(x509->get());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"enrollctl: operate an enrolld appliance"};
+  cli.set_version_flag("--version", std::string("enrollctl ") + ENROLLD_VERSION);
+  std::string config_file = "/etc/enrolld/enrolld.conf";
+  cli.add_option("--config", config_file, "enrolld configuration file")->capture_default_str();
+  cli.require_subcommand(1);
+
+  auto* cert = cli.add_subcommand("cert", "issued certificates");
+  cert->require_subcommand(1);
+  auto* list = cert->add_subcommand("list", "list issued certificates");
+  std::size_t limit = 1000;
+  list->add_option("--limit", limit, "at most this many")->capture_default_str();
+  auto* show = cert->add_subcommand("show", "print one certificate as PEM");
+  std::string serial;
+  show->add_option("serial", serial, "serial number in hex")->required();
+  CLI11_PARSE(cli, argc, argv);
+
+  auto store = open_store(config_file);
+  if (!store) {
+    std::cerr << "enrollctl: " << store.error().message << "\n";
+    return 1;
+  }
+  if (*list) return list_certificates(**store, limit);
+  return show_certificate(**store, serial);
+}

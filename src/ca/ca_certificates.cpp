@@ -1,0 +1,72 @@
+#include "ca/ca_certificates.h"
+
+#include <openssl/x509v3.h>
+
+#include "ca/certificate_authority.h"
+
+namespace enrolld::ca {
+
+namespace {
+
+Result<ossl::X509NamePtr> build_name(const std::vector<std::pair<std::string, std::string>>& parts) {
+  ossl::X509NamePtr name(::X509_NAME_new());
+  for (const auto& [field, value] : parts) {
+    if (!name || ::X509_NAME_add_entry_by_txt(name.get(), field.c_str(), MBSTRING_UTF8,
+                                              reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0) != 1) {
+      return fail(ErrorCode::kConfigInvalid, "bad name attribute " + field + "=" + value);
+    }
+  }
+  return name;
+}
+
+Result<ossl::X509Ptr> make_ca_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
+                                          const ::X509* issuer, const hsm::Signer& signer) {
+  auto subject = build_name(spec.subject);
+  if (!subject) return tl::unexpected(subject.error());
+  Bytes serial = random_serial();
+  ossl::BignumPtr serial_bn(::BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr));
+  ossl::Asn1IntegerPtr serial_int(::BN_to_ASN1_INTEGER(serial_bn.get(), nullptr));
+  ossl::X509Ptr cert(::X509_new());
+  const ::X509_NAME* issuer_name = issuer != nullptr ? ::X509_get_subject_name(issuer) : subject->get();
+  if (!cert || !serial_int || ::X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
+      ::X509_set_serialNumber(cert.get(), serial_int.get()) != 1 ||
+      ::X509_set_subject_name(cert.get(), subject->get()) != 1 ||
+      ::X509_set_issuer_name(cert.get(), issuer_name) != 1 || ::X509_set_pubkey(cert.get(), subject_key) != 1 ||
+      ::X509_gmtime_adj(::X509_getm_notBefore(cert.get()), -300) == nullptr ||
+      ::X509_gmtime_adj(::X509_getm_notAfter(cert.get()), static_cast<long>(spec.validity.count())) == nullptr) {
+    return fail(ErrorCode::kSystemFailure, "cannot build CA certificate: " + ossl::drain_errors());
+  }
+  ::X509V3_CTX ctx;
+  ::X509V3_set_ctx(&ctx, issuer != nullptr ? const_cast<::X509*>(issuer) : cert.get(), cert.get(), nullptr, nullptr, 0);
+  const std::string basic = spec.path_length >= 0 ? "critical,CA:TRUE,pathlen:" + std::to_string(spec.path_length)
+                                                  : std::string("critical,CA:TRUE");
+  for (auto [nid, value] : {std::pair{NID_basic_constraints, basic.c_str()},
+                            std::pair{NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"},
+                            std::pair{NID_subject_key_identifier, "hash"},
+                            std::pair{NID_authority_key_identifier, "keyid:always"}}) {
+    ossl::X509ExtensionPtr ext(::X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+    if (!ext || ::X509_add_ext(cert.get(), ext.get(), -1) != 1) {
+      return fail(ErrorCode::kSystemFailure, std::string("cannot add ") + ::OBJ_nid2sn(nid) + ossl::drain_errors());
+    }
+  }
+  if (::X509_sign(cert.get(), signer.signing_key(), signer.digest()) <= 0) {
+    return fail(ErrorCode::kSystemUnavailable, "HSM could not sign: " + ossl::drain_errors());
+  }
+  if (::X509_verify(cert.get(), signer.public_key()) != 1) {
+    return fail(ErrorCode::kSystemFailure, "HSM signature does not verify");
+  }
+  return cert;
+}
+
+}  // namespace
+
+Result<ossl::X509Ptr> make_root_certificate(const CaCertificateSpec& spec, const hsm::Signer& signer) {
+  return make_ca_certificate(spec, signer.public_key(), nullptr, signer);
+}
+
+Result<ossl::X509Ptr> make_subordinate_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
+                                                   const ::X509* issuer, const hsm::Signer& issuer_signer) {
+  return make_ca_certificate(spec, subject_key, issuer, issuer_signer);
+}
+
+}  // namespace enrolld::ca

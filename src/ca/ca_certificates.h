@@ -1,0 +1,30 @@
+#pragma once
+// Certificates for the CAs themselves: a self-signed root and subordinate CAs, each signed by a
+// key inside the HSM.
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+#include "common/openssl_util.h"
+#include "hsm/signer.h"
+
+namespace enrolld::ca {
+
+struct CaCertificateSpec {
+  std::vector<std::pair<std::string, std::string>> subject;  // e.g. {{"O", "Example"}, {"CN", "Root CA"}}
+  std::chrono::seconds validity = std::chrono::hours(24 * 365 * 10);
+  int path_length = -1;  // -1: no pathLenConstraint
+};
+
+// Returns a self-signed CA certificate for the signer's key, or kSystemUnavailable (HSM) /
+// kSystemFailure (signature does not verify).
+Result<ossl::X509Ptr> make_root_certificate(const CaCertificateSpec& spec, const hsm::Signer& signer);
+
+// Returns a CA certificate for `subject_key`, issued by `issuer` and signed by its signer.
+Result<ossl::X509Ptr> make_subordinate_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
+                                                   const ::X509* issuer, const hsm::Signer& issuer_signer);
+
+}  // namespace enrolld::ca

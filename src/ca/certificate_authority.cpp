@@ -1,0 +1,124 @@
+#include "ca/certificate_authority.h"
+
+#include <openssl/x509v3.h>
+
+namespace enrolld::ca {
+
+namespace {
+
+constexpr int kSerialDraws = 4;  // a collision at 127 bits means a broken RNG, not bad luck
+
+Status add_extension(::X509* cert, ::X509V3_CTX* ctx, int nid, const char* value) {
+  ossl::X509ExtensionPtr ext(::X509V3_EXT_conf_nid(nullptr, ctx, nid, value));
+  if (!ext || ::X509_add_ext(cert, ext.get(), -1) != 1) {
+    return fail(ErrorCode::kSystemFailure, std::string("cannot add extension ") + ::OBJ_nid2sn(nid));
+  }
+  return {};
+}
+
+Result<ossl::X509ExtensionsPtr> decode_extensions(ByteView der) {
+  const unsigned char* p = der.data();
+  ossl::X509ExtensionsPtr exts(::d2i_X509_EXTENSIONS(nullptr, &p, static_cast<long>(der.size())));
+  if (!exts || p != der.data() + der.size()) {
+    return fail(ErrorCode::kBadCertTemplate, "requested extensions are not DER Extensions");
+  }
+  return exts;
+}
+
+Status copy_requested_extensions(::X509* cert, ByteView der, const Profile& profile) {
+  if (der.empty() || !profile.copy_subject_alt_name) return {};
+  auto exts = decode_extensions(der);
+  if (!exts) return tl::unexpected(exts.error());
+  int at = ::X509v3_get_ext_by_NID(exts->get(), NID_subject_alt_name, -1);
+  if (at >= 0 && ::X509_add_ext(cert, ::X509v3_get_ext(exts->get(), at), -1) != 1) {
+    return fail(ErrorCode::kSystemFailure, "cannot copy subjectAltName");
+  }
+  return {};
+}
+
+std::string serial_hex_of(const ::X509* cert) {
+  ossl::BignumPtr bn(::ASN1_INTEGER_to_BN(::X509_get0_serialNumber(cert), nullptr));
+  if (!bn) return {};
+  Bytes raw(static_cast<std::size_t>(BN_num_bytes(bn.get())));
+  ::BN_bn2bin(bn.get(), raw.data());
+  return to_hex(raw);
+}
+
+}  // namespace
+
+Bytes random_serial() {
+  Bytes serial = random_bytes(16);
+  serial[0] &= 0x7f;
+  if (serial[0] == 0) serial[0] = 0x01;
+  return serial;
+}
+
+CertificateAuthority::CertificateAuthority(std::vector<ossl::X509Ptr> chain, std::unique_ptr<hsm::Signer> signer,
+                                           Clock clock)
+    : m_chain(std::move(chain)), m_signer(std::move(signer)), m_clock(std::move(clock)) {}
+
+std::string CertificateAuthority::name() const { return ossl::name_to_string(::X509_get_subject_name(certificate())); }
+
+Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& input, const Profile& profile,
+                                                      const SerialTaken& serial_taken) const {
+  auto subject = ossl::name_from_der(input.subject_der);
+  if (!subject || ::X509_NAME_entry_count(subject->get()) == 0) {
+    return fail(ErrorCode::kBadCertTemplate, "the request has no usable subject name");
+  }
+  auto key = ossl::public_key_from_der(input.public_key_der);
+  if (!key) return fail(ErrorCode::kBadAlgorithm, "the requested public key cannot be decoded");
+
+  Bytes serial;
+  for (int draw = 0; draw < kSerialDraws && serial.empty(); ++draw) {
+    Bytes candidate = random_serial();
+    auto taken = serial_taken(to_hex(candidate));
+    if (!taken) return tl::unexpected(taken.error());
+    if (!*taken) serial = std::move(candidate);
+  }
+  if (serial.empty()) return fail(ErrorCode::kSystemFailure, "no free serial number after several draws");
+
+  ossl::X509Ptr cert(::X509_new());
+  ossl::BignumPtr serial_bn(::BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr));
+  ossl::Asn1IntegerPtr serial_int(::BN_to_ASN1_INTEGER(serial_bn.get(), nullptr));
+  std::time_t now = std::chrono::system_clock::to_time_t(m_clock());
+  const auto not_before = now - profile.backdate.count();
+  const auto not_after = now + profile.validity.count();
+  if (!cert || !serial_int || ::X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
+      ::X509_set_serialNumber(cert.get(), serial_int.get()) != 1 ||
+      ::X509_set_issuer_name(cert.get(), ::X509_get_subject_name(certificate())) != 1 ||
+      ::X509_set_subject_name(cert.get(), subject->get()) != 1 || ::X509_set_pubkey(cert.get(), key->get()) != 1 ||
+      ::X509_time_adj_ex(::X509_getm_notBefore(cert.get()), 0, static_cast<long>(not_before - now), &now) == nullptr ||
+      ::X509_time_adj_ex(::X509_getm_notAfter(cert.get()), 0, static_cast<long>(not_after - now), &now) == nullptr) {
+    return fail(ErrorCode::kSystemFailure, "cannot build certificate: " + ossl::drain_errors());
+  }
+  // Never outlive the CA certificate (RFC 5280 6.1: the path would not validate after it).
+  if (::ASN1_TIME_compare(::X509_get0_notAfter(cert.get()), ::X509_get0_notAfter(certificate())) > 0) {
+    ::X509_set1_notAfter(cert.get(), ::X509_get0_notAfter(certificate()));
+  }
+
+  ::X509V3_CTX ctx;
+  ::X509V3_set_ctx(&ctx, const_cast<::X509*>(certificate()), cert.get(), nullptr, nullptr, 0);
+  const bool is_rsa = ::EVP_PKEY_get_base_id(key->get()) == EVP_PKEY_RSA;
+  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
+                            std::pair{NID_key_usage, is_rsa ? "critical,digitalSignature,keyEncipherment"
+                                                            : "critical,digitalSignature"},
+                            std::pair{NID_subject_key_identifier, "hash"},
+                            std::pair{NID_authority_key_identifier, "keyid:always"}}) {
+    if (auto ok = add_extension(cert.get(), &ctx, nid, value); !ok) return tl::unexpected(ok.error());
+  }
+  if (auto ok = copy_requested_extensions(cert.get(), input.extensions_der, profile); !ok) {
+    return tl::unexpected(ok.error());
+  }
+
+  if (::X509_sign(cert.get(), m_signer->signing_key(), m_signer->digest()) <= 0) {
+    return fail(ErrorCode::kSystemUnavailable, "HSM could not sign: " + ossl::drain_errors());
+  }
+  // A faulty HSM or driver must not put a bad signature into the world.
+  if (::X509_verify(cert.get(), m_signer->public_key()) != 1) {
+    return fail(ErrorCode::kSystemFailure, "HSM signature does not verify: " + ossl::drain_errors());
+  }
+  std::string serial_hex = serial_hex_of(cert.get());
+  return IssuedCertificate{std::move(cert), std::move(serial_hex)};
+}
+
+}  // namespace enrolld::ca

@@ -1,0 +1,69 @@
+#pragma once
+// Issues certificates: applies a profile to a request, picks a serial, signs in the HSM and
+// checks the signature before anything leaves.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/error.h"
+#include "common/openssl_util.h"
+#include "hsm/signer.h"
+
+namespace enrolld::ca {
+
+// What a requester asks to have certified, already authenticated and proven (POP) upstream.
+struct CertificationInput {
+  Bytes subject_der;     // DER Name
+  Bytes public_key_der;  // DER SubjectPublicKeyInfo
+  Bytes extensions_der;  // DER Extensions (SEQUENCE OF Extension); empty when none requested
+};
+
+// The certificate profile: what the CA sets, and what it takes from the request.
+struct Profile {
+  std::string name = "default";
+  std::chrono::seconds validity = std::chrono::hours(24 * 365);
+  std::chrono::seconds backdate = std::chrono::minutes(5);  // tolerance for device clock skew
+  bool copy_subject_alt_name = true;                        // take SAN from the request
+};
+
+// Returns whether a serial (lower-case hex) is already used; errors pass through.
+using SerialTaken = std::function<Result<bool>(const std::string& serial_hex)>;
+using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+struct IssuedCertificate {
+  ossl::X509Ptr certificate;
+  std::string serial_hex;
+};
+
+// Thread-safety: issue() may run concurrently from many threads.
+class CertificateAuthority {
+ public:
+  // `chain` holds the CA's own certificate first, then its issuers up to the root.
+  CertificateAuthority(std::vector<ossl::X509Ptr> chain, std::unique_ptr<hsm::Signer> signer, Clock clock);
+
+  // Returns the signed certificate, or: kBadCertTemplate (subject or extensions undecodable,
+  // empty subject), kBadAlgorithm (public key undecodable or unsupported), kSystemUnavailable
+  // (HSM), kSystemFailure (signature did not verify, no free serial after several draws).
+  [[nodiscard]] Result<IssuedCertificate> issue(const CertificationInput& input, const Profile& profile,
+                                                const SerialTaken& serial_taken) const;
+
+  const ::X509* certificate() const { return m_chain.front().get(); }
+  const std::vector<ossl::X509Ptr>& chain() const { return m_chain; }
+  std::string name() const;
+
+ private:
+  std::vector<ossl::X509Ptr> m_chain;
+  std::unique_ptr<hsm::Signer> m_signer;
+  Clock m_clock;
+};
+
+// A fresh serial: 16 bytes from the CSPRNG, made positive (top bit clear) and non-zero in its
+// first byte so the DER INTEGER is exactly 16 octets. Leaves 127 bits of randomness
+// (CA/B Forum asks for >= 64).
+Bytes random_serial();
+
+}  // namespace enrolld::ca

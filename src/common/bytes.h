@@ -1,0 +1,20 @@
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace enrolld {
+
+using Bytes = std::vector<std::uint8_t>;
+using ByteView = std::span<const std::uint8_t>;
+
+std::string to_hex(ByteView bytes);
+// Returns the decoded bytes, or an empty vector with ok=false for odd length / non-hex input.
+Bytes from_hex(std::string_view hex, bool* ok = nullptr);
+Bytes to_bytes(std::string_view text);
+// Fills `count` bytes from OpenSSL's CSPRNG; aborts if the CSPRNG is unusable (a broken invariant).
+Bytes random_bytes(std::size_t count);
+
+}  // namespace enrolld

@@ -1,0 +1,34 @@
+#include "common/der.h"
+
+namespace enrolld::der {
+
+std::optional<Element> read_element(ByteView input) {
+  if (input.size() < 2) return std::nullopt;
+  const std::uint8_t tag = input[0];
+  if ((tag & 0x1f) == 0x1f) return std::nullopt;  // high tag number form
+  std::size_t pos = 1;
+  std::size_t length = input[pos++];
+  if (length & 0x80) {
+    const std::size_t count = length & 0x7f;
+    if (count == 0 || count > 4 || input.size() < pos + count) return std::nullopt;
+    if (input[pos] == 0) return std::nullopt;  // DER: no leading zero length octets
+    length = 0;
+    for (std::size_t i = 0; i < count; ++i) length = length << 8 | input[pos++];
+    if (length < 0x80 || length > 0x7fffffff) return std::nullopt;  // DER: minimal form
+  }
+  if (input.size() - pos < length) return std::nullopt;
+  return Element{tag, input.subspan(0, pos + length), input.subspan(pos, length)};
+}
+
+std::optional<std::vector<Element>> read_children(ByteView content) {
+  std::vector<Element> out;
+  while (!content.empty()) {
+    auto element = read_element(content);
+    if (!element) return std::nullopt;
+    content = content.subspan(element->whole.size());
+    out.push_back(*element);
+  }
+  return out;
+}
+
+}  // namespace enrolld::der

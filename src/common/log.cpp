@@ -1,0 +1,16 @@
+#include "common/log.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+namespace enrolld::log {
+
+void init(std::string_view level) {
+  auto logger = spdlog::stdout_logger_mt("enrolld");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  auto parsed = spdlog::level::from_str(std::string(level));
+  logger->set_level(parsed == spdlog::level::off ? spdlog::level::info : parsed);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(std::move(logger));
+}
+
+}  // namespace enrolld::log

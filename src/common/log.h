@@ -1,0 +1,15 @@
+#pragma once
+// Logging through spdlog: one line per event with "key=value" fields and the transaction id
+// where known. Secrets (MAC secrets, PINs, private keys) are never passed to the logger.
+
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace enrolld::log {
+
+// Sets up the process-wide logger on stdout (journald picks it up under systemd).
+// `level` is one of trace, debug, info, warn, error; an unknown name means "info".
+void init(std::string_view level);
+
+}  // namespace enrolld::log

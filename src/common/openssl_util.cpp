@@ -1,0 +1,141 @@
+#include "common/openssl_util.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+namespace enrolld::ossl {
+
+X509Ptr up_ref(::X509* cert) {
+  if (cert != nullptr) ::X509_up_ref(cert);
+  return X509Ptr(cert);
+}
+
+EvpPkeyPtr up_ref(::EVP_PKEY* key) {
+  if (key != nullptr) ::EVP_PKEY_up_ref(key);
+  return EvpPkeyPtr(key);
+}
+
+std::string drain_errors() {
+  std::string out;
+  unsigned long code = 0;
+  const char* data = nullptr;
+  int flags = 0;
+  while ((code = ::ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) != 0) {
+    char buf[256];
+    ::ERR_error_string_n(code, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+    if ((flags & ERR_TXT_STRING) != 0 && data != nullptr && *data != '\0') {
+      out += " (";
+      out += data;
+      out += ")";
+    }
+  }
+  return out;
+}
+
+namespace {
+template <typename T, typename Fn>
+Bytes encode(const T* object, Fn i2d) {
+  if (object == nullptr) return {};
+  int len = i2d(object, nullptr);
+  if (len <= 0) return {};
+  Bytes out(static_cast<std::size_t>(len));
+  unsigned char* p = out.data();
+  if (i2d(object, &p) != len) return {};
+  return out;
+}
+}  // namespace
+
+Bytes der_of(const ::X509* cert) { return encode(cert, ::i2d_X509); }
+Bytes der_of(const ::X509_NAME* name) { return encode(name, ::i2d_X509_NAME); }
+Bytes der_of_public_key(const ::EVP_PKEY* key) { return encode(key, ::i2d_PUBKEY); }
+
+Result<X509Ptr> x509_from_der(ByteView der) {
+  const unsigned char* p = der.data();
+  X509Ptr cert(::d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!cert || p != der.data() + der.size()) {
+    return fail(ErrorCode::kBadDataFormat, "not a DER certificate: " + drain_errors());
+  }
+  return cert;
+}
+
+Result<X509NamePtr> name_from_der(ByteView der) {
+  const unsigned char* p = der.data();
+  X509NamePtr name(::d2i_X509_NAME(nullptr, &p, static_cast<long>(der.size())));
+  if (!name) return fail(ErrorCode::kBadDataFormat, "not a DER name: " + drain_errors());
+  return name;
+}
+
+Result<EvpPkeyPtr> public_key_from_der(ByteView spki_der) {
+  const unsigned char* p = spki_der.data();
+  EvpPkeyPtr key(::d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+  if (!key) return fail(ErrorCode::kBadDataFormat, "not a DER public key: " + drain_errors());
+  return key;
+}
+
+Result<std::vector<X509Ptr>> read_pem_certificates(const std::string& path) {
+  BioPtr bio(::BIO_new_file(path.c_str(), "r"));
+  if (!bio) return fail(ErrorCode::kConfigInvalid, "cannot open " + path + ": " + drain_errors());
+  std::vector<X509Ptr> certs;
+  while (X509Ptr cert{::PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    certs.push_back(std::move(cert));
+  }
+  ::ERR_clear_error();  // the loop ends on "no start line", which is not an error
+  if (certs.empty()) return fail(ErrorCode::kConfigInvalid, "no PEM certificate in " + path);
+  return certs;
+}
+
+Result<X509Ptr> read_pem_certificate(const std::string& path) {
+  auto certs = read_pem_certificates(path);
+  if (!certs) return tl::unexpected(certs.error());
+  return std::move(certs->front());
+}
+
+std::string pem_of(const ::X509* cert) {
+  BioPtr bio(::BIO_new(::BIO_s_mem()));
+  if (!bio || ::PEM_write_bio_X509(bio.get(), cert) != 1) return {};
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return fail(ErrorCode::kSystemFailure, "cannot create " + tmp);
+  std::size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return fail(ErrorCode::kSystemFailure, "cannot write " + tmp);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return fail(ErrorCode::kSystemFailure, "cannot replace " + path);
+  }
+  return {};
+}
+
+std::string name_to_string(const ::X509_NAME* name) {
+  BioPtr bio(::BIO_new(::BIO_s_mem()));
+  if (!bio || name == nullptr) return {};
+  ::X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+}  // namespace enrolld::ossl

@@ -1,0 +1,73 @@
+#pragma once
+// RAII for OpenSSL handles, and helpers that make get0/set1/push0 ownership explicit.
+
+#include <memory>
+#include <string>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "common/bytes.h"
+#include "common/error.h"
+
+namespace enrolld::ossl {
+
+template <auto FreeFn>
+struct Deleter {
+  template <typename T>
+  void operator()(T* p) const noexcept {
+    FreeFn(p);
+  }
+};
+
+using X509Ptr = std::unique_ptr<::X509, Deleter<::X509_free>>;
+using X509NamePtr = std::unique_ptr<::X509_NAME, Deleter<::X509_NAME_free>>;
+using X509ReqPtr = std::unique_ptr<::X509_REQ, Deleter<::X509_REQ_free>>;
+using X509ExtensionPtr = std::unique_ptr<::X509_EXTENSION, Deleter<::X509_EXTENSION_free>>;
+using X509PubkeyPtr = std::unique_ptr<::X509_PUBKEY, Deleter<::X509_PUBKEY_free>>;
+using EvpPkeyPtr = std::unique_ptr<::EVP_PKEY, Deleter<::EVP_PKEY_free>>;
+using EvpPkeyCtxPtr = std::unique_ptr<::EVP_PKEY_CTX, Deleter<::EVP_PKEY_CTX_free>>;
+using EvpMdCtxPtr = std::unique_ptr<::EVP_MD_CTX, Deleter<::EVP_MD_CTX_free>>;
+using BioPtr = std::unique_ptr<::BIO, Deleter<::BIO_free_all>>;
+using BignumPtr = std::unique_ptr<::BIGNUM, Deleter<::BN_free>>;
+using Asn1IntegerPtr = std::unique_ptr<::ASN1_INTEGER, Deleter<::ASN1_INTEGER_free>>;
+using Asn1TimePtr = std::unique_ptr<::ASN1_TIME, Deleter<::ASN1_TIME_free>>;
+using Asn1OctetStringPtr = std::unique_ptr<::ASN1_OCTET_STRING, Deleter<::ASN1_OCTET_STRING_free>>;
+
+inline void free_x509_extensions(STACK_OF(X509_EXTENSION) * exts) {
+  sk_X509_EXTENSION_pop_free(exts, ::X509_EXTENSION_free);
+}
+using X509ExtensionsPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), Deleter<free_x509_extensions>>;
+
+inline void free_x509_stack(STACK_OF(X509) * certs) { sk_X509_pop_free(certs, ::X509_free); }
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), Deleter<free_x509_stack>>;
+
+// Takes an extra reference: the caller keeps its own.
+X509Ptr up_ref(::X509* cert);
+EvpPkeyPtr up_ref(::EVP_PKEY* key);
+
+// Drains OpenSSL's thread-local error queue into one line (empty if nothing was queued).
+std::string drain_errors();
+
+// DER encodings of common types; an empty result means the object could not be encoded.
+Bytes der_of(const ::X509* cert);
+Bytes der_of(const ::X509_NAME* name);
+Bytes der_of_public_key(const ::EVP_PKEY* key);
+
+Result<X509Ptr> x509_from_der(ByteView der);
+Result<X509NamePtr> name_from_der(ByteView der);
+Result<EvpPkeyPtr> public_key_from_der(ByteView spki_der);
+
+// PEM files. Reading returns every certificate in the file, in order.
+Result<std::vector<X509Ptr>> read_pem_certificates(const std::string& path);
+Result<X509Ptr> read_pem_certificate(const std::string& path);
+std::string pem_of(const ::X509* cert);
+Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode = 0644);
+
+// RFC 2253-style one-line rendering, for logs and listings.
+std::string name_to_string(const ::X509_NAME* name);
+
+}  // namespace enrolld::ossl

@@ -1,0 +1,91 @@
+#pragma once
+// What the protocols (CMP, EST, ...) ask of the core, in domain types. Protocol code depends on
+// this header only; it never sees the CA, the store or the HSM.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/error.h"
+
+namespace enrolld::ra {
+
+struct Requester {
+  std::string identity;  // "mac:<reference>" for a shared secret, "cert:<subject>" for a signature
+};
+
+// A request for a certificate whose authentication and proof of possession the protocol has
+// already checked.
+struct CertificationRequest {
+  std::string transaction_id_hex;
+  std::string protocol;  // "cmp", "est"
+  Requester requester;
+  std::string profile;   // empty: the default profile
+  Bytes subject_der;     // DER Name
+  Bytes public_key_der;  // DER SubjectPublicKeyInfo
+  Bytes extensions_der;  // DER Extensions; empty when none requested
+  bool implicit_confirm_requested = false;
+  Bytes fingerprint;  // digest of the request message: an equal one later is a resend
+};
+
+struct IssuedCertificate {
+  Bytes certificate_der;
+  std::vector<Bytes> chain_der;  // the issuing CA first, up to the root
+  bool implicitly_confirmed = false;
+};
+
+// Builds the protocol's reply for an issued certificate. The service stores the reply with the
+// certificate in one durable write, so a resend gets the very same bytes.
+using ReplyEncoder = std::function<Result<Bytes>(const IssuedCertificate&)>;
+
+struct TransactionView {
+  std::string state;  // a txn::State name
+  std::string requester;
+  Bytes certificate_der;  // empty until issued
+  Bytes request_fingerprint;
+  Bytes last_response;
+  Bytes protocol_state;  // what the protocol asked to keep with the transaction
+};
+
+// Thread-safety: all methods may be called concurrently; requests for one transaction ID are
+// serialised inside.
+class EnrollmentService {
+ public:
+  virtual ~EnrollmentService() = default;
+
+  // Runs a new certification transaction: applies profile and policy, issues, has `encode`
+  // build the reply, stores certificate, transaction, `protocol_state` and reply durably, then
+  // returns the reply. If the transaction ID exists already: returns the stored reply when the
+  // fingerprint equals the stored one (a resend), else kTransactionIdInUse.
+  // Other errors: kBadCertTemplate, kBadAlgorithm, kNotAuthorized, kSystemUnavailable,
+  // kSystemFailure, or whatever `encode` returns. Nothing is stored on error.
+  [[nodiscard]] virtual Result<Bytes> submit(const CertificationRequest& request, const Bytes& protocol_state,
+                                             const ReplyEncoder& encode) = 0;
+
+  // Returns the transaction, nullopt if there is none with this ID, or kSystemUnavailable.
+  [[nodiscard]] virtual Result<std::optional<TransactionView>> find(std::string_view transaction_id_hex) = 0;
+
+  // Records that the requester accepted (or rejected: the certificate is revoked) what was
+  // issued, stores `reply` as the transaction's answer and returns it. A resend (fingerprint
+  // equal to the stored request's) returns the stored reply. Errors: kUnknownTransaction,
+  // kUnexpectedMessage (not waiting for a confirmation), kSystemUnavailable.
+  [[nodiscard]] virtual Result<Bytes> confirm(std::string_view transaction_id_hex, bool accepted,
+                                              const Bytes& fingerprint, const Bytes& reply) = 0;
+
+  // The issuing CA's chain, issuing CA first, DER.
+  virtual const std::vector<Bytes>& ca_chain() const = 0;
+};
+
+// Shared secrets that requesters authenticate with (MAC protection), by reference.
+// Thread-safety: read-only after construction.
+class SharedSecrets {
+ public:
+  virtual ~SharedSecrets() = default;
+  // Returns the secret for `reference`, or nullopt if the reference is unknown.
+  virtual std::optional<Bytes> find_secret(std::string_view reference) const = 0;
+};
+
+}  // namespace enrolld::ra

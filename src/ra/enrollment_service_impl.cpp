@@ -1,0 +1,174 @@
+#include "ra/enrollment_service_impl.h"
+
+#include <functional>
+
+#include "common/log.h"
+#include "txn/transaction.h"
+
+namespace enrolld::ra {
+
+namespace {
+
+constexpr int kCommitAttempts = 3;  // a serial taken between check and commit: draw again
+
+std::int64_t unix_seconds(const ::ASN1_TIME* time) {
+  struct tm tm {};
+  if (::ASN1_TIME_to_tm(time, &tm) != 1) return 0;
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+store::CertificateRecord certificate_record(const ca::IssuedCertificate& issued, const CertificationRequest& request,
+                                            std::int64_t now) {
+  const ::X509* cert = issued.certificate.get();
+  store::CertificateRecord record;
+  record.serial_hex = issued.serial_hex;
+  record.issuer = ossl::name_to_string(::X509_get_issuer_name(cert));
+  record.subject = ossl::name_to_string(::X509_get_subject_name(cert));
+  record.der = ossl::der_of(cert);
+  record.not_before = unix_seconds(::X509_get0_notBefore(cert));
+  record.not_after = unix_seconds(::X509_get0_notAfter(cert));
+  record.issued_at = now;
+  record.transaction_id_hex = request.transaction_id_hex;
+  record.requester = request.requester.identity;
+  return record;
+}
+
+TransactionView view_of(const store::TransactionRecord& record, Bytes certificate_der) {
+  return TransactionView{record.state,         record.requester,   std::move(certificate_der),
+                         record.request_fingerprint, record.last_response, record.protocol_state};
+}
+
+}  // namespace
+
+EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
+                                             ca::Profile profile, Policy policy, ca::Clock clock)
+    : m_store(store),
+      m_authority(authority),
+      m_profile(std::move(profile)),
+      m_policy(policy),
+      m_clock(std::move(clock)) {
+  for (const auto& cert : m_authority.chain()) m_chain_der.push_back(ossl::der_of(cert.get()));
+}
+
+std::mutex& EnrollmentServiceImpl::lock_for(std::string_view transaction_id_hex) {
+  return m_locks[std::hash<std::string_view>{}(transaction_id_hex) % m_locks.size()];
+}
+
+std::int64_t EnrollmentServiceImpl::now_seconds() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count();
+}
+
+Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request, const Bytes& protocol_state,
+                                            const ReplyEncoder& encode) {
+  if (!request.profile.empty() && request.profile != m_profile.name) {
+    return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + request.profile + "'");
+  }
+  std::lock_guard lock(lock_for(request.transaction_id_hex));
+  auto existing = m_store.find_transaction(request.transaction_id_hex);
+  if (!existing) return tl::unexpected(existing.error());
+  if (*existing) {
+    if ((*existing)->request_fingerprint == request.fingerprint) {
+      spdlog::info("resend txn={} answered with the stored reply", request.transaction_id_hex);
+      return (*existing)->last_response;
+    }
+    return fail(ErrorCode::kTransactionIdInUse,
+                "transaction ID " + request.transaction_id_hex + " is already in use; start with a fresh ID");
+  }
+  for (int attempt = 1;; ++attempt) {
+    auto reply = issue_and_store(request, protocol_state, encode);
+    if (reply || reply.error().code != ErrorCode::kConflict || attempt == kCommitAttempts) return reply;
+  }
+}
+
+Result<Bytes> EnrollmentServiceImpl::issue_and_store(const CertificationRequest& request, const Bytes& protocol_state,
+                                                     const ReplyEncoder& encode) {
+  auto txn = txn::Transaction::begin();
+  ca::CertificationInput input{request.subject_der, request.public_key_der, request.extensions_der};
+  auto issued = m_authority.issue(input, m_profile,
+                                  [this](const std::string& serial) { return m_store.serial_taken(serial); });
+  if (!issued) return tl::unexpected(issued.error());
+
+  const bool implicit = request.implicit_confirm_requested && m_policy.grant_implicit_confirm;
+  IssuedCertificate result{ossl::der_of(issued->certificate.get()), m_chain_der, implicit};
+  auto reply = encode(result);
+  if (!reply) return tl::unexpected(reply.error());
+  auto state = txn.apply(implicit ? txn::Event::kIssuedConfirmed : txn::Event::kIssued);
+  if (!state) return tl::unexpected(state.error());
+
+  const std::int64_t now = now_seconds();
+  store::TransactionRecord record;
+  record.id_hex = request.transaction_id_hex;
+  record.protocol = request.protocol;
+  record.state = std::string(txn::to_string(*state));
+  record.requester = request.requester.identity;
+  record.profile = m_profile.name;
+  record.certificate_serial_hex = issued->serial_hex;
+  record.request_fingerprint = request.fingerprint;
+  record.last_response = *reply;
+  record.protocol_state = protocol_state;
+  record.created_at = record.updated_at = now;
+  record.deadline = implicit ? 0 : now + m_policy.confirm_wait.count();
+
+  store::WriteSet writes;
+  writes.new_certificates.push_back(certificate_record(*issued, request, now));
+  writes.transactions.push_back(std::move(record));
+  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  spdlog::info("issued txn={} serial={} subject=\"{}\" requester={} state={}", request.transaction_id_hex,
+               issued->serial_hex, writes.new_certificates.front().subject, request.requester.identity,
+               txn::to_string(*state));
+  return reply;
+}
+
+Result<std::optional<TransactionView>> EnrollmentServiceImpl::find(std::string_view transaction_id_hex) {
+  auto record = m_store.find_transaction(transaction_id_hex);
+  if (!record) return tl::unexpected(record.error());
+  if (!*record) return std::optional<TransactionView>();
+  Bytes certificate_der;
+  if (!(*record)->certificate_serial_hex.empty()) {
+    auto cert = m_store.find_certificate((*record)->certificate_serial_hex);
+    if (!cert) return tl::unexpected(cert.error());
+    if (*cert) certificate_der = (*cert)->der;
+  }
+  return std::optional<TransactionView>(view_of(**record, std::move(certificate_der)));
+}
+
+Result<Bytes> EnrollmentServiceImpl::confirm(std::string_view transaction_id_hex, bool accepted,
+                                             const Bytes& fingerprint, const Bytes& reply) {
+  std::lock_guard lock(lock_for(transaction_id_hex));
+  auto found = m_store.find_transaction(transaction_id_hex);
+  if (!found) return tl::unexpected(found.error());
+  if (!*found) {
+    return fail(ErrorCode::kUnknownTransaction, "no transaction with ID " + std::string(transaction_id_hex));
+  }
+  store::TransactionRecord record = std::move(**found);
+  if (record.request_fingerprint == fingerprint) return record.last_response;
+
+  auto persisted = txn::state_from_string(record.state);
+  if (!persisted) return fail(ErrorCode::kSystemFailure, "stored transaction has unknown state " + record.state);
+  auto txn = txn::Transaction::resume(*persisted);
+  auto state = txn.apply(accepted ? txn::Event::kConfirmed : txn::Event::kRejected);
+  if (!state) return tl::unexpected(state.error());
+
+  store::WriteSet writes;
+  if (!accepted) {
+    // RFC 9483 4.1.1: a certificate the requester rejected must not stay valid.
+    auto cert = m_store.find_certificate(record.certificate_serial_hex);
+    if (!cert) return tl::unexpected(cert.error());
+    if (*cert) {
+      (*cert)->status = "revoked";
+      writes.updated_certificates.push_back(std::move(**cert));
+    }
+  }
+  record.state = std::string(txn::to_string(*state));
+  record.request_fingerprint = fingerprint;
+  record.last_response = reply;
+  record.updated_at = now_seconds();
+  record.deadline = 0;
+  writes.transactions.push_back(record);
+  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  spdlog::info("{} txn={} serial={}", accepted ? "confirmed" : "rejected by requester", transaction_id_hex,
+               record.certificate_serial_hex);
+  return reply;
+}
+
+}  // namespace enrolld::ra

@@ -1,0 +1,88 @@
+#include "store/records.h"
+
+#include <nlohmann/json.hpp>
+
+namespace enrolld::store {
+
+using nlohmann::json;
+
+namespace {
+
+json binary(const Bytes& bytes) { return json::binary(bytes); }
+
+Bytes binary_of(const json& value) {
+  const auto& bin = value.get_binary();
+  return Bytes(bin.begin(), bin.end());
+}
+
+template <typename T, typename Fill>
+Result<T> decode_with(ByteView bytes, const char* what, Fill fill) {
+  try {
+    json doc = json::from_cbor(bytes.begin(), bytes.end());
+    T record;
+    fill(doc, record);
+    return record;
+  } catch (const json::exception& e) {
+    return fail(ErrorCode::kSystemFailure, std::string("corrupt ") + what + " record: " + e.what());
+  }
+}
+
+}  // namespace
+
+Bytes encode(const CertificateRecord& r) {
+  json doc = {{"serial", r.serial_hex},   {"issuer", r.issuer},       {"subject", r.subject},
+              {"der", binary(r.der)},     {"nbf", r.not_before},      {"naf", r.not_after},
+              {"at", r.issued_at},        {"txn", r.transaction_id_hex}, {"req", r.requester},
+              {"status", r.status}};
+  return json::to_cbor(doc);
+}
+
+Bytes encode(const TransactionRecord& r) {
+  json doc = {{"id", r.id_hex},
+              {"proto", r.protocol},
+              {"state", r.state},
+              {"req", r.requester},
+              {"profile", r.profile},
+              {"serial", r.certificate_serial_hex},
+              {"fp", binary(r.request_fingerprint)},
+              {"rsp", binary(r.last_response)},
+              {"ps", binary(r.protocol_state)},
+              {"created", r.created_at},
+              {"updated", r.updated_at},
+              {"deadline", r.deadline}};
+  return json::to_cbor(doc);
+}
+
+Result<CertificateRecord> decode_certificate(ByteView bytes) {
+  return decode_with<CertificateRecord>(bytes, "certificate", [](const json& d, CertificateRecord& r) {
+    d.at("serial").get_to(r.serial_hex);
+    d.at("issuer").get_to(r.issuer);
+    d.at("subject").get_to(r.subject);
+    r.der = binary_of(d.at("der"));
+    d.at("nbf").get_to(r.not_before);
+    d.at("naf").get_to(r.not_after);
+    d.at("at").get_to(r.issued_at);
+    d.at("txn").get_to(r.transaction_id_hex);
+    d.at("req").get_to(r.requester);
+    d.at("status").get_to(r.status);
+  });
+}
+
+Result<TransactionRecord> decode_transaction(ByteView bytes) {
+  return decode_with<TransactionRecord>(bytes, "transaction", [](const json& d, TransactionRecord& r) {
+    d.at("id").get_to(r.id_hex);
+    d.at("proto").get_to(r.protocol);
+    d.at("state").get_to(r.state);
+    d.at("req").get_to(r.requester);
+    d.at("profile").get_to(r.profile);
+    d.at("serial").get_to(r.certificate_serial_hex);
+    r.request_fingerprint = binary_of(d.at("fp"));
+    r.last_response = binary_of(d.at("rsp"));
+    r.protocol_state = binary_of(d.at("ps"));
+    d.at("created").get_to(r.created_at);
+    d.at("updated").get_to(r.updated_at);
+    d.at("deadline").get_to(r.deadline);
+  });
+}
+
+}  // namespace enrolld::store

@@ -1,0 +1,53 @@
+#pragma once
+// What the store keeps. The store knows these records and nothing of protocols: a protocol's own
+// per-transaction memory travels as opaque bytes (`protocol_state`, `last_response`).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/bytes.h"
+#include "common/error.h"
+
+namespace enrolld::store {
+
+struct CertificateRecord {
+  std::string serial_hex;  // key; lower-case hex of the positive serial number
+  std::string issuer;      // issuing CA's subject, RFC 2253
+  std::string subject;     // RFC 2253
+  Bytes der;
+  std::int64_t not_before = 0;  // seconds since the epoch
+  std::int64_t not_after = 0;
+  std::int64_t issued_at = 0;
+  std::string transaction_id_hex;
+  std::string requester;  // authenticated identity that asked for it
+  std::string status = "valid";  // "valid" or "revoked"
+
+  bool operator==(const CertificateRecord&) const = default;
+};
+
+struct TransactionRecord {
+  std::string id_hex;    // key; hex of the protocol's transaction ID
+  std::string protocol;  // "cmp", "est", ...
+  std::string state;     // a txn::State name
+  std::string requester;
+  std::string profile;
+  std::string certificate_serial_hex;  // set once issued
+  Bytes request_fingerprint;  // SHA-256 of the last request, to recognise a resend
+  Bytes last_response;        // wire bytes of the last response, sent again for a resend
+  Bytes protocol_state;       // opaque to the core
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+  std::int64_t deadline = 0;  // when the current state times out; 0 = never
+
+  bool operator==(const TransactionRecord&) const = default;
+};
+
+// Compact binary encodings (CBOR) of the records; decoding returns kSystemFailure for bytes
+// that are not a record of that kind (a corrupt store is not a client's fault).
+Bytes encode(const CertificateRecord& record);
+Bytes encode(const TransactionRecord& record);
+Result<CertificateRecord> decode_certificate(ByteView bytes);
+Result<TransactionRecord> decode_transaction(ByteView bytes);
+
+}  // namespace enrolld::store

@@ -1,0 +1,127 @@
+#include "store/rocksdb/rocksdb_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+namespace enrolld::store {
+
+namespace {
+
+constexpr const char* kCertificates = "certificates";
+constexpr const char* kTransactions = "transactions";
+
+tl::unexpected<Error> storage_error(const rocksdb::Status& status, std::string_view what) {
+  const auto code = status.IsIOError() || status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()
+                        ? ErrorCode::kSystemUnavailable
+                        : ErrorCode::kSystemFailure;
+  return fail(code, std::string(what) + ": " + status.ToString());
+}
+
+rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+rocksdb::Slice slice(const Bytes& b) { return rocksdb::Slice(reinterpret_cast<const char*>(b.data()), b.size()); }
+ByteView view(const std::string& s) { return ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()); }
+
+}  // namespace
+
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path, Mode mode) {
+  rocksdb::DBOptions options;
+  options.create_if_missing = mode == Mode::kReadWrite;
+  options.create_missing_column_families = mode == Mode::kReadWrite;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  options.keep_log_file_num = 4;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kCertificates, rocksdb::ColumnFamilyOptions()},
+      {kTransactions, rocksdb::ColumnFamilyOptions()}};
+
+  std::unique_ptr<RocksDbStore> store(new RocksDbStore());
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status status = mode == Mode::kReadWrite
+                               ? rocksdb::DB::Open(options, path, descriptors, &store->m_families, &raw)
+                               : rocksdb::DB::OpenForReadOnly(options, path, descriptors, &store->m_families, &raw);
+  if (!status.ok()) {
+    return fail(ErrorCode::kSystemUnavailable, "cannot open store at " + path + ": " + status.ToString());
+  }
+  store->m_db.reset(raw);
+  store->m_certificates = store->m_families[1];
+  store->m_transactions = store->m_families[2];
+  return store;
+}
+
+RocksDbStore::~RocksDbStore() {
+  for (auto* family : m_families) {
+    if (m_db) m_db->DestroyColumnFamilyHandle(family);
+  }
+}
+
+Status RocksDbStore::commit(const WriteSet& writes) {
+  rocksdb::WriteBatch batch;
+  for (const auto& txn : writes.transactions) {
+    batch.Put(m_transactions, slice(txn.id_hex), slice(encode(txn)));
+  }
+  for (const auto& cert : writes.new_certificates) {
+    batch.Put(m_certificates, slice(cert.serial_hex), slice(encode(cert)));
+  }
+  for (const auto& cert : writes.updated_certificates) {
+    batch.Put(m_certificates, slice(cert.serial_hex), slice(encode(cert)));
+  }
+  rocksdb::WriteOptions options;
+  options.sync = true;  // a certificate may leave only after its record is durable
+
+  std::lock_guard lock(m_commit_mutex);
+  for (const auto& cert : writes.new_certificates) {
+    auto taken = serial_taken(cert.serial_hex);
+    if (!taken) return tl::unexpected(taken.error());
+    if (*taken) return fail(ErrorCode::kConflict, "serial " + cert.serial_hex + " is already taken");
+  }
+  rocksdb::Status status = m_db->Write(options, &batch);
+  if (!status.ok()) return storage_error(status, "store write failed");
+  return {};
+}
+
+Result<std::optional<std::string>> RocksDbStore::get(rocksdb::ColumnFamilyHandle* family, std::string_view key) {
+  std::string value;
+  rocksdb::Status status = m_db->Get(rocksdb::ReadOptions(), family, slice(key), &value);
+  if (status.IsNotFound()) return std::optional<std::string>();
+  if (!status.ok()) return storage_error(status, "store read failed");
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::optional<TransactionRecord>> RocksDbStore::find_transaction(std::string_view id_hex) {
+  auto value = get(m_transactions, id_hex);
+  if (!value) return tl::unexpected(value.error());
+  if (!*value) return std::optional<TransactionRecord>();
+  auto record = decode_transaction(view(**value));
+  if (!record) return tl::unexpected(record.error());
+  return std::optional<TransactionRecord>(std::move(*record));
+}
+
+Result<std::optional<CertificateRecord>> RocksDbStore::find_certificate(std::string_view serial_hex) {
+  auto value = get(m_certificates, serial_hex);
+  if (!value) return tl::unexpected(value.error());
+  if (!*value) return std::optional<CertificateRecord>();
+  auto record = decode_certificate(view(**value));
+  if (!record) return tl::unexpected(record.error());
+  return std::optional<CertificateRecord>(std::move(*record));
+}
+
+Result<bool> RocksDbStore::serial_taken(std::string_view serial_hex) {
+  auto value = get(m_certificates, serial_hex);
+  if (!value) return tl::unexpected(value.error());
+  return value->has_value();
+}
+
+Result<std::vector<CertificateRecord>> RocksDbStore::list_certificates(std::size_t limit) {
+  std::vector<CertificateRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_certificates));
+  for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
+    auto record = decode_certificate(view(it->value().ToString()));
+    if (!record) return tl::unexpected(record.error());
+    out.push_back(std::move(*record));
+  }
+  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
+  return out;
+}
+
+}  // namespace enrolld::store

@@ -1,0 +1,44 @@
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/store.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace enrolld::store {
+
+// RocksDB-backed store: one column family per record kind, every commit one synced WriteBatch.
+// Thread-safety: safe for concurrent use; commits are serialised by a mutex so that the serial
+// uniqueness check and the write are one atomic step.
+class RocksDbStore final : public Store {
+ public:
+  enum class Mode { kReadWrite, kReadOnly };
+
+  // Opens (creating if absent in kReadWrite mode) the database in `path`.
+  // Returns kSystemUnavailable if it is locked by another process or cannot be opened.
+  static Result<std::unique_ptr<RocksDbStore>> open(const std::string& path, Mode mode = Mode::kReadWrite);
+  ~RocksDbStore() override;
+
+  Status commit(const WriteSet& writes) override;
+  Result<std::optional<TransactionRecord>> find_transaction(std::string_view id_hex) override;
+  Result<std::optional<CertificateRecord>> find_certificate(std::string_view serial_hex) override;
+  Result<bool> serial_taken(std::string_view serial_hex) override;
+  Result<std::vector<CertificateRecord>> list_certificates(std::size_t limit) override;
+
+ private:
+  RocksDbStore() = default;
+  Result<std::optional<std::string>> get(rocksdb::ColumnFamilyHandle* family, std::string_view key);
+
+  std::unique_ptr<rocksdb::DB> m_db;
+  std::vector<rocksdb::ColumnFamilyHandle*> m_families;  // owned; released before m_db
+  rocksdb::ColumnFamilyHandle* m_certificates = nullptr;
+  rocksdb::ColumnFamilyHandle* m_transactions = nullptr;
+  std::mutex m_commit_mutex;
+};
+
+}  // namespace enrolld::store

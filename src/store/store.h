@@ -1,0 +1,43 @@
+#pragma once
+// The Store interface: everything durable goes through it. RocksDB (store/rocksdb/) is the
+// embedded default; a PostgreSQL-protocol backend will implement the same interface.
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "store/records.h"
+
+namespace enrolld::store {
+
+// Records written together, all or nothing.
+struct WriteSet {
+  std::vector<TransactionRecord> transactions;      // inserted or replaced
+  std::vector<CertificateRecord> new_certificates;  // inserted; the serial must be free
+  std::vector<CertificateRecord> updated_certificates;  // replaced (status changes)
+};
+
+// Thread-safety: every method may be called from any thread concurrently.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Writes the set atomically and durably (synced to disk before returning).
+  // Returns kConflict if a new certificate's serial is already taken (nothing is written),
+  // kSystemUnavailable if the disk cannot take the write.
+  [[nodiscard]] virtual Status commit(const WriteSet& writes) = 0;
+
+  // Returns the record, nullopt if absent, or kSystemUnavailable / kSystemFailure.
+  [[nodiscard]] virtual Result<std::optional<TransactionRecord>> find_transaction(std::string_view id_hex) = 0;
+  [[nodiscard]] virtual Result<std::optional<CertificateRecord>> find_certificate(std::string_view serial_hex) = 0;
+
+  // Returns whether a certificate with this serial exists.
+  [[nodiscard]] virtual Result<bool> serial_taken(std::string_view serial_hex) = 0;
+
+  // Returns up to `limit` certificates in serial order.
+  [[nodiscard]] virtual Result<std::vector<CertificateRecord>> list_certificates(std::size_t limit) = 0;
+};
+
+}  // namespace enrolld::store
