@@ -37,8 +37,12 @@ class Module {
     CK_C_INITIALIZE_ARGS args{};
     args.flags = CKF_OS_LOCKING_OK;
     CK_RV rv = module->m_fn->C_Initialize(&args);
-    if (rv != CKR_OK) return fail(ErrorCode::kSystemUnavailable, "C_Initialize failed: " + rv_text(rv));
-    module->m_initialized = true;
+    // Already initialised means a Pkcs11Token (libp11) in this process holds the module: share
+    // it, and leave finalising to its owner.
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+      return fail(ErrorCode::kSystemUnavailable, "C_Initialize failed: " + rv_text(rv));
+    }
+    module->m_initialized = rv == CKR_OK;
     return module;
   }
   ~Module() {

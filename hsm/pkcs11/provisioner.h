@@ -1,8 +1,8 @@
 #pragma once
 // Token set-up through raw PKCS#11: initialising a token and generating key pairs inside it.
 // libp11 0.4.12 (Debian 12) can only generate RSA keys, so EC key generation calls
-// C_GenerateKeyPair directly. Run it before a Pkcs11Token opens the same module: each call
-// initialises and finalises the module itself.
+// C_GenerateKeyPair directly. Each call initialises and finalises the module itself, unless a
+// Pkcs11Token in this process already holds it initialised.
 
 #include <string>
 #include <string_view>

@@ -1,0 +1,138 @@
+#include "ca/certificate_authority.h"
+
+#include <gtest/gtest.h>
+#include <openssl/x509v3.h>
+
+#include "support/softhsm_fixture.h"
+
+namespace enrolld::ca {
+namespace {
+
+class CertificateAuthorityTest : public ::testing::Test {
+ protected:
+  testing::SoftHsmToken token;
+  testing::TestCa test_ca = testing::make_test_ca(token);
+  ossl::EvpPkeyPtr device_key = testing::make_ec_key();
+  SerialTaken never_taken = [](const std::string&) -> Result<bool> { return false; };
+
+  CertificationInput input(const std::string& subject = "CN=device-1,O=Example") {
+    return {testing::name_der(subject), testing::public_key_der(device_key.get()), {}};
+  }
+};
+
+TEST_F(CertificateAuthorityTest, IssuesACertificateForTheRequestedKeyAndSubject) {
+  auto issued = test_ca.issuing->issue(input(), Profile{}, never_taken);
+  ASSERT_TRUE(issued) << issued.error().message;
+  ::X509* cert = issued->certificate.get();
+  EXPECT_EQ(::EVP_PKEY_eq(::X509_get0_pubkey(cert), device_key.get()), 1);
+  EXPECT_EQ(ossl::name_to_string(::X509_get_subject_name(cert)), "O=Example,CN=device-1");
+  EXPECT_EQ(::X509_NAME_cmp(::X509_get_issuer_name(cert), ::X509_get_subject_name(test_ca.issuing->certificate())), 0);
+  EXPECT_EQ(::X509_verify(cert, ::X509_get0_pubkey(test_ca.issuing->certificate())), 1);
+  EXPECT_EQ(::X509_check_ca(cert), 0) << "an end-entity certificate must not be a CA";
+  // AKI points at the issuing CA's SKI.
+  const ::ASN1_OCTET_STRING* aki = ::X509_get0_authority_key_id(cert);
+  const ::ASN1_OCTET_STRING* ski = ::X509_get0_subject_key_id(const_cast<::X509*>(test_ca.issuing->certificate()));
+  ASSERT_NE(aki, nullptr);
+  ASSERT_NE(ski, nullptr);
+  EXPECT_EQ(::ASN1_OCTET_STRING_cmp(aki, ski), 0);
+}
+
+TEST_F(CertificateAuthorityTest, TheChainVerifiesWithOpenSsl) {
+  auto issued = test_ca.issuing->issue(input(), Profile{}, never_taken);
+  ASSERT_TRUE(issued);
+  std::unique_ptr<::X509_STORE, ossl::Deleter<::X509_STORE_free>> store(::X509_STORE_new());
+  ::X509_STORE_add_cert(store.get(), test_ca.root.get());
+  ossl::X509StackPtr untrusted(sk_X509_new_null());
+  sk_X509_push(untrusted.get(), ossl::up_ref(const_cast<::X509*>(test_ca.issuing->certificate())).release());
+  std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE_CTX_free>> ctx(::X509_STORE_CTX_new());
+  ::X509_STORE_CTX_init(ctx.get(), store.get(), issued->certificate.get(), untrusted.get());
+  EXPECT_EQ(::X509_verify_cert(ctx.get()), 1)
+      << ::X509_verify_cert_error_string(::X509_STORE_CTX_get_error(ctx.get()));
+}
+
+TEST_F(CertificateAuthorityTest, SerialIsPositiveSixteenOctetsAndRandom) {
+  auto a = test_ca.issuing->issue(input(), Profile{}, never_taken);
+  auto b = test_ca.issuing->issue(input(), Profile{}, never_taken);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->serial_hex.size(), 32u);
+  EXPECT_NE(a->serial_hex, b->serial_hex);
+  ossl::BignumPtr bn(::ASN1_INTEGER_to_BN(::X509_get0_serialNumber(a->certificate.get()), nullptr));
+  EXPECT_FALSE(::BN_is_negative(bn.get()));
+  EXPECT_GE(::BN_num_bits(bn.get()), 64);
+}
+
+TEST(RandomSerial, HasTopBitClearAndNonZeroFirstOctet) {
+  for (int i = 0; i < 200; ++i) {
+    Bytes serial = random_serial();
+    ASSERT_EQ(serial.size(), 16u);
+    EXPECT_EQ(serial[0] & 0x80, 0);
+    EXPECT_NE(serial[0], 0);
+  }
+}
+
+TEST_F(CertificateAuthorityTest, DrawsAgainWhenASerialIsTakenAndGivesUpAfterSeveralDraws) {
+  int calls = 0;
+  SerialTaken first_taken = [&](const std::string&) -> Result<bool> { return ++calls == 1; };
+  ASSERT_TRUE(test_ca.issuing->issue(input(), Profile{}, first_taken));
+  EXPECT_EQ(calls, 2);
+
+  SerialTaken always_taken = [](const std::string&) -> Result<bool> { return true; };
+  auto refused = test_ca.issuing->issue(input(), Profile{}, always_taken);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kSystemFailure);
+
+  SerialTaken store_down = [](const std::string&) -> Result<bool> {
+    return fail(ErrorCode::kSystemUnavailable, "disk gone");
+  };
+  EXPECT_EQ(test_ca.issuing->issue(input(), Profile{}, store_down).error().code, ErrorCode::kSystemUnavailable);
+}
+
+TEST_F(CertificateAuthorityTest, CopiesTheRequestedSubjectAltName) {
+  ossl::X509ExtensionsPtr exts(sk_X509_EXTENSION_new_null());
+  ossl::X509ExtensionPtr san(::X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "DNS:device-1.example"));
+  sk_X509_EXTENSION_push(exts.get(), san.release());
+  unsigned char* der = nullptr;
+  int len = ::i2d_X509_EXTENSIONS(exts.get(), &der);
+  CertificationInput with_san = input();
+  with_san.extensions_der.assign(der, der + len);
+  ::OPENSSL_free(der);
+
+  auto issued = test_ca.issuing->issue(with_san, Profile{}, never_taken);
+  ASSERT_TRUE(issued) << issued.error().message;
+  EXPECT_EQ(::X509_check_host(issued->certificate.get(), "device-1.example", 0, 0, nullptr), 1);
+}
+
+TEST_F(CertificateAuthorityTest, NeverOutlivesTheIssuingCa) {
+  Profile long_lived;
+  long_lived.validity = std::chrono::hours(24 * 365 * 100);
+  auto issued = test_ca.issuing->issue(input(), long_lived, never_taken);
+  ASSERT_TRUE(issued);
+  EXPECT_EQ(::ASN1_TIME_compare(::X509_get0_notAfter(issued->certificate.get()),
+                                ::X509_get0_notAfter(test_ca.issuing->certificate())),
+            0);
+}
+
+TEST_F(CertificateAuthorityTest, RefusesAnEmptySubjectAndAnUndecodableKey) {
+  CertificationInput no_subject = input();
+  no_subject.subject_der = testing::name_der("");
+  EXPECT_EQ(test_ca.issuing->issue(no_subject, Profile{}, never_taken).error().code, ErrorCode::kBadCertTemplate);
+
+  CertificationInput bad_key = input();
+  bad_key.public_key_der = to_bytes("not a key");
+  EXPECT_EQ(test_ca.issuing->issue(bad_key, Profile{}, never_taken).error().code, ErrorCode::kBadAlgorithm);
+
+  CertificationInput bad_extensions = input();
+  bad_extensions.extensions_der = to_bytes("junk");
+  EXPECT_EQ(test_ca.issuing->issue(bad_extensions, Profile{}, never_taken).error().code, ErrorCode::kBadCertTemplate);
+}
+
+TEST_F(CertificateAuthorityTest, CaCertificatesAreCasWithTheirPathLength) {
+  EXPECT_EQ(::X509_check_ca(test_ca.root.get()), 1);
+  EXPECT_EQ(::X509_check_ca(const_cast<::X509*>(test_ca.issuing->certificate())), 1);
+  EXPECT_EQ(::X509_get_pathlen(const_cast<::X509*>(test_ca.issuing->certificate())), 0);
+  EXPECT_EQ(::X509_verify(const_cast<::X509*>(test_ca.issuing->certificate()), ::X509_get0_pubkey(test_ca.root.get())), 1);
+  EXPECT_EQ(::X509_check_issued(test_ca.root.get(), test_ca.root.get()), X509_V_OK);
+}
+
+}  // namespace
+}  // namespace enrolld::ca
