@@ -11,11 +11,11 @@
 namespace enrolld::hsm {
 
 struct Pkcs11Uri {
-  std::string token;       // path attribute "token" (the token label)
-  std::string object;      // path attribute "object" (the key label)
-  std::string pin_source;  // query attribute "pin-source" (file:PATH or a plain path)
-  std::string pin_value;   // query attribute "pin-value"
-  std::string module_path; // query attribute "module-path"
+  std::string token;        // path attribute "token" (the token label)
+  std::string object;       // path attribute "object" (the key label)
+  std::string pin_source;   // query attribute "pin-source" (file:PATH or a plain path)
+  std::string pin_value;    // query attribute "pin-value"
+  std::string module_path;  // query attribute "module-path"
 };
 
 // Returns the parsed URI, or kConfigInvalid naming what is wrong (scheme, a missing token or

@@ -115,8 +115,8 @@ Result<std::unique_ptr<Session>> open_session(CK_FUNCTION_LIST* fn, CK_SLOT_ID s
 }
 
 Status login(CK_FUNCTION_LIST* fn, const Session& session, CK_USER_TYPE user, std::string_view pin) {
-  CK_RV rv = fn->C_Login(session.handle(), user, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.data())),
-                         pin.size());
+  CK_RV rv =
+      fn->C_Login(session.handle(), user, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.data())), pin.size());
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
     return fail(rv == CKR_PIN_INCORRECT ? ErrorCode::kConfigInvalid : ErrorCode::kSystemUnavailable,
                 "C_Login failed: " + rv_text(rv));
@@ -189,9 +189,9 @@ Status generate_key_pair(CK_FUNCTION_LIST* fn, const Session& session, std::stri
     public_template.push_back({CKA_MODULUS_BITS, &modulus_bits, sizeof modulus_bits});
     public_template.push_back({CKA_PUBLIC_EXPONENT, exponent, sizeof exponent});
   }
-  CK_ATTRIBUTE private_template[] = {{CKA_TOKEN, &yes, sizeof yes},       {CKA_PRIVATE, &yes, sizeof yes},
-                                     {CKA_SENSITIVE, &yes, sizeof yes},   {CKA_EXTRACTABLE, &no, sizeof no},
-                                     {CKA_SIGN, &yes, sizeof yes},        {CKA_LABEL, label, key_label.size()},
+  CK_ATTRIBUTE private_template[] = {{CKA_TOKEN, &yes, sizeof yes},     {CKA_PRIVATE, &yes, sizeof yes},
+                                     {CKA_SENSITIVE, &yes, sizeof yes}, {CKA_EXTRACTABLE, &no, sizeof no},
+                                     {CKA_SIGN, &yes, sizeof yes},      {CKA_LABEL, label, key_label.size()},
                                      {CKA_ID, id.data(), id.size()}};
   CK_MECHANISM mechanism = {is_ec ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
   CK_OBJECT_HANDLE public_key = 0;

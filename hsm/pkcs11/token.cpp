@@ -56,10 +56,9 @@ Result<std::shared_ptr<Pkcs11Token>> Pkcs11Token::open(const TokenAccess& access
   if (token->m_slot == nullptr) {
     return fail(ErrorCode::kConfigInvalid, "no PKCS#11 token labelled '" + access.token_label + "'");
   }
-  if (::PKCS11_open_session(token->m_slot, 0) != 0 ||
-      ::PKCS11_login(token->m_slot, 0, access.user_pin.c_str()) != 0) {
-    return fail(ErrorCode::kConfigInvalid, "cannot log in to token '" + access.token_label +
-                                               "' (wrong PIN?): " + ossl::drain_errors());
+  if (::PKCS11_open_session(token->m_slot, 0) != 0 || ::PKCS11_login(token->m_slot, 0, access.user_pin.c_str()) != 0) {
+    return fail(ErrorCode::kConfigInvalid,
+                "cannot log in to token '" + access.token_label + "' (wrong PIN?): " + ossl::drain_errors());
   }
   return token;
 }
@@ -77,18 +76,19 @@ Result<std::unique_ptr<Signer>> Pkcs11Token::signer(std::string_view key_label) 
     return fail(ErrorCode::kSystemUnavailable, "cannot list keys: " + ossl::drain_errors());
   }
   PKCS11_KEY* key = find_key(keys, count, key_label);
-  if (key == nullptr) return fail(ErrorCode::kConfigInvalid, "no private key labelled '" + std::string(key_label) + "'");
+  if (key == nullptr)
+    return fail(ErrorCode::kConfigInvalid, "no private key labelled '" + std::string(key_label) + "'");
   ossl::EvpPkeyPtr private_key(::PKCS11_get_private_key(key));
   ossl::EvpPkeyPtr token_public(::PKCS11_get_public_key(key));
   if (!private_key || !token_public) {
-    return fail(ErrorCode::kSystemUnavailable, "cannot load key '" + std::string(key_label) + "': " + ossl::drain_errors());
+    return fail(ErrorCode::kSystemUnavailable,
+                "cannot load key '" + std::string(key_label) + "': " + ossl::drain_errors());
   }
   // Re-import the public half as a plain OpenSSL key: verification then runs in software,
   // without a round trip through the token's key methods.
   auto public_key = ossl::public_key_from_der(ossl::der_of_public_key(token_public.get()));
   if (!public_key) return tl::unexpected(public_key.error());
-  return std::unique_ptr<Signer>(
-      new Pkcs11Signer(shared_from_this(), std::move(private_key), std::move(*public_key)));
+  return std::unique_ptr<Signer>(new Pkcs11Signer(shared_from_this(), std::move(private_key), std::move(*public_key)));
 }
 
 }  // namespace enrolld::hsm

@@ -15,17 +15,17 @@ namespace {
 
 constexpr std::size_t kMinNonceBytes = 16;  // RFC 9483 3.1: nonces and transactionID are 128 bits
 constexpr std::size_t kMaxNonceBytes = 64;
-constexpr int kCertReqIdCrmf = 0;   // RFC 9483 4.1.1: certReqId MUST be 0
-constexpr int kCertReqIdP10 = -1;   // RFC 9483 4.1.4: -1 for p10cr
+constexpr int kCertReqIdCrmf = 0;  // RFC 9483 4.1.1: certReqId MUST be 0
+constexpr int kCertReqIdP10 = -1;  // RFC 9483 4.1.4: -1 for p10cr
 
 using CertTemplatePtr = std::unique_ptr<ECMP_CERTTEMPLATE, ossl::Deleter<ECMP_CERTTEMPLATE_free>>;
 using CertRepPtr = std::unique_ptr<ECMP_CERTREPMESSAGE, ossl::Deleter<ECMP_CERTREPMESSAGE_free>>;
 
 const char* body_name(int type) {
-  static constexpr const char* kNames[] = {"ir",     "ip",     "cr",      "cp",      "p10cr",  "popdecc", "popdecr",
-                                           "kur",    "kup",    "krr",     "krp",     "rr",     "rp",      "ccr",
-                                           "ccp",    "ckuann", "cann",    "rann",    "crlann", "pkiconf", "nested",
-                                           "genm",   "genp",   "error",   "certConf", "pollReq", "pollRep"};
+  static constexpr const char* kNames[] = {"ir",   "ip",     "cr",    "cp",       "p10cr",   "popdecc", "popdecr",
+                                           "kur",  "kup",    "krr",   "krp",      "rr",      "rp",      "ccr",
+                                           "ccp",  "ckuann", "cann",  "rann",     "crlann",  "pkiconf", "nested",
+                                           "genm", "genp",   "error", "certConf", "pollReq", "pollRep"};
   return type >= 0 && type < static_cast<int>(std::size(kNames)) ? kNames[type] : "unknown";
 }
 
@@ -37,10 +37,8 @@ bool is_content_error(ErrorCode code) {
     case ErrorCode::kBadCertTemplate:
     case ErrorCode::kBadAlgorithm:
     case ErrorCode::kNotAuthorized:
-    case ErrorCode::kCertRevoked:
-      return true;
-    default:
-      return false;
+    case ErrorCode::kCertRevoked: return true;
+    default: return false;
   }
 }
 
@@ -195,10 +193,8 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
   switch (ex.body().type) {
     case ECMP_BODY_IR:
     case ECMP_BODY_CR:
-    case ECMP_BODY_P10CR:
-      return handle_certification(ex);
-    case ECMP_BODY_CERTCONF:
-      return handle_cert_conf(ex);
+    case ECMP_BODY_P10CR: return handle_certification(ex);
+    case ECMP_BODY_CERTCONF: return handle_cert_conf(ex);
     default:
       return error_reply(ex, {ErrorCode::kUnsupportedRequest,
                               std::string("message type ") + body_name(ex.body().type) + " is not supported"});
@@ -268,7 +264,8 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
     response->status = make_status_info(PkiStatus::kAccepted, -1, "").release();
     ::ASN1_INTEGER_set(response->certReqId, cert_req_id);
     auto cert = ossl::x509_from_der(issued.certificate_der);
-    if (!cert || response->status == nullptr) return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
+    if (!cert || response->status == nullptr)
+      return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
     response->certifiedKeyPair = ECMP_CERTIFIEDKEYPAIR_new();
     response->certifiedKeyPair->certOrEncCert->type = 0;
     response->certifiedKeyPair->certOrEncCert->value.certificate = cert->release();

@@ -45,7 +45,8 @@ http::Response serve(CmpServer& server, const http::Request& request, std::strin
 std::vector<http::Route> http_routes(CmpServer& server) {
   return {
       {kWellKnown, {"POST"}, [&server](const http::Request& r) { return serve(server, r, ""); }},
-      {kProfilePrefix, {"POST"},
+      {kProfilePrefix,
+       {"POST"},
        [&server](const http::Request& r) {
          std::string profile = r.path.substr(std::string_view(kProfilePrefix).size());
          if (!is_profile_name(profile)) return http::text_response(404, "no such CMP profile path");

@@ -71,8 +71,8 @@ Result<HeaderPtr> build_header(const ResponseHeader& rh, const MacProtection* pr
   ::X509_NAME* sender = ::X509_NAME_dup(rh.sender.get());
   if (sender != nullptr) ::GENERAL_NAME_set0_value(header->sender, GEN_DIRNAME, sender);
   bool ok = sender != nullptr && ::ASN1_INTEGER_set(header->pvno, rh.pvno) == 1 &&
-            set_octets(&header->transactionID, rh.transaction_id) && set_octets(&header->senderNonce, rh.sender_nonce) &&
-            set_octets(&header->recipNonce, rh.recipient_nonce);
+            set_octets(&header->transactionID, rh.transaction_id) &&
+            set_octets(&header->senderNonce, rh.sender_nonce) && set_octets(&header->recipNonce, rh.recipient_nonce);
   if (ok && rh.recipient) {
     ::GENERAL_NAME_free(header->recipient);
     header->recipient = ::GENERAL_NAME_dup(rh.recipient.get());

@@ -1,7 +1,7 @@
 #include "protocols/cmp/protection.h"
 
-#include <openssl/evp.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/objects.h>
 
@@ -64,10 +64,9 @@ Result<PbmParameters> parse_pbm_parameters(const ::X509_ALGOR* algorithm, const 
   PbmParameters out;
   out.salt.assign(decoded->salt->data, decoded->salt->data + decoded->salt->length);
   if (out.salt.size() < limits.min_salt_bytes || out.salt.size() > limits.max_salt_bytes) {
-    return fail(ErrorCode::kBadAlgorithm, "PBM salt of " + std::to_string(out.salt.size()) +
-                                              " bytes is outside the accepted " +
-                                              std::to_string(limits.min_salt_bytes) + ".." +
-                                              std::to_string(limits.max_salt_bytes));
+    return fail(ErrorCode::kBadAlgorithm,
+                "PBM salt of " + std::to_string(out.salt.size()) + " bytes is outside the accepted " +
+                    std::to_string(limits.min_salt_bytes) + ".." + std::to_string(limits.max_salt_bytes));
   }
   std::uint64_t iterations = 0;
   if (::ASN1_INTEGER_get_uint64(&iterations, decoded->iterationCount) != 1 || iterations < limits.min_iterations ||

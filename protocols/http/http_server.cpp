@@ -22,6 +22,7 @@ struct RequestState {
   Request request;
   const Route* route = nullptr;
   bool too_large = false;
+  bool answered = false;  // a response was queued before the body (404, 405, 413)
 };
 
 std::string peer_of(MHD_Connection* connection) {
@@ -65,9 +66,8 @@ struct HttpServer::Impl {
   }
 
   static MHD_Result queue(MHD_Connection* connection, const Response& response) {
-    MHD_Response* mhd = MHD_create_response_from_buffer(response.body.size(),
-                                                        const_cast<std::uint8_t*>(response.body.data()),
-                                                        MHD_RESPMEM_MUST_COPY);
+    MHD_Response* mhd = MHD_create_response_from_buffer(
+        response.body.size(), const_cast<std::uint8_t*>(response.body.data()), MHD_RESPMEM_MUST_COPY);
     if (mhd == nullptr) return MHD_NO;
     MHD_add_response_header(mhd, MHD_HTTP_HEADER_CONTENT_TYPE, response.content_type.c_str());
     for (const auto& [name, value] : response.headers) MHD_add_response_header(mhd, name.c_str(), value.c_str());
@@ -76,25 +76,31 @@ struct HttpServer::Impl {
     return result;
   }
 
+  static MHD_Result answer_early(MHD_Connection* connection, RequestState& state, const Response& response) {
+    state.answered = true;
+    return queue(connection, response);
+  }
+
   // First call for a request: route, method and declared size are checked before any body
   // byte is read, so a refused upload costs nothing.
   MHD_Result begin(MHD_Connection* connection, RequestState& state) {
     state.route = find_route(state.request.path);
-    if (state.route == nullptr) return queue(connection, text_response(404, "no such endpoint"));
+    if (state.route == nullptr) return answer_early(connection, state, text_response(404, "no such endpoint"));
     const auto& methods = state.route->methods;
     if (std::find(methods.begin(), methods.end(), state.request.method) == methods.end()) {
       Response response = text_response(405, "method not allowed");
       std::string allow;
       for (const auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
       response.headers.emplace_back("Allow", allow);
-      return queue(connection, response);
+      return answer_early(connection, state, response);
     }
     const std::string length = header_value(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!length.empty() && std::strtoull(length.c_str(), nullptr, 10) > options.max_body_bytes) {
-      spdlog::warn("http peer={} path={} body of {} bytes refused (limit {})", state.request.peer,
-                   state.request.path, length, options.max_body_bytes);
-      return queue(connection, text_response(413, "request body too large; the limit is " +
-                                                      std::to_string(options.max_body_bytes) + " bytes"));
+      spdlog::warn("http peer={} path={} body of {} bytes refused (limit {})", state.request.peer, state.request.path,
+                   length, options.max_body_bytes);
+      return answer_early(connection, state,
+                          text_response(413, "request body too large; the limit is " +
+                                                 std::to_string(options.max_body_bytes) + " bytes"));
     }
     state.request.content_type = header_value(connection, MHD_HTTP_HEADER_CONTENT_TYPE);
     return MHD_YES;
@@ -130,6 +136,10 @@ struct HttpServer::Impl {
         state->request.path = url;
         state->request.peer = peer_of(connection);
         return self->begin(connection, *state);
+      }
+      if (state->answered) {
+        *upload_data_size = 0;  // already answered: discard whatever body still arrives
+        return MHD_YES;
       }
       if (*upload_data_size > 0) {
         // Bodies without Content-Length (chunked) are counted here; past the limit the rest is
@@ -170,7 +180,9 @@ struct HttpServer::Impl {
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 
-HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+HttpServer::~HttpServer() {
+  stop(std::chrono::milliseconds(0));
+}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServerOptions& options, std::vector<Route> routes) {
   auto impl = std::make_unique<Impl>();
@@ -186,10 +198,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServerOptions& optio
   const unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   impl->daemon = MHD_start_daemon(
       flags, options.port, nullptr, nullptr, &Impl::on_request, impl.get(), MHD_OPTION_SOCK_ADDR, &address,
-      MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(std::max(1u, options.threads)),
-      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(options.connection_timeout.count()),
-      MHD_OPTION_NOTIFY_COMPLETED, &Impl::on_completed, impl.get(), MHD_OPTION_NOTIFY_CONNECTION,
-      &Impl::on_connection, impl.get(), MHD_OPTION_END);
+      MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(std::max(1u, options.threads)), MHD_OPTION_CONNECTION_TIMEOUT,
+      static_cast<unsigned>(options.connection_timeout.count()), MHD_OPTION_NOTIFY_COMPLETED, &Impl::on_completed,
+      impl.get(), MHD_OPTION_NOTIFY_CONNECTION, &Impl::on_connection, impl.get(), MHD_OPTION_END);
   if (impl->daemon == nullptr) {
     return fail(ErrorCode::kSystemUnavailable,
                 "cannot listen on " + options.bind_address + ":" + std::to_string(options.port));
@@ -199,7 +210,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServerOptions& optio
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
-std::uint16_t HttpServer::port() const { return m_impl->port; }
+std::uint16_t HttpServer::port() const {
+  return m_impl->port;
+}
 
 void HttpServer::stop(std::chrono::milliseconds drain) {
   if (m_impl->daemon == nullptr) return;

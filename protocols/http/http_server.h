@@ -36,7 +36,7 @@ Response text_response(int status, std::string_view text);
 using Handler = std::function<Response(const Request&)>;
 
 struct Route {
-  std::string path;       // exact path, or a prefix when it ends with '/'
+  std::string path;                  // exact path, or a prefix when it ends with '/'
   std::vector<std::string> methods;  // e.g. {"POST"}
   Handler handler;
 };

@@ -15,7 +15,7 @@ struct Listening {
 };
 
 struct RunOptions {
-  std::optional<std::uint16_t> http_port;            // overrides [server] http_port
+  std::optional<std::uint16_t> http_port;              // overrides [server] http_port
   std::function<void(const Listening&)> on_listening;  // called once serving
 };
 

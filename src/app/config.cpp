@@ -127,10 +127,10 @@ Status read_credentials(const toml::node& node, Config& config) {
     for (const auto& [key, value] : table) {
       const std::string name(key.str());
       if ((name != "reference" && name != "secret") || !value.is_string()) {
-        return fail(ErrorCode::kConfigInvalid, where(config, value.source()) + ": " +
-                                                   (name == "reference" || name == "secret"
-                                                        ? "key 'cmp.credential." + name + "' must be a string"
-                                                        : "unknown key 'cmp.credential." + name + "'"));
+        return fail(ErrorCode::kConfigInvalid,
+                    where(config, value.source()) + ": " +
+                        (name == "reference" || name == "secret" ? "key 'cmp.credential." + name + "' must be a string"
+                                                                 : "unknown key 'cmp.credential." + name + "'"));
       }
       (name == "reference" ? credential.reference : credential.secret) = *value.value<std::string>();
     }
@@ -173,8 +173,8 @@ Result<Config> load_config(const std::filesystem::path& file) {
   try {
     root = toml::parse_file(config.file.string());
   } catch (const toml::parse_error& e) {
-    return fail(ErrorCode::kConfigInvalid,
-                config.file.string() + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+    return fail(ErrorCode::kConfigInvalid, config.file.string() + ":" + std::to_string(e.source().begin.line) + ": " +
+                                               std::string(e.description()));
   }
   for (const auto& [key, value] : root) {
     const std::string name(key.str());
@@ -183,13 +183,14 @@ Result<Config> load_config(const std::filesystem::path& file) {
     }
     if (auto ok = read_table(name, *value.as_table(), config); !ok) return tl::unexpected(ok.error());
   }
-  for (auto [value, key] : {std::pair{config.store_path.empty(), "store.path"},
-                            std::pair{config.ca_certificate.empty(), "ca.certificate"},
-                            std::pair{config.ca_key.empty(), "ca.key"}}) {
+  for (auto [value, key] :
+       {std::pair{config.store_path.empty(), "store.path"}, std::pair{config.ca_certificate.empty(), "ca.certificate"},
+        std::pair{config.ca_key.empty(), "ca.key"}}) {
     if (value) return fail(ErrorCode::kConfigInvalid, config.file.string() + ": missing required key '" + key + "'");
   }
   if (config.pbm.min_iterations > config.pbm.max_iterations) {
-    return fail(ErrorCode::kConfigInvalid, config.file.string() + ": cmp.pbm_min_iterations exceeds pbm_max_iterations");
+    return fail(ErrorCode::kConfigInvalid,
+                config.file.string() + ": cmp.pbm_min_iterations exceeds pbm_max_iterations");
   }
   return config;
 }

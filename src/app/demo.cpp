@@ -23,7 +23,9 @@ constexpr const char* kIssuingKey = "issuing-ca";
 constexpr const char* kCmpReference = "demo-device";
 constexpr const char* kSoftHsmModule = "/usr/lib/softhsm/libsofthsm2.so";
 
-std::string random_token(std::size_t bytes) { return to_hex(random_bytes(bytes)); }
+std::string random_token(std::size_t bytes) {
+  return to_hex(random_bytes(bytes));
+}
 
 Result<std::string> read_first_line(const fs::path& file) {
   std::ifstream in(file);
@@ -55,12 +57,12 @@ Status ensure_ca_certificates(const fs::path& dir, const hsm::TokenAccess& acces
   auto issuing_signer = (*token)->signer(kIssuingKey);
   if (!issuing_signer) return tl::unexpected(issuing_signer.error());
 
-  ca::CaCertificateSpec root_spec{{{"O", "enrolld demo"}, {"CN", "enrolld demo root CA"}},
-                                  std::chrono::hours(24 * 365 * 10), 1};
+  ca::CaCertificateSpec root_spec{
+      {{"O", "enrolld demo"}, {"CN", "enrolld demo root CA"}}, std::chrono::hours(24 * 365 * 10), 1};
   auto root = ca::make_root_certificate(root_spec, **root_signer);
   if (!root) return tl::unexpected(root.error());
-  ca::CaCertificateSpec issuing_spec{{{"O", "enrolld demo"}, {"CN", "enrolld demo issuing CA"}},
-                                     std::chrono::hours(24 * 365 * 5), 0};
+  ca::CaCertificateSpec issuing_spec{
+      {{"O", "enrolld demo"}, {"CN", "enrolld demo issuing CA"}}, std::chrono::hours(24 * 365 * 5), 0};
   auto issuing =
       ca::make_subordinate_certificate(issuing_spec, (*issuing_signer)->public_key(), root->get(), **root_signer);
   if (!issuing) return tl::unexpected(issuing.error());

@@ -19,8 +19,8 @@ Result<ossl::X509NamePtr> build_name(const std::vector<std::pair<std::string, st
   return name;
 }
 
-Result<ossl::X509Ptr> make_ca_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
-                                          const ::X509* issuer, const hsm::Signer& signer) {
+Result<ossl::X509Ptr> make_ca_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key, const ::X509* issuer,
+                                          const hsm::Signer& signer) {
   auto subject = build_name(spec.subject);
   if (!subject) return tl::unexpected(subject.error());
   Bytes serial = random_serial();
@@ -40,10 +40,10 @@ Result<ossl::X509Ptr> make_ca_certificate(const CaCertificateSpec& spec, ::EVP_P
   ::X509V3_set_ctx(&ctx, issuer != nullptr ? const_cast<::X509*>(issuer) : cert.get(), cert.get(), nullptr, nullptr, 0);
   const std::string basic = spec.path_length >= 0 ? "critical,CA:TRUE,pathlen:" + std::to_string(spec.path_length)
                                                   : std::string("critical,CA:TRUE");
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, basic.c_str()},
-                            std::pair{NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"},
-                            std::pair{NID_subject_key_identifier, "hash"},
-                            std::pair{NID_authority_key_identifier, "keyid:always"}}) {
+  for (auto [nid, value] :
+       {std::pair{NID_basic_constraints, basic.c_str()},
+        std::pair{NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"},
+        std::pair{NID_subject_key_identifier, "hash"}, std::pair{NID_authority_key_identifier, "keyid:always"}}) {
     ossl::X509ExtensionPtr ext(::X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
     if (!ext || ::X509_add_ext(cert.get(), ext.get(), -1) != 1) {
       return fail(ErrorCode::kSystemFailure, std::string("cannot add ") + ::OBJ_nid2sn(nid) + ossl::drain_errors());

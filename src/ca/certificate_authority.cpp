@@ -57,7 +57,9 @@ CertificateAuthority::CertificateAuthority(std::vector<ossl::X509Ptr> chain, std
                                            Clock clock)
     : m_chain(std::move(chain)), m_signer(std::move(signer)), m_clock(std::move(clock)) {}
 
-std::string CertificateAuthority::name() const { return ossl::name_to_string(::X509_get_subject_name(certificate())); }
+std::string CertificateAuthority::name() const {
+  return ossl::name_to_string(::X509_get_subject_name(certificate()));
+}
 
 Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& input, const Profile& profile,
                                                       const SerialTaken& serial_taken) const {
@@ -99,11 +101,10 @@ Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& 
   ::X509V3_CTX ctx;
   ::X509V3_set_ctx(&ctx, const_cast<::X509*>(certificate()), cert.get(), nullptr, nullptr, 0);
   const bool is_rsa = ::EVP_PKEY_get_base_id(key->get()) == EVP_PKEY_RSA;
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
-                            std::pair{NID_key_usage, is_rsa ? "critical,digitalSignature,keyEncipherment"
-                                                            : "critical,digitalSignature"},
-                            std::pair{NID_subject_key_identifier, "hash"},
-                            std::pair{NID_authority_key_identifier, "keyid:always"}}) {
+  for (auto [nid, value] :
+       {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
+        std::pair{NID_key_usage, is_rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature"},
+        std::pair{NID_subject_key_identifier, "hash"}, std::pair{NID_authority_key_identifier, "keyid:always"}}) {
     if (auto ok = add_extension(cert.get(), &ctx, nid, value); !ok) return tl::unexpected(ok.error());
   }
   if (auto ok = copy_requested_extensions(cert.get(), input.extensions_der, profile); !ok) {

@@ -40,7 +40,9 @@ Bytes from_hex(std::string_view hex, bool* ok) {
   return out;
 }
 
-Bytes to_bytes(std::string_view text) { return Bytes(text.begin(), text.end()); }
+Bytes to_bytes(std::string_view text) {
+  return Bytes(text.begin(), text.end());
+}
 
 Bytes random_bytes(std::size_t count) {
   Bytes out(count);

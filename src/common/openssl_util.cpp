@@ -55,9 +55,15 @@ Bytes encode(const T* object, Fn i2d) {
 }
 }  // namespace
 
-Bytes der_of(const ::X509* cert) { return encode(cert, ::i2d_X509); }
-Bytes der_of(const ::X509_NAME* name) { return encode(name, ::i2d_X509_NAME); }
-Bytes der_of_public_key(const ::EVP_PKEY* key) { return encode(key, ::i2d_PUBKEY); }
+Bytes der_of(const ::X509* cert) {
+  return encode(cert, ::i2d_X509);
+}
+Bytes der_of(const ::X509_NAME* name) {
+  return encode(name, ::i2d_X509_NAME);
+}
+Bytes der_of_public_key(const ::EVP_PKEY* key) {
+  return encode(key, ::i2d_PUBKEY);
+}
 
 Result<X509Ptr> x509_from_der(ByteView der) {
   const unsigned char* p = der.data();

@@ -42,7 +42,9 @@ inline void free_x509_extensions(STACK_OF(X509_EXTENSION) * exts) {
 }
 using X509ExtensionsPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), Deleter<free_x509_extensions>>;
 
-inline void free_x509_stack(STACK_OF(X509) * certs) { sk_X509_pop_free(certs, ::X509_free); }
+inline void free_x509_stack(STACK_OF(X509) * certs) {
+  sk_X509_pop_free(certs, ::X509_free);
+}
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), Deleter<free_x509_stack>>;
 
 // Takes an extra reference: the caller keeps its own.

@@ -34,8 +34,9 @@ store::CertificateRecord certificate_record(const ca::IssuedCertificate& issued,
 }
 
 TransactionView view_of(const store::TransactionRecord& record, Bytes certificate_der) {
-  return TransactionView{record.state,         record.requester,   std::move(certificate_der),
-                         record.request_fingerprint, record.last_response, record.protocol_state};
+  return TransactionView{
+      record.state,         record.requester,     std::move(certificate_der), record.request_fingerprint,
+      record.last_response, record.protocol_state};
 }
 
 }  // namespace
@@ -84,8 +85,8 @@ Result<Bytes> EnrollmentServiceImpl::issue_and_store(const CertificationRequest&
                                                      const ReplyEncoder& encode) {
   auto txn = txn::Transaction::begin();
   ca::CertificationInput input{request.subject_der, request.public_key_der, request.extensions_der};
-  auto issued = m_authority.issue(input, m_profile,
-                                  [this](const std::string& serial) { return m_store.serial_taken(serial); });
+  auto issued =
+      m_authority.issue(input, m_profile, [this](const std::string& serial) { return m_store.serial_taken(serial); });
   if (!issued) return tl::unexpected(issued.error());
 
   const bool implicit = request.implicit_confirm_requested && m_policy.grant_implicit_confirm;

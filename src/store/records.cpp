@@ -8,7 +8,9 @@ using nlohmann::json;
 
 namespace {
 
-json binary(const Bytes& bytes) { return json::binary(bytes); }
+json binary(const Bytes& bytes) {
+  return json::binary(bytes);
+}
 
 Bytes binary_of(const json& value) {
   const auto& bin = value.get_binary();
@@ -30,10 +32,9 @@ Result<T> decode_with(ByteView bytes, const char* what, Fill fill) {
 }  // namespace
 
 Bytes encode(const CertificateRecord& r) {
-  json doc = {{"serial", r.serial_hex},   {"issuer", r.issuer},       {"subject", r.subject},
-              {"der", binary(r.der)},     {"nbf", r.not_before},      {"naf", r.not_after},
-              {"at", r.issued_at},        {"txn", r.transaction_id_hex}, {"req", r.requester},
-              {"status", r.status}};
+  json doc = {{"serial", r.serial_hex}, {"issuer", r.issuer}, {"subject", r.subject}, {"der", binary(r.der)},
+              {"nbf", r.not_before},    {"naf", r.not_after}, {"at", r.issued_at},    {"txn", r.transaction_id_hex},
+              {"req", r.requester},     {"status", r.status}};
   return json::to_cbor(doc);
 }
 

@@ -20,7 +20,7 @@ struct CertificateRecord {
   std::int64_t not_after = 0;
   std::int64_t issued_at = 0;
   std::string transaction_id_hex;
-  std::string requester;  // authenticated identity that asked for it
+  std::string requester;         // authenticated identity that asked for it
   std::string status = "valid";  // "valid" or "revoked"
 
   bool operator==(const CertificateRecord&) const = default;
@@ -33,9 +33,9 @@ struct TransactionRecord {
   std::string requester;
   std::string profile;
   std::string certificate_serial_hex;  // set once issued
-  Bytes request_fingerprint;  // SHA-256 of the last request, to recognise a resend
-  Bytes last_response;        // wire bytes of the last response, sent again for a resend
-  Bytes protocol_state;       // opaque to the core
+  Bytes request_fingerprint;           // SHA-256 of the last request, to recognise a resend
+  Bytes last_response;                 // wire bytes of the last response, sent again for a resend
+  Bytes protocol_state;                // opaque to the core
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
   std::int64_t deadline = 0;  // when the current state times out; 0 = never

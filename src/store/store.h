@@ -14,8 +14,8 @@ namespace enrolld::store {
 
 // Records written together, all or nothing.
 struct WriteSet {
-  std::vector<TransactionRecord> transactions;      // inserted or replaced
-  std::vector<CertificateRecord> new_certificates;  // inserted; the serial must be free
+  std::vector<TransactionRecord> transactions;          // inserted or replaced
+  std::vector<CertificateRecord> new_certificates;      // inserted; the serial must be free
   std::vector<CertificateRecord> updated_certificates;  // replaced (status changes)
 };
 

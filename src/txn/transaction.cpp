@@ -100,10 +100,10 @@ struct Resuming : sc::simple_state<Resuming, Transaction::Machine> {
   sc::result react(const EvResume& ev);
 };
 
-struct Received : Named<Received, State::kReceived,
-                        mpl::list<sc::transition<EvIssued, WaitingForConfirmation>,
-                                  sc::transition<EvIssuedConfirmed, Confirmed>,
-                                  sc::transition<EvHeld, WaitingForApproval>, sc::transition<EvRefused, Refused>>> {
+struct Received
+    : Named<Received, State::kReceived,
+            mpl::list<sc::transition<EvIssued, WaitingForConfirmation>, sc::transition<EvIssuedConfirmed, Confirmed>,
+                      sc::transition<EvHeld, WaitingForApproval>, sc::transition<EvRefused, Refused>>> {
   explicit Received(my_context ctx) : Named(ctx) {}
 };
 struct WaitingForApproval
@@ -154,10 +154,16 @@ Transaction::Transaction(Transaction&&) noexcept = default;
 Transaction& Transaction::operator=(Transaction&&) noexcept = default;
 Transaction::~Transaction() = default;
 
-Transaction Transaction::begin() { return Transaction(State::kReceived); }
-Transaction Transaction::resume(State persisted) { return Transaction(persisted); }
+Transaction Transaction::begin() {
+  return Transaction(State::kReceived);
+}
+Transaction Transaction::resume(State persisted) {
+  return Transaction(persisted);
+}
 
-State Transaction::state() const { return m_machine->current; }
+State Transaction::state() const {
+  return m_machine->current;
+}
 
 Result<State> Transaction::apply(Event event) {
   m_machine->consumed = true;

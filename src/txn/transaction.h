@@ -2,12 +2,13 @@
 // The life of one enrollment transaction, as a Boost.Statechart machine whose state is persisted
 // (by name) at every step, so that a restart or another node continues it.
 //
-//   state \ event          | issued             | issued-confirmed | held               | refused | confirmed | rejected | timeout
+//   state \ event          | issued             | issued-confirmed | held               | refused | confirmed |
+//   rejected | timeout
 //   -----------------------+--------------------+------------------+--------------------+---------+-----------+----------+--------
-//   received               | waiting-for-confirm| confirmed        | waiting-for-approval| refused |           |          |
-//   waiting-for-approval   | waiting-for-confirm| confirmed        |                    | refused |           |          | expired
-//   waiting-for-confirm    |                    |                  |                    |         | confirmed | rejected | expired
-//   confirmed, rejected, refused, expired: final, accept nothing
+//   received               | waiting-for-confirm| confirmed        | waiting-for-approval| refused |           | |
+//   waiting-for-approval   | waiting-for-confirm| confirmed        |                    | refused |           | |
+//   expired waiting-for-confirm    |                    |                  |                    |         | confirmed |
+//   rejected | expired confirmed, rejected, refused, expired: final, accept nothing
 //
 // "issued-confirmed" is issuance with implicit confirmation (RFC 9483 4.1.1 implicitConfirm).
 // kTransitions below is this table as data; a unit test checks the machine against it and

@@ -57,9 +57,13 @@ TestCa make_test_ca(SoftHsmToken& token) {
   return TestCa{std::move(*root), std::move(authority)};
 }
 
-ossl::EvpPkeyPtr make_ec_key() { return ossl::EvpPkeyPtr(::EVP_EC_gen("P-256")); }
+ossl::EvpPkeyPtr make_ec_key() {
+  return ossl::EvpPkeyPtr(::EVP_EC_gen("P-256"));
+}
 
-Bytes public_key_der(const ::EVP_PKEY* key) { return ossl::der_of_public_key(key); }
+Bytes public_key_der(const ::EVP_PKEY* key) {
+  return ossl::der_of_public_key(key);
+}
 
 Bytes name_der(const std::string& text) {
   ossl::X509NamePtr name(::X509_NAME_new());

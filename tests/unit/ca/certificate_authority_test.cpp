@@ -46,8 +46,7 @@ TEST_F(CertificateAuthorityTest, TheChainVerifiesWithOpenSsl) {
   sk_X509_push(untrusted.get(), ossl::up_ref(const_cast<::X509*>(test_ca.issuing->certificate())).release());
   std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE_CTX_free>> ctx(::X509_STORE_CTX_new());
   ::X509_STORE_CTX_init(ctx.get(), store.get(), issued->certificate.get(), untrusted.get());
-  EXPECT_EQ(::X509_verify_cert(ctx.get()), 1)
-      << ::X509_verify_cert_error_string(::X509_STORE_CTX_get_error(ctx.get()));
+  EXPECT_EQ(::X509_verify_cert(ctx.get()), 1) << ::X509_verify_cert_error_string(::X509_STORE_CTX_get_error(ctx.get()));
 }
 
 TEST_F(CertificateAuthorityTest, SerialIsPositiveSixteenOctetsAndRandom) {
@@ -130,7 +129,8 @@ TEST_F(CertificateAuthorityTest, CaCertificatesAreCasWithTheirPathLength) {
   EXPECT_EQ(::X509_check_ca(test_ca.root.get()), 1);
   EXPECT_EQ(::X509_check_ca(const_cast<::X509*>(test_ca.issuing->certificate())), 1);
   EXPECT_EQ(::X509_get_pathlen(const_cast<::X509*>(test_ca.issuing->certificate())), 0);
-  EXPECT_EQ(::X509_verify(const_cast<::X509*>(test_ca.issuing->certificate()), ::X509_get0_pubkey(test_ca.root.get())), 1);
+  EXPECT_EQ(::X509_verify(const_cast<::X509*>(test_ca.issuing->certificate()), ::X509_get0_pubkey(test_ca.root.get())),
+            1);
   EXPECT_EQ(::X509_check_issued(test_ca.root.get(), test_ca.root.get()), X509_V_OK);
 }
 

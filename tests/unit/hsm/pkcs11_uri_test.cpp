@@ -10,7 +10,8 @@ namespace enrolld::hsm {
 namespace {
 
 TEST(Pkcs11Uri, ReadsTokenObjectAndQueryAttributes) {
-  auto uri = parse_pkcs11_uri("pkcs11:token=my%20token;object=issuing-ca;type=private?pin-source=file:/p&module-path=/m.so");
+  auto uri =
+      parse_pkcs11_uri("pkcs11:token=my%20token;object=issuing-ca;type=private?pin-source=file:/p&module-path=/m.so");
   ASSERT_TRUE(uri) << uri.error().message;
   EXPECT_EQ(uri->token, "my token");
   EXPECT_EQ(uri->object, "issuing-ca");
