@@ -11,3 +11,9 @@ if(ENROLLD_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   target_link_options(enrolld_build_flags INTERFACE -fsanitize=address,undefined)
 endif()
+
+# Linked by executables only: sanitizer options and leak suppressions built into the binary.
+add_library(enrolld_sanitizer_defaults INTERFACE)
+if(ENROLLD_SANITIZE)
+  target_sources(enrolld_sanitizer_defaults INTERFACE ${PROJECT_SOURCE_DIR}/src/common/sanitizer_defaults.cpp)
+endif()

@@ -134,6 +134,12 @@ Status read_credentials(const toml::node& node, Config& config) {
       }
       (name == "reference" ? credential.reference : credential.secret) = *value.value<std::string>();
     }
+    for (const auto& other : config.credentials) {
+      if (other.reference == credential.reference) {
+        return fail(ErrorCode::kConfigInvalid, where(config, table.source()) + ": cmp.credential reference '" +
+                                                   credential.reference + "' appears twice");
+      }
+    }
     if (credential.reference.empty() || credential.secret.size() < 8) {
       return fail(ErrorCode::kConfigInvalid,
                   where(config, table.source()) + ": a cmp.credential needs a reference and a secret of 8+ characters");

@@ -25,8 +25,9 @@ class Store {
   virtual ~Store() = default;
 
   // Writes the set atomically and durably (synced to disk before returning).
-  // Returns kConflict if a new certificate's serial is already taken (nothing is written),
-  // kSystemUnavailable if the disk cannot take the write.
+  // Returns kConflict if a new certificate's serial is already taken or appears twice in the
+  // set, kSystemFailure if an updated certificate does not exist (nothing is written in either
+  // case), kSystemUnavailable if the disk cannot take the write.
   [[nodiscard]] virtual Status commit(const WriteSet& writes) = 0;
 
   // Returns the record, nullopt if absent, or kSystemUnavailable / kSystemFailure.

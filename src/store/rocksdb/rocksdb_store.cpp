@@ -1,5 +1,7 @@
 #include "store/rocksdb/rocksdb_store.h"
 
+#include <set>
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
@@ -76,10 +78,18 @@ Status RocksDbStore::commit(const WriteSet& writes) {
   options.sync = true;  // a certificate may leave only after its record is durable
 
   std::lock_guard lock(m_commit_mutex);
+  std::set<std::string_view> batch_serials;
   for (const auto& cert : writes.new_certificates) {
     auto taken = serial_taken(cert.serial_hex);
     if (!taken) return tl::unexpected(taken.error());
-    if (*taken) return fail(ErrorCode::kConflict, "serial " + cert.serial_hex + " is already taken");
+    if (*taken || !batch_serials.insert(cert.serial_hex).second) {
+      return fail(ErrorCode::kConflict, "serial " + cert.serial_hex + " is already taken");
+    }
+  }
+  for (const auto& cert : writes.updated_certificates) {
+    auto present = serial_taken(cert.serial_hex);
+    if (!present) return tl::unexpected(present.error());
+    if (!*present) return fail(ErrorCode::kSystemFailure, "update of unknown certificate " + cert.serial_hex);
   }
   rocksdb::Status status = m_db->Write(options, &batch);
   if (!status.ok()) return storage_error(status, "store write failed");

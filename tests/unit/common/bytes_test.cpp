@@ -10,7 +10,9 @@ TEST(BytesHex, ToHexIsLowerCaseTwoDigitsPerByte) {
   EXPECT_EQ(to_hex(input), "00010f10abff");
 }
 
-TEST(BytesHex, ToHexOfEmptyIsEmpty) { EXPECT_EQ(to_hex(Bytes{}), ""); }
+TEST(BytesHex, ToHexOfEmptyIsEmpty) {
+  EXPECT_EQ(to_hex(Bytes{}), "");
+}
 
 TEST(BytesHex, RoundTripAllByteValues) {
   Bytes all;
@@ -34,7 +36,9 @@ TEST(BytesHex, FromHexOfEmptyIsOkAndEmpty) {
   EXPECT_TRUE(ok);
 }
 
-TEST(BytesHex, FromHexWithoutOkPointer) { EXPECT_EQ(from_hex("0a0b"), (Bytes{0x0a, 0x0b})); }
+TEST(BytesHex, FromHexWithoutOkPointer) {
+  EXPECT_EQ(from_hex("0a0b"), (Bytes{0x0a, 0x0b}));
+}
 
 TEST(BytesHex, FromHexRejectsOddLength) {
   for (const char* input : {"0", "abc", "0102030"}) {
@@ -65,7 +69,9 @@ TEST(BytesHex, FromHexRejectsEmbeddedNul) {
   EXPECT_FALSE(ok);
 }
 
-TEST(BytesHex, FromHexWithoutOkPointerStillReturnsEmptyOnError) { EXPECT_TRUE(from_hex("01x2").empty()); }
+TEST(BytesHex, FromHexWithoutOkPointerStillReturnsEmptyOnError) {
+  EXPECT_TRUE(from_hex("01x2").empty());
+}
 
 TEST(BytesToBytes, CopiesTextBytes) {
   EXPECT_EQ(to_bytes("Ab\x01"), (Bytes{0x41, 0x62, 0x01}));

@@ -18,7 +18,9 @@ namespace {
   return ::testing::AssertionSuccess();
 }
 
-Bytes filled(std::size_t count, std::uint8_t value) { return Bytes(count, value); }
+Bytes filled(std::size_t count, std::uint8_t value) {
+  return Bytes(count, value);
+}
 
 TEST(DerReadElement, ShortFormLength) {
   const Bytes input = {0x04, 0x03, 0xaa, 0xbb, 0xcc};

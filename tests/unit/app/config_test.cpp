@@ -1,0 +1,473 @@
+#include "app/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace enrolld::app {
+namespace {
+
+namespace fs = std::filesystem;
+using enrolld::testing::TempDir;
+using ::testing::HasSubstr;
+
+// Every key the schema knows, none at its default value.
+constexpr const char* kCompleteConfig = R"(# a complete configuration
+[server]
+listen = "0.0.0.0"
+http_port = 8443
+threads = 4
+max_body_bytes = 131072
+
+[log]
+level = "debug"
+
+[store]
+path = "data/db"
+
+[hsm]
+module = "/opt/hsm/libvendor.so"
+softhsm2_conf = "softhsm2.conf"
+
+[ca]
+certificate = "ca/issuing.pem"
+chain = "/etc/enrolld/root.pem"
+key = "pkcs11:token=enrolld;object=issuing?pin-source=file:hsm-user-pin"
+validity_days = 730
+
+[cmp]
+grant_implicit_confirm = false
+confirm_wait_seconds = 600
+pbm_min_iterations = 1000
+pbm_max_iterations = 200000
+
+[[cmp.credential]]
+reference = "device-1"
+secret = "s3cr3t-value-1"
+
+[[cmp.credential]]
+reference = "device-2"
+secret = "12345678"
+)";
+
+// Only the required keys.
+constexpr const char* kMinimalConfig = R"([store]
+path = "db"
+[ca]
+certificate = "ca.pem"
+key = "pkcs11:object=ca"
+)";
+
+// 1-based number of the first line of `text` that contains `needle`.
+int line_of(const std::string& text, const std::string& needle) {
+  const auto pos = text.find(needle);
+  if (pos == std::string::npos) ADD_FAILURE() << "'" << needle << "' not in the config text";
+  int line = 1;
+  for (std::size_t i = 0; i < pos && i < text.size(); ++i) line += text[i] == '\n' ? 1 : 0;
+  return line;
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  fs::path write(const std::string& text, const std::string& name = "enrolld.toml") {
+    const fs::path file = m_dir.path() / name;
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    EXPECT_TRUE(out.good()) << file;
+    m_text = text;
+    m_file = file;
+    return file;
+  }
+
+  Result<Config> load(const std::string& text) { return load_config(write(text)); }
+
+  std::string file_name() const { return fs::absolute(m_file).string(); }
+  // "FILE:LINE:" for the line of the config text holding `needle`.
+  std::string at(const std::string& needle) const {
+    return file_name() + ":" + std::to_string(line_of(m_text, needle)) + ":";
+  }
+
+  // Loads `text`, expects kConfigInvalid naming the file and line of `line_needle` and `key`.
+  void expect_invalid(const std::string& text, const std::string& line_needle, const std::string& key) {
+    auto config = load(text);
+    ASSERT_FALSE(config.has_value()) << "accepted:\n" << text;
+    EXPECT_EQ(config.error().code, ErrorCode::kConfigInvalid);
+    EXPECT_THAT(config.error().message, HasSubstr(at(line_needle)));
+    EXPECT_THAT(config.error().message, HasSubstr(key));
+  }
+
+  // A valid minimal config with `extra` appended (and so on its own, known lines).
+  static std::string minimal_plus(const std::string& extra) { return std::string(kMinimalConfig) + extra; }
+
+  TempDir m_dir{"enrolld-config-test"};
+  std::string m_text;
+  fs::path m_file;
+};
+
+TEST_F(ConfigTest, CompleteFileReadsEveryValue) {
+  auto config = load(kCompleteConfig);
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  const fs::path dir = m_dir.path();
+  EXPECT_EQ(config->file, dir / "enrolld.toml");
+  EXPECT_EQ(config->listen, "0.0.0.0");
+  EXPECT_EQ(config->http_port, 8443);
+  EXPECT_EQ(config->threads, 4u);
+  EXPECT_EQ(config->max_body_bytes, 131072u);
+  EXPECT_EQ(config->log_level, "debug");
+  EXPECT_EQ(config->store_path, dir / "data/db");
+  EXPECT_EQ(config->hsm_module, "/opt/hsm/libvendor.so");
+  ASSERT_TRUE(config->softhsm2_conf.has_value());
+  EXPECT_EQ(*config->softhsm2_conf, dir / "softhsm2.conf");
+  EXPECT_EQ(config->ca_certificate, dir / "ca/issuing.pem");
+  ASSERT_TRUE(config->ca_chain.has_value());
+  EXPECT_EQ(*config->ca_chain, fs::path("/etc/enrolld/root.pem"));  // absolute stays as written
+  EXPECT_EQ(config->ca_key, "pkcs11:token=enrolld;object=issuing?pin-source=file:hsm-user-pin");
+  EXPECT_EQ(config->validity_days, 730u);
+  EXPECT_FALSE(config->grant_implicit_confirm);
+  EXPECT_EQ(config->confirm_wait_seconds, 600u);
+  EXPECT_EQ(config->pbm.min_iterations, 1000u);
+  EXPECT_EQ(config->pbm.max_iterations, 200000u);
+  ASSERT_EQ(config->credentials.size(), 2u);
+  EXPECT_EQ(config->credentials[0].reference, "device-1");
+  EXPECT_EQ(config->credentials[0].secret, "s3cr3t-value-1");
+  EXPECT_EQ(config->credentials[1].reference, "device-2");
+  EXPECT_EQ(config->credentials[1].secret, "12345678");  // 8 characters: the minimum
+}
+
+TEST_F(ConfigTest, MinimalFileGetsDefaults) {
+  auto config = load(kMinimalConfig);
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  const Config defaults;
+  EXPECT_EQ(config->store_path, m_dir.path() / "db");
+  EXPECT_EQ(config->ca_certificate, m_dir.path() / "ca.pem");
+  EXPECT_EQ(config->ca_key, "pkcs11:object=ca");
+  EXPECT_EQ(config->listen, defaults.listen);
+  EXPECT_EQ(config->http_port, defaults.http_port);
+  EXPECT_EQ(config->threads, defaults.threads);
+  EXPECT_EQ(config->max_body_bytes, defaults.max_body_bytes);
+  EXPECT_EQ(config->log_level, "info");
+  EXPECT_EQ(config->hsm_module, defaults.hsm_module);
+  EXPECT_FALSE(config->softhsm2_conf.has_value());
+  EXPECT_FALSE(config->ca_chain.has_value());
+  EXPECT_EQ(config->validity_days, defaults.validity_days);
+  EXPECT_TRUE(config->grant_implicit_confirm);
+  EXPECT_EQ(config->confirm_wait_seconds, defaults.confirm_wait_seconds);
+  EXPECT_EQ(config->pbm.min_iterations, defaults.pbm.min_iterations);
+  EXPECT_EQ(config->pbm.max_iterations, defaults.pbm.max_iterations);
+  EXPECT_TRUE(config->credentials.empty());
+}
+
+TEST_F(ConfigTest, RelativePathsResolveAgainstTheFilesFolderNotTheWorkingDirectory) {
+  fs::create_directories(m_dir.path() / "etc" / "enrolld");
+  const std::string text = kMinimalConfig;
+  write(text, "etc/enrolld/enrolld.toml");
+  auto config = load_config(m_dir.path() / "etc" / "enrolld" / "enrolld.toml");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->store_path, m_dir.path() / "etc" / "enrolld" / "db");
+  EXPECT_EQ(config->ca_certificate, m_dir.path() / "etc" / "enrolld" / "ca.pem");
+  EXPECT_TRUE(config->store_path.is_absolute());
+}
+
+TEST_F(ConfigTest, BoundaryValuesAreAccepted) {
+  auto good = load(R"([server]
+http_port = 0
+threads = 256
+max_body_bytes = 1024
+[log]
+level = "trace"
+[store]
+path = "db"
+[ca]
+certificate = "ca.pem"
+key = "pkcs11:object=ca"
+validity_days = 36500
+[cmp]
+confirm_wait_seconds = 2592000
+pbm_min_iterations = 10000000
+pbm_max_iterations = 10000000
+)");
+  ASSERT_TRUE(good.has_value()) << good.error().message;
+  EXPECT_EQ(good->http_port, 0);
+  EXPECT_EQ(good->threads, 256u);
+  EXPECT_EQ(good->max_body_bytes, 1024u);
+  EXPECT_EQ(good->log_level, "trace");
+  EXPECT_EQ(good->validity_days, 36500u);
+  EXPECT_EQ(good->confirm_wait_seconds, 2592000u);
+  EXPECT_EQ(good->pbm.min_iterations, 10000000u);
+  EXPECT_EQ(good->pbm.max_iterations, 10000000u);
+}
+
+TEST_F(ConfigTest, InlineTablesAndDottedKeysAreAccepted) {
+  auto config = load(R"(server = { http_port = 9000, threads = 3 }
+store.path = "db"
+[ca]
+certificate = "ca.pem"
+key = "pkcs11:object=ca"
+)");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->http_port, 9000);
+  EXPECT_EQ(config->threads, 3u);
+  EXPECT_EQ(config->store_path, m_dir.path() / "db");
+}
+
+TEST_F(ConfigTest, EveryLogLevelIsAccepted) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
+    auto config = load(minimal_plus(std::string("[log]\nlevel = \"") + level + "\"\n"));
+    ASSERT_TRUE(config.has_value()) << level << ": " << config.error().message;
+    EXPECT_EQ(config->log_level, level);
+  }
+}
+
+// ---- failures: each names file, line and key ----
+
+TEST_F(ConfigTest, UnknownKeyInTable) {
+  expect_invalid(minimal_plus("[server]\nhttp_port = 8080\nbogus = 1\n"), "bogus = 1", "server.bogus");
+}
+
+TEST_F(ConfigTest, UnknownKeyInEveryTable) {
+  for (const char* table : {"log", "store", "hsm", "cmp"}) {
+    SCOPED_TRACE(table);
+    const std::string text = std::string("[") + table + "]\nnope = true\n" +
+                             (std::string(table) == "store" ? "path = \"db\"\n" : "[store]\npath = \"db\"\n") +
+                             "[ca]\ncertificate = \"c.pem\"\nkey = \"pkcs11:object=k\"\n";
+    expect_invalid(text, "nope = true", std::string(table) + ".nope");
+  }
+  expect_invalid(
+      "[store]\npath = \"db\"\n[ca]\ncertificate = \"c.pem\"\nkey = \"pkcs11:object=k\"\ncertificat = \"x\"\n",
+      "certificat = \"x\"", "ca.certificat");
+}
+
+TEST_F(ConfigTest, UnknownSubTable) {
+  expect_invalid(minimal_plus("\n[server.tls]\ncert = \"x\"\n"), "[server.tls]", "server.tls");
+}
+
+TEST_F(ConfigTest, UnknownTopLevelSection) {
+  expect_invalid(minimal_plus("\n[bogus]\nx = 1\n"), "[bogus]", "bogus");
+}
+
+TEST_F(ConfigTest, UnknownTopLevelSectionDeclaredOnlyAsDottedHeader) {
+  // [bogus] is created implicitly by [bogus.sub]; the error must still point into the file.
+  expect_invalid(minimal_plus("\n[bogus.sub]\nx = 1\n"), "[bogus.sub]", "bogus");
+}
+
+TEST_F(ConfigTest, TopLevelKeyOutsideAnySection) {
+  expect_invalid("listen = \"0.0.0.0\"\n" + std::string(kMinimalConfig), "listen = ", "listen");
+}
+
+TEST_F(ConfigTest, KnownSectionNameUsedAsPlainKey) {
+  expect_invalid("log = \"debug\"\n" + std::string(kMinimalConfig), "log = ", "log");
+}
+
+TEST_F(ConfigTest, WrongTypes) {
+  struct Case {
+    const char* table;
+    const char* line;
+    const char* key;
+  };
+  for (const Case& c :
+       {Case{"server", "http_port = \"x\"", "server.http_port"}, Case{"server", "http_port = 80.0", "server.http_port"},
+        Case{"server", "threads = true", "server.threads"}, Case{"server", "listen = 127", "server.listen"},
+        Case{"server", "max_body_bytes = [1024]", "server.max_body_bytes"}, Case{"log", "level = 3", "log.level"},
+        Case{"hsm", "module = false", "hsm.module"}, Case{"hsm", "softhsm2_conf = 1", "hsm.softhsm2_conf"},
+        Case{"cmp", "grant_implicit_confirm = \"yes\"", "cmp.grant_implicit_confirm"},
+        Case{"cmp", "grant_implicit_confirm = 1", "cmp.grant_implicit_confirm"},
+        Case{"cmp", "confirm_wait_seconds = \"300\"", "cmp.confirm_wait_seconds"},
+        Case{"cmp", "pbm_min_iterations = 1e3", "cmp.pbm_min_iterations"}}) {
+    SCOPED_TRACE(c.line);
+    expect_invalid(minimal_plus(std::string("\n[") + c.table + "]\n" + c.line + "\n"), c.line, c.key);
+  }
+}
+
+TEST_F(ConfigTest, WrongTypesForRequiredPaths) {
+  expect_invalid("[store]\npath = 5\n[ca]\ncertificate = \"c.pem\"\nkey = \"pkcs11:object=k\"\n", "path = 5",
+                 "store.path");
+  expect_invalid("[store]\npath = \"\"\n[ca]\ncertificate = \"c.pem\"\nkey = \"pkcs11:object=k\"\n", "path = \"\"",
+                 "store.path");
+  expect_invalid("[store]\npath = \"db\"\n[ca]\ncertificate = [\"c.pem\"]\nkey = \"pkcs11:object=k\"\n",
+                 "certificate = ", "ca.certificate");
+  expect_invalid("[store]\npath = \"db\"\n[ca]\ncertificate = \"c.pem\"\nchain = \"\"\nkey = \"pkcs11:object=k\"\n",
+                 "chain = ", "ca.chain");
+  expect_invalid("[store]\npath = \"db\"\n[ca]\ncertificate = \"c.pem\"\nkey = 11\n", "key = 11", "ca.key");
+}
+
+TEST_F(ConfigTest, OutOfRange) {
+  struct Case {
+    const char* table;
+    const char* line;
+    const char* key;
+  };
+  for (const Case& c :
+       {Case{"server", "http_port = 70000", "server.http_port"},
+        Case{"server", "http_port = 65536", "server.http_port"}, Case{"server", "http_port = -1", "server.http_port"},
+        Case{"server", "threads = 0", "server.threads"}, Case{"server", "threads = 257", "server.threads"},
+        Case{"server", "threads = -4294967294", "server.threads"},
+        Case{"server", "max_body_bytes = 1023", "server.max_body_bytes"},
+        Case{"server", "max_body_bytes = 16777217", "server.max_body_bytes"},
+        Case{"cmp", "confirm_wait_seconds = 0", "cmp.confirm_wait_seconds"},
+        Case{"cmp", "confirm_wait_seconds = 2592001", "cmp.confirm_wait_seconds"},
+        Case{"cmp", "pbm_min_iterations = 0", "cmp.pbm_min_iterations"},
+        Case{"cmp", "pbm_max_iterations = 10000001", "cmp.pbm_max_iterations"}}) {
+    SCOPED_TRACE(c.line);
+    expect_invalid(minimal_plus(std::string("\n[") + c.table + "]\n" + c.line + "\n"), c.line, c.key);
+  }
+}
+
+TEST_F(ConfigTest, OutOfRangeValidityDays) {
+  for (const char* line : {"validity_days = 0", "validity_days = 36501"}) {
+    SCOPED_TRACE(line);
+    expect_invalid(
+        std::string("[store]\npath = \"db\"\n[ca]\ncertificate = \"c.pem\"\nkey = \"pkcs11:object=k\"\n") + line + "\n",
+        line, "ca.validity_days");
+  }
+}
+
+TEST_F(ConfigTest, OutOfRangeMessageSaysTheRange) {
+  auto config = load(minimal_plus("[server]\nhttp_port = 70000\n"));
+  ASSERT_FALSE(config.has_value());
+  EXPECT_THAT(config.error().message, HasSubstr("65535"));
+}
+
+TEST_F(ConfigTest, BadLogLevel) {
+  for (const char* line : {"level = \"verbose\"", "level = \"INFO\"", "level = \"\"", "level = \"warning\""}) {
+    SCOPED_TRACE(line);
+    expect_invalid(minimal_plus(std::string("[log]\n") + line + "\n"), line, "log.level");
+  }
+}
+
+TEST_F(ConfigTest, CaKeyMustBePkcs11Uri) {
+  for (const char* line : {"key = \"/etc/enrolld/ca.key\"", "key = \"file:ca.key\"", "key = \"\"",
+                           "key = \" pkcs11:object=k\"", "key = \"xpkcs11:object=k\""}) {
+    SCOPED_TRACE(line);
+    expect_invalid(std::string("[store]\npath = \"db\"\n[ca]\ncertificate = \"c.pem\"\n") + line + "\n", line,
+                   "ca.key");
+  }
+}
+
+TEST_F(ConfigTest, CredentialWithShortSecret) {
+  expect_invalid(minimal_plus("\n[[cmp.credential]]\nreference = \"dev\"\nsecret = \"1234567\"\n"),
+                 "[[cmp.credential]]", "cmp.credential");
+}
+
+TEST_F(ConfigTest, CredentialErrorPointsAtTheBadOneOfSeveral) {
+  expect_invalid(minimal_plus("\n[[cmp.credential]]\nreference = \"ok\"\nsecret = \"long-enough\"\n"
+                              "\n[[cmp.credential]] # second\nreference = \"bad\"\nsecret = \"short\"\n"),
+                 "[[cmp.credential]] # second", "cmp.credential");
+}
+
+TEST_F(ConfigTest, CredentialWithoutSecretOrReference) {
+  expect_invalid(minimal_plus("\n[[cmp.credential]]\nreference = \"dev\"\n"), "[[cmp.credential]]", "cmp.credential");
+  expect_invalid(minimal_plus("\n[[cmp.credential]]\nsecret = \"long-enough\"\n"), "[[cmp.credential]]",
+                 "cmp.credential");
+  expect_invalid(minimal_plus("\n[[cmp.credential]]\nreference = \"\"\nsecret = \"long-enough\"\n"),
+                 "[[cmp.credential]]", "cmp.credential");
+}
+
+TEST_F(ConfigTest, CredentialWithUnknownKey) {
+  expect_invalid(minimal_plus("\n[[cmp.credential]]\nreference = \"dev\"\nsecret = \"long-enough\"\nlabel = \"x\"\n"),
+                 "label = ", "cmp.credential.label");
+}
+
+TEST_F(ConfigTest, CredentialWithWrongType) {
+  expect_invalid(minimal_plus("\n[[cmp.credential]]\nreference = \"dev\"\nsecret = 123456789\n"),
+                 "secret = ", "cmp.credential.secret");
+}
+
+TEST_F(ConfigTest, CredentialNotAnArrayOfTables) {
+  expect_invalid(minimal_plus("\n[cmp]\ncredential = \"dev:secret123\"\n"), "credential = ", "cmp.credential");
+  expect_invalid(minimal_plus("\n[cmp.credential]\nreference = \"dev\"\nsecret = \"long-enough\"\n"),
+                 "[cmp.credential]", "cmp.credential");
+}
+
+TEST_F(ConfigTest, SyntaxErrorNamesFileAndLine) {
+  const std::string text = std::string(kMinimalConfig) + "[server]\nthreads = \n";
+  auto config = load(text);
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().code, ErrorCode::kConfigInvalid);
+  EXPECT_THAT(config.error().message, HasSubstr(at("threads = ")));
+}
+
+TEST_F(ConfigTest, SyntaxErrors) {
+  expect_invalid(minimal_plus("[server]\nlisten = \"unterminated\n"), "listen = ", "");
+  expect_invalid(minimal_plus("[server]\nthreads = 2\nthreads = 3\n"), "threads = 3", "");  // duplicate key
+  expect_invalid("[store]\npath = \"db\"\n[store]\npath = \"db2\"\n", "[store]\npath = \"db2\"", "");
+  expect_invalid(minimal_plus("[server\n"), "[server", "");
+}
+
+TEST_F(ConfigTest, MissingRequiredKeys) {
+  struct Case {
+    const char* text;
+    const char* key;
+  };
+  for (const Case& c : {Case{"[ca]\ncertificate = \"c.pem\"\nkey = \"pkcs11:object=k\"\n", "store.path"},
+                        Case{"[store]\npath = \"db\"\n[ca]\nkey = \"pkcs11:object=k\"\n", "ca.certificate"},
+                        Case{"[store]\npath = \"db\"\n[ca]\ncertificate = \"c.pem\"\n", "ca.key"}}) {
+    SCOPED_TRACE(c.key);
+    auto config = load(c.text);
+    ASSERT_FALSE(config.has_value());
+    EXPECT_EQ(config.error().code, ErrorCode::kConfigInvalid);
+    EXPECT_THAT(config.error().message, HasSubstr(file_name()));
+    EXPECT_THAT(config.error().message, HasSubstr(c.key));
+  }
+}
+
+TEST_F(ConfigTest, EmptyFileMissesRequiredKeys) {
+  auto config = load("");
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().code, ErrorCode::kConfigInvalid);
+  EXPECT_THAT(config.error().message, HasSubstr(file_name()));
+  EXPECT_THAT(config.error().message, HasSubstr("missing required key"));
+}
+
+TEST_F(ConfigTest, PbmMinimumAboveMaximum) {
+  auto config = load(minimal_plus("[cmp]\npbm_min_iterations = 5000\npbm_max_iterations = 4999\n"));
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().code, ErrorCode::kConfigInvalid);
+  EXPECT_THAT(config.error().message, HasSubstr(file_name()));
+  EXPECT_THAT(config.error().message, HasSubstr("pbm_min_iterations"));
+  EXPECT_THAT(config.error().message, HasSubstr("pbm_max_iterations"));
+}
+
+// The cross-check names the line of the minimum, like every other error.
+TEST_F(ConfigTest, PbmMinimumAboveMaximumNamesTheLine) {
+  expect_invalid(minimal_plus("[cmp]\npbm_min_iterations = 5000\npbm_max_iterations = 4999\n"),
+                 "pbm_min_iterations = ", "cmp.pbm_min_iterations");
+}
+
+TEST_F(ConfigTest, DuplicateCredentialReferenceIsRefused) {
+  auto config = load(minimal_plus("[[cmp.credential]]\nreference = \"dev\"\nsecret = \"0123456789\"\n"
+                                  "[[cmp.credential]]\nreference = \"dev\"\nsecret = \"abcdefghij\"\n"));
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().code, ErrorCode::kConfigInvalid);
+  EXPECT_THAT(config.error().message, HasSubstr(file_name() + ":"));
+  EXPECT_THAT(config.error().message, HasSubstr("appears twice"));
+}
+
+TEST_F(ConfigTest, PbmMinimumAboveDefaultMaximum) {
+  auto config = load(minimal_plus("[cmp]\npbm_min_iterations = 100001\n"));
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().code, ErrorCode::kConfigInvalid);
+  EXPECT_THAT(config.error().message, HasSubstr("pbm_min_iterations"));
+}
+
+TEST_F(ConfigTest, PbmMinimumEqualToMaximumIsAccepted) {
+  auto config = load(minimal_plus("[cmp]\npbm_min_iterations = 5000\npbm_max_iterations = 5000\n"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->pbm.min_iterations, 5000u);
+}
+
+TEST_F(ConfigTest, MissingFileIsConfigInvalid) {
+  const fs::path missing = m_dir.path() / "absent.toml";
+  auto config = load_config(missing);
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().code, ErrorCode::kConfigInvalid);
+  EXPECT_THAT(config.error().message, HasSubstr(missing.string()));
+}
+
+}  // namespace
+}  // namespace enrolld::app

@@ -1,0 +1,529 @@
+#include "store/rocksdb/rocksdb_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include "store/records.h"
+#include "support/temp_dir.h"
+
+namespace enrolld::store {
+namespace {
+
+using enrolld::testing::TempDir;
+
+CertificateRecord certificate(const std::string& serial) {
+  CertificateRecord r;
+  r.serial_hex = serial;
+  r.issuer = "CN=Issuing CA,O=Example,C=DE";
+  r.subject = "CN=device-" + serial + ",O=Example Zürich,C=CH";
+  r.der = {0x30, 0x82, 0x00, 0x00, 0xff, 0x00, 0x01};
+  r.not_before = 1'700'000'000;
+  r.not_after = 1'731'536'000;
+  r.issued_at = 1'700'000'123;
+  r.transaction_id_hex = "t-" + serial;
+  r.requester = "CN=requester,O=Example";
+  r.status = "valid";
+  return r;
+}
+
+TransactionRecord transaction(const std::string& id) {
+  TransactionRecord r;
+  r.id_hex = id;
+  r.protocol = "cmp";
+  r.state = "waiting-for-confirmation";
+  r.requester = "ref:device-42";
+  r.profile = "tls-client";
+  r.certificate_serial_hex = "0badc0de";
+  r.request_fingerprint = Bytes(32, 0xab);
+  r.last_response = {0x30, 0x03, 0x02, 0x01, 0x00, 0x00};
+  r.protocol_state = {0x00, 0xff, 0x7f, 0x80};
+  r.created_at = 1'700'000'000;
+  r.updated_at = 1'700'000'050;
+  r.deadline = std::numeric_limits<std::int64_t>::max();
+  return r;
+}
+
+class RocksDbStoreTest : public ::testing::Test {
+ protected:
+  std::string db_path() const { return (m_dir.path() / "db").string(); }
+
+  std::unique_ptr<RocksDbStore> open(RocksDbStore::Mode mode = RocksDbStore::Mode::kReadWrite) {
+    auto store = RocksDbStore::open(db_path(), mode);
+    EXPECT_TRUE(store.has_value()) << (store ? "" : store.error().message);
+    return store ? std::move(*store) : nullptr;
+  }
+
+  TempDir m_dir{"enrolld-store-test"};
+};
+
+TEST_F(RocksDbStoreTest, TransactionRoundTripKeepsEveryField) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  const TransactionRecord record = transaction("00112233");
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}}).has_value());
+  auto found = store->find_transaction("00112233");
+  ASSERT_TRUE(found.has_value()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, record);
+}
+
+TEST_F(RocksDbStoreTest, TransactionRoundTripWithEmptyAndNegativeValues) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  TransactionRecord record;
+  record.id_hex = "ff";
+  record.created_at = -1;
+  record.updated_at = std::numeric_limits<std::int64_t>::min();
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}}).has_value());
+  auto found = store->find_transaction("ff");
+  ASSERT_TRUE(found.has_value()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, record);
+}
+
+TEST_F(RocksDbStoreTest, CertificateRoundTripKeepsEveryField) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  CertificateRecord record = certificate("0a1b2c3d4e5f");
+  record.status = "revoked";  // not the default, so it must really be read back
+  ASSERT_TRUE(store->commit(WriteSet{{}, {record}, {}}).has_value());
+  auto found = store->find_certificate("0a1b2c3d4e5f");
+  ASSERT_TRUE(found.has_value()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, record);
+  auto taken = store->serial_taken("0a1b2c3d4e5f");
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_TRUE(*taken);
+}
+
+TEST_F(RocksDbStoreTest, OneCommitWritesTransactionsAndCertificatesTogether) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  const auto txn = transaction("aa");
+  const auto cert = certificate("01");
+  ASSERT_TRUE(store->commit(WriteSet{{txn}, {cert}, {}}).has_value());
+  auto found_txn = store->find_transaction("aa");
+  auto found_cert = store->find_certificate("01");
+  ASSERT_TRUE(found_txn.has_value() && found_txn->has_value());
+  ASSERT_TRUE(found_cert.has_value() && found_cert->has_value());
+  EXPECT_EQ(**found_txn, txn);
+  EXPECT_EQ(**found_cert, cert);
+}
+
+TEST_F(RocksDbStoreTest, EmptyWriteSetSucceeds) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->commit(WriteSet{}).has_value());
+  auto list = store->list_certificates(10);
+  ASSERT_TRUE(list.has_value());
+  EXPECT_TRUE(list->empty());
+}
+
+TEST_F(RocksDbStoreTest, FindOnAbsentKeysReturnsNullopt) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto txn = store->find_transaction("deadbeef");
+  ASSERT_TRUE(txn.has_value());
+  EXPECT_FALSE(txn->has_value());
+  auto cert = store->find_certificate("deadbeef");
+  ASSERT_TRUE(cert.has_value());
+  EXPECT_FALSE(cert->has_value());
+  auto taken = store->serial_taken("deadbeef");
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_FALSE(*taken);
+}
+
+TEST_F(RocksDbStoreTest, TransactionsAndCertificatesHaveSeparateKeySpaces) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(WriteSet{{transaction("0102")}, {certificate("0304")}, {}}).has_value());
+  auto cert = store->find_certificate("0102");
+  ASSERT_TRUE(cert.has_value());
+  EXPECT_FALSE(cert->has_value());
+  auto taken = store->serial_taken("0102");
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_FALSE(*taken);
+  auto txn = store->find_transaction("0304");
+  ASSERT_TRUE(txn.has_value());
+  EXPECT_FALSE(txn->has_value());
+}
+
+TEST_F(RocksDbStoreTest, KeysMatchExactlyNotByPrefix) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(WriteSet{{transaction("abcd")}, {certificate("abcd")}, {}}).has_value());
+  for (const char* key : {"abc", "abcde", "ABCD", ""}) {
+    auto txn = store->find_transaction(key);
+    ASSERT_TRUE(txn.has_value());
+    EXPECT_FALSE(txn->has_value()) << key;
+    auto cert = store->find_certificate(key);
+    ASSERT_TRUE(cert.has_value());
+    EXPECT_FALSE(cert->has_value()) << key;
+  }
+}
+
+TEST_F(RocksDbStoreTest, TransactionIsReplacedOnSecondCommit) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto record = transaction("77");
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}}).has_value());
+  record.state = "confirmed";
+  record.updated_at += 10;
+  record.last_response = {0x01};
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}}).has_value());
+  auto found = store->find_transaction("77");
+  ASSERT_TRUE(found.has_value() && found->has_value());
+  EXPECT_EQ(**found, record);
+}
+
+TEST_F(RocksDbStoreTest, NewCertificateWithTakenSerialConflictsAndWritesNothing) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  const auto original = certificate("10");
+  const auto other = certificate("20");
+  const auto existing_txn = transaction("e0");
+  ASSERT_TRUE(store->commit(WriteSet{{existing_txn}, {original, other}, {}}).has_value());
+
+  auto duplicate = certificate("10");
+  duplicate.subject = "CN=impostor";
+  auto changed_txn = existing_txn;
+  changed_txn.state = "confirmed";
+  auto revoked_other = other;
+  revoked_other.status = "revoked";
+  WriteSet writes;
+  writes.transactions = {transaction("e1"), changed_txn};
+  writes.new_certificates = {certificate("30"), duplicate};  // the fresh one first: it must not slip through
+  writes.updated_certificates = {revoked_other};
+
+  auto result = store->commit(writes);
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, ErrorCode::kConflict);
+  EXPECT_NE(result.error().message.find("10"), std::string::npos) << result.error().message;
+
+  auto cert10 = store->find_certificate("10");
+  ASSERT_TRUE(cert10.has_value() && cert10->has_value());
+  EXPECT_EQ(**cert10, original);
+  auto cert20 = store->find_certificate("20");
+  ASSERT_TRUE(cert20.has_value() && cert20->has_value());
+  EXPECT_EQ(**cert20, other);
+  auto cert30 = store->find_certificate("30");
+  ASSERT_TRUE(cert30.has_value());
+  EXPECT_FALSE(cert30->has_value());
+  auto txn_e1 = store->find_transaction("e1");
+  ASSERT_TRUE(txn_e1.has_value());
+  EXPECT_FALSE(txn_e1->has_value());
+  auto txn_e0 = store->find_transaction("e0");
+  ASSERT_TRUE(txn_e0.has_value() && txn_e0->has_value());
+  EXPECT_EQ(**txn_e0, existing_txn);
+}
+
+// The contract: a new certificate's serial must be free. Two new certificates with one serial in
+// the same WriteSet would silently overwrite each other.
+TEST_F(RocksDbStoreTest, DuplicateSerialWithinOneWriteSetConflicts) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto first = certificate("40");
+  auto second = certificate("40");
+  second.subject = "CN=second";
+  auto result = store->commit(WriteSet{{transaction("f0")}, {first, second}, {}});
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, ErrorCode::kConflict);
+  auto found = store->find_certificate("40");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_FALSE(found->has_value());
+}
+
+TEST_F(RocksDbStoreTest, ConcurrentCommitsOfOneSerialLetExactlyOneWin) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 8;
+  std::atomic<int> wins{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto cert = certificate("50");
+      cert.requester = "thread-" + std::to_string(i);
+      auto result = store->commit(WriteSet{{transaction("t" + std::to_string(i))}, {cert}, {}});
+      if (result) {
+        ++wins;
+      } else if (result.error().code == ErrorCode::kConflict) {
+        ++conflicts;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+  int transactions = 0;
+  for (int i = 0; i < kThreads; ++i) {
+    auto txn = store->find_transaction("t" + std::to_string(i));
+    ASSERT_TRUE(txn.has_value());
+    transactions += txn->has_value() ? 1 : 0;
+  }
+  EXPECT_EQ(transactions, 1);  // only the winner's transaction was written
+}
+
+TEST_F(RocksDbStoreTest, UpdatedCertificatesReplaceTheRecord) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  const auto record = certificate("60");
+  ASSERT_TRUE(store->commit(WriteSet{{}, {record}, {}}).has_value());
+  auto revoked = record;
+  revoked.status = "revoked";
+  auto result = store->commit(WriteSet{{}, {}, {revoked}});
+  ASSERT_TRUE(result.has_value()) << result.error().message;
+  auto found = store->find_certificate("60");
+  ASSERT_TRUE(found.has_value() && found->has_value());
+  EXPECT_EQ(**found, revoked);
+  auto list = store->list_certificates(10);
+  ASSERT_TRUE(list.has_value());
+  ASSERT_EQ(list->size(), 1u);  // replaced, not added
+  EXPECT_EQ(list->front(), revoked);
+}
+
+TEST_F(RocksDbStoreTest, UpdatingAnUnknownCertificateWritesNothing) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  WriteSet writes;
+  writes.transactions.push_back(transaction("t-update"));
+  writes.updated_certificates.push_back(certificate("61"));
+  auto result = store->commit(writes);
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, ErrorCode::kSystemFailure);
+  EXPECT_FALSE(store->find_certificate("61")->has_value());
+  EXPECT_FALSE(store->find_transaction("t-update")->has_value());
+}
+
+TEST_F(RocksDbStoreTest, ListCertificatesIsInSerialOrderAndRespectsLimit) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  const std::vector<std::string> serials = {"7f01", "0a00", "ff00", "1234", "00ff"};
+  for (const auto& serial : serials) {  // one commit each, not in order
+    ASSERT_TRUE(store->commit(WriteSet{{}, {certificate(serial)}, {}}).has_value());
+  }
+  std::vector<std::string> sorted = serials;
+  std::sort(sorted.begin(), sorted.end());
+
+  auto all = store->list_certificates(100);
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->size(), serials.size());
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    EXPECT_EQ((*all)[i], certificate(sorted[i])) << i;
+  }
+
+  auto three = store->list_certificates(3);
+  ASSERT_TRUE(three.has_value());
+  ASSERT_EQ(three->size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ((*three)[i].serial_hex, sorted[i]);
+
+  auto exact = store->list_certificates(serials.size());
+  ASSERT_TRUE(exact.has_value());
+  EXPECT_EQ(exact->size(), serials.size());
+
+  auto none = store->list_certificates(0);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(RocksDbStoreTest, ListCertificatesDoesNotIncludeTransactions) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(WriteSet{{transaction("01"), transaction("02")}, {certificate("03")}, {}}).has_value());
+  auto list = store->list_certificates(100);
+  ASSERT_TRUE(list.has_value());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->front().serial_hex, "03");
+}
+
+TEST_F(RocksDbStoreTest, DataSurvivesCloseAndReopen) {
+  const auto txn = transaction("80");
+  const auto cert = certificate("81");
+  {
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->commit(WriteSet{{txn}, {cert}, {}}).has_value());
+  }
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto found_txn = store->find_transaction("80");
+  ASSERT_TRUE(found_txn.has_value() && found_txn->has_value());
+  EXPECT_EQ(**found_txn, txn);
+  auto found_cert = store->find_certificate("81");
+  ASSERT_TRUE(found_cert.has_value() && found_cert->has_value());
+  EXPECT_EQ(**found_cert, cert);
+  // The uniqueness check also holds across the reopen.
+  auto again = store->commit(WriteSet{{}, {certificate("81")}, {}});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+}
+
+TEST_F(RocksDbStoreTest, ReadOnlyOpenSeesCommittedDataWhileWriterIsOpen) {
+  auto writer = open();
+  ASSERT_NE(writer, nullptr);
+  const auto txn = transaction("90");
+  const auto cert = certificate("91");
+  ASSERT_TRUE(writer->commit(WriteSet{{txn}, {cert}, {}}).has_value());
+
+  auto reader = open(RocksDbStore::Mode::kReadOnly);
+  ASSERT_NE(reader, nullptr);
+  auto found_txn = reader->find_transaction("90");
+  ASSERT_TRUE(found_txn.has_value() && found_txn->has_value());
+  EXPECT_EQ(**found_txn, txn);
+  auto found_cert = reader->find_certificate("91");
+  ASSERT_TRUE(found_cert.has_value() && found_cert->has_value());
+  EXPECT_EQ(**found_cert, cert);
+  auto list = reader->list_certificates(10);
+  ASSERT_TRUE(list.has_value());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->front(), cert);
+
+  // The writer keeps working with a reader open.
+  EXPECT_TRUE(writer->commit(WriteSet{{transaction("92")}, {}, {}}).has_value());
+}
+
+TEST_F(RocksDbStoreTest, ReadOnlyStoreRefusesCommit) {
+  {
+    auto writer = open();
+    ASSERT_NE(writer, nullptr);
+    ASSERT_TRUE(writer->commit(WriteSet{{}, {certificate("a0")}, {}}).has_value());
+  }
+  auto reader = open(RocksDbStore::Mode::kReadOnly);
+  ASSERT_NE(reader, nullptr);
+  auto result = reader->commit(WriteSet{{transaction("a1")}, {certificate("a2")}, {}});
+  EXPECT_FALSE(result.has_value());
+  auto found = reader->find_transaction("a1");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_FALSE(found->has_value());
+}
+
+TEST_F(RocksDbStoreTest, ReadOnlyOpenOfMissingDatabaseFails) {
+  auto store = RocksDbStore::open(db_path(), RocksDbStore::Mode::kReadOnly);
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code, ErrorCode::kSystemUnavailable);
+  EXPECT_FALSE(std::filesystem::exists(db_path()));  // read-only must not create it
+}
+
+TEST_F(RocksDbStoreTest, SecondReadWriteOpenIsUnavailable) {
+  auto first = open();
+  ASSERT_NE(first, nullptr);
+  auto second = RocksDbStore::open(db_path(), RocksDbStore::Mode::kReadWrite);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code, ErrorCode::kSystemUnavailable);
+  EXPECT_NE(second.error().message.find(db_path()), std::string::npos) << second.error().message;
+  // The first instance is unaffected.
+  EXPECT_TRUE(first->commit(WriteSet{{transaction("b0")}, {}, {}}).has_value());
+}
+
+TEST_F(RocksDbStoreTest, ReadWriteOpenWorksAgainAfterClose) {
+  { ASSERT_NE(open(), nullptr); }
+  auto again = RocksDbStore::open(db_path(), RocksDbStore::Mode::kReadWrite);
+  EXPECT_TRUE(again.has_value()) << again.error().message;
+}
+
+TEST_F(RocksDbStoreTest, OpenOnAFileIsUnavailable) {
+  const auto file = m_dir.path() / "plain-file";
+  { std::ofstream(file) << "not a database"; }
+  auto store = RocksDbStore::open(file.string());
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code, ErrorCode::kSystemUnavailable);
+}
+
+TEST_F(RocksDbStoreTest, CorruptRecordOnDiskIsSystemFailure) {
+  { ASSERT_NE(open(), nullptr); }  // creates the database and its column families
+  {
+    rocksdb::DBOptions options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+        {"certificates", rocksdb::ColumnFamilyOptions()},
+        {"transactions", rocksdb::ColumnFamilyOptions()}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[1], "c0", std::string("\xff\x00garbage", 9)).ok());
+    EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[2], "c1", "garbage").ok());
+    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  }
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto cert = store->find_certificate("c0");
+  ASSERT_FALSE(cert.has_value());
+  EXPECT_EQ(cert.error().code, ErrorCode::kSystemFailure);
+  auto txn = store->find_transaction("c1");
+  ASSERT_FALSE(txn.has_value());
+  EXPECT_EQ(txn.error().code, ErrorCode::kSystemFailure);
+  auto list = store->list_certificates(10);
+  ASSERT_FALSE(list.has_value());
+  EXPECT_EQ(list.error().code, ErrorCode::kSystemFailure);
+  // Existence does not need decoding.
+  auto taken = store->serial_taken("c0");
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_TRUE(*taken);
+}
+
+// ---- records.h encodings ----
+
+TEST(StoreRecords, EncodeDecodeRoundTrip) {
+  const auto cert = certificate("0123");
+  auto decoded_cert = decode_certificate(encode(cert));
+  ASSERT_TRUE(decoded_cert.has_value()) << decoded_cert.error().message;
+  EXPECT_EQ(*decoded_cert, cert);
+  const auto txn = transaction("4567");
+  auto decoded_txn = decode_transaction(encode(txn));
+  ASSERT_TRUE(decoded_txn.has_value()) << decoded_txn.error().message;
+  EXPECT_EQ(*decoded_txn, txn);
+}
+
+TEST(StoreRecords, DecodeOfGarbageIsSystemFailure) {
+  const std::vector<Bytes> garbage = {
+      {},                       // nothing
+      {0xff},                   // CBOR break outside an indefinite item
+      {0x01, 0x02, 0x03},       // an integer followed by junk
+      to_bytes("hello world"),  // text
+      {0xa1, 0x61},             // map truncated inside its first key
+      {0x18},                   // truncated integer
+  };
+  for (const auto& bytes : garbage) {
+    auto cert = decode_certificate(bytes);
+    ASSERT_FALSE(cert.has_value()) << to_hex(bytes);
+    EXPECT_EQ(cert.error().code, ErrorCode::kSystemFailure) << to_hex(bytes);
+    EXPECT_NE(cert.error().message.find("certificate"), std::string::npos) << cert.error().message;
+    auto txn = decode_transaction(bytes);
+    ASSERT_FALSE(txn.has_value()) << to_hex(bytes);
+    EXPECT_EQ(txn.error().code, ErrorCode::kSystemFailure) << to_hex(bytes);
+    EXPECT_NE(txn.error().message.find("transaction"), std::string::npos) << txn.error().message;
+  }
+}
+
+TEST(StoreRecords, DecodeOfTheOtherKindIsSystemFailure) {
+  auto as_cert = decode_certificate(encode(transaction("01")));
+  ASSERT_FALSE(as_cert.has_value());
+  EXPECT_EQ(as_cert.error().code, ErrorCode::kSystemFailure);
+  auto as_txn = decode_transaction(encode(certificate("01")));
+  ASSERT_FALSE(as_txn.has_value());
+  EXPECT_EQ(as_txn.error().code, ErrorCode::kSystemFailure);
+}
+
+TEST(StoreRecords, DecodeOfTruncatedRecordIsSystemFailure) {
+  const Bytes full = encode(certificate("0123"));
+  for (std::size_t cut : {full.size() - 1, full.size() / 2, std::size_t{1}}) {
+    auto cert = decode_certificate(ByteView(full).subspan(0, cut));
+    ASSERT_FALSE(cert.has_value()) << cut;
+    EXPECT_EQ(cert.error().code, ErrorCode::kSystemFailure) << cut;
+  }
+}
+
+}  // namespace
+}  // namespace enrolld::store
