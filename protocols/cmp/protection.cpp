@@ -113,14 +113,24 @@ Result<PbmParameters> parse_pbm_parameters(const ::X509_ALGOR* algorithm, const 
 }
 
 Bytes derive_pbm_key(const PbmParameters& params, ByteView secret) {
-  Bytes key(secret.begin(), secret.end());
-  key.insert(key.end(), params.salt.begin(), params.salt.end());
+  // One digest context for all iterations: EVP_Digest() would fetch and free one per round,
+  // which costs more than the hash of a few dozen bytes itself.
+  ossl::EvpMdCtxPtr ctx(::EVP_MD_CTX_new());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  for (std::uint64_t i = 0; i < params.iterations; ++i) {
-    ::EVP_Digest(key.data(), key.size(), digest, &len, params.owf, nullptr);
-    key.assign(digest, digest + len);
+  if (!ctx || ::EVP_DigestInit_ex2(ctx.get(), params.owf, nullptr) != 1 ||
+      ::EVP_DigestUpdate(ctx.get(), secret.data(), secret.size()) != 1 ||
+      ::EVP_DigestUpdate(ctx.get(), params.salt.data(), params.salt.size()) != 1 ||
+      ::EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) {
+    return {};
   }
+  for (std::uint64_t i = 1; i < params.iterations; ++i) {
+    if (::EVP_DigestInit_ex2(ctx.get(), nullptr, nullptr) != 1 || ::EVP_DigestUpdate(ctx.get(), digest, len) != 1 ||
+        ::EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) {
+      return {};
+    }
+  }
+  Bytes key(digest, digest + len);
   ::OPENSSL_cleanse(digest, sizeof digest);
   return key;
 }

@@ -38,7 +38,8 @@ Result<PbmParameters> parse_pbm_parameters(const ::X509_ALGOR* algorithm, const 
 ::X509_ALGOR* make_pbm_algorithm(const PbmParameters& params);
 
 // BASEKEY of RFC 4211 4.4: the OWF applied `iterations` times to secret || salt. The costly
-// part; callers derive it once per message exchange and reuse it for the response.
+// part; callers derive it once per message exchange and reuse it for the response. Empty only
+// if the digest library fails, which then fails verification like a wrong secret.
 Bytes derive_pbm_key(const PbmParameters& params, ByteView secret);
 
 // HMAC over `data` with the derived key.
