@@ -2,6 +2,7 @@
 //   enrollctl --config FILE cert list
 //   enrollctl --config FILE cert show SERIAL
 
+#include <algorithm>
 #include <ctime>
 #include <iostream>
 
@@ -42,8 +43,11 @@ int list_certificates(enrolld::store::Store& store, std::size_t limit) {
 }
 
 int show_certificate(enrolld::store::Store& store, std::string serial) {
+  // Stored serials are whole octets in lower-case hex with no leading zero octet ("0f5c...");
+  // accept any case and any number of leading zeros.
   for (auto& c : serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  serial.erase(0, serial.find_first_not_of('0'));  // serials are stored without leading zeros
+  serial.erase(0, std::min(serial.find_first_not_of('0'), serial.size()));
+  if (serial.size() % 2 == 1) serial.insert(0, "0");
   auto cert = store.find_certificate(serial);
   if (!cert) {
     std::cerr << "enrollctl: " << cert.error().message << "\n";
