@@ -195,8 +195,9 @@ Result<Config> load_config(const std::filesystem::path& file) {
     if (value) return fail(ErrorCode::kConfigInvalid, config.file.string() + ": missing required key '" + key + "'");
   }
   if (config.pbm.min_iterations > config.pbm.max_iterations) {
-    return fail(ErrorCode::kConfigInvalid,
-                config.file.string() + ": cmp.pbm_min_iterations exceeds pbm_max_iterations");
+    const toml::node* min = root.at_path("cmp.pbm_min_iterations").node();
+    return fail(ErrorCode::kConfigInvalid, (min != nullptr ? where(config, min->source()) : config.file.string()) +
+                                               ": key 'cmp.pbm_min_iterations' exceeds 'cmp.pbm_max_iterations'");
   }
   return config;
 }

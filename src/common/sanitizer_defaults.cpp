@@ -3,13 +3,19 @@
 extern "C" {
 
 // Full unwinding: libcrypto and libp11 have no frame pointers, and suppressions match frames.
-const char* __asan_default_options() { return "detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0"; }
+const char* __asan_default_options() {
+  return "detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0";
+}
 
-const char* __ubsan_default_options() { return "print_stacktrace=1:halt_on_error=1"; }
+const char* __ubsan_default_options() {
+  return "print_stacktrace=1:halt_on_error=1";
+}
 
 // libp11 0.4.12 does not free, on release: the PKCS11_CTX load state, the PIN it keeps for
 // re-login, and the key object behind PKCS11_get_private_key/get_public_key. Each is made once
 // per token open or key load at start-up, never per request (the concurrent-signing test shows
 // no leak per signature).
-const char* __lsan_default_suppressions() { return "leak:libp11.so\n"; }
+const char* __lsan_default_suppressions() {
+  return "leak:libp11.so\n";
+}
 }

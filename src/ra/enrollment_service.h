@@ -71,7 +71,8 @@ class EnrollmentService {
   // Records that the requester accepted (or rejected: the certificate is revoked) what was
   // issued, stores `reply` as the transaction's answer and returns it. A resend (fingerprint
   // equal to the stored request's) returns the stored reply. Errors: kUnknownTransaction,
-  // kUnexpectedMessage (not waiting for a confirmation), kSystemUnavailable.
+  // kUnexpectedMessage (not waiting for a confirmation, or the confirmation deadline passed:
+  // the transaction then expires and its certificate is revoked), kSystemUnavailable.
   [[nodiscard]] virtual Result<Bytes> confirm(std::string_view transaction_id_hex, bool accepted,
                                               const Bytes& fingerprint, const Bytes& reply) = 0;
 

@@ -120,6 +120,33 @@ Result<Bytes> EnrollmentServiceImpl::issue_and_store(const CertificationRequest&
   return reply;
 }
 
+Result<std::optional<store::CertificateRecord>> EnrollmentServiceImpl::revoked_certificate(
+    const std::string& serial_hex) {
+  auto cert = m_store.find_certificate(serial_hex);
+  if (!cert) return tl::unexpected(cert.error());
+  if (*cert) (*cert)->status = "revoked";
+  return cert;
+}
+
+Result<Bytes> EnrollmentServiceImpl::expire(store::TransactionRecord record, txn::Transaction& txn) {
+  auto state = txn.apply(txn::Event::kTimeout);
+  if (!state) return tl::unexpected(state.error());
+  // An issued certificate that was never confirmed must not stay valid (RFC 4210 5.3.18).
+  store::WriteSet writes;
+  auto revoked = revoked_certificate(record.certificate_serial_hex);
+  if (!revoked) return tl::unexpected(revoked.error());
+  if (*revoked) writes.updated_certificates.push_back(std::move(**revoked));
+  record.state = std::string(txn::to_string(*state));
+  record.updated_at = now_seconds();
+  record.deadline = 0;
+  writes.transactions.push_back(record);
+  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  spdlog::warn("expired txn={} serial={}: no confirmation before the deadline; certificate revoked", record.id_hex,
+               record.certificate_serial_hex);
+  return fail(ErrorCode::kUnexpectedMessage,
+              "the confirmation deadline has passed; the transaction expired and its certificate was revoked");
+}
+
 Result<std::optional<TransactionView>> EnrollmentServiceImpl::find(std::string_view transaction_id_hex) {
   auto record = m_store.find_transaction(transaction_id_hex);
   if (!record) return tl::unexpected(record.error());
@@ -147,18 +174,17 @@ Result<Bytes> EnrollmentServiceImpl::confirm(std::string_view transaction_id_hex
   auto persisted = txn::state_from_string(record.state);
   if (!persisted) return fail(ErrorCode::kSystemFailure, "stored transaction has unknown state " + record.state);
   auto txn = txn::Transaction::resume(*persisted);
+  const bool too_late = record.deadline != 0 && now_seconds() > record.deadline;
+  if (too_late) return expire(std::move(record), txn);
   auto state = txn.apply(accepted ? txn::Event::kConfirmed : txn::Event::kRejected);
   if (!state) return tl::unexpected(state.error());
 
   store::WriteSet writes;
   if (!accepted) {
     // RFC 9483 4.1.1: a certificate the requester rejected must not stay valid.
-    auto cert = m_store.find_certificate(record.certificate_serial_hex);
-    if (!cert) return tl::unexpected(cert.error());
-    if (*cert) {
-      (*cert)->status = "revoked";
-      writes.updated_certificates.push_back(std::move(**cert));
-    }
+    auto revoked = revoked_certificate(record.certificate_serial_hex);
+    if (!revoked) return tl::unexpected(revoked.error());
+    if (*revoked) writes.updated_certificates.push_back(std::move(**revoked));
   }
   record.state = std::string(txn::to_string(*state));
   record.request_fingerprint = fingerprint;

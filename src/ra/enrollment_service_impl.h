@@ -6,6 +6,7 @@
 #include "ca/certificate_authority.h"
 #include "ra/enrollment_service.h"
 #include "store/store.h"
+#include "txn/transaction.h"
 
 namespace enrolld::ra {
 
@@ -34,6 +35,11 @@ class EnrollmentServiceImpl final : public EnrollmentService {
   Result<Bytes> issue_and_store(const CertificationRequest& request, const Bytes& protocol_state,
                                 const ReplyEncoder& encode);
   std::int64_t now_seconds() const;
+  // The certificate with its status set to revoked (nullopt if absent), ready to commit.
+  Result<std::optional<store::CertificateRecord>> revoked_certificate(const std::string& serial_hex);
+  // Moves a transaction past its deadline to expired, revokes its certificate, and returns the
+  // error the late requester gets.
+  Result<Bytes> expire(store::TransactionRecord record, txn::Transaction& txn);
 
   store::Store& m_store;
   const ca::CertificateAuthority& m_authority;

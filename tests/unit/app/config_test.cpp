@@ -440,8 +440,9 @@ TEST_F(ConfigTest, PbmMinimumAboveMaximumNamesTheLine) {
 }
 
 TEST_F(ConfigTest, DuplicateCredentialReferenceIsRefused) {
-  auto config = load(minimal_plus("[[cmp.credential]]\nreference = \"dev\"\nsecret = \"0123456789\"\n"
-                                  "[[cmp.credential]]\nreference = \"dev\"\nsecret = \"abcdefghij\"\n"));
+  auto config =
+      load(minimal_plus("[[cmp.credential]]\nreference = \"dev\"\nsecret = \"0123456789\"\n"
+                        "[[cmp.credential]]\nreference = \"dev\"\nsecret = \"abcdefghij\"\n"));
   ASSERT_FALSE(config.has_value());
   EXPECT_EQ(config.error().code, ErrorCode::kConfigInvalid);
   EXPECT_THAT(config.error().message, HasSubstr(file_name() + ":"));
