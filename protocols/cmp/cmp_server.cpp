@@ -189,6 +189,7 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
     return error_reply(ex, {ErrorCode::kBadSenderNonce, "senderNonce must be present and 16 to 64 octets"});
   }
   if (auto authenticated = authenticate(ex); !authenticated) return error_reply(ex, authenticated.error());
+  if (auto timely = check_message_time(header); !timely) return error_reply(ex, timely.error());
 
   switch (ex.body().type) {
     case ECMP_BODY_IR:
@@ -199,6 +200,22 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
       return error_reply(ex, {ErrorCode::kUnsupportedRequest,
                               std::string("message type ") + body_name(ex.body().type) + " is not supported"});
   }
+}
+
+Status CmpServer::check_message_time(const ECMP_HEADER& header) const {
+  if (header.messageTime == nullptr) return {};  // optional (RFC 4210 5.1.1)
+  struct tm tm {};
+  if (::ASN1_TIME_to_tm(header.messageTime, &tm) != 1) {
+    return fail(ErrorCode::kBadDataFormat, "messageTime is not a valid GeneralizedTime");
+  }
+  const auto sent = std::chrono::system_clock::from_time_t(::timegm(&tm));
+  const auto skew = std::chrono::abs(std::chrono::duration_cast<std::chrono::seconds>(m_options.clock() - sent));
+  if (skew > m_options.max_clock_skew) {
+    return fail(ErrorCode::kBadTime, "messageTime is " + std::to_string(skew.count()) +
+                                         " s away from the server's clock (at most " +
+                                         std::to_string(m_options.max_clock_skew.count()) + " s accepted)");
+  }
+  return {};
 }
 
 Status CmpServer::authenticate(Exchange& ex) {

@@ -4,9 +4,13 @@
 
 #include <string>
 
+#include <chrono>
+
 #include "common/bytes.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/openssl_util.h"
+#include "protocols/cmp/cmp_asn1.h"
 #include "protocols/cmp/protection.h"
 #include "ra/enrollment_service.h"
 
@@ -14,6 +18,9 @@ namespace enrolld::cmp {
 
 struct CmpServerOptions {
   PbmLimits pbm;
+  // RFC 9483 3.1: a messageTime further than this from our clock is refused with badTime.
+  std::chrono::seconds max_clock_skew = std::chrono::minutes(10);
+  Clock clock = system_clock();
 };
 
 struct CmpRequestContext {
@@ -36,6 +43,7 @@ class CmpServer {
   struct Exchange;
   Result<Bytes> answer(Exchange& exchange);
   Status authenticate(Exchange& exchange);
+  Status check_message_time(const ECMP_HEADER& header) const;
   Result<Bytes> handle_certification(Exchange& exchange);
   Result<Bytes> handle_cert_conf(Exchange& exchange);
   Result<Bytes> error_reply(Exchange& exchange, const Error& error);

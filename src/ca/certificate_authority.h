@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/openssl_util.h"
 #include "hsm/signer.h"
@@ -32,7 +33,7 @@ struct Profile {
 
 // Returns whether a serial (lower-case hex) is already used; errors pass through.
 using SerialTaken = std::function<Result<bool>(const std::string& serial_hex)>;
-using Clock = std::function<std::chrono::system_clock::time_point()>;
+using Clock = enrolld::Clock;
 
 struct IssuedCertificate {
   ossl::X509Ptr certificate;

@@ -191,6 +191,24 @@ const Row kRows[] = {
        return with_header_change(ir, s, [](ECMP_HEADER& h) { set_octets(h.transactionID, random_bytes(65)); });
      },
      ECMP_BODY_ERROR, kBadDataFormat, false},
+    // RFC 9483 3.1: messageTime outside the server's window -> badTime (after authentication,
+    // so the error is protected).
+    {"MessageTimeAnHourAgo",
+     [](const Bytes& ir, ByteView s) {
+       return with_header_change(ir, s, [](ECMP_HEADER& h) {
+         ::ASN1_GENERALIZEDTIME_free(h.messageTime);
+         h.messageTime = ::ASN1_GENERALIZEDTIME_adj(nullptr, ::time(nullptr), 0, -3600);
+       });
+     },
+     ECMP_BODY_ERROR, kBadTime, true},
+    {"MessageTimeAnHourAhead",
+     [](const Bytes& ir, ByteView s) {
+       return with_header_change(ir, s, [](ECMP_HEADER& h) {
+         ::ASN1_GENERALIZEDTIME_free(h.messageTime);
+         h.messageTime = ::ASN1_GENERALIZEDTIME_adj(nullptr, ::time(nullptr), 0, 3600);
+       });
+     },
+     ECMP_BODY_ERROR, kBadTime, true},
     {"Genm", [](const Bytes& ir, ByteView s) { return modified(ir, set_genm_body, s); }, ECMP_BODY_ERROR, kBadRequest,
      true},
     {"CorruptedPopSignature", [](const Bytes& ir, ByteView s) { return modified(ir, corrupt_pop_signature, s); },
@@ -287,6 +305,28 @@ TEST_F(CmpServerTest, ReprotectedUnchangedRequestIsAccepted) {
   EXPECT_EQ(reply.status, static_cast<long>(PkiStatus::kAccepted));
   EXPECT_TRUE(reply.bits.empty());
   EXPECT_EQ(certificates().size(), 1U);
+}
+
+TEST_F(CmpServerTest, MessageTimeWithinTheWindowAndAbsentAreAccepted) {
+  for (long offset : {-300L, 300L}) {
+    const Bytes ir = modified(
+        fresh_ir(),
+        [offset](ECMP_MSG& m) {
+          ::ASN1_GENERALIZEDTIME_free(m.header->messageTime);
+          m.header->messageTime = ::ASN1_GENERALIZEDTIME_adj(nullptr, ::time(nullptr), 0, offset);
+        },
+        secret(kSecret));
+    EXPECT_EQ(read_reply(send(ir)).status, static_cast<long>(PkiStatus::kAccepted)) << offset;
+  }
+  const Bytes without = modified(
+      fresh_ir(),
+      [](ECMP_MSG& m) {
+        ::ASN1_GENERALIZEDTIME_free(m.header->messageTime);
+        m.header->messageTime = nullptr;
+      },
+      secret(kSecret));
+  EXPECT_EQ(read_reply(send(without)).status, static_cast<long>(PkiStatus::kAccepted));
+  EXPECT_EQ(certificates().size(), 3U);
 }
 
 // The CRMF builder the rows above use makes requests the server accepts when nothing is wrong.
