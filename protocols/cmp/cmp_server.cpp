@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/der.h"
 #include "common/log.h"
 #include "protocols/cmp/failure_info.h"
 #include "protocols/cmp/message.h"
@@ -142,6 +143,37 @@ Result<Bytes> certificate_hash(const ::X509* cert, const ECMP_CERTSTATUS& status
   return octets(digest.get());
 }
 
+// InfoTypeAndValue with a DER SEQUENCE as its value, or with the value absent (empty `der`).
+ECMP_ITAV* make_itav(int nid, const Bytes& der) {
+  ECMP_ITAV* itav = ECMP_ITAV_new();
+  if (itav == nullptr) return nullptr;
+  itav->infoType = ::OBJ_nid2obj(nid);
+  if (der.empty()) return itav;
+  ::ASN1_STRING* value = ::ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+  itav->infoValue = ::ASN1_TYPE_new();
+  if (value == nullptr || itav->infoValue == nullptr ||
+      ::ASN1_STRING_set(value, der.data(), static_cast<int>(der.size())) != 1) {
+    ::ASN1_STRING_free(value);
+    ECMP_ITAV_free(itav);
+    return nullptr;
+  }
+  ::ASN1_TYPE_set(itav->infoValue, V_ASN1_SEQUENCE, value);
+  return itav;
+}
+
+// id-it-rootCaCert (RFC 9480 2.3), which OpenSSL 3.0 has no NID for.
+const ::ASN1_OBJECT* root_ca_cert_oid() {
+  static const std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>> oid(
+      ::OBJ_txt2obj("1.3.6.1.5.5.7.4.20", 1));
+  return oid.get();
+}
+
+Bytes sequence_of(const std::vector<Bytes>& elements) {
+  Bytes content;
+  for (const auto& element : elements) content.insert(content.end(), element.begin(), element.end());
+  return der::sequence(content);
+}
+
 }  // namespace
 
 struct CmpServer::Exchange {
@@ -196,6 +228,7 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
     case ECMP_BODY_CR:
     case ECMP_BODY_P10CR: return handle_certification(ex);
     case ECMP_BODY_CERTCONF: return handle_cert_conf(ex);
+    case ECMP_BODY_GENM: return handle_general_message(ex);
     default:
       return error_reply(ex, {ErrorCode::kUnsupportedRequest,
                               std::string("message type ") + body_name(ex.body().type) + " is not supported"});
@@ -345,6 +378,42 @@ Result<Bytes> CmpServer::handle_cert_conf(Exchange& ex) {
   spdlog::info("cmp peer={} txn={} certConf {} answered with pkiConf", ex.context.peer, ex.transaction_id_hex,
                accepted ? "accepted" : "rejected");
   return stored;
+}
+
+Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
+  auto profile = m_service.profile(ex.context.profile);
+  if (!profile) return error_reply(ex, profile.error());
+  STACK_OF(ECMP_ITAV)* asked = ex.body().value.genm;
+  std::vector<int> answers;
+  for (int i = 0; i < sk_ECMP_ITAV_num(asked); ++i) {
+    const ::ASN1_OBJECT* type = sk_ECMP_ITAV_value(asked, i)->infoType;
+    const int nid = ::OBJ_obj2nid(type);
+    // RFC 9483 4.3.2: a genm with id-it-rootCaCert is answered with id-it-rootCaKeyUpdate.
+    if (::OBJ_cmp(type, root_ca_cert_oid()) == 0) answers.push_back(NID_id_it_rootCaKeyUpdate);
+    // RFC 4210 5.3.19: a receiver may ignore info types it does not recognise.
+    if (nid == NID_id_it_caCerts || nid == NID_id_it_signKeyPairTypes) answers.push_back(nid);
+  }
+  // RFC 4210 5.3.19: an empty genm lets the CA send what it wishes.
+  if (sk_ECMP_ITAV_num(asked) == 0) answers = {NID_id_it_caCerts, NID_id_it_signKeyPairTypes};
+
+  BodyPtr body(ECMP_BODY_new());
+  body->type = ECMP_BODY_GENP;
+  body->value.genp = sk_ECMP_ITAV_new_null();
+  for (int nid : answers) {
+    Bytes value;
+    // RFC 9483 4.3.1: caCerts lists the CA certificates; 4.3.2: rootCaKeyUpdate has no value
+    // when no root CA key update is pending, which is always so while keys are not rolled over.
+    if (nid == NID_id_it_caCerts) value = sequence_of(m_service.ca_chain());
+    if (nid == NID_id_it_signKeyPairTypes) value = sequence_of(profile->key_algorithms);
+    ECMP_ITAV* itav = make_itav(nid, value);
+    if (itav == nullptr || sk_ECMP_ITAV_push(body->value.genp, itav) <= 0) {
+      ECMP_ITAV_free(itav);
+      return fail(ErrorCode::kSystemFailure, "out of memory");
+    }
+  }
+  spdlog::info("cmp peer={} txn={} genm answered with {} info value(s)", ex.context.peer, ex.transaction_id_hex,
+               answers.size());
+  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
 }
 
 Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error) {

@@ -46,6 +46,7 @@ class CmpServer {
   Status check_message_time(const ECMP_HEADER& header) const;
   Result<Bytes> handle_certification(Exchange& exchange);
   Result<Bytes> handle_cert_conf(Exchange& exchange);
+  Result<Bytes> handle_general_message(Exchange& exchange);
   Result<Bytes> error_reply(Exchange& exchange, const Error& error);
   Result<Bytes> rejection_reply(Exchange& exchange, const Error& error);
 

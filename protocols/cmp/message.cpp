@@ -19,22 +19,6 @@ Bytes sha256(ByteView data) {
   return Bytes(digest, digest + len);
 }
 
-// DER SEQUENCE header + content.
-Bytes der_sequence(ByteView content) {
-  Bytes out{kSequenceTag};
-  const std::size_t n = content.size();
-  if (n < 0x80) {
-    out.push_back(static_cast<std::uint8_t>(n));
-  } else {
-    Bytes len;
-    for (std::size_t v = n; v > 0; v >>= 8) len.insert(len.begin(), static_cast<std::uint8_t>(v & 0xff));
-    out.push_back(static_cast<std::uint8_t>(0x80 | len.size()));
-    out.insert(out.end(), len.begin(), len.end());
-  }
-  out.insert(out.end(), content.begin(), content.end());
-  return out;
-}
-
 template <typename T, typename Fn>
 Bytes encode_with(const T* object, Fn i2d) {
   unsigned char* der = nullptr;
@@ -105,7 +89,7 @@ Result<ParsedMessage> parse_message(ByteView der) {
   }
   Bytes covered((*parts)[0].whole.begin(), (*parts)[0].whole.end());
   covered.insert(covered.end(), (*parts)[1].whole.begin(), (*parts)[1].whole.end());
-  return ParsedMessage{std::move(message), der_sequence(covered), sha256(der)};
+  return ParsedMessage{std::move(message), der::sequence(covered), sha256(der)};
 }
 
 Bytes octets(const ::ASN1_OCTET_STRING* s) {

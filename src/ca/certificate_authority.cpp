@@ -46,6 +46,38 @@ std::string serial_hex_of(const ::X509* cert) {
 
 }  // namespace
 
+bool key_allowed(::EVP_PKEY* key, const std::vector<KeyRule>& rules) {
+  const int type = ::EVP_PKEY_get_base_id(key);
+  for (const auto& rule : rules) {
+    if (rule.type != type) continue;
+    if (type == EVP_PKEY_RSA && ::EVP_PKEY_get_bits(key) >= rule.min_bits) return true;
+    if (type == EVP_PKEY_EC) {
+      char curve[64] = {};
+      if (::EVP_PKEY_get_utf8_string_param(key, "group", curve, sizeof curve, nullptr) == 1 &&
+          ::OBJ_txt2nid(curve) == rule.curve_nid) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+Bytes algorithm_identifier_der(const KeyRule& rule) {
+  std::unique_ptr<::X509_ALGOR, ossl::Deleter<::X509_ALGOR_free>> algorithm(::X509_ALGOR_new());
+  if (rule.type == EVP_PKEY_EC) {
+    ::X509_ALGOR_set0(algorithm.get(), ::OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+                      ::OBJ_nid2obj(rule.curve_nid));
+  } else {
+    ::X509_ALGOR_set0(algorithm.get(), ::OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL, nullptr);
+  }
+  unsigned char* der = nullptr;
+  const int len = ::i2d_X509_ALGOR(algorithm.get(), &der);
+  if (len <= 0) return {};
+  Bytes out(der, der + len);
+  ::OPENSSL_free(der);
+  return out;
+}
+
 Bytes random_serial() {
   Bytes serial = random_bytes(16);
   serial[0] &= 0x7f;
@@ -69,6 +101,11 @@ Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& 
   }
   auto key = ossl::public_key_from_der(input.public_key_der);
   if (!key) return fail(ErrorCode::kBadAlgorithm, "the requested public key cannot be decoded");
+  if (!key_allowed(key->get(), profile.keys)) {
+    return fail(ErrorCode::kBadAlgorithm, "profile '" + profile.name + "' does not accept a " +
+                                              std::to_string(::EVP_PKEY_get_bits(key->get())) + "-bit " +
+                                              ::OBJ_nid2sn(::EVP_PKEY_get_base_id(key->get())) + " key");
+  }
 
   Bytes serial;
   for (int draw = 0; draw < kSerialDraws && serial.empty(); ++draw) {

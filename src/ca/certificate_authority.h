@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <openssl/obj_mac.h>
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/error.h"
+
 #include "common/openssl_util.h"
 #include "hsm/signer.h"
 
@@ -23,9 +25,25 @@ struct CertificationInput {
   Bytes extensions_der;  // DER Extensions (SEQUENCE OF Extension); empty when none requested
 };
 
+// A kind of subject key a profile accepts: an EC key on a named curve, or RSA of some size.
+struct KeyRule {
+  int type = EVP_PKEY_EC;  // EVP_PKEY_EC or EVP_PKEY_RSA
+  int curve_nid = 0;       // EC: the named curve
+  int min_bits = 0;        // RSA: the smallest modulus
+};
+
+// Returns whether `key` satisfies one of `rules`.
+bool key_allowed(::EVP_PKEY* key, const std::vector<KeyRule>& rules);
+
+// DER AlgorithmIdentifier naming the rule's key type (ecPublicKey with its curve,
+// rsaEncryption), as CMP's signKeyPairTypes lists them.
+Bytes algorithm_identifier_der(const KeyRule& rule);
+
 // The certificate profile: what the CA sets, and what it takes from the request.
 struct Profile {
   std::string name = "default";
+  std::vector<KeyRule> keys = {
+      {EVP_PKEY_EC, NID_X9_62_prime256v1, 0}, {EVP_PKEY_EC, NID_secp384r1, 0}, {EVP_PKEY_RSA, 0, 2048}};
   std::chrono::seconds validity = std::chrono::hours(24 * 365);
   std::chrono::seconds backdate = std::chrono::minutes(5);  // tolerance for device clock skew
   bool copy_subject_alt_name = true;                        // take SAN from the request
@@ -47,7 +65,7 @@ class CertificateAuthority {
   CertificateAuthority(std::vector<ossl::X509Ptr> chain, std::unique_ptr<hsm::Signer> signer, Clock clock);
 
   // Returns the signed certificate, or: kBadCertTemplate (subject or extensions undecodable,
-  // empty subject), kBadAlgorithm (public key undecodable or unsupported), kSystemUnavailable
+  // empty subject), kBadAlgorithm (public key undecodable or not one the profile accepts), kSystemUnavailable
   // (HSM), kSystemFailure (signature did not verify, no free serial after several draws).
   [[nodiscard]] Result<IssuedCertificate> issue(const CertificationInput& input, const Profile& profile,
                                                 const SerialTaken& serial_taken) const;

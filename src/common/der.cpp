@@ -31,4 +31,19 @@ std::optional<std::vector<Element>> read_children(ByteView content) {
   return out;
 }
 
+Bytes sequence(ByteView content) {
+  Bytes out{0x30};
+  const std::size_t n = content.size();
+  if (n < 0x80) {
+    out.push_back(static_cast<std::uint8_t>(n));
+  } else {
+    Bytes length;
+    for (std::size_t v = n; v > 0; v >>= 8) length.insert(length.begin(), static_cast<std::uint8_t>(v & 0xff));
+    out.push_back(static_cast<std::uint8_t>(0x80 | length.size()));
+    out.insert(out.end(), length.begin(), length.end());
+  }
+  out.insert(out.end(), content.begin(), content.end());
+  return out;
+}
+
 }  // namespace enrolld::der

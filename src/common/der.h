@@ -23,4 +23,7 @@ std::optional<Element> read_element(ByteView input);
 // is malformed or bytes are left over.
 std::optional<std::vector<Element>> read_children(ByteView content);
 
+// DER SEQUENCE with `content` as its content octets.
+Bytes sequence(ByteView content);
+
 }  // namespace enrolld::der

@@ -50,6 +50,12 @@ struct TransactionView {
   Bytes protocol_state;  // what the protocol asked to keep with the transaction
 };
 
+// What a requester may ask of a certificate profile.
+struct ProfileInfo {
+  std::string name;
+  std::vector<Bytes> key_algorithms;  // DER AlgorithmIdentifiers of the accepted subject keys
+};
+
 // Thread-safety: all methods may be called concurrently; requests for one transaction ID are
 // serialised inside.
 class EnrollmentService {
@@ -78,6 +84,9 @@ class EnrollmentService {
 
   // The issuing CA's chain, issuing CA first, DER.
   virtual const std::vector<Bytes>& ca_chain() const = 0;
+
+  // Returns the profile named `name` (empty: the default), or kBadCertTemplate if unknown.
+  [[nodiscard]] virtual Result<ProfileInfo> profile(std::string_view name) const = 0;
 };
 
 // Shared secrets that requesters authenticate with (MAC protection), by reference.

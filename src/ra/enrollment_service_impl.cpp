@@ -59,11 +59,18 @@ std::int64_t EnrollmentServiceImpl::now_seconds() const {
   return std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count();
 }
 
+Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const {
+  if (!name.empty() && name != m_profile.name) {
+    return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(name) + "'");
+  }
+  ProfileInfo info{m_profile.name, {}};
+  for (const auto& rule : m_profile.keys) info.key_algorithms.push_back(ca::algorithm_identifier_der(rule));
+  return info;
+}
+
 Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request, const Bytes& protocol_state,
                                             const ReplyEncoder& encode) {
-  if (!request.profile.empty() && request.profile != m_profile.name) {
-    return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + request.profile + "'");
-  }
+  if (auto known = profile(request.profile); !known) return tl::unexpected(known.error());
   std::lock_guard lock(lock_for(request.transaction_id_hex));
   auto existing = m_store.find_transaction(request.transaction_id_hex);
   if (!existing) return tl::unexpected(existing.error());

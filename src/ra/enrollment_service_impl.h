@@ -27,6 +27,7 @@ class EnrollmentServiceImpl final : public EnrollmentService {
   Result<Bytes> confirm(std::string_view transaction_id_hex, bool accepted, const Bytes& fingerprint,
                         const Bytes& reply) override;
   const std::vector<Bytes>& ca_chain() const override { return m_chain_der; }
+  Result<ProfileInfo> profile(std::string_view name) const override;
 
  private:
   // Requests for one transaction ID take the same lock, so a resend racing the original can

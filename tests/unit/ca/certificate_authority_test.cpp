@@ -125,6 +125,50 @@ TEST_F(CertificateAuthorityTest, RefusesAnEmptySubjectAndAnUndecodableKey) {
   EXPECT_EQ(test_ca.issuing->issue(bad_extensions, Profile{}, never_taken).error().code, ErrorCode::kBadCertTemplate);
 }
 
+TEST_F(CertificateAuthorityTest, AcceptsOnlyTheKeyTypesOfTheProfile) {
+  struct Case {
+    ossl::EvpPkeyPtr key;
+    bool accepted;
+  };
+  std::vector<Case> cases;
+  cases.push_back({ossl::EvpPkeyPtr(::EVP_EC_gen("P-256")), true});
+  cases.push_back({ossl::EvpPkeyPtr(::EVP_EC_gen("P-384")), true});
+  cases.push_back({ossl::EvpPkeyPtr(::EVP_RSA_gen(2048)), true});
+  cases.push_back({ossl::EvpPkeyPtr(::EVP_EC_gen("P-521")), false});
+  cases.push_back({ossl::EvpPkeyPtr(::EVP_RSA_gen(1024)), false});
+  for (const auto& c : cases) {
+    CertificationInput request{testing::name_der("CN=key-test"), testing::public_key_der(c.key.get()), {}};
+    auto issued = test_ca.issuing->issue(request, Profile{}, never_taken);
+    const std::string what =
+        std::to_string(::EVP_PKEY_get_bits(c.key.get())) + "-bit " + ::OBJ_nid2sn(::EVP_PKEY_get_base_id(c.key.get()));
+    EXPECT_EQ(issued.has_value(), c.accepted) << what;
+    if (!c.accepted && !issued) {
+      EXPECT_EQ(issued.error().code, ErrorCode::kBadAlgorithm) << what;
+    }
+  }
+}
+
+TEST(KeyRules, AlgorithmIdentifiersNameTheKeyType) {
+  for (const auto& rule : Profile{}.keys) {
+    Bytes der = algorithm_identifier_der(rule);
+    const unsigned char* p = der.data();
+    std::unique_ptr<::X509_ALGOR, ossl::Deleter<::X509_ALGOR_free>> algorithm(
+        ::d2i_X509_ALGOR(nullptr, &p, static_cast<long>(der.size())));
+    ASSERT_TRUE(algorithm);
+    const ::ASN1_OBJECT* oid = nullptr;
+    int param_type = 0;
+    const void* param = nullptr;
+    ::X509_ALGOR_get0(&oid, &param_type, &param, algorithm.get());
+    if (rule.type == EVP_PKEY_EC) {
+      EXPECT_EQ(::OBJ_obj2nid(oid), NID_X9_62_id_ecPublicKey);
+      ASSERT_EQ(param_type, V_ASN1_OBJECT);
+      EXPECT_EQ(::OBJ_obj2nid(static_cast<const ::ASN1_OBJECT*>(param)), rule.curve_nid);
+    } else {
+      EXPECT_EQ(::OBJ_obj2nid(oid), NID_rsaEncryption);
+    }
+  }
+}
+
 TEST_F(CertificateAuthorityTest, CaCertificatesAreCasWithTheirPathLength) {
   EXPECT_EQ(::X509_check_ca(test_ca.root.get()), 1);
   EXPECT_EQ(::X509_check_ca(const_cast<::X509*>(test_ca.issuing->certificate())), 1);

@@ -41,11 +41,13 @@ void corrupt_pop_signature(ECMP_MSG& message) {
   message.body->value.ir = corrupted.release();
 }
 
-void set_genm_body(ECMP_MSG& message) {
+// A krr (key recovery request), a body type this server does not offer.
+void set_krr_body(ECMP_MSG& message) {
   ECMP_BODY_free(message.body);
   message.body = ECMP_BODY_new();
-  message.body->type = ECMP_BODY_GENM;
-  message.body->value.genm = sk_ECMP_ITAV_new_null();
+  message.body->type = ECMP_BODY_KRR;
+  message.body->value.other = ::ASN1_TYPE_new();
+  ::ASN1_TYPE_set(message.body->value.other, V_ASN1_NULL, nullptr);
 }
 
 // One CertReqMsg made with OpenSSL's CRMF API: `template_key` and `subject` (either may be null)
@@ -209,8 +211,8 @@ const Row kRows[] = {
        });
      },
      ECMP_BODY_ERROR, kBadTime, true},
-    {"Genm", [](const Bytes& ir, ByteView s) { return modified(ir, set_genm_body, s); }, ECMP_BODY_ERROR, kBadRequest,
-     true},
+    {"KeyRecoveryRequest", [](const Bytes& ir, ByteView s) { return modified(ir, set_krr_body, s); }, ECMP_BODY_ERROR,
+     kBadRequest, true},
     {"CorruptedPopSignature", [](const Bytes& ir, ByteView s) { return modified(ir, corrupt_pop_signature, s); },
      ECMP_BODY_IP, kBadPop, true},
     {"PopSignedByAnotherKey",

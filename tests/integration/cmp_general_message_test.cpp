@@ -1,0 +1,72 @@
+// genm/genp with the real clients: OpenSSL 3.5 (caCerts, rootCaCert) and Debian's 3.0
+// (signKeyPairTypes). RFC 9483 4.3.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "demo.h"
+
+namespace enrolld::integration {
+namespace {
+
+class CmpGeneralMessageTest : public DemoTest {
+ protected:
+  // Debian 13's openssl (3.5), fetched by tests/tools/fetch-openssl35.sh; scripts/test.sh passes it.
+  static std::string openssl35() { return ENROLLD_OPENSSL35; }
+
+  RunResult genm35(std::vector<std::string> extra) const {
+    std::vector<std::string> args = {
+        openssl35(),         "cmp",  "-cmd",          "genm",    "-server",
+        endpoints().cmp_url, "-ref", endpoints().ref, "-secret", "pass:" + endpoints().secret};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(std::move(args), kCommandTimeout);
+  }
+
+  static std::string read_text(const fs::path& file) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+};
+
+TEST_F(CmpGeneralMessageTest, CaCertsReturnsTheIssuingCaAndTheRoot) {
+  if (openssl35().empty()) GTEST_SKIP() << "ENROLLD_OPENSSL35 not configured (scripts/test.sh sets it)";
+  const fs::path out = work() / "cacerts.pem";
+  RunResult r = genm35({"-infotype", "caCerts", "-cacertsout", out.string()});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_TRUE(contains(r.both(), "received 2 CA certificate(s)")) << r.describe();
+  // The same certificates as the demo's issuing CA chain, in the same order.
+  RunResult got = openssl({"crl2pkcs7", "-nocrl", "-certfile", out.string()});
+  RunResult want = openssl({"crl2pkcs7", "-nocrl", "-certfile", endpoints().chain});
+  ASSERT_TRUE(got.ok() && want.ok()) << got.describe() << want.describe();
+  EXPECT_EQ(got.out, want.out);
+}
+
+TEST_F(CmpGeneralMessageTest, RootCaCertSaysNoUpdateIsAvailable) {
+  if (openssl35().empty()) GTEST_SKIP() << "ENROLLD_OPENSSL35 not configured (scripts/test.sh sets it)";
+  const fs::path new_with_new = work() / "newwithnew.pem";
+  RunResult r =
+      genm35({"-infotype", "rootCaCert", "-oldwithold", endpoints().trust, "-newwithnew", new_with_new.string()});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_TRUE(contains(r.both(), "no root CA certificate update available")) << r.describe();
+  EXPECT_FALSE(fs::exists(new_with_new));
+}
+
+TEST_F(CmpGeneralMessageTest, SignKeyPairTypesAnsweredToDebiansClient) {
+  RunResult r = openssl({"cmp", "-cmd", "genm", "-infotype", "signKeyPairTypes", "-server", endpoints().cmp_url, "-ref",
+                         endpoints().ref, "-secret", "pass:" + endpoints().secret});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_TRUE(contains(r.both(), "genp contains ITAV of type: id-it-signKeyPairTypes")) << r.describe();
+}
+
+TEST_F(CmpGeneralMessageTest, GenmWithAWrongSecretIsRefused) {
+  RunResult r = openssl({"cmp", "-cmd", "genm", "-infotype", "signKeyPairTypes", "-server", endpoints().cmp_url, "-ref",
+                         endpoints().ref, "-secret", "pass:wrong", "-unprotected_errors"});
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.both(), "badMessageCheck")) << r.describe();
+}
+
+}  // namespace
+}  // namespace enrolld::integration

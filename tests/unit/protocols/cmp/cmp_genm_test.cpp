@@ -1,0 +1,136 @@
+// genm/genp (RFC 4210 5.3.19, RFC 9483 4.3) against the real stack.
+#include <openssl/objects.h>
+
+#include <gtest/gtest.h>
+
+#include "cmp_server_fixture.h"
+#include "common/der.h"
+
+namespace enrolld::cmp::test {
+namespace {
+
+// A genm carrying one ITAV per (OID, value DER; empty: no value), made from a fresh ir's header
+// and protected with the client's secret.
+class GenmTest : public CmpServerTest {
+ protected:
+  Bytes genm(const std::vector<std::pair<std::string, Bytes>>& items) {
+    return modified(
+        fresh_ir(),
+        [&](ECMP_MSG& m) {
+          ECMP_BODY_free(m.body);
+          m.body = ECMP_BODY_new();
+          m.body->type = ECMP_BODY_GENM;
+          m.body->value.genm = sk_ECMP_ITAV_new_null();
+          for (const auto& [oid, value] : items) {
+            ECMP_ITAV* itav = ECMP_ITAV_new();
+            itav->infoType = ::OBJ_txt2obj(oid.c_str(), 1);
+            if (!value.empty()) {
+              ::ASN1_STRING* seq = ::ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+              ::ASN1_STRING_set(seq, value.data(), static_cast<int>(value.size()));
+              itav->infoValue = ::ASN1_TYPE_new();
+              ::ASN1_TYPE_set(itav->infoValue, V_ASN1_SEQUENCE, seq);
+            }
+            sk_ECMP_ITAV_push(m.body->value.genm, itav);
+          }
+        },
+        secret(kSecret));
+  }
+
+  // The genp's ITAVs as (OID text, value DER or empty).
+  static std::vector<std::pair<std::string, Bytes>> itavs(const Reply& reply) {
+    std::vector<std::pair<std::string, Bytes>> out;
+    if (!reply.message || reply.body_type != ECMP_BODY_GENP) return out;
+    STACK_OF(ECMP_ITAV)* list = reply.message->body->value.genp;
+    for (int i = 0; i < sk_ECMP_ITAV_num(list); ++i) {
+      const ECMP_ITAV* itav = sk_ECMP_ITAV_value(list, i);
+      char oid[80];
+      ::OBJ_obj2txt(oid, sizeof oid, itav->infoType, 1);
+      Bytes value;
+      if (itav->infoValue != nullptr && itav->infoValue->type == V_ASN1_SEQUENCE) {
+        const ::ASN1_STRING* seq = itav->infoValue->value.sequence;
+        value.assign(seq->data, seq->data + seq->length);
+      }
+      out.emplace_back(oid, value);
+    }
+    return out;
+  }
+
+  // DER SEQUENCE OF the given elements.
+  static Bytes sequence_of(const std::vector<Bytes>& elements) {
+    Bytes content;
+    for (const auto& e : elements) content.insert(content.end(), e.begin(), e.end());
+    return der::sequence(content);
+  }
+
+  static constexpr const char* kCaCerts = "1.3.6.1.5.5.7.4.17";
+  static constexpr const char* kRootCaKeyUpdate = "1.3.6.1.5.5.7.4.18";
+  static constexpr const char* kRootCaCert = "1.3.6.1.5.5.7.4.20";
+  static constexpr const char* kSignKeyPairTypes = "1.3.6.1.5.5.7.4.2";
+};
+
+TEST_F(GenmTest, CaCertsListsTheIssuingCaAndTheRoot) {
+  Reply reply = read_reply(send(genm({{kCaCerts, {}}})));
+  ASSERT_EQ(reply.body_type, ECMP_BODY_GENP);
+  EXPECT_TRUE(reply.is_protected);
+  auto answered = itavs(reply);
+  ASSERT_EQ(answered.size(), 1U);
+  EXPECT_EQ(answered[0].first, kCaCerts);
+  EXPECT_EQ(answered[0].second, sequence_of(service.ca_chain()));
+  EXPECT_EQ(service.ca_chain().size(), 2U);
+}
+
+TEST_F(GenmTest, SignKeyPairTypesListsWhatTheProfileAccepts) {
+  Reply reply = read_reply(send(genm({{kSignKeyPairTypes, {}}})));
+  auto answered = itavs(reply);
+  ASSERT_EQ(answered.size(), 1U);
+  EXPECT_EQ(answered[0].first, kSignKeyPairTypes);
+  std::vector<Bytes> expected;
+  for (const auto& rule : ca::Profile{}.keys) expected.push_back(ca::algorithm_identifier_der(rule));
+  EXPECT_EQ(answered[0].second, sequence_of(expected));
+  EXPECT_EQ(expected.size(), 3U);
+}
+
+TEST_F(GenmTest, RootCaCertIsAnsweredWithRootCaKeyUpdateWithoutValue) {
+  // RFC 9483 4.3.2: no update pending -> id-it-rootCaKeyUpdate with the value absent.
+  Reply reply = read_reply(send(genm({{kRootCaCert, ossl::der_of(ca.root.get())}})));
+  auto answered = itavs(reply);
+  ASSERT_EQ(answered.size(), 1U);
+  EXPECT_EQ(answered[0].first, kRootCaKeyUpdate);
+  EXPECT_TRUE(answered[0].second.empty());
+}
+
+TEST_F(GenmTest, UnknownInfoTypesAreLeftOutAndKnownOnesAnswered) {
+  Reply reply = read_reply(send(genm({{"1.2.3.4.5", {}}, {kCaCerts, {}}})));
+  auto answered = itavs(reply);
+  ASSERT_EQ(answered.size(), 1U);
+  EXPECT_EQ(answered[0].first, kCaCerts);
+
+  Reply only_unknown = read_reply(send(genm({{"1.2.3.4.5", {}}})));
+  EXPECT_EQ(only_unknown.body_type, ECMP_BODY_GENP);
+  EXPECT_TRUE(itavs(only_unknown).empty());
+}
+
+TEST_F(GenmTest, EmptyGenmGetsWhatTheCaHasToSay) {
+  auto answered = itavs(read_reply(send(genm({}))));
+  ASSERT_EQ(answered.size(), 2U);
+  EXPECT_EQ(answered[0].first, kCaCerts);
+  EXPECT_EQ(answered[1].first, kSignKeyPairTypes);
+}
+
+TEST_F(GenmTest, UnknownProfileIsBadCertTemplateAndWrongSecretBadMessageCheck) {
+  auto reply = server.handle(genm({{kCaCerts, {}}}), CmpRequestContext{"no-such-profile", "test"});
+  ASSERT_TRUE(reply);
+  Reply unknown = read_reply(*reply);
+  EXPECT_EQ(unknown.body_type, ECMP_BODY_ERROR);
+  EXPECT_EQ(unknown.bits, std::vector<int>{kBadCertTemplate});
+
+  Bytes forged = modified(
+      genm({{kCaCerts, {}}}), [](ECMP_MSG&) {}, secret("not-the-secret"));
+  Reply refused = read_reply(send(forged));
+  EXPECT_EQ(refused.body_type, ECMP_BODY_ERROR);
+  EXPECT_EQ(refused.bits, std::vector<int>{kBadMessageCheck});
+  EXPECT_FALSE(refused.is_protected);
+}
+
+}  // namespace
+}  // namespace enrolld::cmp::test
