@@ -131,6 +131,24 @@ typedef struct ecmp_pollrep_st {
 DEFINE_STACK_OF(ECMP_POLLREP)
 DECLARE_ASN1_FUNCTIONS(ECMP_POLLREP)
 
+/* RevDetails (RFC 4210 5.3.9) */
+typedef struct ecmp_certtemplate_st ECMP_CERTTEMPLATE;
+typedef struct ecmp_revdetails_st {
+  ECMP_CERTTEMPLATE *certDetails;
+  STACK_OF(X509_EXTENSION) *crlEntryDetails; /* OPTIONAL */
+} ECMP_REVDETAILS;
+DEFINE_STACK_OF(ECMP_REVDETAILS)
+DECLARE_ASN1_FUNCTIONS(ECMP_REVDETAILS)
+
+/* RevRepContent (RFC 4210 5.3.10) */
+DEFINE_STACK_OF(ECMP_PKISI)
+typedef struct ecmp_revrepcontent_st {
+  STACK_OF(ECMP_PKISI) *status;
+  STACK_OF(OSSL_CRMF_CERTID) *revCerts; /* [0] OPTIONAL */
+  STACK_OF(X509_CRL) *crls;             /* [1] OPTIONAL */
+} ECMP_REVREPCONTENT;
+DECLARE_ASN1_FUNCTIONS(ECMP_REVREPCONTENT)
+
 /* PKIBody */
 typedef struct ecmp_body_st {
   int type; /* ECMP_BODY_* */
@@ -142,6 +160,8 @@ typedef struct ecmp_body_st {
     ECMP_CERTREPMESSAGE *ip; /* also cp, kup */
     ECMP_CERTREPMESSAGE *cp;
     ECMP_CERTREPMESSAGE *kup;
+    STACK_OF(ECMP_REVDETAILS) *rr;
+    ECMP_REVREPCONTENT *rp;
     ASN1_NULL *pkiconf;
     STACK_OF(ECMP_ITAV) *genm;
     STACK_OF(ECMP_ITAV) *genp;
@@ -187,7 +207,7 @@ typedef struct ecmp_optionalvalidity_st {
 } ECMP_OPTIONALVALIDITY;
 DECLARE_ASN1_FUNCTIONS(ECMP_OPTIONALVALIDITY)
 
-typedef struct ecmp_certtemplate_st {
+struct ecmp_certtemplate_st {
   ASN1_INTEGER *version;               /* [0] OPTIONAL */
   ASN1_INTEGER *serialNumber;          /* [1] OPTIONAL */
   X509_ALGOR *signingAlg;              /* [2] OPTIONAL */
@@ -198,7 +218,7 @@ typedef struct ecmp_certtemplate_st {
   ASN1_BIT_STRING *issuerUID;          /* [7] OPTIONAL */
   ASN1_BIT_STRING *subjectUID;         /* [8] OPTIONAL */
   STACK_OF(X509_EXTENSION) *extensions; /* [9] OPTIONAL */
-} ECMP_CERTTEMPLATE;
+};
 DECLARE_ASN1_FUNCTIONS(ECMP_CERTTEMPLATE)
 
 #ifdef __cplusplus

@@ -229,6 +229,7 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
     case ECMP_BODY_P10CR: return handle_certification(ex);
     case ECMP_BODY_CERTCONF: return handle_cert_conf(ex);
     case ECMP_BODY_GENM: return handle_general_message(ex);
+    case ECMP_BODY_RR: return handle_revocation(ex);
     default:
       return error_reply(ex, {ErrorCode::kUnsupportedRequest,
                               std::string("message type ") + body_name(ex.body().type) + " is not supported"});
@@ -378,6 +379,60 @@ Result<Bytes> CmpServer::handle_cert_conf(Exchange& ex) {
   spdlog::info("cmp peer={} txn={} certConf {} answered with pkiConf", ex.context.peer, ex.transaction_id_hex,
                accepted ? "accepted" : "rejected");
   return stored;
+}
+
+Result<ra::RevocationRequest> CmpServer::revocation_request(const Exchange& ex) const {
+  STACK_OF(ECMP_REVDETAILS)* details = ex.body().value.rr;
+  if (sk_ECMP_REVDETAILS_num(details) != 1) {
+    return fail(ErrorCode::kUnsupportedRequest, "rr must carry exactly one RevDetails (RFC 9483 4.2)");
+  }
+  const ECMP_REVDETAILS* detail = sk_ECMP_REVDETAILS_value(details, 0);
+  const ECMP_CERTTEMPLATE* tmpl = detail->certDetails;
+  // RFC 9483 4.2: certDetails MUST contain the issuer and the serialNumber.
+  if (tmpl->serialNumber == nullptr || tmpl->issuer == nullptr) {
+    return fail(ErrorCode::kBadCertId, "certDetails must name the issuer and the serialNumber");
+  }
+  ossl::BignumPtr serial(::ASN1_INTEGER_to_BN(tmpl->serialNumber, nullptr));
+  if (!serial || ::BN_is_negative(serial.get()) || ::BN_is_zero(serial.get())) {
+    return fail(ErrorCode::kBadCertId, "serialNumber must be a positive integer");
+  }
+  Bytes serial_bytes(static_cast<std::size_t>(BN_num_bytes(serial.get())));
+  ::BN_bn2bin(serial.get(), serial_bytes.data());
+
+  ra::RevocationRequest request{
+      ex.transaction_id_hex, {ex.requester}, to_hex(serial_bytes), ossl::der_of(tmpl->issuer), 0};
+  int critical = 0;
+  std::unique_ptr<::ASN1_ENUMERATED, ossl::Deleter<::ASN1_ENUMERATED_free>> reason(
+      static_cast<::ASN1_ENUMERATED*>(::X509V3_get_d2i(detail->crlEntryDetails, NID_crl_reason, &critical, nullptr)));
+  if (reason) request.reason = static_cast<int>(::ASN1_ENUMERATED_get(reason.get()));
+  return request;
+}
+
+Result<Bytes> CmpServer::handle_revocation(Exchange& ex) {
+  auto request = revocation_request(ex);
+  Status revoked = request ? m_service.revoke(*request) : Status(tl::unexpected(request.error()));
+  if (!revoked &&
+      (revoked.error().code == ErrorCode::kSystemUnavailable || revoked.error().code == ErrorCode::kSystemFailure)) {
+    return error_reply(ex, revoked.error());
+  }
+  if (!revoked) {
+    spdlog::warn("cmp peer={} txn={} requester={} rr refused: {} ({})", ex.context.peer, ex.transaction_id_hex,
+                 ex.requester, revoked.error().message, to_string(revoked.error().code));
+  }
+  // RFC 9483 4.2: the rp carries one PKIStatusInfo: accepted, or rejection with the reason.
+  PkiSiPtr status =
+      revoked ? make_status_info(PkiStatus::kAccepted, -1, "")
+              : make_status_info(PkiStatus::kRejection, failure_bit(revoked.error().code), revoked.error().message);
+  ECMP_REVREPCONTENT* content = ECMP_REVREPCONTENT_new();
+  if (!status || content == nullptr || sk_ECMP_PKISI_push(content->status, status.get()) <= 0) {
+    ECMP_REVREPCONTENT_free(content);
+    return fail(ErrorCode::kSystemFailure, "out of memory");
+  }
+  status.release();
+  BodyPtr body(ECMP_BODY_new());
+  body->type = ECMP_BODY_RP;
+  body->value.rp = content;
+  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
 }
 
 Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {

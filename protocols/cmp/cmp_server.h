@@ -47,6 +47,8 @@ class CmpServer {
   Result<Bytes> handle_certification(Exchange& exchange);
   Result<Bytes> handle_cert_conf(Exchange& exchange);
   Result<Bytes> handle_general_message(Exchange& exchange);
+  Result<Bytes> handle_revocation(Exchange& exchange);
+  Result<ra::RevocationRequest> revocation_request(const Exchange& exchange) const;
   Result<Bytes> error_reply(Exchange& exchange, const Error& error);
   Result<Bytes> rejection_reply(Exchange& exchange, const Error& error);
 

@@ -42,6 +42,21 @@ int list_certificates(enrolld::store::Store& store, std::size_t limit) {
   return 0;
 }
 
+int list_audit(enrolld::store::Store& store, std::size_t limit) {
+  auto records = store.list_audit(limit);
+  if (!records) {
+    std::cerr << "enrollctl: " << records.error().message << "\n";
+    return 1;
+  }
+  std::cout
+      << "TIME                  ACTOR                 ACTION   SUBJECT                                   DETAIL\n";
+  for (const auto& r : *records) {
+    std::printf("%-21s %-21s %-8s %-41s %s\n", utc(r.at).c_str(), r.actor.c_str(), r.action.c_str(), r.subject.c_str(),
+                r.detail.c_str());
+  }
+  return 0;
+}
+
 int show_certificate(enrolld::store::Store& store, std::string serial) {
   // Stored serials are whole octets in lower-case hex with no leading zero octet ("0f5c...");
   // accept any case and any number of leading zeros.
@@ -83,6 +98,10 @@ int main(int argc, char** argv) {
   auto* show = cert->add_subcommand("show", "print one certificate as PEM");
   std::string serial;
   show->add_option("serial", serial, "serial number in hex")->required();
+  auto* audit = cli.add_subcommand("audit", "the audit trail");
+  audit->require_subcommand(1);
+  auto* audit_list = audit->add_subcommand("list", "list audit records, oldest first");
+  audit_list->add_option("--limit", limit, "at most this many")->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
   auto store = open_store(config_file);
@@ -91,5 +110,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (*list) return list_certificates(**store, limit);
+  if (*audit_list) return list_audit(**store, limit);
   return show_certificate(**store, serial);
 }

@@ -50,6 +50,15 @@ struct TransactionView {
   Bytes protocol_state;  // what the protocol asked to keep with the transaction
 };
 
+// A request to revoke a certificate, authenticated by the protocol.
+struct RevocationRequest {
+  std::string transaction_id_hex;
+  Requester requester;
+  std::string serial_hex;  // lower-case hex, whole octets, no leading zero octet
+  Bytes issuer_der;        // DER Name of the issuer; empty: the serial alone names it
+  int reason = 0;          // RFC 5280 CRLReason
+};
+
 // What a requester may ask of a certificate profile.
 struct ProfileInfo {
   std::string name;
@@ -81,6 +90,12 @@ class EnrollmentService {
   // the transaction then expires and its certificate is revoked), kSystemUnavailable.
   [[nodiscard]] virtual Result<Bytes> confirm(std::string_view transaction_id_hex, bool accepted,
                                               const Bytes& fingerprint, const Bytes& reply) = 0;
+
+  // Revokes the certificate at once (durable before returning) and writes an audit record.
+  // A requester may revoke the certificates it enrolled. Errors: kBadCertId (no such
+  // certificate from this issuer), kCertRevoked (already revoked), kNotAuthorized,
+  // kUnsupportedRequest (not an RFC 5280 reason code), kSystemUnavailable.
+  [[nodiscard]] virtual Status revoke(const RevocationRequest& request) = 0;
 
   // The issuing CA's chain, issuing CA first, DER.
   virtual const std::vector<Bytes>& ca_chain() const = 0;

@@ -154,6 +154,41 @@ Result<Bytes> EnrollmentServiceImpl::expire(store::TransactionRecord record, txn
               "the confirmation deadline has passed; the transaction expired and its certificate was revoked");
 }
 
+Status EnrollmentServiceImpl::revoke(const RevocationRequest& request) {
+  // RFC 5280 5.3.1: reason codes 0-10; 7 is not used.
+  if (request.reason < 0 || request.reason > 10 || request.reason == 7) {
+    return fail(ErrorCode::kUnsupportedRequest,
+                "revocation reason " + std::to_string(request.reason) + " is not an RFC 5280 CRLReason");
+  }
+  std::lock_guard lock(lock_for(request.serial_hex));
+  auto found = m_store.find_certificate(request.serial_hex);
+  if (!found) return tl::unexpected(found.error());
+  if (!*found) return fail(ErrorCode::kBadCertId, "no certificate with serial " + request.serial_hex);
+  store::CertificateRecord cert = std::move(**found);
+  if (!request.issuer_der.empty()) {
+    auto issuer = ossl::name_from_der(request.issuer_der);
+    if (!issuer || ossl::name_to_string(issuer->get()) != cert.issuer) {
+      return fail(ErrorCode::kBadCertId, "serial " + request.serial_hex + " was not issued by that issuer");
+    }
+  }
+  if (cert.status == "revoked") return fail(ErrorCode::kCertRevoked, "the certificate is already revoked");
+  if (cert.requester != request.requester.identity) {
+    return fail(ErrorCode::kNotAuthorized, "only the requester of a certificate may revoke it");
+  }
+  const std::int64_t now = now_seconds();
+  cert.status = "revoked";
+  cert.revoked_at = now;
+  cert.revocation_reason = request.reason;
+  store::WriteSet writes;
+  writes.updated_certificates.push_back(cert);
+  writes.audit.push_back({now, request.requester.identity, "revoke", "serial=" + cert.serial_hex,
+                          "reason=" + std::to_string(request.reason) + " txn=" + request.transaction_id_hex});
+  if (auto ok = m_store.commit(writes); !ok) return ok;
+  spdlog::info("revoked serial={} reason={} by={} txn={}", cert.serial_hex, request.reason, request.requester.identity,
+               request.transaction_id_hex);
+  return {};
+}
+
 Result<std::optional<TransactionView>> EnrollmentServiceImpl::find(std::string_view transaction_id_hex) {
   auto record = m_store.find_transaction(transaction_id_hex);
   if (!record) return tl::unexpected(record.error());

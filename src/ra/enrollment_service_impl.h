@@ -28,6 +28,7 @@ class EnrollmentServiceImpl final : public EnrollmentService {
                         const Bytes& reply) override;
   const std::vector<Bytes>& ca_chain() const override { return m_chain_der; }
   Result<ProfileInfo> profile(std::string_view name) const override;
+  Status revoke(const RevocationRequest& request) override;
 
  private:
   // Requests for one transaction ID take the same lock, so a resend racing the original can

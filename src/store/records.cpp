@@ -34,7 +34,7 @@ Result<T> decode_with(ByteView bytes, const char* what, Fill fill) {
 Bytes encode(const CertificateRecord& r) {
   json doc = {{"serial", r.serial_hex}, {"issuer", r.issuer}, {"subject", r.subject}, {"der", binary(r.der)},
               {"nbf", r.not_before},    {"naf", r.not_after}, {"at", r.issued_at},    {"txn", r.transaction_id_hex},
-              {"req", r.requester},     {"status", r.status}};
+              {"req", r.requester},     {"status", r.status}, {"rat", r.revoked_at},  {"reason", r.revocation_reason}};
   return json::to_cbor(doc);
 }
 
@@ -66,6 +66,8 @@ Result<CertificateRecord> decode_certificate(ByteView bytes) {
     d.at("txn").get_to(r.transaction_id_hex);
     d.at("req").get_to(r.requester);
     d.at("status").get_to(r.status);
+    r.revoked_at = d.value("rat", std::int64_t{0});
+    r.revocation_reason = d.value("reason", 0);
   });
 }
 
@@ -83,6 +85,21 @@ Result<TransactionRecord> decode_transaction(ByteView bytes) {
     d.at("created").get_to(r.created_at);
     d.at("updated").get_to(r.updated_at);
     d.at("deadline").get_to(r.deadline);
+  });
+}
+
+Bytes encode(const AuditRecord& r) {
+  json doc = {{"at", r.at}, {"actor", r.actor}, {"action", r.action}, {"subject", r.subject}, {"detail", r.detail}};
+  return json::to_cbor(doc);
+}
+
+Result<AuditRecord> decode_audit(ByteView bytes) {
+  return decode_with<AuditRecord>(bytes, "audit", [](const json& d, AuditRecord& r) {
+    d.at("at").get_to(r.at);
+    d.at("actor").get_to(r.actor);
+    d.at("action").get_to(r.action);
+    d.at("subject").get_to(r.subject);
+    d.at("detail").get_to(r.detail);
   });
 }
 

@@ -22,8 +22,21 @@ struct CertificateRecord {
   std::string transaction_id_hex;
   std::string requester;         // authenticated identity that asked for it
   std::string status = "valid";  // "valid" or "revoked"
+  std::int64_t revoked_at = 0;   // set when revoked
+  int revocation_reason = 0;     // RFC 5280 CRLReason when revoked
 
   bool operator==(const CertificateRecord&) const = default;
+};
+
+// Who did what, when: one record per security-relevant change, kept with the change itself.
+struct AuditRecord {
+  std::int64_t at = 0;  // seconds since the epoch
+  std::string actor;    // authenticated identity, or "operator"
+  std::string action;   // "revoke", ...
+  std::string subject;  // what it acted on, e.g. "serial=..."
+  std::string detail;   // e.g. "reason=1 txn=..."
+
+  bool operator==(const AuditRecord&) const = default;
 };
 
 struct TransactionRecord {
@@ -49,5 +62,7 @@ Bytes encode(const CertificateRecord& record);
 Bytes encode(const TransactionRecord& record);
 Result<CertificateRecord> decode_certificate(ByteView bytes);
 Result<TransactionRecord> decode_transaction(ByteView bytes);
+Bytes encode(const AuditRecord& record);
+Result<AuditRecord> decode_audit(ByteView bytes);
 
 }  // namespace enrolld::store

@@ -17,6 +17,7 @@ struct WriteSet {
   std::vector<TransactionRecord> transactions;          // inserted or replaced
   std::vector<CertificateRecord> new_certificates;      // inserted; the serial must be free
   std::vector<CertificateRecord> updated_certificates;  // replaced (status changes)
+  std::vector<AuditRecord> audit;                       // appended
 };
 
 // Thread-safety: every method may be called from any thread concurrently.
@@ -39,6 +40,9 @@ class Store {
 
   // Returns up to `limit` certificates in serial order.
   [[nodiscard]] virtual Result<std::vector<CertificateRecord>> list_certificates(std::size_t limit) = 0;
+
+  // Returns up to `limit` audit records, oldest first.
+  [[nodiscard]] virtual Result<std::vector<AuditRecord>> list_audit(std::size_t limit) = 0;
 };
 
 }  // namespace enrolld::store

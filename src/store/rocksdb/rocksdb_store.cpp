@@ -12,6 +12,16 @@ namespace {
 
 constexpr const char* kCertificates = "certificates";
 constexpr const char* kTransactions = "transactions";
+constexpr const char* kAudit = "audit";
+
+// Audit keys sort by time: 16 hex digits of the second, 16 of a per-process sequence, then
+// random bytes so that two processes never collide.
+std::string audit_key(std::int64_t at, std::uint64_t sequence) {
+  char key[40];
+  std::snprintf(key, sizeof key, "%016llx%016llx", static_cast<unsigned long long>(at),
+                static_cast<unsigned long long>(sequence));
+  return std::string(key) + to_hex(random_bytes(4));
+}
 
 tl::unexpected<Error> storage_error(const rocksdb::Status& status, std::string_view what) {
   const auto code = status.IsIOError() || status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()
@@ -41,7 +51,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kCertificates, rocksdb::ColumnFamilyOptions()},
-      {kTransactions, rocksdb::ColumnFamilyOptions()}};
+      {kTransactions, rocksdb::ColumnFamilyOptions()},
+      {kAudit, rocksdb::ColumnFamilyOptions()}};
 
   std::unique_ptr<RocksDbStore> store(new RocksDbStore());
   rocksdb::DB* raw = nullptr;
@@ -54,6 +65,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_db.reset(raw);
   store->m_certificates = store->m_families[1];
   store->m_transactions = store->m_families[2];
+  store->m_audit = store->m_families[3];
   return store;
 }
 
@@ -78,6 +90,9 @@ Status RocksDbStore::commit(const WriteSet& writes) {
   options.sync = true;  // a certificate may leave only after its record is durable
 
   std::lock_guard lock(m_commit_mutex);
+  for (const auto& record : writes.audit) {
+    batch.Put(m_audit, slice(audit_key(record.at, m_audit_sequence++)), slice(encode(record)));
+  }
   std::set<std::string_view> batch_serials;
   for (const auto& cert : writes.new_certificates) {
     auto taken = serial_taken(cert.serial_hex);
@@ -126,6 +141,18 @@ Result<bool> RocksDbStore::serial_taken(std::string_view serial_hex) {
   auto value = get(m_certificates, serial_hex);
   if (!value) return tl::unexpected(value.error());
   return value->has_value();
+}
+
+Result<std::vector<AuditRecord>> RocksDbStore::list_audit(std::size_t limit) {
+  std::vector<AuditRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_audit));
+  for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
+    auto record = decode_audit(view(it->value().ToString()));
+    if (!record) return tl::unexpected(record.error());
+    out.push_back(std::move(*record));
+  }
+  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
+  return out;
 }
 
 Result<std::vector<CertificateRecord>> RocksDbStore::list_certificates(std::size_t limit) {

@@ -29,6 +29,7 @@ class RocksDbStore final : public Store {
   Result<std::optional<CertificateRecord>> find_certificate(std::string_view serial_hex) override;
   Result<bool> serial_taken(std::string_view serial_hex) override;
   Result<std::vector<CertificateRecord>> list_certificates(std::size_t limit) override;
+  Result<std::vector<AuditRecord>> list_audit(std::size_t limit) override;
 
  private:
   RocksDbStore() = default;
@@ -38,6 +39,8 @@ class RocksDbStore final : public Store {
   std::vector<rocksdb::ColumnFamilyHandle*> m_families;  // owned; released before m_db
   rocksdb::ColumnFamilyHandle* m_certificates = nullptr;
   rocksdb::ColumnFamilyHandle* m_transactions = nullptr;
+  rocksdb::ColumnFamilyHandle* m_audit = nullptr;
+  std::uint64_t m_audit_sequence = 0;  // orders audit records written in the same second
   std::mutex m_commit_mutex;
 };
 

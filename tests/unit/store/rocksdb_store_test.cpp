@@ -71,7 +71,7 @@ TEST_F(RocksDbStoreTest, TransactionRoundTripKeepsEveryField) {
   auto store = open();
   ASSERT_NE(store, nullptr);
   const TransactionRecord record = transaction("00112233");
-  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}}).has_value());
   auto found = store->find_transaction("00112233");
   ASSERT_TRUE(found.has_value()) << found.error().message;
   ASSERT_TRUE(found->has_value());
@@ -85,7 +85,7 @@ TEST_F(RocksDbStoreTest, TransactionRoundTripWithEmptyAndNegativeValues) {
   record.id_hex = "ff";
   record.created_at = -1;
   record.updated_at = std::numeric_limits<std::int64_t>::min();
-  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}}).has_value());
   auto found = store->find_transaction("ff");
   ASSERT_TRUE(found.has_value()) << found.error().message;
   ASSERT_TRUE(found->has_value());
@@ -97,7 +97,7 @@ TEST_F(RocksDbStoreTest, CertificateRoundTripKeepsEveryField) {
   ASSERT_NE(store, nullptr);
   CertificateRecord record = certificate("0a1b2c3d4e5f");
   record.status = "revoked";  // not the default, so it must really be read back
-  ASSERT_TRUE(store->commit(WriteSet{{}, {record}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{}, {record}, {}, {}}).has_value());
   auto found = store->find_certificate("0a1b2c3d4e5f");
   ASSERT_TRUE(found.has_value()) << found.error().message;
   ASSERT_TRUE(found->has_value());
@@ -112,7 +112,7 @@ TEST_F(RocksDbStoreTest, OneCommitWritesTransactionsAndCertificatesTogether) {
   ASSERT_NE(store, nullptr);
   const auto txn = transaction("aa");
   const auto cert = certificate("01");
-  ASSERT_TRUE(store->commit(WriteSet{{txn}, {cert}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{txn}, {cert}, {}, {}}).has_value());
   auto found_txn = store->find_transaction("aa");
   auto found_cert = store->find_certificate("01");
   ASSERT_TRUE(found_txn.has_value() && found_txn->has_value());
@@ -147,7 +147,7 @@ TEST_F(RocksDbStoreTest, FindOnAbsentKeysReturnsNullopt) {
 TEST_F(RocksDbStoreTest, TransactionsAndCertificatesHaveSeparateKeySpaces) {
   auto store = open();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->commit(WriteSet{{transaction("0102")}, {certificate("0304")}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{transaction("0102")}, {certificate("0304")}, {}, {}}).has_value());
   auto cert = store->find_certificate("0102");
   ASSERT_TRUE(cert.has_value());
   EXPECT_FALSE(cert->has_value());
@@ -162,7 +162,7 @@ TEST_F(RocksDbStoreTest, TransactionsAndCertificatesHaveSeparateKeySpaces) {
 TEST_F(RocksDbStoreTest, KeysMatchExactlyNotByPrefix) {
   auto store = open();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->commit(WriteSet{{transaction("abcd")}, {certificate("abcd")}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{transaction("abcd")}, {certificate("abcd")}, {}, {}}).has_value());
   for (const char* key : {"abc", "abcde", "ABCD", ""}) {
     auto txn = store->find_transaction(key);
     ASSERT_TRUE(txn.has_value());
@@ -177,11 +177,11 @@ TEST_F(RocksDbStoreTest, TransactionIsReplacedOnSecondCommit) {
   auto store = open();
   ASSERT_NE(store, nullptr);
   auto record = transaction("77");
-  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}}).has_value());
   record.state = "confirmed";
   record.updated_at += 10;
   record.last_response = {0x01};
-  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}}).has_value());
   auto found = store->find_transaction("77");
   ASSERT_TRUE(found.has_value() && found->has_value());
   EXPECT_EQ(**found, record);
@@ -193,7 +193,7 @@ TEST_F(RocksDbStoreTest, NewCertificateWithTakenSerialConflictsAndWritesNothing)
   const auto original = certificate("10");
   const auto other = certificate("20");
   const auto existing_txn = transaction("e0");
-  ASSERT_TRUE(store->commit(WriteSet{{existing_txn}, {original, other}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{existing_txn}, {original, other}, {}, {}}).has_value());
 
   auto duplicate = certificate("10");
   duplicate.subject = "CN=impostor";
@@ -236,7 +236,7 @@ TEST_F(RocksDbStoreTest, DuplicateSerialWithinOneWriteSetConflicts) {
   auto first = certificate("40");
   auto second = certificate("40");
   second.subject = "CN=second";
-  auto result = store->commit(WriteSet{{transaction("f0")}, {first, second}, {}});
+  auto result = store->commit(WriteSet{{transaction("f0")}, {first, second}, {}, {}});
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, ErrorCode::kConflict);
   auto found = store->find_certificate("40");
@@ -255,7 +255,7 @@ TEST_F(RocksDbStoreTest, ConcurrentCommitsOfOneSerialLetExactlyOneWin) {
     threads.emplace_back([&, i] {
       auto cert = certificate("50");
       cert.requester = "thread-" + std::to_string(i);
-      auto result = store->commit(WriteSet{{transaction("t" + std::to_string(i))}, {cert}, {}});
+      auto result = store->commit(WriteSet{{transaction("t" + std::to_string(i))}, {cert}, {}, {}});
       if (result) {
         ++wins;
       } else if (result.error().code == ErrorCode::kConflict) {
@@ -279,10 +279,10 @@ TEST_F(RocksDbStoreTest, UpdatedCertificatesReplaceTheRecord) {
   auto store = open();
   ASSERT_NE(store, nullptr);
   const auto record = certificate("60");
-  ASSERT_TRUE(store->commit(WriteSet{{}, {record}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{}, {record}, {}, {}}).has_value());
   auto revoked = record;
   revoked.status = "revoked";
-  auto result = store->commit(WriteSet{{}, {}, {revoked}});
+  auto result = store->commit(WriteSet{{}, {}, {revoked}, {}});
   ASSERT_TRUE(result.has_value()) << result.error().message;
   auto found = store->find_certificate("60");
   ASSERT_TRUE(found.has_value() && found->has_value());
@@ -291,6 +291,33 @@ TEST_F(RocksDbStoreTest, UpdatedCertificatesReplaceTheRecord) {
   ASSERT_TRUE(list.has_value());
   ASSERT_EQ(list->size(), 1u);  // replaced, not added
   EXPECT_EQ(list->front(), revoked);
+}
+
+TEST_F(RocksDbStoreTest, AuditRecordsAreKeptInOrderWithTheirChange) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(WriteSet{{}, {certificate("70")}, {}, {}}).has_value());
+  auto revoked = certificate("70");
+  revoked.status = "revoked";
+  revoked.revoked_at = 1700000000;
+  revoked.revocation_reason = 1;
+  WriteSet writes;
+  writes.updated_certificates = {revoked};
+  writes.audit = {{1700000000, "mac:a", "revoke", "serial=70", "reason=1"},
+                  {1700000000, "mac:a", "revoke", "serial=71", "reason=2"}};
+  ASSERT_TRUE(store->commit(writes).has_value());
+  // A commit that fails writes no audit record either.
+  WriteSet conflicting;
+  conflicting.new_certificates = {certificate("70")};
+  conflicting.audit = {{1700000001, "mac:b", "revoke", "serial=99", ""}};
+  EXPECT_FALSE(store->commit(conflicting).has_value());
+
+  auto audit = store->list_audit(10);
+  ASSERT_TRUE(audit.has_value());
+  ASSERT_EQ(audit->size(), 2U);
+  EXPECT_EQ((*audit)[0], writes.audit[0]);
+  EXPECT_EQ((*audit)[1], writes.audit[1]);
+  EXPECT_EQ(**store->find_certificate("70"), revoked);
 }
 
 TEST_F(RocksDbStoreTest, UpdatingAnUnknownCertificateWritesNothing) {
@@ -311,7 +338,7 @@ TEST_F(RocksDbStoreTest, ListCertificatesIsInSerialOrderAndRespectsLimit) {
   ASSERT_NE(store, nullptr);
   const std::vector<std::string> serials = {"7f01", "0a00", "ff00", "1234", "00ff"};
   for (const auto& serial : serials) {  // one commit each, not in order
-    ASSERT_TRUE(store->commit(WriteSet{{}, {certificate(serial)}, {}}).has_value());
+    ASSERT_TRUE(store->commit(WriteSet{{}, {certificate(serial)}, {}, {}}).has_value());
   }
   std::vector<std::string> sorted = serials;
   std::sort(sorted.begin(), sorted.end());
@@ -340,7 +367,7 @@ TEST_F(RocksDbStoreTest, ListCertificatesIsInSerialOrderAndRespectsLimit) {
 TEST_F(RocksDbStoreTest, ListCertificatesDoesNotIncludeTransactions) {
   auto store = open();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->commit(WriteSet{{transaction("01"), transaction("02")}, {certificate("03")}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{transaction("01"), transaction("02")}, {certificate("03")}, {}, {}}).has_value());
   auto list = store->list_certificates(100);
   ASSERT_TRUE(list.has_value());
   ASSERT_EQ(list->size(), 1u);
@@ -353,7 +380,7 @@ TEST_F(RocksDbStoreTest, DataSurvivesCloseAndReopen) {
   {
     auto store = open();
     ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(store->commit(WriteSet{{txn}, {cert}, {}}).has_value());
+    ASSERT_TRUE(store->commit(WriteSet{{txn}, {cert}, {}, {}}).has_value());
   }
   auto store = open();
   ASSERT_NE(store, nullptr);
@@ -364,7 +391,7 @@ TEST_F(RocksDbStoreTest, DataSurvivesCloseAndReopen) {
   ASSERT_TRUE(found_cert.has_value() && found_cert->has_value());
   EXPECT_EQ(**found_cert, cert);
   // The uniqueness check also holds across the reopen.
-  auto again = store->commit(WriteSet{{}, {certificate("81")}, {}});
+  auto again = store->commit(WriteSet{{}, {certificate("81")}, {}, {}});
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, ErrorCode::kConflict);
 }
@@ -374,7 +401,7 @@ TEST_F(RocksDbStoreTest, ReadOnlyOpenSeesCommittedDataWhileWriterIsOpen) {
   ASSERT_NE(writer, nullptr);
   const auto txn = transaction("90");
   const auto cert = certificate("91");
-  ASSERT_TRUE(writer->commit(WriteSet{{txn}, {cert}, {}}).has_value());
+  ASSERT_TRUE(writer->commit(WriteSet{{txn}, {cert}, {}, {}}).has_value());
 
   auto reader = open(RocksDbStore::Mode::kReadOnly);
   ASSERT_NE(reader, nullptr);
@@ -390,18 +417,18 @@ TEST_F(RocksDbStoreTest, ReadOnlyOpenSeesCommittedDataWhileWriterIsOpen) {
   EXPECT_EQ(list->front(), cert);
 
   // The writer keeps working with a reader open.
-  EXPECT_TRUE(writer->commit(WriteSet{{transaction("92")}, {}, {}}).has_value());
+  EXPECT_TRUE(writer->commit(WriteSet{{transaction("92")}, {}, {}, {}}).has_value());
 }
 
 TEST_F(RocksDbStoreTest, ReadOnlyStoreRefusesCommit) {
   {
     auto writer = open();
     ASSERT_NE(writer, nullptr);
-    ASSERT_TRUE(writer->commit(WriteSet{{}, {certificate("a0")}, {}}).has_value());
+    ASSERT_TRUE(writer->commit(WriteSet{{}, {certificate("a0")}, {}, {}}).has_value());
   }
   auto reader = open(RocksDbStore::Mode::kReadOnly);
   ASSERT_NE(reader, nullptr);
-  auto result = reader->commit(WriteSet{{transaction("a1")}, {certificate("a2")}, {}});
+  auto result = reader->commit(WriteSet{{transaction("a1")}, {certificate("a2")}, {}, {}});
   EXPECT_FALSE(result.has_value());
   auto found = reader->find_transaction("a1");
   ASSERT_TRUE(found.has_value());
@@ -423,7 +450,7 @@ TEST_F(RocksDbStoreTest, SecondReadWriteOpenIsUnavailable) {
   EXPECT_EQ(second.error().code, ErrorCode::kSystemUnavailable);
   EXPECT_NE(second.error().message.find(db_path()), std::string::npos) << second.error().message;
   // The first instance is unaffected.
-  EXPECT_TRUE(first->commit(WriteSet{{transaction("b0")}, {}, {}}).has_value());
+  EXPECT_TRUE(first->commit(WriteSet{{transaction("b0")}, {}, {}, {}}).has_value());
 }
 
 TEST_F(RocksDbStoreTest, ReadWriteOpenWorksAgainAfterClose) {
@@ -447,7 +474,8 @@ TEST_F(RocksDbStoreTest, CorruptRecordOnDiskIsSystemFailure) {
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
         {"certificates", rocksdb::ColumnFamilyOptions()},
-        {"transactions", rocksdb::ColumnFamilyOptions()}};
+        {"transactions", rocksdb::ColumnFamilyOptions()},
+        {"audit", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
