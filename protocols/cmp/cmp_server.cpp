@@ -30,6 +30,13 @@ const char* body_name(int type) {
   return type >= 0 && type < static_cast<int>(std::size(kNames)) ? kNames[type] : "unknown";
 }
 
+// ir -> ip, kur -> kup, cr and p10cr -> cp.
+int reply_type(int request_type) {
+  if (request_type == ECMP_BODY_IR) return ECMP_BODY_IP;
+  if (request_type == ECMP_BODY_KUR) return ECMP_BODY_KUP;
+  return ECMP_BODY_CP;
+}
+
 bool is_content_error(ErrorCode code) {
   // Problems with what was requested are answered in the certificate response itself
   // (status rejection); problems with the message are answered with an error message.
@@ -61,7 +68,9 @@ struct Requested {
   int cert_req_id = kCertReqIdCrmf;
 };
 
-Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests) {
+// `fallback_subject`: for kur, the old certificate's subject, used when the template has none
+// (RFC 9483 4.1.3); null otherwise, and then the template must name a subject.
+Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAME* fallback_subject) {
   if (sk_OSSL_CRMF_MSG_num(requests) != 1) {
     return fail(ErrorCode::kUnsupportedRequest, "the request must carry exactly one CertReqMsg (RFC 9483 4.1.1)");
   }
@@ -74,7 +83,8 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests) {
   const unsigned char* p = tmpl_der.data();
   CertTemplatePtr tmpl(d2i_ECMP_CERTTEMPLATE(nullptr, &p, static_cast<long>(tmpl_der.size())));
   if (!tmpl) return fail(ErrorCode::kBadCertTemplate, "the certificate template cannot be decoded");
-  if (tmpl->subject == nullptr || ::X509_NAME_entry_count(tmpl->subject) == 0) {
+  const bool has_subject = tmpl->subject != nullptr && ::X509_NAME_entry_count(tmpl->subject) > 0;
+  if (!has_subject && fallback_subject == nullptr) {
     return fail(ErrorCode::kBadCertTemplate, "the certificate template has no subject");
   }
   if (tmpl->publicKey == nullptr) {
@@ -84,7 +94,7 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests) {
     return fail(ErrorCode::kBadPop, "proof of possession does not verify: " + ossl::drain_errors());
   }
   Requested out;
-  out.subject_der = ossl::der_of(tmpl->subject);
+  out.subject_der = ossl::der_of(has_subject ? tmpl->subject : fallback_subject);
   out.public_key_der = der_with(tmpl->publicKey, ::i2d_X509_PUBKEY);
   if (tmpl->extensions != nullptr) out.extensions_der = der_with(tmpl->extensions, ::i2d_X509_EXTENSIONS);
   return out;
@@ -180,16 +190,17 @@ struct CmpServer::Exchange {
   ParsedMessage request;
   const CmpRequestContext& context;
   ResponseHeader reply_header;
-  std::optional<MacProtection> protection;  // set once the request's MAC has verified
-  std::string requester;
+  std::optional<Protection> protection;  // set once the request's protection has verified
+  ra::Requester requester;
   std::string transaction_id_hex;
 
   const ECMP_HEADER& header() const { return *request.message->header; }
   const ECMP_BODY& body() const { return *request.message->body; }
 };
 
-CmpServer::CmpServer(ra::EnrollmentService& service, const ra::SharedSecrets& secrets, CmpServerOptions options)
-    : m_service(service), m_secrets(secrets), m_options(options) {
+CmpServer::CmpServer(ra::EnrollmentService& service, const ra::SharedSecrets& secrets, CmpServerOptions options,
+                     const ra::CertificateTrust* trust, const ra::MessageSigner* signer)
+    : m_service(service), m_secrets(secrets), m_options(std::move(options)), m_trust(trust), m_signer(signer) {
   auto ca = ossl::x509_from_der(m_service.ca_chain().front());
   if (ca) m_responder.reset(::X509_NAME_dup(::X509_get_subject_name(ca->get())));
 }
@@ -226,7 +237,8 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
   switch (ex.body().type) {
     case ECMP_BODY_IR:
     case ECMP_BODY_CR:
-    case ECMP_BODY_P10CR: return handle_certification(ex);
+    case ECMP_BODY_P10CR:
+    case ECMP_BODY_KUR: return handle_certification(ex);
     case ECMP_BODY_CERTCONF: return handle_cert_conf(ex);
     case ECMP_BODY_GENM: return handle_general_message(ex);
     case ECMP_BODY_RR: return handle_revocation(ex);
@@ -252,15 +264,60 @@ Status CmpServer::check_message_time(const ECMP_HEADER& header) const {
   return {};
 }
 
+Status CmpServer::authenticate_signature(Exchange& ex) {
+  const ECMP_HEADER& header = ex.header();
+  if (m_trust == nullptr || m_signer == nullptr) {
+    return fail(ErrorCode::kBadAlgorithm, "signature-based protection is not configured here; use a shared secret");
+  }
+  const ::ASN1_OBJECT* oid = nullptr;
+  ::X509_ALGOR_get0(&oid, nullptr, nullptr, header.protectionAlg);
+  int digest_nid = NID_undef;
+  int key_nid = NID_undef;
+  if (::OBJ_find_sigid_algs(::OBJ_obj2nid(oid), &digest_nid, &key_nid) != 1) {
+    return fail(ErrorCode::kBadAlgorithm, "unsupported protection algorithm");
+  }
+  // RFC 9483 3.3: the first certificate in extraCerts is the CMP protection certificate.
+  STACK_OF(X509)* extra = ex.request.message->extraCerts;
+  if (sk_X509_num(extra) < 1) {
+    return fail(ErrorCode::kBadMessageCheck, "a signed message must carry its certificate first in extraCerts");
+  }
+  ::X509* signer = sk_X509_value(extra, 0);
+  // RFC 9483 3.1: sender is the subject of the protection certificate; senderKID its SKI.
+  if (header.sender->type != GEN_DIRNAME ||
+      ::X509_NAME_cmp(header.sender->d.directoryName, ::X509_get_subject_name(signer)) != 0) {
+    return fail(ErrorCode::kBadMessageCheck, "sender does not match the subject of the protection certificate");
+  }
+  const ::ASN1_OCTET_STRING* ski = ::X509_get0_subject_key_id(signer);
+  if (header.senderKID != nullptr && ski != nullptr && ::ASN1_OCTET_STRING_cmp(header.senderKID, ski) != 0) {
+    return fail(ErrorCode::kBadMessageCheck, "senderKID does not match the protection certificate");
+  }
+  const ::ASN1_BIT_STRING* signature = ex.request.message->protection;
+  ossl::EvpMdCtxPtr ctx(::EVP_MD_CTX_new());
+  const ::EVP_MD* digest = digest_nid == NID_undef ? nullptr : ::EVP_get_digestbynid(digest_nid);
+  if (!ctx || ::EVP_DigestVerifyInit(ctx.get(), nullptr, digest, nullptr, ::X509_get0_pubkey(signer)) != 1 ||
+      ::EVP_DigestVerify(ctx.get(), signature->data, static_cast<std::size_t>(signature->length),
+                         ex.request.protected_part.data(), ex.request.protected_part.size()) != 1) {
+    ossl::drain_errors();
+    return fail(ErrorCode::kBadMessageCheck, "the message signature does not verify");
+  }
+  // RFC 9483 3.2: a response to a signed request is signed too; so is a refusal of a signer
+  // whose signature verified but whose certificate is not accepted (e.g. certRevoked).
+  ex.protection = SignatureProtection{m_signer};
+  std::vector<Bytes> untrusted;
+  for (int i = 1; i < sk_X509_num(extra); ++i) untrusted.push_back(ossl::der_of(sk_X509_value(extra, i)));
+  auto requester = m_trust->validate(ossl::der_of(signer), untrusted);
+  if (!requester) return tl::unexpected(requester.error());
+  ex.requester = std::move(*requester);
+  return {};
+}
+
 Status CmpServer::authenticate(Exchange& ex) {
   const ECMP_HEADER& header = ex.header();
   const ::ASN1_BIT_STRING* protection = ex.request.message->protection;
   if (header.protectionAlg == nullptr || protection == nullptr) {
     return fail(ErrorCode::kBadMessageCheck, "the message is not protected");
   }
-  if (!is_password_based_mac(header.protectionAlg)) {
-    return fail(ErrorCode::kBadAlgorithm, "only PasswordBasedMac protection is accepted so far");
-  }
+  if (!is_password_based_mac(header.protectionAlg)) return authenticate_signature(ex);
   if (header.senderKID == nullptr) {
     return fail(ErrorCode::kBadMessageCheck, "a MAC-protected message must name its reference in senderKID");
   }
@@ -279,14 +336,26 @@ Status CmpServer::authenticate(Exchange& ex) {
   // RFC 9483 3.2: a response to a MAC-protected request is protected with the same secret.
   // Reusing the request's parameters reuses the derived key: no second KDF per message.
   ex.protection = MacProtection{std::move(*params), std::move(key), kid};
-  ex.requester = "mac:" + reference;
+  ex.requester = ra::Requester{"mac:" + reference, ""};
   return {};
 }
 
 Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
   const int request_type = ex.body().type;
-  auto requested = request_type == ECMP_BODY_P10CR ? requested_from_p10(ex.body().value.p10cr)
-                                                   : requested_from_crmf(ex.body().value.ir);
+  // RFC 9483 4.1.3: a kur is signed with the certificate it updates, which this CA issued.
+  const ::X509* old_certificate = nullptr;
+  if (request_type == ECMP_BODY_KUR) {
+    if (ex.requester.certificate_serial_hex.empty()) {
+      return rejection_reply(ex, {ErrorCode::kNotAuthorized,
+                                  "a key update must be signed with the certificate to update (RFC 9483 4.1.3)"});
+    }
+    old_certificate = sk_X509_value(ex.request.message->extraCerts, 0);
+  }
+  auto requested =
+      request_type == ECMP_BODY_P10CR
+          ? requested_from_p10(ex.body().value.p10cr)
+          : requested_from_crmf(ex.body().value.ir,
+                                old_certificate != nullptr ? ::X509_get_subject_name(old_certificate) : nullptr);
   if (!requested) {
     return is_content_error(requested.error().code) ? rejection_reply(ex, requested.error())
                                                     : error_reply(ex, requested.error());
@@ -294,13 +363,14 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
   ra::CertificationRequest request;
   request.transaction_id_hex = ex.transaction_id_hex;
   request.protocol = "cmp";
-  request.requester = ra::Requester{ex.requester};
+  request.requester = ex.requester;
   request.profile = ex.context.profile;
   request.subject_der = std::move(requested->subject_der);
   request.public_key_der = std::move(requested->public_key_der);
   request.extensions_der = std::move(requested->extensions_der);
   request.implicit_confirm_requested = has_implicit_confirm(ex.header());
   request.fingerprint = ex.request.fingerprint;
+  request.replaces_serial_hex = request_type == ECMP_BODY_KUR ? ex.requester.certificate_serial_hex : "";
 
   const int cert_req_id = requested->cert_req_id;
   const Bytes state = encode_protocol_state(ex.reply_header.sender_nonce, cert_req_id);
@@ -321,7 +391,7 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
     response->certifiedKeyPair->certOrEncCert->type = 0;
     response->certifiedKeyPair->certOrEncCert->value.certificate = cert->release();
     BodyPtr body(ECMP_BODY_new());
-    body->type = request_type == ECMP_BODY_IR ? ECMP_BODY_IP : ECMP_BODY_CP;
+    body->type = reply_type(request_type);
     body->value.ip = rep.release();
     ex.reply_header.implicit_confirm = issued.implicitly_confirmed;
     // RFC 9483 4.1.1: extraCerts carry the chain of the new certificate.
@@ -341,7 +411,7 @@ Result<Bytes> CmpServer::handle_cert_conf(Exchange& ex) {
   if (!*found) return error_reply(ex, {ErrorCode::kUnknownTransaction, "no open transaction with this transactionID"});
   const ra::TransactionView& txn = **found;
   if (txn.request_fingerprint == ex.request.fingerprint) return txn.last_response;  // a resend
-  if (txn.requester != ex.requester) {
+  if (txn.requester != ex.requester.identity) {
     return error_reply(ex, {ErrorCode::kNotAuthorized, "certConf must come from the requester of the certificate"});
   }
   auto state = decode_protocol_state(txn.protocol_state);
@@ -399,8 +469,8 @@ Result<ra::RevocationRequest> CmpServer::revocation_request(const Exchange& ex) 
   Bytes serial_bytes(static_cast<std::size_t>(BN_num_bytes(serial.get())));
   ::BN_bn2bin(serial.get(), serial_bytes.data());
 
-  ra::RevocationRequest request{
-      ex.transaction_id_hex, {ex.requester}, to_hex(serial_bytes), ossl::der_of(tmpl->issuer), 0};
+  ra::RevocationRequest request{ex.transaction_id_hex, ex.requester, to_hex(serial_bytes), ossl::der_of(tmpl->issuer),
+                                0};
   int critical = 0;
   std::unique_ptr<::ASN1_ENUMERATED, ossl::Deleter<::ASN1_ENUMERATED_free>> reason(
       static_cast<::ASN1_ENUMERATED*>(::X509V3_get_d2i(detail->crlEntryDetails, NID_crl_reason, &critical, nullptr)));
@@ -417,7 +487,7 @@ Result<Bytes> CmpServer::handle_revocation(Exchange& ex) {
   }
   if (!revoked) {
     spdlog::warn("cmp peer={} txn={} requester={} rr refused: {} ({})", ex.context.peer, ex.transaction_id_hex,
-                 ex.requester, revoked.error().message, to_string(revoked.error().code));
+                 ex.requester.identity, revoked.error().message, to_string(revoked.error().code));
   }
   // RFC 9483 4.2: the rp carries one PKIStatusInfo: accepted, or rejection with the reason.
   PkiSiPtr status =
@@ -473,7 +543,7 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
 
 Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error) {
   spdlog::warn("cmp peer={} txn={} requester={} rejected: {} ({})", ex.context.peer, ex.transaction_id_hex,
-               ex.requester, error.message, to_string(error.code));
+               ex.requester.identity, error.message, to_string(error.code));
   CertRepPtr rep(ECMP_CERTREPMESSAGE_new());
   ECMP_CERTRESPONSE* response = ECMP_CERTRESPONSE_new();
   if (!rep || response == nullptr || sk_ECMP_CERTRESPONSE_push(rep->response, response) <= 0) {
@@ -484,15 +554,15 @@ Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error) {
   ECMP_PKISI_free(response->status);
   response->status = make_status_info(PkiStatus::kRejection, failure_bit(error.code), error.message).release();
   BodyPtr body(ECMP_BODY_new());
-  body->type = ex.body().type == ECMP_BODY_IR ? ECMP_BODY_IP : ECMP_BODY_CP;
+  body->type = reply_type(ex.body().type);
   body->value.ip = rep.release();
   return encode_message(ex.reply_header, std::move(body), {}, ex.protection ? &*ex.protection : nullptr);
 }
 
 Result<Bytes> CmpServer::error_reply(Exchange& ex, const Error& error) {
   spdlog::warn("cmp peer={} txn={} requester={} body={} error: {} ({})", ex.context.peer, ex.transaction_id_hex,
-               ex.requester.empty() ? "unauthenticated" : ex.requester, body_name(ex.body().type), error.message,
-               to_string(error.code));
+               ex.requester.identity.empty() ? "unauthenticated" : ex.requester.identity, body_name(ex.body().type),
+               error.message, to_string(error.code));
   ECMP_ERRORMSG* content = ECMP_ERRORMSG_new();
   PkiSiPtr status = make_status_info(PkiStatus::kRejection, failure_bit(error.code), error.message);
   if (content == nullptr || !status) {

@@ -31,8 +31,10 @@ struct CmpRequestContext {
 // Thread-safety: handle() may run concurrently; per-transaction ordering is the service's.
 class CmpServer {
  public:
-  // The service and secrets must outlive the server.
-  CmpServer(ra::EnrollmentService& service, const ra::SharedSecrets& secrets, CmpServerOptions options);
+  // Everything referenced must outlive the server. Without `trust` and `signer`, signed
+  // requests are refused (badAlg) and only shared-secret (MAC) protection is offered.
+  CmpServer(ra::EnrollmentService& service, const ra::SharedSecrets& secrets, CmpServerOptions options,
+            const ra::CertificateTrust* trust = nullptr, const ra::MessageSigner* signer = nullptr);
 
   // Returns the DER PKIMessage answering `request` (a certificate response, pkiConf, or an error
   // message carrying PKIFailureInfo), or kBadDataFormat when the bytes are not a PKIMessage at
@@ -43,6 +45,7 @@ class CmpServer {
   struct Exchange;
   Result<Bytes> answer(Exchange& exchange);
   Status authenticate(Exchange& exchange);
+  Status authenticate_signature(Exchange& exchange);
   Status check_message_time(const ECMP_HEADER& header) const;
   Result<Bytes> handle_certification(Exchange& exchange);
   Result<Bytes> handle_cert_conf(Exchange& exchange);
@@ -55,6 +58,8 @@ class CmpServer {
   ra::EnrollmentService& m_service;
   const ra::SharedSecrets& m_secrets;
   CmpServerOptions m_options;
+  const ra::CertificateTrust* m_trust;
+  const ra::MessageSigner* m_signer;
   ossl::X509NamePtr m_responder;  // our name in response headers: the issuing CA's subject
 };
 

@@ -1,5 +1,7 @@
 #include "protocols/cmp/message.h"
 
+#include <algorithm>
+
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
@@ -49,7 +51,32 @@ bool add_implicit_confirm(ECMP_HEADER& header) {
   return header.generalInfo != nullptr && sk_ECMP_ITAV_push(header.generalInfo, itav) > 0;
 }
 
-Result<HeaderPtr> build_header(const ResponseHeader& rh, const MacProtection* protection) {
+// The protection certificate's subjectKeyIdentifier: the senderKID of a signed message.
+Bytes subject_key_id(const Bytes& certificate_der) {
+  auto cert = ossl::x509_from_der(certificate_der);
+  if (!cert) return {};
+  return octets(::X509_get0_subject_key_id(cert->get()));
+}
+
+::X509_ALGOR* algorithm_of(const Protection& protection) {
+  if (const auto* mac = std::get_if<MacProtection>(&protection)) return make_pbm_algorithm(mac->params);
+  const Bytes& der = std::get<SignatureProtection>(protection).signer->algorithm();
+  const unsigned char* p = der.data();
+  return ::d2i_X509_ALGOR(nullptr, &p, static_cast<long>(der.size()));
+}
+
+Bytes sender_kid_of(const Protection& protection) {
+  if (const auto* mac = std::get_if<MacProtection>(&protection)) return mac->sender_kid;
+  const auto& certificates = std::get<SignatureProtection>(protection).signer->certificates();
+  return certificates.empty() ? Bytes{} : subject_key_id(certificates.front());
+}
+
+Result<Bytes> protection_value(const Protection& protection, ByteView covered) {
+  if (const auto* mac = std::get_if<MacProtection>(&protection)) return pbm_mac(mac->params, mac->key, covered);
+  return std::get<SignatureProtection>(protection).signer->sign(covered);
+}
+
+Result<HeaderPtr> build_header(const ResponseHeader& rh, const Protection* protection) {
   HeaderPtr header(ECMP_HEADER_new());
   if (!header) return fail(ErrorCode::kSystemFailure, "out of memory");
   ::X509_NAME* sender = ::X509_NAME_dup(rh.sender.get());
@@ -65,8 +92,8 @@ Result<HeaderPtr> build_header(const ResponseHeader& rh, const MacProtection* pr
   header->messageTime = ::ASN1_GENERALIZEDTIME_set(nullptr, ::time(nullptr));
   ok = ok && header->messageTime != nullptr;
   if (ok && protection != nullptr) {
-    header->protectionAlg = make_pbm_algorithm(protection->params);
-    ok = header->protectionAlg != nullptr && set_octets(&header->senderKID, protection->sender_kid);
+    header->protectionAlg = algorithm_of(*protection);
+    ok = header->protectionAlg != nullptr && set_octets(&header->senderKID, sender_kid_of(*protection));
   }
   if (ok && rh.implicit_confirm) ok = add_implicit_confirm(*header);
   if (!ok) return fail(ErrorCode::kSystemFailure, "cannot build CMP header: " + ossl::drain_errors());
@@ -117,7 +144,7 @@ ResponseHeader response_header_for(const ECMP_HEADER& request, const ::X509_NAME
 }
 
 Result<Bytes> encode_message(const ResponseHeader& rh, BodyPtr body, const std::vector<Bytes>& extra_certs,
-                             const MacProtection* protection) {
+                             const Protection* protection) {
   auto header = build_header(rh, protection);
   if (!header) return tl::unexpected(header.error());
   MsgPtr message(ECMP_MSG_new());
@@ -127,7 +154,16 @@ Result<Bytes> encode_message(const ResponseHeader& rh, BodyPtr body, const std::
   message->header = header->release();
   message->body = body.release();
 
+  std::vector<Bytes> certificates;
+  if (protection != nullptr) {
+    if (const auto* signature = std::get_if<SignatureProtection>(protection)) {
+      certificates = signature->signer->certificates();
+    }
+  }
   for (const auto& der : extra_certs) {
+    if (std::find(certificates.begin(), certificates.end(), der) == certificates.end()) certificates.push_back(der);
+  }
+  for (const auto& der : certificates) {
     auto cert = ossl::x509_from_der(der);
     if (!cert) return tl::unexpected(cert.error());
     if (message->extraCerts == nullptr) message->extraCerts = sk_X509_new_null();
@@ -140,13 +176,15 @@ Result<Bytes> encode_message(const ResponseHeader& rh, BodyPtr body, const std::
     ECMP_PROTECTEDPART part{message->header, message->body};
     Bytes covered = encode_with(&part, i2d_ECMP_PROTECTEDPART);
     if (covered.empty()) return fail(ErrorCode::kSystemFailure, "cannot encode ProtectedPart");
-    Bytes mac = pbm_mac(protection->params, protection->key, covered);
+    auto value = protection_value(*protection, covered);
+    if (!value) return tl::unexpected(value.error());
+    Bytes mac = std::move(*value);
     message->protection = ::ASN1_BIT_STRING_new();
     if (message->protection == nullptr ||
         ::ASN1_BIT_STRING_set(message->protection, mac.data(), static_cast<int>(mac.size())) != 1) {
       return fail(ErrorCode::kSystemFailure, "out of memory");
     }
-    // No unused bits: a MAC is a whole number of octets.
+    // No unused bits: MACs and signatures are whole octets.
     message->protection->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
     message->protection->flags |= ASN1_STRING_FLAG_BITS_LEFT;
   }

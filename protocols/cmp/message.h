@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/bytes.h"
@@ -12,6 +13,7 @@
 #include "common/openssl_util.h"
 #include "protocols/cmp/cmp_asn1.h"
 #include "protocols/cmp/protection.h"
+#include "ra/enrollment_service.h"
 
 namespace enrolld::cmp {
 
@@ -41,12 +43,19 @@ Bytes octets(const ::ASN1_OCTET_STRING* s);
 // True if the header's generalInfo carries id-it-implicitConfirm.
 bool has_implicit_confirm(const ECMP_HEADER& header);
 
-// How the responder protects what it sends.
+// How the responder protects what it sends: with the requester's shared secret (MAC) ...
 struct MacProtection {
   PbmParameters params;
   Bytes key;  // derived once from the shared secret (see derive_pbm_key)
   Bytes sender_kid;
 };
+
+// ... or with a signature made in the HSM (RFC 9483 3.2: answering a signed request).
+struct SignatureProtection {
+  const ra::MessageSigner* signer = nullptr;
+};
+
+using Protection = std::variant<MacProtection, SignatureProtection>;
 
 // The header fields of a response, taken from the request it answers.
 struct ResponseHeader {
@@ -62,10 +71,12 @@ struct ResponseHeader {
 // Copies what a response needs from the request header; sender_nonce is drawn fresh.
 ResponseHeader response_header_for(const ECMP_HEADER& request, const ::X509_NAME* responder);
 
-// Builds and DER-encodes a PKIMessage with `body`, MAC-protected if `protection` is given.
-// extraCerts are DER certificates. Returns kSystemFailure if encoding fails.
+// Builds and DER-encodes a PKIMessage with `body`, protected if `protection` is given.
+// extraCerts are DER certificates; a signature's certificates come first (RFC 9483 3.3: the
+// protection certificate is the first of extraCerts), duplicates are left out.
+// Returns kSystemFailure if encoding fails, kSystemUnavailable if the HSM cannot sign.
 Result<Bytes> encode_message(const ResponseHeader& header, BodyPtr body, const std::vector<Bytes>& extra_certs,
-                             const MacProtection* protection);
+                             const Protection* protection);
 
 // PKIStatusInfo with an optional failure bit (-1: none) and status string.
 PkiSiPtr make_status_info(PkiStatus status, int failure_bit, const std::string& text);

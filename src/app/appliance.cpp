@@ -12,7 +12,9 @@
 #include "protocols/cmp/cmp_server.h"
 #include "protocols/cmp/http_binding.h"
 #include "protocols/http/http_server.h"
+#include "ra/certificate_trust_impl.h"
 #include "ra/enrollment_service_impl.h"
+#include "ra/hsm_message_signer.h"
 #include "ra/static_secrets.h"
 #include "store/rocksdb/rocksdb_store.h"
 
@@ -59,6 +61,16 @@ ra::StaticSharedSecrets shared_secrets(const Config& config) {
   return ra::StaticSharedSecrets(std::move(secrets));
 }
 
+Result<std::vector<Bytes>> load_trust_anchors(const Config& config) {
+  std::vector<Bytes> anchors;
+  for (const auto& file : config.trust_anchors) {
+    auto certs = ossl::read_pem_certificates(file.string());
+    if (!certs) return tl::unexpected(certs.error());
+    for (const auto& cert : *certs) anchors.push_back(ossl::der_of(cert.get()));
+  }
+  return anchors;
+}
+
 int wait_for_termination() {
   sigset_t set;
   sigemptyset(&set);
@@ -99,7 +111,13 @@ int run(const Config& config, const RunOptions& options) {
   ra::Policy policy{config.grant_implicit_confirm, std::chrono::seconds(config.confirm_wait_seconds)};
   ra::EnrollmentServiceImpl service(**store, authority, profile, policy, clock);
   ra::StaticSharedSecrets secrets = shared_secrets(config);
-  cmp::CmpServer cmp_server(service, secrets, cmp::CmpServerOptions{config.pbm});
+  auto anchors = load_trust_anchors(config);
+  if (!anchors) return report(anchors.error());
+  ra::CertificateTrustImpl trust(**store, service.ca_chain(), *anchors, clock);
+  ra::HsmMessageSigner response_signer(authority.signer(), service.ca_chain());
+  cmp::CmpServerOptions cmp_options;
+  cmp_options.pbm = config.pbm;
+  cmp::CmpServer cmp_server(service, secrets, cmp_options, &trust, &response_signer);
 
   http::ServerOptions http_options;
   http_options.bind_address = config.listen;

@@ -64,6 +64,20 @@ Setter optional_path(std::optional<std::filesystem::path> Config::*field) {
   };
 }
 
+Setter path_list(std::vector<std::filesystem::path> Config::*field) {
+  return [=](const toml::node& node, Config& config) -> std::string {
+    const toml::array* list = node.as_array();
+    if (list == nullptr) return "must be a list of paths";
+    std::vector<std::filesystem::path> paths;
+    for (const auto& item : *list) {
+      if (!item.is_string() || item.value<std::string>()->empty()) return "must be a list of non-empty paths";
+      paths.push_back(resolve(config, *item.value<std::string>()));
+    }
+    config.*field = std::move(paths);
+    return {};
+  };
+}
+
 Setter boolean(bool Config::*field) {
   return [=](const toml::node& node, Config& config) -> std::string {
     if (!node.is_boolean()) return "must be true or false";
@@ -111,7 +125,8 @@ const std::map<std::string, TableSchema>& schema() {
        {{"grant_implicit_confirm", boolean(&Config::grant_implicit_confirm)},
         {"confirm_wait_seconds", integer(&Config::confirm_wait_seconds, 1, 86400 * 30)},
         {"pbm_min_iterations", pbm_limit(&cmp::PbmLimits::min_iterations, 1, 10'000'000)},
-        {"pbm_max_iterations", pbm_limit(&cmp::PbmLimits::max_iterations, 1, 10'000'000)}}},
+        {"pbm_max_iterations", pbm_limit(&cmp::PbmLimits::max_iterations, 1, 10'000'000)},
+        {"trust_anchors", path_list(&Config::trust_anchors)}}},
   };
   return kSchema;
 }

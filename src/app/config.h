@@ -47,6 +47,8 @@ struct Config {
   bool grant_implicit_confirm = true;
   unsigned confirm_wait_seconds = 300;
   cmp::PbmLimits pbm;
+  // Certificates whose holders may sign CMP requests, besides those this CA issued.
+  std::vector<std::filesystem::path> trust_anchors;
   std::vector<MacCredential> credentials;  // [[cmp.credential]]
 };
 

@@ -7,9 +7,11 @@
 #include <sstream>
 
 #include "ca/ca_certificates.h"
+#include "ca/certificate_authority.h"
 #include "common/log.h"
 #include "hsm/pkcs11/provisioner.h"
 #include "hsm/pkcs11/token.h"
+#include "hsm/software_signer.h"
 
 namespace enrolld::app {
 
@@ -71,6 +73,40 @@ Status ensure_ca_certificates(const fs::path& dir, const hsm::TokenAccess& acces
   return write_text(issuing_pem, ossl::pem_of(issuing->get()));
 }
 
+// The simulated device manufacturer: its CA (a software key: it lives outside enrolld in real
+// life) and one device certificate from its factory, which enrolld trusts for signed requests.
+Status ensure_vendor_credentials(const fs::path& dir) {
+  const fs::path vendor = dir / "vendor";
+  if (fs::exists(vendor / "device.pem")) return {};
+  fs::create_directories(vendor);
+  hsm::SoftwareSigner ca_signer(ossl::EvpPkeyPtr(::EVP_EC_gen("P-256")));
+  ca::CaCertificateSpec spec{
+      {{"O", "enrolld demo manufacturer"}, {"CN", "Demo Manufacturer CA"}}, std::chrono::hours(24 * 365 * 20), 0};
+  auto ca_cert = ca::make_root_certificate(spec, ca_signer);
+  if (!ca_cert) return tl::unexpected(ca_cert.error());
+
+  ossl::EvpPkeyPtr device_key(::EVP_EC_gen("P-256"));
+  std::vector<ossl::X509Ptr> chain;
+  chain.push_back(ossl::up_ref(ca_cert->get()));
+  ca::CertificateAuthority factory(
+      std::move(chain), std::make_unique<hsm::SoftwareSigner>(ossl::up_ref(ca_signer.signing_key())), system_clock());
+  ca::Profile device_profile;
+  device_profile.validity = std::chrono::hours(24 * 365 * 15);
+  ca::CertificationInput input{
+      ossl::der_of(::X509_get_subject_name(ca_cert->get())), ossl::der_of_public_key(device_key.get()), {}};
+  ossl::X509NamePtr device_name(::X509_NAME_new());
+  ::X509_NAME_add_entry_by_txt(device_name.get(), "O", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>("enrolld demo manufacturer"), -1, -1, 0);
+  ::X509_NAME_add_entry_by_txt(device_name.get(), "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>("demo-device-0001"), -1, -1, 0);
+  input.subject_der = ossl::der_of(device_name.get());
+  auto device = factory.issue(input, device_profile, [](const std::string&) -> Result<bool> { return false; });
+  if (!device) return tl::unexpected(device.error());
+  if (auto ok = write_text(vendor / "manufacturer-ca.pem", ossl::pem_of(ca_cert->get())); !ok) return ok;
+  if (auto ok = write_text(vendor / "device.key", ossl::pem_of_private_key(device_key.get()), 0600); !ok) return ok;
+  return write_text(vendor / "device.pem", ossl::pem_of(device->certificate.get()));
+}
+
 std::string config_text(const std::string& cmp_secret) {
   std::ostringstream out;
   out << "# enrolld demo instance: made by 'enrolld demo'. Paths are relative to this file.\n"
@@ -81,7 +117,9 @@ std::string config_text(const std::string& cmp_secret) {
       << "[ca]\ncertificate = \"ca/issuing.pem\"\nchain = \"ca/root.pem\"\n"
       << "key = \"pkcs11:token=" << kTokenLabel << ";object=" << kIssuingKey << "?pin-source=file:hsm-user-pin\"\n"
       << "validity_days = 365\n\n"
-      << "[cmp]\ngrant_implicit_confirm = true\nconfirm_wait_seconds = 300\n\n"
+      << "[cmp]\ngrant_implicit_confirm = true\nconfirm_wait_seconds = 300\n"
+      << "# Devices with a certificate from these CAs may sign their requests.\n"
+      << "trust_anchors = [\"vendor/manufacturer-ca.pem\"]\n\n"
       << "[[cmp.credential]]\nreference = \"" << kCmpReference << "\"\nsecret = \"" << cmp_secret << "\"\n";
   return out.str();
 }
@@ -116,6 +154,7 @@ Result<fs::path> ensure_demo_instance(const fs::path& requested_dir) {
     if (!made) return tl::unexpected(made.error());
   }
   if (auto ok = ensure_ca_certificates(dir, access); !ok) return tl::unexpected(ok.error());
+  if (auto ok = ensure_vendor_credentials(dir); !ok) return tl::unexpected(ok.error());
   fs::create_directories(dir / "db");
   if (auto ok = write_text(config_file, config_text(random_token(16)), 0600); !ok) return tl::unexpected(ok.error());
   spdlog::info("demo instance created in {}", dir.string());
@@ -142,7 +181,9 @@ Status write_endpoints(const fs::path& requested_dir, const Config& config, std:
       << "CMP_REF=" << config.credentials.front().reference << "\n"
       << "CMP_SECRET=" << config.credentials.front().secret << "\n"
       << "CMP_TRUST=" << trust.string() << "\n"
-      << "CMP_CHAIN=" << (dir / "chain.pem").string() << "\n";
+      << "CMP_CHAIN=" << (dir / "chain.pem").string() << "\n"
+      << "CMP_CLIENT_CERT=" << (dir / "vendor" / "device.pem").string() << "\n"
+      << "CMP_CLIENT_KEY=" << (dir / "vendor" / "device.key").string() << "\n";
   return write_text(dir / "endpoints.env", env.str(), 0600);
 }
 

@@ -72,6 +72,8 @@ class CertificateAuthority {
 
   const ::X509* certificate() const { return m_chain.front().get(); }
   const std::vector<ossl::X509Ptr>& chain() const { return m_chain; }
+  // The CA's key in the HSM, e.g. to sign protocol responses in the CA's name.
+  const hsm::Signer& signer() const { return *m_signer; }
   std::string name() const;
 
  private:

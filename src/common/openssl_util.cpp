@@ -114,6 +114,14 @@ std::string pem_of(const ::X509* cert) {
   return std::string(data, static_cast<std::size_t>(len));
 }
 
+std::string pem_of_private_key(const ::EVP_PKEY* key) {
+  BioPtr bio(::BIO_new(::BIO_s_mem()));
+  if (!bio || ::PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) return {};
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
 Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

@@ -67,6 +67,7 @@ Result<EvpPkeyPtr> public_key_from_der(ByteView spki_der);
 Result<std::vector<X509Ptr>> read_pem_certificates(const std::string& path);
 Result<X509Ptr> read_pem_certificate(const std::string& path);
 std::string pem_of(const ::X509* cert);
+std::string pem_of_private_key(const ::EVP_PKEY* key);  // unencrypted PKCS#8
 Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode = 0644);
 
 // RFC 2253-style one-line rendering, for logs and listings.

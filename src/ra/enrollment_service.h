@@ -14,7 +14,10 @@
 namespace enrolld::ra {
 
 struct Requester {
-  std::string identity;  // "mac:<reference>" for a shared secret, "cert:<subject>" for a signature
+  // "mac:<reference>" for a shared secret; "cert:<serial>" for a certificate this CA issued;
+  // "vendor:<subject>" for a certificate under a configured trust anchor.
+  std::string identity;
+  std::string certificate_serial_hex;  // set when authenticated by a certificate this CA issued
 };
 
 // A request for a certificate whose authentication and proof of possession the protocol has
@@ -29,6 +32,8 @@ struct CertificationRequest {
   Bytes extensions_der;  // DER Extensions; empty when none requested
   bool implicit_confirm_requested = false;
   Bytes fingerprint;  // digest of the request message: an equal one later is a resend
+  // Key update: the serial of the certificate this one replaces (same subject, new key).
+  std::string replaces_serial_hex;
 };
 
 struct IssuedCertificate {
@@ -75,6 +80,8 @@ class EnrollmentService {
   // build the reply, stores certificate, transaction, `protocol_state` and reply durably, then
   // returns the reply. If the transaction ID exists already: returns the stored reply when the
   // fingerprint equals the stored one (a resend), else kTransactionIdInUse.
+  // A key update needs the replaced certificate valid (kCertRevoked otherwise), the same
+  // subject and a new key (kBadCertTemplate otherwise).
   // Other errors: kBadCertTemplate, kBadAlgorithm, kNotAuthorized, kSystemUnavailable,
   // kSystemFailure, or whatever `encode` returns. Nothing is stored on error.
   [[nodiscard]] virtual Result<Bytes> submit(const CertificationRequest& request, const Bytes& protocol_state,
@@ -92,7 +99,7 @@ class EnrollmentService {
                                               const Bytes& fingerprint, const Bytes& reply) = 0;
 
   // Revokes the certificate at once (durable before returning) and writes an audit record.
-  // A requester may revoke the certificates it enrolled. Errors: kBadCertId (no such
+  // A certificate may revoke itself, a requester the certificates it enrolled. Errors: kBadCertId (no such
   // certificate from this issuer), kCertRevoked (already revoked), kNotAuthorized,
   // kUnsupportedRequest (not an RFC 5280 reason code), kSystemUnavailable.
   [[nodiscard]] virtual Status revoke(const RevocationRequest& request) = 0;
@@ -102,6 +109,32 @@ class EnrollmentService {
 
   // Returns the profile named `name` (empty: the default), or kBadCertTemplate if unknown.
   [[nodiscard]] virtual Result<ProfileInfo> profile(std::string_view name) const = 0;
+};
+
+// Certificates that requesters sign with: vendor (manufacturer) certificates under the
+// configured trust anchors, and certificates this appliance issued.
+// Thread-safety: read-only after construction; validate() may run concurrently.
+class CertificateTrust {
+ public:
+  virtual ~CertificateTrust() = default;
+  // Validates `signer` (DER) with `untrusted` (DER intermediates, e.g. CMP extraCerts) at the
+  // current time and returns the requester it authenticates. Errors: kSignerNotTrusted (no
+  // valid path to an anchor, or claims this CA but is unknown to it), kCertRevoked (revoked
+  // here), kBadDataFormat (not a certificate), kSystemUnavailable (store).
+  [[nodiscard]] virtual Result<Requester> validate(ByteView signer, const std::vector<Bytes>& untrusted) const = 0;
+};
+
+// Signs protocol messages (e.g. CMP responses) with a key that stays in the HSM.
+// Thread-safety: sign() may run concurrently.
+class MessageSigner {
+ public:
+  virtual ~MessageSigner() = default;
+  // Returns the signature over `data`, or kSystemUnavailable if the HSM failed.
+  [[nodiscard]] virtual Result<Bytes> sign(ByteView data) const = 0;
+  // DER AlgorithmIdentifier of the signatures sign() makes.
+  virtual const Bytes& algorithm() const = 0;
+  // DER certificates: the signer's own first, then its issuers.
+  virtual const std::vector<Bytes>& certificates() const = 0;
 };
 
 // Shared secrets that requesters authenticate with (MAC protection), by reference.

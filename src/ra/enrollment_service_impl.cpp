@@ -59,6 +59,25 @@ std::int64_t EnrollmentServiceImpl::now_seconds() const {
   return std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count();
 }
 
+Status EnrollmentServiceImpl::check_key_update(const CertificationRequest& request) {
+  auto found = m_store.find_certificate(request.replaces_serial_hex);
+  if (!found) return tl::unexpected(found.error());
+  if (!*found) return fail(ErrorCode::kBadCertId, "the certificate to update is unknown");
+  if ((*found)->status == "revoked") return fail(ErrorCode::kCertRevoked, "the certificate to update is revoked");
+  if ((*found)->not_after < now_seconds()) {
+    return fail(ErrorCode::kCertRevoked, "the certificate to update has expired; enroll anew");
+  }
+  auto old = ossl::x509_from_der((*found)->der);
+  if (!old) return tl::unexpected(old.error());
+  if (ossl::der_of(::X509_get_subject_name(old->get())) != request.subject_der) {
+    return fail(ErrorCode::kBadCertTemplate, "a key update keeps the subject of the certificate it updates");
+  }
+  if (ossl::der_of_public_key(::X509_get0_pubkey(old->get())) == request.public_key_der) {
+    return fail(ErrorCode::kBadCertTemplate, "a key update needs a new key");
+  }
+  return {};
+}
+
 Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const {
   if (!name.empty() && name != m_profile.name) {
     return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(name) + "'");
@@ -81,6 +100,9 @@ Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request,
     }
     return fail(ErrorCode::kTransactionIdInUse,
                 "transaction ID " + request.transaction_id_hex + " is already in use; start with a fresh ID");
+  }
+  if (!request.replaces_serial_hex.empty()) {
+    if (auto ok = check_key_update(request); !ok) return tl::unexpected(ok.error());
   }
   for (int attempt = 1;; ++attempt) {
     auto reply = issue_and_store(request, protocol_state, encode);
@@ -172,8 +194,9 @@ Status EnrollmentServiceImpl::revoke(const RevocationRequest& request) {
     }
   }
   if (cert.status == "revoked") return fail(ErrorCode::kCertRevoked, "the certificate is already revoked");
-  if (cert.requester != request.requester.identity) {
-    return fail(ErrorCode::kNotAuthorized, "only the requester of a certificate may revoke it");
+  // RFC 9483 4.2: a certificate may revoke itself; a requester may revoke what it enrolled.
+  if (cert.requester != request.requester.identity && request.requester.certificate_serial_hex != cert.serial_hex) {
+    return fail(ErrorCode::kNotAuthorized, "only the certificate itself or its requester may revoke it");
   }
   const std::int64_t now = now_seconds();
   cert.status = "revoked";

@@ -37,6 +37,7 @@ class EnrollmentServiceImpl final : public EnrollmentService {
   Result<Bytes> issue_and_store(const CertificationRequest& request, const Bytes& protocol_state,
                                 const ReplyEncoder& encode);
   std::int64_t now_seconds() const;
+  Status check_key_update(const CertificationRequest& request);
   // The certificate with its status set to revoked (nullopt if absent), ready to commit.
   Result<std::optional<store::CertificateRecord>> revoked_certificate(const std::string& serial_hex);
   // Moves a transaction past its deadline to expired, revokes its certificate, and returns the

@@ -156,7 +156,7 @@ TEST_P(EncodeMessage, OpenSslDecodesItWithTheRightBodyTypeAndHeader) {
     body = cert_rep_body(c.our_type, cert);
   }
   const ResponseHeader rh = sample_header();
-  const MacProtection protection = sample_protection();
+  const Protection protection = sample_protection();
   std::vector<Bytes> extra;
   if (c.with_certificate) extra.push_back(cert);
   auto der = encode_message(rh, std::move(body), extra, c.protect ? &protection : nullptr);
@@ -220,7 +220,7 @@ TEST(EncodeMessage, CarriesImplicitConfirmAndTheFailureBit) {
 // A MAC that ends in zero octets must keep them: the BIT STRING carries whole octets.
 TEST(EncodeMessage, ProtectionKeepsEveryMacOctet) {
   const ResponseHeader rh = sample_header();
-  const MacProtection protection = sample_protection();
+  const Protection protection = sample_protection();
   for (int i = 0; i < 64; ++i) {
     ResponseHeader copy = sample_header();
     copy.transaction_id = rh.transaction_id;
