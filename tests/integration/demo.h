@@ -70,7 +70,7 @@ inline int serial_bits(const std::string& hex) {
 // DIR/endpoints.env, as written by the demo.
 struct Endpoints {
   std::map<std::string, std::string> values;
-  std::string http_port, cmp_url, ref, secret, trust, chain;
+  std::string http_port, cmp_url, ref, secret, trust, chain, client_cert, client_key;
 
   std::string base_url() const { return "http://127.0.0.1:" + http_port; }
 
@@ -98,6 +98,8 @@ struct Endpoints {
     take("CMP_SECRET", out.secret);
     take("CMP_TRUST", out.trust);
     take("CMP_CHAIN", out.chain);
+    take("CMP_CLIENT_CERT", out.client_cert);
+    take("CMP_CLIENT_KEY", out.client_key);
     return missing.empty() ? "" : "endpoints.env lacks " + missing;
   }
 };
