@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config clang-format git
+  # the libFuzzer build (scripts/fuzz.sh)
+  clang libclang-rt-14-dev
   # libraries (README.md says why each one)
   libssl-dev libmicrohttpd-dev libgnutls28-dev libboost-dev librocksdb-dev libp11-dev libp11-kit-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev nlohmann-json3-dev

@@ -50,16 +50,6 @@ bool is_content_error(ErrorCode code) {
   }
 }
 
-template <typename T, typename Fn>
-Bytes der_with(const T* object, Fn i2d) {
-  unsigned char* der = nullptr;
-  int len = i2d(const_cast<T*>(object), &der);
-  if (len <= 0) return {};
-  Bytes out(der, der + len);
-  ::OPENSSL_free(der);
-  return out;
-}
-
 // What to certify, as taken from a CRMF CertReqMsg or a PKCS#10 request.
 struct Requested {
   Bytes subject_der;
@@ -79,7 +69,7 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAM
     return fail(ErrorCode::kBadCertId, "certReqId must be 0 (RFC 9483 4.1.1)");
   }
   // Re-decode the template: OpenSSL 3.0's CRMF API does not expose its public key.
-  Bytes tmpl_der = der_with(::OSSL_CRMF_MSG_get0_tmpl(crm), i2d_OSSL_CRMF_CERTTEMPLATE);
+  Bytes tmpl_der = ossl::der_with(::OSSL_CRMF_MSG_get0_tmpl(crm), i2d_OSSL_CRMF_CERTTEMPLATE);
   const unsigned char* p = tmpl_der.data();
   CertTemplatePtr tmpl(d2i_ECMP_CERTTEMPLATE(nullptr, &p, static_cast<long>(tmpl_der.size())));
   if (!tmpl) return fail(ErrorCode::kBadCertTemplate, "the certificate template cannot be decoded");
@@ -95,8 +85,8 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAM
   }
   Requested out;
   out.subject_der = ossl::der_of(has_subject ? tmpl->subject : fallback_subject);
-  out.public_key_der = der_with(tmpl->publicKey, ::i2d_X509_PUBKEY);
-  if (tmpl->extensions != nullptr) out.extensions_der = der_with(tmpl->extensions, ::i2d_X509_EXTENSIONS);
+  out.public_key_der = ossl::der_with(tmpl->publicKey, ::i2d_X509_PUBKEY);
+  if (tmpl->extensions != nullptr) out.extensions_der = ossl::der_with(tmpl->extensions, ::i2d_X509_EXTENSIONS);
   return out;
 }
 
@@ -111,7 +101,8 @@ Result<Requested> requested_from_p10(::X509_REQ* csr) {
   out.subject_der = ossl::der_of(::X509_REQ_get_subject_name(csr));
   out.public_key_der = ossl::der_of_public_key(key);
   ossl::X509ExtensionsPtr exts(::X509_REQ_get_extensions(csr));
-  if (exts && sk_X509_EXTENSION_num(exts.get()) > 0) out.extensions_der = der_with(exts.get(), ::i2d_X509_EXTENSIONS);
+  if (exts && sk_X509_EXTENSION_num(exts.get()) > 0)
+    out.extensions_der = ossl::der_with(exts.get(), ::i2d_X509_EXTENSIONS);
   return out;
 }
 
@@ -273,8 +264,10 @@ Status CmpServer::authenticate_signature(Exchange& ex) {
   ::X509_ALGOR_get0(&oid, nullptr, nullptr, header.protectionAlg);
   int digest_nid = NID_undef;
   int key_nid = NID_undef;
-  if (::OBJ_find_sigid_algs(::OBJ_obj2nid(oid), &digest_nid, &key_nid) != 1) {
-    return fail(ErrorCode::kBadAlgorithm, "unsupported protection algorithm");
+  // RFC 9481 3: signatures with a SHA-2 digest; the algorithm must fit the signer's key.
+  if (::OBJ_find_sigid_algs(::OBJ_obj2nid(oid), &digest_nid, &key_nid) != 1 || digest_nid == NID_undef ||
+      digest_nid == NID_sha1 || digest_nid == NID_md5) {
+    return fail(ErrorCode::kBadAlgorithm, "unsupported protection algorithm (use ECDSA or RSA with SHA-2)");
   }
   // RFC 9483 3.3: the first certificate in extraCerts is the CMP protection certificate.
   STACK_OF(X509)* extra = ex.request.message->extraCerts;
@@ -282,6 +275,9 @@ Status CmpServer::authenticate_signature(Exchange& ex) {
     return fail(ErrorCode::kBadMessageCheck, "a signed message must carry its certificate first in extraCerts");
   }
   ::X509* signer = sk_X509_value(extra, 0);
+  if (::EVP_PKEY_get_base_id(::X509_get0_pubkey(signer)) != key_nid) {
+    return fail(ErrorCode::kBadAlgorithm, "the protection algorithm does not fit the protection certificate's key");
+  }
   // RFC 9483 3.1: sender is the subject of the protection certificate; senderKID its SKI.
   if (header.sender->type != GEN_DIRNAME ||
       ::X509_NAME_cmp(header.sender->d.directoryName, ::X509_get_subject_name(signer)) != 0) {
@@ -293,7 +289,7 @@ Status CmpServer::authenticate_signature(Exchange& ex) {
   }
   const ::ASN1_BIT_STRING* signature = ex.request.message->protection;
   ossl::EvpMdCtxPtr ctx(::EVP_MD_CTX_new());
-  const ::EVP_MD* digest = digest_nid == NID_undef ? nullptr : ::EVP_get_digestbynid(digest_nid);
+  const ::EVP_MD* digest = ::EVP_get_digestbynid(digest_nid);
   if (!ctx || ::EVP_DigestVerifyInit(ctx.get(), nullptr, digest, nullptr, ::X509_get0_pubkey(signer)) != 1 ||
       ::EVP_DigestVerify(ctx.get(), signature->data, static_cast<std::size_t>(signature->length),
                          ex.request.protected_part.data(), ex.request.protected_part.size()) != 1) {
@@ -466,11 +462,9 @@ Result<ra::RevocationRequest> CmpServer::revocation_request(const Exchange& ex) 
   if (!serial || ::BN_is_negative(serial.get()) || ::BN_is_zero(serial.get())) {
     return fail(ErrorCode::kBadCertId, "serialNumber must be a positive integer");
   }
-  Bytes serial_bytes(static_cast<std::size_t>(BN_num_bytes(serial.get())));
-  ::BN_bn2bin(serial.get(), serial_bytes.data());
 
-  ra::RevocationRequest request{ex.transaction_id_hex, ex.requester, to_hex(serial_bytes), ossl::der_of(tmpl->issuer),
-                                0};
+  ra::RevocationRequest request{ex.transaction_id_hex, ex.requester, ossl::integer_hex(tmpl->serialNumber),
+                                ossl::der_of(tmpl->issuer), 0};
   int critical = 0;
   std::unique_ptr<::ASN1_ENUMERATED, ossl::Deleter<::ASN1_ENUMERATED_free>> reason(
       static_cast<::ASN1_ENUMERATED*>(::X509V3_get_d2i(detail->crlEntryDetails, NID_crl_reason, &critical, nullptr)));

@@ -21,16 +21,6 @@ Bytes sha256(ByteView data) {
   return Bytes(digest, digest + len);
 }
 
-template <typename T, typename Fn>
-Bytes encode_with(const T* object, Fn i2d) {
-  unsigned char* der = nullptr;
-  int len = i2d(const_cast<T*>(object), &der);
-  if (len <= 0) return {};
-  Bytes out(der, der + len);
-  ::OPENSSL_free(der);
-  return out;
-}
-
 bool set_octets(::ASN1_OCTET_STRING** target, const Bytes& value) {
   if (value.empty()) return true;
   *target = ::ASN1_OCTET_STRING_new();
@@ -174,7 +164,7 @@ Result<Bytes> encode_message(const ResponseHeader& rh, BodyPtr body, const std::
   }
   if (protection != nullptr) {
     ECMP_PROTECTEDPART part{message->header, message->body};
-    Bytes covered = encode_with(&part, i2d_ECMP_PROTECTEDPART);
+    Bytes covered = ossl::der_with(&part, i2d_ECMP_PROTECTEDPART);
     if (covered.empty()) return fail(ErrorCode::kSystemFailure, "cannot encode ProtectedPart");
     auto value = protection_value(*protection, covered);
     if (!value) return tl::unexpected(value.error());
@@ -188,7 +178,7 @@ Result<Bytes> encode_message(const ResponseHeader& rh, BodyPtr body, const std::
     message->protection->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
     message->protection->flags |= ASN1_STRING_FLAG_BITS_LEFT;
   }
-  Bytes der = encode_with(message.get(), i2d_ECMP_MSG);
+  Bytes der = ossl::der_with(message.get(), i2d_ECMP_MSG);
   if (der.empty()) return fail(ErrorCode::kSystemFailure, "cannot encode PKIMessage: " + ossl::drain_errors());
   return der;
 }

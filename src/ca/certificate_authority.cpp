@@ -36,14 +36,6 @@ Status copy_requested_extensions(::X509* cert, ByteView der, const Profile& prof
   return {};
 }
 
-std::string serial_hex_of(const ::X509* cert) {
-  ossl::BignumPtr bn(::ASN1_INTEGER_to_BN(::X509_get0_serialNumber(cert), nullptr));
-  if (!bn) return {};
-  Bytes raw(static_cast<std::size_t>(BN_num_bytes(bn.get())));
-  ::BN_bn2bin(bn.get(), raw.data());
-  return to_hex(raw);
-}
-
 }  // namespace
 
 bool key_allowed(::EVP_PKEY* key, const std::vector<KeyRule>& rules) {
@@ -70,12 +62,7 @@ Bytes algorithm_identifier_der(const KeyRule& rule) {
   } else {
     ::X509_ALGOR_set0(algorithm.get(), ::OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL, nullptr);
   }
-  unsigned char* der = nullptr;
-  const int len = ::i2d_X509_ALGOR(algorithm.get(), &der);
-  if (len <= 0) return {};
-  Bytes out(der, der + len);
-  ::OPENSSL_free(der);
-  return out;
+  return ossl::der_with(algorithm.get(), ::i2d_X509_ALGOR);
 }
 
 Bytes random_serial() {
@@ -155,7 +142,7 @@ Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& 
   if (::X509_verify(cert.get(), m_signer->public_key()) != 1) {
     return fail(ErrorCode::kSystemFailure, "HSM signature does not verify: " + ossl::drain_errors());
   }
-  std::string serial_hex = serial_hex_of(cert.get());
+  std::string serial_hex = ossl::integer_hex(::X509_get0_serialNumber(cert.get()));
   return IssuedCertificate{std::move(cert), std::move(serial_hex)};
 }
 

@@ -55,6 +55,14 @@ Bytes encode(const T* object, Fn i2d) {
 }
 }  // namespace
 
+std::string integer_hex(const ::ASN1_INTEGER* value) {
+  BignumPtr bn(value != nullptr ? ::ASN1_INTEGER_to_BN(value, nullptr) : nullptr);
+  if (!bn) return {};
+  Bytes raw(static_cast<std::size_t>(BN_num_bytes(bn.get())));
+  ::BN_bn2bin(bn.get(), raw.data());
+  return to_hex(raw);
+}
+
 Bytes der_of(const ::X509* cert) {
   return encode(cert, ::i2d_X509);
 }

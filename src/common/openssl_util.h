@@ -54,6 +54,23 @@ EvpPkeyPtr up_ref(::EVP_PKEY* key);
 // Drains OpenSSL's thread-local error queue into one line (empty if nothing was queued).
 std::string drain_errors();
 
+// DER of any object OpenSSL can encode with `i2d` (i2d_X509_ALGOR, i2d_ECMP_MSG, ...); empty if
+// it cannot be encoded.
+template <typename T, typename I2d>
+Bytes der_with(const T* object, I2d i2d) {
+  if (object == nullptr) return {};
+  unsigned char* der = nullptr;
+  const int len = i2d(object, &der);
+  if (len <= 0) return {};
+  Bytes out(der, der + len);
+  ::OPENSSL_free(der);
+  return out;
+}
+
+// The magnitude of an ASN.1 INTEGER as lower-case hex of whole octets, no leading zero octet
+// ("0f5c..."): how serials are written in the store and shown to operators. Empty for null.
+std::string integer_hex(const ::ASN1_INTEGER* value);
+
 // DER encodings of common types; an empty result means the object could not be encoded.
 Bytes der_of(const ::X509* cert);
 Bytes der_of(const ::X509_NAME* name);

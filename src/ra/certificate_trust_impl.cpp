@@ -8,14 +8,6 @@ namespace {
 
 using StoreCtxPtr = std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE_CTX_free>>;
 
-std::string serial_hex_of(const ::X509* cert) {
-  ossl::BignumPtr bn(::ASN1_INTEGER_to_BN(::X509_get0_serialNumber(cert), nullptr));
-  if (!bn) return {};
-  Bytes raw(static_cast<std::size_t>(BN_num_bytes(bn.get())));
-  ::BN_bn2bin(bn.get(), raw.data());
-  return to_hex(raw);
-}
-
 }  // namespace
 
 CertificateTrustImpl::CertificateTrustImpl(store::Store& store, const std::vector<Bytes>& ca_chain,
@@ -61,7 +53,7 @@ Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vec
 }
 
 Result<Requester> CertificateTrustImpl::issued_here(const ::X509* cert) const {
-  const std::string serial = serial_hex_of(cert);
+  const std::string serial = ossl::integer_hex(::X509_get0_serialNumber(cert));
   auto record = m_store.find_certificate(serial);
   if (!record) return tl::unexpected(record.error());
   if (!*record || (*record)->der != ossl::der_of(cert)) {

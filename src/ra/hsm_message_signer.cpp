@@ -18,12 +18,7 @@ Bytes signature_algorithm(::EVP_PKEY* key, const ::EVP_MD* digest) {
   std::unique_ptr<::X509_ALGOR, ossl::Deleter<::X509_ALGOR_free>> algorithm(::X509_ALGOR_new());
   ::X509_ALGOR_set0(algorithm.get(), ::OBJ_nid2obj(nid), key_type == EVP_PKEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF,
                     nullptr);
-  unsigned char* der = nullptr;
-  const int len = ::i2d_X509_ALGOR(algorithm.get(), &der);
-  if (len <= 0) return {};
-  Bytes out(der, der + len);
-  ::OPENSSL_free(der);
-  return out;
+  return ossl::der_with(algorithm.get(), ::i2d_X509_ALGOR);
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ bool is_final(State state) {
          state == State::kExpired;
 }
 
-namespace {
+// Named, not anonymous: Boost.Statechart needs its events to have linkage (clang insists).
+namespace detail {
 
 struct EvResume : sc::event<EvResume> {
   explicit EvResume(State s) : state(s) {}
@@ -75,15 +76,15 @@ struct Rejected;
 struct Refused;
 struct Expired;
 
-}  // namespace
+}  // namespace detail
 
-struct Transaction::Machine : sc::state_machine<Transaction::Machine, Resuming> {
+struct Transaction::Machine : sc::state_machine<Transaction::Machine, detail::Resuming> {
   State current = State::kReceived;
   bool consumed = true;
   void unconsumed_event(const sc::event_base&) { consumed = false; }
 };
 
-namespace {
+namespace detail {
 
 // Each state records its name in the machine on entry; that name is what gets persisted.
 template <typename Self, State kName, typename Reactions = mpl::list<>>
@@ -144,11 +145,11 @@ sc::result Resuming::react(const EvResume& ev) {
   return discard_event();
 }
 
-}  // namespace
+}  // namespace detail
 
 Transaction::Transaction(State start) : m_machine(std::make_unique<Machine>()) {
   m_machine->initiate();
-  m_machine->process_event(EvResume(start));
+  m_machine->process_event(detail::EvResume(start));
 }
 Transaction::Transaction(Transaction&&) noexcept = default;
 Transaction& Transaction::operator=(Transaction&&) noexcept = default;
@@ -168,13 +169,13 @@ State Transaction::state() const {
 Result<State> Transaction::apply(Event event) {
   m_machine->consumed = true;
   switch (event) {
-    case Event::kIssued: m_machine->process_event(EvIssued()); break;
-    case Event::kIssuedConfirmed: m_machine->process_event(EvIssuedConfirmed()); break;
-    case Event::kHeld: m_machine->process_event(EvHeld()); break;
-    case Event::kRefused: m_machine->process_event(EvRefused()); break;
-    case Event::kConfirmed: m_machine->process_event(EvConfirmed()); break;
-    case Event::kRejected: m_machine->process_event(EvRejected()); break;
-    case Event::kTimeout: m_machine->process_event(EvTimeout()); break;
+    case Event::kIssued: m_machine->process_event(detail::EvIssued()); break;
+    case Event::kIssuedConfirmed: m_machine->process_event(detail::EvIssuedConfirmed()); break;
+    case Event::kHeld: m_machine->process_event(detail::EvHeld()); break;
+    case Event::kRefused: m_machine->process_event(detail::EvRefused()); break;
+    case Event::kConfirmed: m_machine->process_event(detail::EvConfirmed()); break;
+    case Event::kRejected: m_machine->process_event(detail::EvRejected()); break;
+    case Event::kTimeout: m_machine->process_event(detail::EvTimeout()); break;
   }
   if (!m_machine->consumed) {
     return fail(ErrorCode::kUnexpectedMessage, "a transaction in state '" + std::string(to_string(state())) +
