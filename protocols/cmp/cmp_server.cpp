@@ -162,6 +162,39 @@ ECMP_ITAV* make_itav(int nid, const Bytes& der) {
   return itav;
 }
 
+// id-it-certProfile (RFC 9480 2.4), which OpenSSL 3.0 has no NID for.
+const ::ASN1_OBJECT* cert_profile_oid() {
+  static const std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>> oid(
+      ::OBJ_txt2obj("1.3.6.1.5.5.7.4.21", 1));
+  return oid.get();
+}
+
+// The profile a request names: by path (/.well-known/cmp/p/<name>) or by generalInfo
+// certProfile (a SEQUENCE OF UTF8String; one request, so its first name). Both must agree.
+Result<std::string> requested_profile(const ECMP_HEADER& header, const std::string& by_path) {
+  for (int i = 0; i < sk_ECMP_ITAV_num(header.generalInfo); ++i) {
+    const ECMP_ITAV* itav = sk_ECMP_ITAV_value(header.generalInfo, i);
+    if (::OBJ_cmp(itav->infoType, cert_profile_oid()) != 0) continue;
+    constexpr int kUtf8StringTag = 0x0c;
+    const ::ASN1_STRING* seq = itav->infoValue != nullptr && itav->infoValue->type == V_ASN1_SEQUENCE
+                                   ? itav->infoValue->value.sequence
+                                   : nullptr;
+    auto outer =
+        seq != nullptr ? der::read_element(ByteView(seq->data, static_cast<std::size_t>(seq->length))) : std::nullopt;
+    auto names = outer ? der::read_children(outer->content) : std::nullopt;
+    if (!names || names->empty() || names->front().tag != kUtf8StringTag) {
+      return fail(ErrorCode::kBadDataFormat, "certProfile must be a SEQUENCE OF UTF8String");
+    }
+    std::string by_header(names->front().content.begin(), names->front().content.end());
+    if (!by_path.empty() && by_path != by_header) {
+      return fail(ErrorCode::kUnsupportedRequest,
+                  "the path names profile '" + by_path + "' but certProfile names '" + by_header + "'");
+    }
+    return by_header;
+  }
+  return by_path;
+}
+
 // id-it-rootCaCert (RFC 9480 2.3), which OpenSSL 3.0 has no NID for.
 const ::ASN1_OBJECT* root_ca_cert_oid() {
   static const std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>> oid(
@@ -184,6 +217,7 @@ struct CmpServer::Exchange {
   std::optional<Protection> protection;  // set once the request's protection has verified
   ra::Requester requester;
   std::string transaction_id_hex;
+  std::string profile;  // from the path or from generalInfo certProfile
 
   const ECMP_HEADER& header() const { return *request.message->header; }
   const ECMP_BODY& body() const { return *request.message->body; }
@@ -202,7 +236,7 @@ Result<Bytes> CmpServer::handle(ByteView request, const CmpRequestContext& conte
     spdlog::warn("cmp peer={} rejected: {}", context.peer, parsed.error().message);
     return tl::unexpected(parsed.error());
   }
-  Exchange exchange{std::move(*parsed), context, {}, std::nullopt, {}, {}};
+  Exchange exchange{std::move(*parsed), context, {}, std::nullopt, {}, {}, {}};
   exchange.reply_header = response_header_for(exchange.header(), m_responder.get());
   exchange.transaction_id_hex = to_hex(octets(exchange.header().transactionID));
   return answer(exchange);
@@ -224,6 +258,9 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
   }
   if (auto authenticated = authenticate(ex); !authenticated) return error_reply(ex, authenticated.error());
   if (auto timely = check_message_time(header); !timely) return error_reply(ex, timely.error());
+  auto profile = requested_profile(header, ex.context.profile);
+  if (!profile) return error_reply(ex, profile.error());
+  ex.profile = std::move(*profile);
 
   switch (ex.body().type) {
     case ECMP_BODY_IR:
@@ -360,7 +397,7 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
   request.transaction_id_hex = ex.transaction_id_hex;
   request.protocol = "cmp";
   request.requester = ex.requester;
-  request.profile = ex.context.profile;
+  request.profile = ex.profile;
   request.subject_der = std::move(requested->subject_der);
   request.public_key_der = std::move(requested->public_key_der);
   request.extensions_der = std::move(requested->extensions_der);
@@ -500,7 +537,7 @@ Result<Bytes> CmpServer::handle_revocation(Exchange& ex) {
 }
 
 Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
-  auto profile = m_service.profile(ex.context.profile);
+  auto profile = m_service.profile(ex.profile);
   if (!profile) return error_reply(ex, profile.error());
   STACK_OF(ECMP_ITAV)* asked = ex.body().value.genm;
   std::vector<int> answers;
