@@ -1,0 +1,127 @@
+#include "app/core.h"
+
+#include <cstdlib>
+#include <map>
+
+#include "ca/certificate_authority.h"
+#include "hsm/pkcs11/pkcs11_uri.h"
+#include "hsm/pkcs11/token.h"
+#include "ra/certificate_trust_impl.h"
+#include "ra/enrollment_service_impl.h"
+#include "ra/hsm_message_signer.h"
+#include "ra/static_secrets.h"
+#include "store/rocksdb/rocksdb_store.h"
+
+namespace enrolld::app {
+
+namespace {
+
+Result<std::unique_ptr<hsm::Signer>> open_ca_signer(const Config& config) {
+  if (config.softhsm2_conf) ::setenv("SOFTHSM2_CONF", config.softhsm2_conf->c_str(), 1);
+  auto uri = hsm::parse_pkcs11_uri(config.ca_key);
+  if (!uri) return tl::unexpected(uri.error());
+  // A relative pin-source is relative to the config file, like every other path in it.
+  std::string pin_path = uri->pin_source.rfind("file:", 0) == 0 ? uri->pin_source.substr(5) : uri->pin_source;
+  if (!pin_path.empty() && std::filesystem::path(pin_path).is_relative()) {
+    uri->pin_source = (config.file.parent_path() / pin_path).string();
+  }
+  auto pin = hsm::resolve_pin(*uri);
+  if (!pin) return tl::unexpected(pin.error());
+  const std::string module = uri->module_path.empty() ? config.hsm_module : uri->module_path;
+  auto token = hsm::Pkcs11Token::open({module, uri->token, *pin});
+  if (!token) return tl::unexpected(token.error());
+  return (*token)->signer(uri->object);
+}
+
+Result<std::vector<ossl::X509Ptr>> load_ca_chain(const Config& config, const hsm::Signer& signer) {
+  auto own = ossl::read_pem_certificate(config.ca_certificate.string());
+  if (!own) return tl::unexpected(own.error());
+  if (::EVP_PKEY_eq(::X509_get0_pubkey(own->get()), signer.public_key()) != 1) {
+    return fail(ErrorCode::kConfigInvalid, "ca.key does not hold the key of " + config.ca_certificate.string());
+  }
+  std::vector<ossl::X509Ptr> chain;
+  chain.push_back(std::move(*own));
+  if (config.ca_chain) {
+    auto above = ossl::read_pem_certificates(config.ca_chain->string());
+    if (!above) return tl::unexpected(above.error());
+    for (auto& cert : *above) chain.push_back(std::move(cert));
+  }
+  return chain;
+}
+
+ra::StaticSharedSecrets shared_secrets(const Config& config) {
+  std::map<std::string, Bytes, std::less<>> secrets;
+  for (const auto& credential : config.credentials) secrets[credential.reference] = to_bytes(credential.secret);
+  return ra::StaticSharedSecrets(std::move(secrets));
+}
+
+Result<std::vector<Bytes>> load_trust_anchors(const Config& config) {
+  std::vector<Bytes> anchors;
+  for (const auto& file : config.trust_anchors) {
+    auto certs = ossl::read_pem_certificates(file.string());
+    if (!certs) return tl::unexpected(certs.error());
+    for (const auto& cert : *certs) anchors.push_back(ossl::der_of(cert.get()));
+  }
+  return anchors;
+}
+
+}  // namespace
+
+// Members in construction order: each refers only to those above it.
+struct Core::Parts {
+  std::unique_ptr<store::RocksDbStore> store;
+  ca::CertificateAuthority authority;
+  ra::EnrollmentServiceImpl service;
+  ra::StaticSharedSecrets secrets;
+  ra::CertificateTrustImpl trust;
+  ra::HsmMessageSigner response_signer;
+  cmp::CmpServer cmp;
+
+  Parts(const Config& config, std::unique_ptr<store::RocksDbStore> opened, std::vector<ossl::X509Ptr> chain,
+        std::unique_ptr<hsm::Signer> signer, const std::vector<Bytes>& anchors)
+      : store(std::move(opened)),
+        authority(std::move(chain), std::move(signer), system_clock()),
+        service(*store, authority, profile_of(config),
+                ra::Policy{config.grant_implicit_confirm, std::chrono::seconds(config.confirm_wait_seconds)},
+                system_clock()),
+        secrets(shared_secrets(config)),
+        trust(*store, service.ca_chain(), anchors, system_clock()),
+        response_signer(authority.signer(), service.ca_chain()),
+        cmp(service, secrets, cmp_options(config), &trust, &response_signer) {}
+
+  static ca::Profile profile_of(const Config& config) {
+    ca::Profile profile;
+    profile.validity = std::chrono::hours(24) * config.validity_days;
+    return profile;
+  }
+  static cmp::CmpServerOptions cmp_options(const Config& config) {
+    cmp::CmpServerOptions options;
+    options.pbm = config.pbm;
+    return options;
+  }
+};
+
+Result<std::unique_ptr<Core>> Core::build(const Config& config) {
+  auto signer = open_ca_signer(config);
+  if (!signer) return tl::unexpected(signer.error());
+  auto chain = load_ca_chain(config, **signer);
+  if (!chain) return tl::unexpected(chain.error());
+  auto anchors = load_trust_anchors(config);
+  if (!anchors) return tl::unexpected(anchors.error());
+  auto store = store::RocksDbStore::open(config.store_path.string());
+  if (!store) return tl::unexpected(store.error());
+  auto parts = std::make_unique<Parts>(config, std::move(*store), std::move(*chain), std::move(*signer), *anchors);
+  return std::unique_ptr<Core>(new Core(std::move(parts)));
+}
+
+Core::Core(std::unique_ptr<Parts> parts) : m_parts(std::move(parts)) {}
+Core::~Core() = default;
+
+cmp::CmpServer& Core::cmp() {
+  return m_parts->cmp;
+}
+std::string Core::ca_name() const {
+  return m_parts->authority.name();
+}
+
+}  // namespace enrolld::app

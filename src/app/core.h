@@ -1,0 +1,34 @@
+#pragma once
+// The appliance without its transports: HSM signer, CA, store, enrollment service, trust and
+// the CMP handler, built from the configuration. The daemon puts HTTP in front of it;
+// `enrollctl cmp process` hands it request files (offline enrollment, seed 003).
+
+#include <memory>
+#include <string>
+
+#include "app/config.h"
+#include "common/error.h"
+#include "protocols/cmp/cmp_server.h"
+
+namespace enrolld::app {
+
+// Thread-safety: as its parts (the CMP handler may be called concurrently).
+class Core {
+ public:
+  // Opens the HSM key, checks it against the CA certificate, opens the store read-write and
+  // wires everything. Errors name what failed: kConfigInvalid, kSystemUnavailable (HSM, or the
+  // store held by a running enrolld).
+  static Result<std::unique_ptr<Core>> build(const Config& config);
+  ~Core();
+
+  cmp::CmpServer& cmp();
+  std::string ca_name() const;
+
+  struct Parts;
+
+ private:
+  explicit Core(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> m_parts;
+};
+
+}  // namespace enrolld::app
