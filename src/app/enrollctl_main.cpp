@@ -1,14 +1,21 @@
 // enrollctl: the operator's command line, reading the same store as enrolld.
 //   enrollctl --config FILE cert list
 //   enrollctl --config FILE cert show SERIAL
+//   enrollctl --config FILE audit list
+//   enrollctl --config FILE cmp process --in REQUEST.der --out RESPONSE.der
 
 #include <algorithm>
 #include <ctime>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include "app/config.h"
+#include "app/core.h"
 #include "common/openssl_util.h"
 #include "store/rocksdb/rocksdb_store.h"
 
@@ -57,6 +64,43 @@ int list_audit(enrolld::store::Store& store, std::size_t limit) {
   return 0;
 }
 
+// Offline enrollment (seed 003): a request file in, a response file out, through the same CMP
+// handler as the daemon. Needs the store to itself: stop enrolld first.
+int process_cmp_file(const std::string& config_file, const std::string& in, const std::string& out) {
+  auto config = enrolld::app::load_config(config_file);
+  if (!config) {
+    std::cerr << "enrollctl: " << config.error().message << "\n";
+    return 1;
+  }
+  std::ifstream input(in, std::ios::binary);
+  if (!input) {
+    std::cerr << "enrollctl: cannot read " << in << "\n";
+    return 1;
+  }
+  const enrolld::Bytes request((std::istreambuf_iterator<char>(input)), std::istreambuf_iterator<char>());
+  auto core = enrolld::app::Core::build(*config);
+  if (!core) {
+    std::cerr << "enrollctl: " << core.error().message
+              << (core.error().code == enrolld::ErrorCode::kSystemUnavailable
+                      ? "\n(is enrolld running? offline processing needs the store to itself)"
+                      : "")
+              << "\n";
+    return 1;
+  }
+  auto reply = (*core)->cmp().handle(request, enrolld::cmp::CmpRequestContext{"", "file:" + in});
+  if (!reply) {
+    std::cerr << "enrollctl: " << in << ": " << reply.error().message << "\n";
+    return 1;
+  }
+  const std::string bytes(reply->begin(), reply->end());
+  if (auto ok = enrolld::ossl::write_file_atomically(out, bytes); !ok) {
+    std::cerr << "enrollctl: " << ok.error().message << "\n";
+    return 1;
+  }
+  std::cout << "wrote " << reply->size() << " bytes to " << out << "\n";
+  return 0;
+}
+
 int show_certificate(enrolld::store::Store& store, std::string serial) {
   // Stored serials are whole octets in lower-case hex with no leading zero octet ("0f5c...");
   // accept any case and any number of leading zeros.
@@ -102,7 +146,19 @@ int main(int argc, char** argv) {
   audit->require_subcommand(1);
   auto* audit_list = audit->add_subcommand("list", "list audit records, oldest first");
   audit_list->add_option("--limit", limit, "at most this many")->capture_default_str();
+  auto* cmp = cli.add_subcommand("cmp", "CMP without a network");
+  cmp->require_subcommand(1);
+  auto* process = cmp->add_subcommand("process", "answer a DER CMP request file with a response file");
+  std::string in_file;
+  std::string out_file;
+  process->add_option("--in", in_file, "request (DER PKIMessage)")->required();
+  process->add_option("--out", out_file, "where to write the response (DER PKIMessage)")->required();
   CLI11_PARSE(cli, argc, argv);
+
+  if (*process) {
+    spdlog::set_default_logger(spdlog::stderr_logger_mt("enrollctl"));
+    return process_cmp_file(config_file, in_file, out_file);
+  }
 
   auto store = open_store(config_file);
   if (!store) {
