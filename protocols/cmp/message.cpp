@@ -41,13 +41,6 @@ bool add_implicit_confirm(ECMP_HEADER& header) {
   return header.generalInfo != nullptr && sk_ECMP_ITAV_push(header.generalInfo, itav) > 0;
 }
 
-// The protection certificate's subjectKeyIdentifier: the senderKID of a signed message.
-Bytes subject_key_id(const Bytes& certificate_der) {
-  auto cert = ossl::x509_from_der(certificate_der);
-  if (!cert) return {};
-  return octets(::X509_get0_subject_key_id(cert->get()));
-}
-
 ::X509_ALGOR* algorithm_of(const Protection& protection) {
   if (const auto* mac = std::get_if<MacProtection>(&protection)) return make_pbm_algorithm(mac->params);
   const Bytes& der = std::get<SignatureProtection>(protection).signer->algorithm();
@@ -57,8 +50,7 @@ Bytes subject_key_id(const Bytes& certificate_der) {
 
 Bytes sender_kid_of(const Protection& protection) {
   if (const auto* mac = std::get_if<MacProtection>(&protection)) return mac->sender_kid;
-  const auto& certificates = std::get<SignatureProtection>(protection).signer->certificates();
-  return certificates.empty() ? Bytes{} : subject_key_id(certificates.front());
+  return std::get<SignatureProtection>(protection).signer->key_identifier();
 }
 
 Result<Bytes> protection_value(const Protection& protection, ByteView covered) {

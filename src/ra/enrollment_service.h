@@ -135,6 +135,8 @@ class MessageSigner {
   virtual const Bytes& algorithm() const = 0;
   // DER certificates: the signer's own first, then its issuers.
   virtual const std::vector<Bytes>& certificates() const = 0;
+  // The subjectKeyIdentifier of the signer's certificate (CMP senderKID); empty if it has none.
+  virtual const Bytes& key_identifier() const = 0;
 };
 
 // Shared secrets that requesters authenticate with (MAC protection), by reference.

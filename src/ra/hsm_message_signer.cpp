@@ -26,6 +26,12 @@ Bytes signature_algorithm(::EVP_PKEY* key, const ::EVP_MD* digest) {
 HsmMessageSigner::HsmMessageSigner(const hsm::Signer& signer, std::vector<Bytes> chain)
     : m_signer(signer),
       m_chain(std::move(chain)),
-      m_algorithm(signature_algorithm(signer.public_key(), signer.digest())) {}
+      m_algorithm(signature_algorithm(signer.public_key(), signer.digest())) {
+  if (m_chain.empty()) return;
+  if (auto own = ossl::x509_from_der(m_chain.front())) {
+    const ::ASN1_OCTET_STRING* ski = ::X509_get0_subject_key_id(own->get());
+    if (ski != nullptr) m_key_identifier.assign(ski->data, ski->data + ski->length);
+  }
+}
 
 }  // namespace enrolld::ra

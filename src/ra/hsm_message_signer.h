@@ -16,11 +16,13 @@ class HsmMessageSigner final : public MessageSigner {
   Result<Bytes> sign(ByteView data) const override { return m_signer.sign(data); }
   const Bytes& algorithm() const override { return m_algorithm; }
   const std::vector<Bytes>& certificates() const override { return m_chain; }
+  const Bytes& key_identifier() const override { return m_key_identifier; }
 
  private:
   const hsm::Signer& m_signer;
   std::vector<Bytes> m_chain;
   Bytes m_algorithm;
+  Bytes m_key_identifier;
 };
 
 }  // namespace enrolld::ra
