@@ -123,6 +123,7 @@ const std::map<std::string, TableSchema>& schema() {
         {"validity_days", integer(&Config::validity_days, 1, 36500)}}},
       {"cmp",
        {{"grant_implicit_confirm", boolean(&Config::grant_implicit_confirm)},
+        {"revoke_replaced_on_key_update", boolean(&Config::revoke_replaced_on_key_update)},
         {"confirm_wait_seconds", integer(&Config::confirm_wait_seconds, 1, 86400 * 30)},
         {"pbm_min_iterations", pbm_limit(&cmp::PbmLimits::min_iterations, 1, 10'000'000)},
         {"pbm_max_iterations", pbm_limit(&cmp::PbmLimits::max_iterations, 1, 10'000'000)},

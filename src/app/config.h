@@ -45,6 +45,7 @@ struct Config {
 
   // [cmp]
   bool grant_implicit_confirm = true;
+  bool revoke_replaced_on_key_update = false;
   unsigned confirm_wait_seconds = 300;
   cmp::PbmLimits pbm;
   // Certificates whose holders may sign CMP requests, besides those this CA issued.

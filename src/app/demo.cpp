@@ -118,6 +118,8 @@ std::string config_text(const std::string& cmp_secret) {
       << "key = \"pkcs11:token=" << kTokenLabel << ";object=" << kIssuingKey << "?pin-source=file:hsm-user-pin\"\n"
       << "validity_days = 365\n\n"
       << "[cmp]\ngrant_implicit_confirm = true\nconfirm_wait_seconds = 300\n"
+      << "# After a key update (kur): revoke the replaced certificate as superseded?\n"
+      << "revoke_replaced_on_key_update = false\n"
       << "# Devices with a certificate from these CAs may sign their requests.\n"
       << "trust_anchors = [\"vendor/manufacturer-ca.pem\"]\n\n"
       << "[[cmp.credential]]\nreference = \"" << kCmpReference << "\"\nsecret = \"" << cmp_secret << "\"\n";

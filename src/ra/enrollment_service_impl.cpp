@@ -78,6 +78,23 @@ Status EnrollmentServiceImpl::check_key_update(const CertificationRequest& reque
   return {};
 }
 
+Status EnrollmentServiceImpl::supersede(const std::string& old_serial, const std::string& new_serial,
+                                        const std::string& transaction, std::int64_t now, store::WriteSet& writes) {
+  if (old_serial.empty() || !m_policy.revoke_replaced_certificate) return {};
+  auto found = m_store.find_certificate(old_serial);
+  if (!found) return tl::unexpected(found.error());
+  if (!*found || (*found)->status == "revoked") return {};
+  constexpr int kSuperseded = 4;  // RFC 5280 5.3.1
+  store::CertificateRecord old = std::move(**found);
+  old.status = "revoked";
+  old.revoked_at = now;
+  old.revocation_reason = kSuperseded;
+  writes.updated_certificates.push_back(std::move(old));
+  writes.audit.push_back({now, "policy", "revoke", "serial=" + old_serial,
+                          "reason=4 superseded by serial=" + new_serial + " txn=" + transaction});
+  return {};
+}
+
 Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const {
   if (!name.empty() && name != m_profile.name) {
     return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(name) + "'");
@@ -133,6 +150,7 @@ Result<Bytes> EnrollmentServiceImpl::issue_and_store(const CertificationRequest&
   record.requester = request.requester.identity;
   record.profile = m_profile.name;
   record.certificate_serial_hex = issued->serial_hex;
+  record.replaces_serial_hex = request.replaces_serial_hex;
   record.request_fingerprint = request.fingerprint;
   record.last_response = *reply;
   record.protocol_state = protocol_state;
@@ -141,6 +159,12 @@ Result<Bytes> EnrollmentServiceImpl::issue_and_store(const CertificationRequest&
 
   store::WriteSet writes;
   writes.new_certificates.push_back(certificate_record(*issued, request, now));
+  if (implicit) {
+    if (auto ok = supersede(request.replaces_serial_hex, issued->serial_hex, request.transaction_id_hex, now, writes);
+        !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
   writes.transactions.push_back(std::move(record));
   if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
   spdlog::info("issued txn={} serial={} subject=\"{}\" requester={} state={}", request.transaction_id_hex,
@@ -250,6 +274,10 @@ Result<Bytes> EnrollmentServiceImpl::confirm(std::string_view transaction_id_hex
     auto revoked = revoked_certificate(record.certificate_serial_hex);
     if (!revoked) return tl::unexpected(revoked.error());
     if (*revoked) writes.updated_certificates.push_back(std::move(**revoked));
+  } else if (auto ok = supersede(record.replaces_serial_hex, record.certificate_serial_hex, record.id_hex,
+                                 now_seconds(), writes);
+             !ok) {
+    return tl::unexpected(ok.error());
   }
   record.state = std::string(txn::to_string(*state));
   record.request_fingerprint = fingerprint;

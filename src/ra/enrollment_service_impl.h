@@ -13,6 +13,9 @@ namespace enrolld::ra {
 struct Policy {
   bool grant_implicit_confirm = true;                           // when the requester asks for it
   std::chrono::seconds confirm_wait = std::chrono::minutes(5);  // how long a certConf may take
+  // Key update: revoke the replaced certificate (reason superseded) once the new one is
+  // confirmed. Off: the old one stays valid until it expires.
+  bool revoke_replaced_certificate = false;
 };
 
 // Thread-safety: see EnrollmentService. The store and CA must outlive this object.
@@ -38,6 +41,10 @@ class EnrollmentServiceImpl final : public EnrollmentService {
                                 const ReplyEncoder& encode);
   std::int64_t now_seconds() const;
   Status check_key_update(const CertificationRequest& request);
+  // Adds to `writes` the revocation (superseded) of `old_serial` by `new_serial`, with its audit
+  // record, if the policy asks for it and the old certificate is still valid.
+  Status supersede(const std::string& old_serial, const std::string& new_serial, const std::string& transaction,
+                   std::int64_t now, store::WriteSet& writes);
   // The certificate with its status set to revoked (nullopt if absent), ready to commit.
   Result<std::optional<store::CertificateRecord>> revoked_certificate(const std::string& serial_hex);
   // Moves a transaction past its deadline to expired, revokes its certificate, and returns the

@@ -45,6 +45,7 @@ Bytes encode(const TransactionRecord& r) {
               {"req", r.requester},
               {"profile", r.profile},
               {"serial", r.certificate_serial_hex},
+              {"repl", r.replaces_serial_hex},
               {"fp", binary(r.request_fingerprint)},
               {"rsp", binary(r.last_response)},
               {"ps", binary(r.protocol_state)},
@@ -79,6 +80,7 @@ Result<TransactionRecord> decode_transaction(ByteView bytes) {
     d.at("req").get_to(r.requester);
     d.at("profile").get_to(r.profile);
     d.at("serial").get_to(r.certificate_serial_hex);
+    r.replaces_serial_hex = d.value("repl", std::string());
     r.request_fingerprint = binary_of(d.at("fp"));
     r.last_response = binary_of(d.at("rsp"));
     r.protocol_state = binary_of(d.at("ps"));

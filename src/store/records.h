@@ -46,6 +46,7 @@ struct TransactionRecord {
   std::string requester;
   std::string profile;
   std::string certificate_serial_hex;  // set once issued
+  std::string replaces_serial_hex;     // key update: the certificate the new one replaces
   Bytes request_fingerprint;           // SHA-256 of the last request, to recognise a resend
   Bytes last_response;                 // wire bytes of the last response, sent again for a resend
   Bytes protocol_state;                // opaque to the core

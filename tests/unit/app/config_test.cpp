@@ -439,6 +439,15 @@ TEST_F(ConfigTest, PbmMinimumAboveMaximumNamesTheLine) {
                  "pbm_min_iterations = ", "cmp.pbm_min_iterations");
 }
 
+TEST_F(ConfigTest, KeyUpdatePolicyAndTrustAnchorsAreRead) {
+  auto config = load(minimal_plus("[cmp]\nrevoke_replaced_on_key_update = true\ntrust_anchors = [\"vendor.pem\"]\n"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_TRUE(config->revoke_replaced_on_key_update);
+  ASSERT_EQ(config->trust_anchors.size(), 1U);
+  EXPECT_EQ(config->trust_anchors[0], m_dir.path() / "vendor.pem");
+  expect_invalid(minimal_plus("[cmp]\ntrust_anchors = \"vendor.pem\"\n"), "trust_anchors = ", "cmp.trust_anchors");
+}
+
 TEST_F(ConfigTest, DuplicateCredentialReferenceIsRefused) {
   auto config =
       load(minimal_plus("[[cmp.credential]]\nreference = \"dev\"\nsecret = \"0123456789\"\n"

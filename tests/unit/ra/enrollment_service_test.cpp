@@ -1,0 +1,107 @@
+// EnrollmentServiceImpl on the real stack (SoftHSM, RocksDB): key updates and what happens to
+// the certificate they replace.
+#include "ra/enrollment_service_impl.h"
+
+#include <gtest/gtest.h>
+
+#include "store/rocksdb/rocksdb_store.h"
+#include "support/softhsm_fixture.h"
+
+namespace enrolld::ra {
+namespace {
+
+class EnrollmentServiceTest : public ::testing::Test {
+ protected:
+  // Issues and confirms a certificate for `key` and `subject`; returns its serial.
+  std::string enroll(EnrollmentServiceImpl& service, ::EVP_PKEY* key, const std::string& subject,
+                     const std::string& replaces = "") {
+    CertificationRequest request;
+    request.transaction_id_hex = to_hex(random_bytes(16));
+    request.protocol = "test";
+    request.requester = Requester{"mac:tester", ""};
+    request.subject_der = testing::name_der(subject);
+    request.public_key_der = testing::public_key_der(key);
+    request.fingerprint = random_bytes(32);
+    request.replaces_serial_hex = replaces;
+    std::string serial;
+    auto reply = service.submit(request, {}, [&](const IssuedCertificate& issued) -> Result<Bytes> {
+      auto cert = ossl::x509_from_der(issued.certificate_der);
+      serial = ossl::integer_hex(::X509_get0_serialNumber(cert->get()));
+      return to_bytes("reply");
+    });
+    EXPECT_TRUE(reply) << (reply ? "" : reply.error().message);
+    if (!reply) return "";
+    auto confirmed = service.confirm(request.transaction_id_hex, true, random_bytes(32), to_bytes("pkiconf"));
+    EXPECT_TRUE(confirmed) << (confirmed ? "" : confirmed.error().message);
+    return serial;
+  }
+
+  Result<Bytes> try_update(EnrollmentServiceImpl& service, ::EVP_PKEY* key, const std::string& subject,
+                           const std::string& replaces) {
+    CertificationRequest request;
+    request.transaction_id_hex = to_hex(random_bytes(16));
+    request.requester = Requester{"cert:" + replaces, replaces};
+    request.subject_der = testing::name_der(subject);
+    request.public_key_der = testing::public_key_der(key);
+    request.fingerprint = random_bytes(32);
+    request.replaces_serial_hex = replaces;
+    return service.submit(request, {}, [](const IssuedCertificate&) -> Result<Bytes> { return to_bytes("r"); });
+  }
+
+  store::CertificateRecord certificate(const std::string& serial) {
+    auto found = store->find_certificate(serial);
+    EXPECT_TRUE(found && *found);
+    return found && *found ? **found : store::CertificateRecord{};
+  }
+
+  EnrollmentServiceImpl service_with(bool revoke_replaced) {
+    Policy policy;
+    policy.revoke_replaced_certificate = revoke_replaced;
+    return EnrollmentServiceImpl(*store, *ca.issuing, ca::Profile{}, policy, system_clock());
+  }
+
+  testing::SoftHsmToken token;
+  testing::TestCa ca = testing::make_test_ca(token);
+  testing::TempDir dir{"enrolld-service-test"};
+  std::unique_ptr<store::RocksDbStore> store = std::move(*store::RocksDbStore::open((dir.path() / "db").string()));
+  ossl::EvpPkeyPtr old_key = testing::make_ec_key();
+  ossl::EvpPkeyPtr new_key = testing::make_ec_key();
+};
+
+TEST_F(EnrollmentServiceTest, WithThePolicyAConfirmedKeyUpdateRevokesTheReplacedCertificate) {
+  auto service = service_with(true);
+  const std::string old_serial = enroll(service, old_key.get(), "CN=device");
+  const std::string new_serial = enroll(service, new_key.get(), "CN=device", old_serial);
+  ASSERT_FALSE(new_serial.empty());
+  const store::CertificateRecord old = certificate(old_serial);
+  EXPECT_EQ(old.status, "revoked");
+  EXPECT_EQ(old.revocation_reason, 4);  // superseded
+  EXPECT_EQ(certificate(new_serial).status, "valid");
+  auto audit = store->list_audit(10);
+  ASSERT_TRUE(audit);
+  ASSERT_EQ(audit->size(), 1U);
+  EXPECT_EQ(audit->front().subject, "serial=" + old_serial);
+  EXPECT_NE(audit->front().detail.find("superseded by serial=" + new_serial), std::string::npos);
+}
+
+TEST_F(EnrollmentServiceTest, WithoutThePolicyTheReplacedCertificateStaysValid) {
+  auto service = service_with(false);
+  const std::string old_serial = enroll(service, old_key.get(), "CN=device");
+  const std::string new_serial = enroll(service, new_key.get(), "CN=device", old_serial);
+  ASSERT_FALSE(new_serial.empty());
+  EXPECT_EQ(certificate(old_serial).status, "valid");
+  EXPECT_TRUE(store->list_audit(10)->empty());
+}
+
+TEST_F(EnrollmentServiceTest, AKeyUpdateNeedsTheSameSubjectANewKeyAndAValidCertificate) {
+  auto service = service_with(true);
+  const std::string old_serial = enroll(service, old_key.get(), "CN=device");
+  EXPECT_EQ(try_update(service, old_key.get(), "CN=device", old_serial).error().code, ErrorCode::kBadCertTemplate);
+  EXPECT_EQ(try_update(service, new_key.get(), "CN=other", old_serial).error().code, ErrorCode::kBadCertTemplate);
+  EXPECT_EQ(try_update(service, new_key.get(), "CN=device", "0bad").error().code, ErrorCode::kBadCertId);
+  ASSERT_TRUE(service.revoke(RevocationRequest{"t", Requester{"mac:tester", ""}, old_serial, {}, 1}));
+  EXPECT_EQ(try_update(service, new_key.get(), "CN=device", old_serial).error().code, ErrorCode::kCertRevoked);
+}
+
+}  // namespace
+}  // namespace enrolld::ra
