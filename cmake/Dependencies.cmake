@@ -13,3 +13,4 @@ find_package(tl-expected REQUIRED CONFIG)           # header-only
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd>=0.9.75)
 pkg_check_modules(P11 REQUIRED IMPORTED_TARGET libp11>=0.4.12)
 pkg_check_modules(P11KIT REQUIRED IMPORTED_TARGET p11-kit-1)   # for pkcs11.h only
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl>=7.88)   # enrollctl's client for the admin API

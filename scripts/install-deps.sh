@@ -11,6 +11,7 @@ packages=(
   # libraries (README.md says why each one)
   libssl-dev libmicrohttpd-dev libgnutls28-dev libboost-dev librocksdb-dev libp11-dev libp11-kit-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev nlohmann-json3-dev
+  libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the demo's HSM and the real clients the tests drive

@@ -163,7 +163,7 @@ void BM_CmpIrEndToEnd(benchmark::State& state) {
   static testing::TestCa test_ca = testing::make_test_ca(token());
   testing::TempDir dir("enrolld-bench-cmp");
   auto store = store::RocksDbStore::open((dir.path() / "db").string());
-  ra::EnrollmentServiceImpl service(**store, *test_ca.issuing, ca::Profile{}, ra::Policy{},
+  ra::EnrollmentServiceImpl service(**store, *test_ca.issuing, {ca::Profile{}}, ra::Policy{},
                                     [] { return std::chrono::system_clock::now(); });
   ra::StaticSharedSecrets secrets({{"bench", to_bytes("bench-secret-0123")}});
   cmp::CmpServer server(service, secrets, cmp::CmpServerOptions{});

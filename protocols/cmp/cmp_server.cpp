@@ -106,21 +106,25 @@ Result<Requested> requested_from_p10(::X509_REQ* csr) {
   return out;
 }
 
-// What this protocol keeps with a transaction between ip and certConf.
-Bytes encode_protocol_state(const Bytes& sender_nonce, int cert_req_id) {
-  return nlohmann::json::to_cbor({{"nonce", nlohmann::json::binary(sender_nonce)}, {"rid", cert_req_id}});
-}
-
+// What this protocol keeps with a transaction between its messages: the nonce the certConf must
+// echo, and the certReqId and body type (ip, cp, kup) that pollReq answers repeat.
 struct ProtocolState {
   Bytes sender_nonce;
   int cert_req_id = 0;
+  int reply_type = ECMP_BODY_IP;
 };
+
+Bytes encode_protocol_state(const ProtocolState& state) {
+  return nlohmann::json::to_cbor(
+      {{"nonce", nlohmann::json::binary(state.sender_nonce)}, {"rid", state.cert_req_id}, {"type", state.reply_type}});
+}
 
 Result<ProtocolState> decode_protocol_state(const Bytes& bytes) {
   try {
     auto doc = nlohmann::json::from_cbor(bytes);
     const auto& nonce = doc.at("nonce").get_binary();
-    return ProtocolState{Bytes(nonce.begin(), nonce.end()), doc.at("rid").get<int>()};
+    return ProtocolState{Bytes(nonce.begin(), nonce.end()), doc.at("rid").get<int>(),
+                         doc.value("type", static_cast<int>(ECMP_BODY_IP))};
   } catch (const nlohmann::json::exception& e) {
     return fail(ErrorCode::kSystemFailure, std::string("corrupt CMP transaction state: ") + e.what());
   }
@@ -202,6 +206,59 @@ const ::ASN1_OBJECT* root_ca_cert_oid() {
   return oid.get();
 }
 
+// ip/cp/kup with one CertResponse: the issued certificate (with its chain in extraCerts, RFC
+// 9483 4.1.1), or status waiting when the request is held for an officer (RFC 9483 4.4).
+Result<Bytes> certificate_reply(ResponseHeader& header, const Protection& protection, int reply_body_type,
+                                int cert_req_id, const ra::Decision& decision) {
+  CertRepPtr rep(ECMP_CERTREPMESSAGE_new());
+  ECMP_CERTRESPONSE* response = ECMP_CERTRESPONSE_new();
+  if (!rep || response == nullptr || sk_ECMP_CERTRESPONSE_push(rep->response, response) <= 0) {
+    ECMP_CERTRESPONSE_free(response);
+    return fail(ErrorCode::kSystemFailure, "out of memory");
+  }
+  ::ASN1_INTEGER_set(response->certReqId, cert_req_id);
+  ECMP_PKISI_free(response->status);
+  const auto* issued = std::get_if<ra::IssuedCertificate>(&decision);
+  response->status = make_status_info(issued != nullptr ? PkiStatus::kAccepted : PkiStatus::kWaiting, -1,
+                                      issued != nullptr ? "" : "held for approval by an officer; poll with pollReq")
+                         .release();
+  if (response->status == nullptr) return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
+  std::vector<Bytes> extra_certs;
+  if (issued != nullptr) {
+    auto cert = ossl::x509_from_der(issued->certificate_der);
+    if (!cert) return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
+    response->certifiedKeyPair = ECMP_CERTIFIEDKEYPAIR_new();
+    response->certifiedKeyPair->certOrEncCert->type = 0;
+    response->certifiedKeyPair->certOrEncCert->value.certificate = cert->release();
+    header.implicit_confirm = issued->implicitly_confirmed;
+    extra_certs = issued->chain_der;
+  }
+  BodyPtr body(ECMP_BODY_new());
+  body->type = reply_body_type;
+  body->value.ip = rep.release();
+  return encode_message(header, std::move(body), extra_certs, &protection);
+}
+
+// RFC 9483 4.4: "not yet, ask again after checkAfter seconds".
+Result<Bytes> poll_reply(const ResponseHeader& header, const Protection& protection, int cert_req_id,
+                         std::chrono::seconds check_after) {
+  ECMP_POLLREP* rep = ECMP_POLLREP_new();
+  BodyPtr body(ECMP_BODY_new());
+  if (rep == nullptr || !body) {
+    ECMP_POLLREP_free(rep);
+    return fail(ErrorCode::kSystemFailure, "out of memory");
+  }
+  body->type = ECMP_BODY_POLLREP;
+  body->value.pollRep = sk_ECMP_POLLREP_new_null();
+  if (body->value.pollRep == nullptr || sk_ECMP_POLLREP_push(body->value.pollRep, rep) <= 0) {
+    ECMP_POLLREP_free(rep);
+    return fail(ErrorCode::kSystemFailure, "out of memory");
+  }
+  ::ASN1_INTEGER_set(rep->certReqId, cert_req_id);
+  ::ASN1_INTEGER_set(rep->checkAfter, static_cast<long>(check_after.count()));
+  return encode_message(header, std::move(body), {}, &protection);
+}
+
 Bytes sequence_of(const std::vector<Bytes>& elements) {
   Bytes content;
   for (const auto& element : elements) content.insert(content.end(), element.begin(), element.end());
@@ -268,6 +325,7 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
     case ECMP_BODY_P10CR:
     case ECMP_BODY_KUR: return handle_certification(ex);
     case ECMP_BODY_CERTCONF: return handle_cert_conf(ex);
+    case ECMP_BODY_POLLREQ: return handle_poll_request(ex);
     case ECMP_BODY_GENM: return handle_general_message(ex);
     case ECMP_BODY_RR: return handle_revocation(ex);
     default:
@@ -406,29 +464,10 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
   request.replaces_serial_hex = request_type == ECMP_BODY_KUR ? ex.requester.certificate_serial_hex : "";
 
   const int cert_req_id = requested->cert_req_id;
-  const Bytes state = encode_protocol_state(ex.reply_header.sender_nonce, cert_req_id);
-  auto encode = [&](const ra::IssuedCertificate& issued) -> Result<Bytes> {
-    CertRepPtr rep(ECMP_CERTREPMESSAGE_new());
-    ECMP_CERTRESPONSE* response = ECMP_CERTRESPONSE_new();
-    if (!rep || response == nullptr || sk_ECMP_CERTRESPONSE_push(rep->response, response) <= 0) {
-      ECMP_CERTRESPONSE_free(response);
-      return fail(ErrorCode::kSystemFailure, "out of memory");
-    }
-    ECMP_PKISI_free(response->status);
-    response->status = make_status_info(PkiStatus::kAccepted, -1, "").release();
-    ::ASN1_INTEGER_set(response->certReqId, cert_req_id);
-    auto cert = ossl::x509_from_der(issued.certificate_der);
-    if (!cert || response->status == nullptr)
-      return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
-    response->certifiedKeyPair = ECMP_CERTIFIEDKEYPAIR_new();
-    response->certifiedKeyPair->certOrEncCert->type = 0;
-    response->certifiedKeyPair->certOrEncCert->value.certificate = cert->release();
-    BodyPtr body(ECMP_BODY_new());
-    body->type = reply_type(request_type);
-    body->value.ip = rep.release();
-    ex.reply_header.implicit_confirm = issued.implicitly_confirmed;
-    // RFC 9483 4.1.1: extraCerts carry the chain of the new certificate.
-    return encode_message(ex.reply_header, std::move(body), issued.chain_der, &*ex.protection);
+  const int reply_body_type = reply_type(request_type);
+  const Bytes state = encode_protocol_state({ex.reply_header.sender_nonce, cert_req_id, reply_body_type});
+  auto encode = [&](const ra::Decision& decision) {
+    return certificate_reply(ex.reply_header, *ex.protection, reply_body_type, cert_req_id, decision);
   };
   auto reply = m_service.submit(request, state, encode);
   if (!reply) {
@@ -482,6 +521,37 @@ Result<Bytes> CmpServer::handle_cert_conf(Exchange& ex) {
   spdlog::info("cmp peer={} txn={} certConf {} answered with pkiConf", ex.context.peer, ex.transaction_id_hex,
                accepted ? "accepted" : "rejected");
   return stored;
+}
+
+Result<Bytes> CmpServer::handle_poll_request(Exchange& ex) {
+  STACK_OF(ECMP_POLLREQ)* polls = ex.body().value.pollReq;
+  if (sk_ECMP_POLLREQ_num(polls) != 1) {
+    return error_reply(ex, {ErrorCode::kUnsupportedRequest, "pollReq must carry exactly one certReqId (RFC 9483 4.4)"});
+  }
+  const long cert_req_id = ::ASN1_INTEGER_get(sk_ECMP_POLLREQ_value(polls, 0)->certReqId);
+  auto found = m_service.find(ex.transaction_id_hex);
+  if (!found) return error_reply(ex, found.error());
+  if (!*found) return error_reply(ex, {ErrorCode::kUnknownTransaction, "no open transaction with this transactionID"});
+  auto state = decode_protocol_state((*found)->protocol_state);
+  if (!state) return error_reply(ex, state.error());
+  if (cert_req_id != state->cert_req_id) {
+    return error_reply(ex, {ErrorCode::kBadCertId, "certReqId does not match the request being polled"});
+  }
+  const Bytes next_state = encode_protocol_state({ex.reply_header.sender_nonce, state->cert_req_id, state->reply_type});
+  auto encode = [&](const ra::Decision& decision) -> Result<Bytes> {
+    if (const auto* held = std::get_if<ra::HeldForApproval>(&decision)) {
+      return poll_reply(ex.reply_header, *ex.protection, state->cert_req_id, held->check_after);
+    }
+    return certificate_reply(ex.reply_header, *ex.protection, state->reply_type, state->cert_req_id, decision);
+  };
+  auto reply = m_service.collect(ex.transaction_id_hex, ex.requester, ex.request.fingerprint, next_state, encode);
+  if (!reply) {
+    return is_content_error(reply.error().code)
+               ? rejection_reply(ex, reply.error(), state->reply_type, state->cert_req_id)
+               : error_reply(ex, reply.error());
+  }
+  spdlog::info("cmp peer={} txn={} pollReq answered", ex.context.peer, ex.transaction_id_hex);
+  return reply;
 }
 
 Result<ra::RevocationRequest> CmpServer::revocation_request(const Exchange& ex) const {
@@ -573,6 +643,11 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
 }
 
 Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error) {
+  return rejection_reply(ex, error, reply_type(ex.body().type),
+                         ex.body().type == ECMP_BODY_P10CR ? kCertReqIdP10 : kCertReqIdCrmf);
+}
+
+Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error, int reply_body_type, int cert_req_id) {
   spdlog::warn("cmp peer={} txn={} requester={} rejected: {} ({})", ex.context.peer, ex.transaction_id_hex,
                ex.requester.identity, error.message, to_string(error.code));
   CertRepPtr rep(ECMP_CERTREPMESSAGE_new());
@@ -581,11 +656,11 @@ Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error) {
     ECMP_CERTRESPONSE_free(response);
     return fail(ErrorCode::kSystemFailure, "out of memory");
   }
-  ::ASN1_INTEGER_set(response->certReqId, ex.body().type == ECMP_BODY_P10CR ? kCertReqIdP10 : kCertReqIdCrmf);
+  ::ASN1_INTEGER_set(response->certReqId, cert_req_id);
   ECMP_PKISI_free(response->status);
   response->status = make_status_info(PkiStatus::kRejection, failure_bit(error.code), error.message).release();
   BodyPtr body(ECMP_BODY_new());
-  body->type = reply_type(ex.body().type);
+  body->type = reply_body_type;
   body->value.ip = rep.release();
   return encode_message(ex.reply_header, std::move(body), {}, ex.protection ? &*ex.protection : nullptr);
 }

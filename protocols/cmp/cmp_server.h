@@ -49,11 +49,14 @@ class CmpServer {
   Status check_message_time(const ECMP_HEADER& header) const;
   Result<Bytes> handle_certification(Exchange& exchange);
   Result<Bytes> handle_cert_conf(Exchange& exchange);
+  Result<Bytes> handle_poll_request(Exchange& exchange);
   Result<Bytes> handle_general_message(Exchange& exchange);
   Result<Bytes> handle_revocation(Exchange& exchange);
   Result<ra::RevocationRequest> revocation_request(const Exchange& exchange) const;
   Result<Bytes> error_reply(Exchange& exchange, const Error& error);
+  // ip/cp/kup with status rejection; by default of the type and certReqId the request implies.
   Result<Bytes> rejection_reply(Exchange& exchange, const Error& error);
+  Result<Bytes> rejection_reply(Exchange& exchange, const Error& error, int reply_body_type, int cert_req_id);
 
   ra::EnrollmentService& m_service;
   const ra::SharedSecrets& m_secrets;

@@ -103,6 +103,7 @@ struct HttpServer::Impl {
                                                  std::to_string(options.max_body_bytes) + " bytes"));
     }
     state.request.content_type = header_value(connection, MHD_HTTP_HEADER_CONTENT_TYPE);
+    state.request.authorization = header_value(connection, MHD_HTTP_HEADER_AUTHORIZATION);
     return MHD_YES;
   }
 

@@ -19,6 +19,7 @@ struct Request {
   std::string method;
   std::string path;
   std::string content_type;
+  std::string authorization;  // the Authorization header, as sent
   Bytes body;
   std::string peer;  // "ip:port"
 };

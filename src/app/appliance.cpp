@@ -4,9 +4,15 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "common/log.h"
+#include "protocols/admin/admin_routes.h"
 #include "protocols/cmp/http_binding.h"
 #include "protocols/http/http_server.h"
 
@@ -27,6 +33,57 @@ int wait_for_termination() {
 int report(const Error& error) {
   spdlog::error("start-up failed: {} ({})", error.message, to_string(error.code));
   return 1;
+}
+
+constexpr std::size_t kMinTokenLength = 16;
+
+Result<std::string> read_admin_token(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string token;
+  if (!in || !std::getline(in, token))
+    return fail(ErrorCode::kConfigInvalid, "cannot read admin token " + file.string());
+  token.erase(token.find_last_not_of(" \t\r") + 1);
+  if (token.size() < kMinTokenLength) {
+    return fail(ErrorCode::kConfigInvalid, "admin token in " + file.string() + " is shorter than 16 characters");
+  }
+  return token;
+}
+
+// Expires overdue transactions in the background, so that an unconfirmed certificate is
+// revoked on time even if its requester never comes back.
+class DeadlineSweeper {
+ public:
+  DeadlineSweeper(Core& core, std::chrono::seconds interval)
+      : m_thread([&core, interval](std::stop_token stop) { run(core, interval, stop); }) {}
+
+ private:
+  static void run(Core& core, std::chrono::seconds interval, std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    while (!wake.wait_for(lock, stop, interval, [] { return false; })) {
+      auto expired = core.expire_overdue();
+      if (!expired) spdlog::error("deadline sweep failed: {}", expired.error().message);
+      if (expired && *expired > 0) spdlog::info("deadline sweep expired {} transaction(s)", *expired);
+    }
+  }
+  std::jthread m_thread;  // last: stopped and joined first
+};
+
+// Often enough that a deadline is kept within a quarter of the confirmation wait.
+std::chrono::seconds sweep_interval(const Config& config) {
+  return std::chrono::seconds(std::clamp(config.confirm_wait_seconds / 4, 1u, 30u));
+}
+
+Result<std::unique_ptr<http::HttpServer>> start_admin(const Config& config, const RunOptions& options, Core& core) {
+  if (!config.admin_token_file) return std::unique_ptr<http::HttpServer>();
+  auto token = read_admin_token(*config.admin_token_file);
+  if (!token) return tl::unexpected(token.error());
+  http::ServerOptions admin;
+  admin.bind_address = config.admin_listen;
+  admin.port = options.admin_port.value_or(config.admin_port);
+  admin.threads = 1;
+  return http::HttpServer::start(admin, admin::admin_routes(core.approvals(), std::move(*token)));
 }
 
 }  // namespace
@@ -50,13 +107,19 @@ int run(const Config& config, const RunOptions& options) {
   http_options.max_body_bytes = config.max_body_bytes;
   auto server = http::HttpServer::start(http_options, cmp::http_routes((*core)->cmp()));
   if (!server) return report(server.error());
+  auto admin = start_admin(config, options, **core);
+  if (!admin) return report(admin.error());
+  const std::uint16_t admin_port = *admin ? (*admin)->port() : 0;
+  DeadlineSweeper sweeper(**core, sweep_interval(config));
 
-  spdlog::info("enrolld serving: ca=\"{}\" http={}:{} store={}", (*core)->ca_name(), config.listen, (*server)->port(),
+  spdlog::info("enrolld serving: ca=\"{}\" http={}:{} admin={} store={}", (*core)->ca_name(), config.listen,
+               (*server)->port(), admin_port != 0 ? config.admin_listen + ":" + std::to_string(admin_port) : "off",
                config.store_path.string());
-  if (options.on_listening) options.on_listening(Listening{(*server)->port()});
+  if (options.on_listening) options.on_listening(Listening{(*server)->port(), admin_port});
   const int signal = wait_for_termination();
   spdlog::info("signal {} received: finishing requests in flight", signal);
   (*server)->stop();
+  if (*admin) (*admin)->stop();
   spdlog::info("enrolld stopped");
   return 0;
 }

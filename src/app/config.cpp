@@ -128,6 +128,13 @@ const std::map<std::string, TableSchema>& schema() {
         {"pbm_min_iterations", pbm_limit(&cmp::PbmLimits::min_iterations, 1, 10'000'000)},
         {"pbm_max_iterations", pbm_limit(&cmp::PbmLimits::max_iterations, 1, 10'000'000)},
         {"trust_anchors", path_list(&Config::trust_anchors)}}},
+      {"ra",
+       {{"check_after_seconds", integer(&Config::check_after_seconds, 1, 86400)},
+        {"approval_wait_seconds", integer(&Config::approval_wait_seconds, 60, 86400 * 365)}}},
+      {"admin",
+       {{"listen", text(&Config::admin_listen)},
+        {"port", integer(&Config::admin_port, 0, 65535)},
+        {"token_file", optional_path(&Config::admin_token_file)}}},
   };
   return kSchema;
 }
@@ -161,6 +168,58 @@ Status read_credentials(const toml::node& node, Config& config) {
                   where(config, table.source()) + ": a cmp.credential needs a reference and a secret of 8+ characters");
     }
     config.credentials.push_back(std::move(credential));
+  }
+  return {};
+}
+
+bool is_profile_name(const std::string& name) {
+  return !name.empty() && name.size() <= 64 &&
+         name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos;
+}
+
+Status read_profile(const toml::table& table, Config& config) {
+  ProfileConfig profile;
+  for (const auto& [key, value] : table) {
+    const std::string name(key.str());
+    const std::string at = where(config, value.source()) + ": key 'profile." + name + "' ";
+    if (name == "name") {
+      if (!value.is_string() || !is_profile_name(*value.value<std::string>())) {
+        return fail(ErrorCode::kConfigInvalid, at + "must be 1-64 characters of a-z, 0-9, '-' and '_'");
+      }
+      profile.name = *value.value<std::string>();
+    } else if (name == "validity_days") {
+      auto days = value.value<std::int64_t>();
+      if (!value.is_integer() || !days || *days < 1 || *days > 36500) {
+        return fail(ErrorCode::kConfigInvalid, at + "must be an integer from 1 to 36500");
+      }
+      profile.validity_days = static_cast<unsigned>(*days);
+    } else if (name == "require_approval") {
+      if (!value.is_boolean()) return fail(ErrorCode::kConfigInvalid, at + "must be true or false");
+      profile.require_approval = *value.value<bool>();
+    } else {
+      return fail(ErrorCode::kConfigInvalid, where(config, value.source()) + ": unknown key 'profile." + name + "'");
+    }
+  }
+  if (profile.name.empty()) {
+    return fail(ErrorCode::kConfigInvalid, where(config, table.source()) + ": a [[profile]] needs a name");
+  }
+  for (const auto& other : config.profiles) {
+    if (other.name == profile.name) {
+      return fail(ErrorCode::kConfigInvalid,
+                  where(config, table.source()) + ": profile '" + profile.name + "' appears twice");
+    }
+  }
+  config.profiles.push_back(std::move(profile));
+  return {};
+}
+
+Status read_profiles(const toml::node& node, Config& config) {
+  const toml::array* list = node.as_array();
+  if (list == nullptr || !list->is_array_of_tables()) {
+    return fail(ErrorCode::kConfigInvalid, where(config, node.source()) + ": [[profile]] must be tables");
+  }
+  for (const auto& item : *list) {
+    if (auto ok = read_profile(*item.as_table(), config); !ok) return ok;
   }
   return {};
 }
@@ -200,6 +259,10 @@ Result<Config> load_config(const std::filesystem::path& file) {
   }
   for (const auto& [key, value] : root) {
     const std::string name(key.str());
+    if (name == "profile") {
+      if (auto ok = read_profiles(value, config); !ok) return tl::unexpected(ok.error());
+      continue;
+    }
     if (!schema().count(name) || !value.is_table()) {
       return fail(ErrorCode::kConfigInvalid, where(config, value.source()) + ": unknown section or key '" + name + "'");
     }

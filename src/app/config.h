@@ -18,6 +18,13 @@ struct MacCredential {
   std::string secret;
 };
 
+// [[profile]]: a certificate profile, selected by /.well-known/cmp/p/<name> or certProfile.
+struct ProfileConfig {
+  std::string name;
+  std::optional<unsigned> validity_days;  // default: [ca] validity_days
+  bool require_approval = false;          // requests wait for `enrollctl approve`
+};
+
 struct Config {
   std::filesystem::path file;  // relative paths in the file are relative to its folder
 
@@ -51,6 +58,18 @@ struct Config {
   // Certificates whose holders may sign CMP requests, besides those this CA issued.
   std::vector<std::filesystem::path> trust_anchors;
   std::vector<MacCredential> credentials;  // [[cmp.credential]]
+
+  // [ra]
+  unsigned check_after_seconds = 10;               // what a polling requester is told to wait
+  unsigned approval_wait_seconds = 7 * 24 * 3600;  // for an officer, then for the requester
+
+  // [admin]: the operator's listener (enrollctl approve/reject/pending); loopback by default.
+  std::string admin_listen = "127.0.0.1";
+  std::uint16_t admin_port = 8081;  // 0: pick a free port
+  // Bearer token that enrollctl presents; without it the admin listener is not started.
+  std::optional<std::filesystem::path> admin_token_file;
+
+  std::vector<ProfileConfig> profiles;  // [[profile]]; "default" is implied from [ca]
 };
 
 // Reads and checks the file. Returns kConfigInvalid with "FILE:LINE: ..." for syntax errors,

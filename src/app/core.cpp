@@ -1,5 +1,6 @@
 #include "app/core.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 
@@ -81,19 +82,42 @@ struct Core::Parts {
         std::unique_ptr<hsm::Signer> signer, const std::vector<Bytes>& anchors)
       : store(std::move(opened)),
         authority(std::move(chain), std::move(signer), system_clock()),
-        service(*store, authority, profile_of(config),
-                ra::Policy{config.grant_implicit_confirm, std::chrono::seconds(config.confirm_wait_seconds),
-                           config.revoke_replaced_on_key_update},
-                system_clock()),
+        service(*store, authority, profiles_of(config), policy_of(config), system_clock()),
         secrets(shared_secrets(config)),
         trust(*store, service.ca_chain(), anchors, system_clock()),
         response_signer(authority.signer(), service.ca_chain()),
         cmp(service, secrets, cmp_options(config), &trust, &response_signer) {}
 
-  static ca::Profile profile_of(const Config& config) {
-    ca::Profile profile;
-    profile.validity = std::chrono::hours(24) * config.validity_days;
-    return profile;
+  // The configured profiles, with "default" (from [ca]) first unless configured explicitly.
+  static std::vector<ca::Profile> profiles_of(const Config& config) {
+    std::vector<ProfileConfig> wanted = config.profiles;
+    auto is_default = [](const ProfileConfig& p) { return p.name == "default"; };
+    auto found = std::find_if(wanted.begin(), wanted.end(), is_default);
+    if (found == wanted.end()) {
+      wanted.insert(wanted.begin(), ProfileConfig{"default", std::nullopt, false});
+    } else {
+      std::rotate(wanted.begin(), found, found + 1);
+    }
+    std::vector<ca::Profile> profiles;
+    for (const auto& p : wanted) {
+      ca::Profile profile;
+      profile.name = p.name;
+      profile.validity = std::chrono::hours(24) * p.validity_days.value_or(config.validity_days);
+      profiles.push_back(std::move(profile));
+    }
+    return profiles;
+  }
+  static ra::Policy policy_of(const Config& config) {
+    ra::Policy policy;
+    policy.grant_implicit_confirm = config.grant_implicit_confirm;
+    policy.confirm_wait = std::chrono::seconds(config.confirm_wait_seconds);
+    policy.revoke_replaced_certificate = config.revoke_replaced_on_key_update;
+    policy.check_after = std::chrono::seconds(config.check_after_seconds);
+    policy.approval_wait = std::chrono::seconds(config.approval_wait_seconds);
+    for (const auto& p : config.profiles) {
+      if (p.require_approval) policy.approval_profiles.insert(p.name);
+    }
+    return policy;
   }
   static cmp::CmpServerOptions cmp_options(const Config& config) {
     cmp::CmpServerOptions options;
@@ -120,6 +144,12 @@ Core::~Core() = default;
 
 cmp::CmpServer& Core::cmp() {
   return m_parts->cmp;
+}
+ra::ApprovalQueue& Core::approvals() {
+  return m_parts->service;
+}
+Result<std::size_t> Core::expire_overdue() {
+  return m_parts->service.expire_overdue();
 }
 std::string Core::ca_name() const {
   return m_parts->authority.name();

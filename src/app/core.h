@@ -22,6 +22,9 @@ class Core {
   ~Core();
 
   cmp::CmpServer& cmp();
+  ra::ApprovalQueue& approvals();
+  // Expires transactions past their deadline (see EnrollmentServiceImpl::expire_overdue).
+  Result<std::size_t> expire_overdue();
   std::string ca_name() const;
 
   struct Parts;

@@ -122,7 +122,13 @@ std::string config_text(const std::string& cmp_secret) {
       << "revoke_replaced_on_key_update = false\n"
       << "# Devices with a certificate from these CAs may sign their requests.\n"
       << "trust_anchors = [\"vendor/manufacturer-ca.pem\"]\n\n"
-      << "[[cmp.credential]]\nreference = \"" << kCmpReference << "\"\nsecret = \"" << cmp_secret << "\"\n";
+      << "[[cmp.credential]]\nreference = \"" << kCmpReference << "\"\nsecret = \"" << cmp_secret << "\"\n\n"
+      << "[ra]\n# A device polling for a held request is told to come back after this many seconds.\n"
+      << "check_after_seconds = 1\napproval_wait_seconds = 604800\n\n"
+      << "[admin]\n# enrollctl approve/reject talk to this loopback listener with the token in token_file.\n"
+      << "listen = \"127.0.0.1\"\nport = 0\ntoken_file = \"admin-token\"\n\n"
+      << "# Requests to /.well-known/cmp/p/approval wait for 'enrollctl approve'.\n"
+      << "[[profile]]\nname = \"approval\"\nrequire_approval = true\n";
   return out.str();
 }
 
@@ -158,12 +164,14 @@ Result<fs::path> ensure_demo_instance(const fs::path& requested_dir) {
   if (auto ok = ensure_ca_certificates(dir, access); !ok) return tl::unexpected(ok.error());
   if (auto ok = ensure_vendor_credentials(dir); !ok) return tl::unexpected(ok.error());
   fs::create_directories(dir / "db");
+  if (auto token = ensure_secret_file(dir / "admin-token", 24); !token) return tl::unexpected(token.error());
   if (auto ok = write_text(config_file, config_text(random_token(16)), 0600); !ok) return tl::unexpected(ok.error());
   spdlog::info("demo instance created in {}", dir.string());
   return config_file;
 }
 
-Status write_endpoints(const fs::path& requested_dir, const Config& config, std::uint16_t http_port) {
+Status write_endpoints(const fs::path& requested_dir, const Config& config, const Listening& listening) {
+  const std::uint16_t http_port = listening.http_port;
   const fs::path dir = fs::absolute(requested_dir);
   if (config.credentials.empty()) return fail(ErrorCode::kConfigInvalid, "the demo config has no CMP credential");
   // CMP_TRUST: what a client needs to check what it gets: the root CA (anchor of issued
@@ -180,6 +188,8 @@ Status write_endpoints(const fs::path& requested_dir, const Config& config, std:
   env << "# enrolld demo endpoints; source this file\n"
       << "HTTP_PORT=" << http_port << "\n"
       << "CMP_URL=" << base << "/.well-known/cmp\n"
+      << "CMP_POLL_URL=" << base << "/.well-known/cmp/p/approval\n"
+      << "ADMIN_URL=http://" << config.admin_listen << ":" << listening.admin_port << "\n"
       << "CMP_REF=" << config.credentials.front().reference << "\n"
       << "CMP_SECRET=" << config.credentials.front().secret << "\n"
       << "CMP_TRUST=" << trust.string() << "\n"

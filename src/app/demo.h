@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 
+#include "app/appliance.h"
 #include "app/config.h"
 #include "common/error.h"
 
@@ -17,8 +18,8 @@ namespace enrolld::app {
 // Returns the config file path, or kSystemUnavailable / kSystemFailure naming the step that failed.
 Result<std::filesystem::path> ensure_demo_instance(const std::filesystem::path& dir);
 
-// Writes dir/endpoints.env: shell assignments (CMP_URL, CMP_REF, CMP_SECRET, CMP_TRUST,
-// CMP_CHAIN, HTTP_PORT) for clients and scripts to `source`.
-Status write_endpoints(const std::filesystem::path& dir, const Config& config, std::uint16_t http_port);
+// Writes dir/endpoints.env: shell assignments (CMP_URL, CMP_POLL_URL, CMP_REF, CMP_SECRET,
+// CMP_TRUST, CMP_CHAIN, CMP_CLIENT_CERT/KEY, ADMIN_URL, HTTP_PORT) for clients and scripts.
+Status write_endpoints(const std::filesystem::path& dir, const Config& config, const Listening& listening);
 
 }  // namespace enrolld::app

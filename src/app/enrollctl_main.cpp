@@ -3,6 +3,9 @@
 //   enrollctl --config FILE cert show SERIAL
 //   enrollctl --config FILE audit list
 //   enrollctl --config FILE cmp process --in REQUEST.der --out RESPONSE.der
+//   enrollctl --config FILE [--admin-url URL] pending
+//   enrollctl --config FILE [--admin-url URL] approve TRANSACTION [--officer NAME]
+//   enrollctl --config FILE [--admin-url URL] reject TRANSACTION --reason TEXT [--officer NAME]
 
 #include <algorithm>
 #include <ctime>
@@ -10,10 +13,15 @@
 #include <iostream>
 #include <iterator>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include "app/admin_client.h"
 #include "app/config.h"
 #include "app/core.h"
 #include "common/openssl_util.h"
@@ -101,6 +109,85 @@ int process_cmp_file(const std::string& config_file, const std::string& in, cons
   return 0;
 }
 
+// Where the admin API is and the token it wants, from the config (the URL may be overridden:
+// a demo picks a free port and writes it to endpoints.env as ADMIN_URL).
+struct AdminAccess {
+  std::string url;
+  std::string token;
+};
+
+enrolld::Result<AdminAccess> admin_access(const std::string& config_file, const std::string& url_override) {
+  auto config = enrolld::app::load_config(config_file);
+  if (!config) return tl::unexpected(config.error());
+  if (!config->admin_token_file) {
+    return enrolld::fail(enrolld::ErrorCode::kConfigInvalid, config_file + " has no [admin] token_file");
+  }
+  std::ifstream in(*config->admin_token_file);
+  std::string token;
+  if (!in || !std::getline(in, token) || token.empty()) {
+    return enrolld::fail(enrolld::ErrorCode::kConfigInvalid,
+                         "cannot read the admin token " + config->admin_token_file->string());
+  }
+  if (!url_override.empty()) return AdminAccess{url_override, token};
+  if (config->admin_port == 0) {
+    return enrolld::fail(enrolld::ErrorCode::kConfigInvalid,
+                         "[admin] port is 0 (picked at start-up): pass --admin-url (a demo writes it as ADMIN_URL)");
+  }
+  return AdminAccess{"http://" + config->admin_listen + ":" + std::to_string(config->admin_port), token};
+}
+
+std::string login_name() {
+  const passwd* user = ::getpwuid(::geteuid());
+  return user != nullptr && user->pw_name != nullptr ? user->pw_name : "operator";
+}
+
+// Prints what the admin API said; returns the exit status.
+int report_admin_reply(const enrolld::Result<enrolld::app::AdminReply>& reply) {
+  if (!reply) {
+    std::cerr << "enrollctl: " << reply.error().message << "\n";
+    return 1;
+  }
+  const auto body = nlohmann::json::parse(reply->body, nullptr, false);
+  if (reply->status != 200) {
+    const std::string why = body.is_object() ? body.value("error", reply->body) : reply->body;
+    std::cerr << "enrollctl: enrolld refused (HTTP " << reply->status << "): " << why << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int list_pending(const AdminAccess& admin) {
+  auto reply = enrolld::app::admin_request("GET", admin.url + "/admin/pending", admin.token);
+  if (int status = report_admin_reply(reply); status != 0) return status;
+  const auto list = nlohmann::json::parse(reply->body, nullptr, false);
+  if (!list.is_array()) {
+    std::cerr << "enrollctl: unexpected reply from enrolld\n";
+    return 1;
+  }
+  std::cout << "TRANSACTION                       STATE                 PROFILE     CREATED               "
+               "REQUESTER             SUBJECT\n";
+  for (const auto& p : list) {
+    std::printf("%-33s %-21s %-11s %-21s %-21s %s\n", p.value("transaction", "").c_str(), p.value("state", "").c_str(),
+                p.value("profile", "").c_str(), utc(p.value("created_at", std::int64_t{0})).c_str(),
+                p.value("requester", "").c_str(), p.value("subject", "").c_str());
+  }
+  return 0;
+}
+
+int decide(const AdminAccess& admin, const std::string& transaction, const std::string& officer,
+           const std::optional<std::string>& reason) {
+  nlohmann::json body = {{"officer", officer}};
+  if (reason) body["reason"] = *reason;
+  const std::string action = reason ? "reject" : "approve";
+  std::string id = transaction;  // IDs are stored in lower-case hex; accept any case
+  for (auto& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto reply = enrolld::app::admin_request("POST", admin.url + "/admin/transactions/" + id + "/" + action, admin.token,
+                                           body.dump());
+  if (int status = report_admin_reply(reply); status != 0) return status;
+  std::cout << (reason ? "rejected " : "approved ") << transaction << "\n";
+  return 0;
+}
+
 int show_certificate(enrolld::store::Store& store, std::string serial) {
   // Stored serials are whole octets in lower-case hex with no leading zero octet ("0f5c...");
   // accept any case and any number of leading zeros.
@@ -153,7 +240,30 @@ int main(int argc, char** argv) {
   std::string out_file;
   process->add_option("--in", in_file, "request (DER PKIMessage)")->required();
   process->add_option("--out", out_file, "where to write the response (DER PKIMessage)")->required();
+  std::string admin_url;
+  cli.add_option("--admin-url", admin_url, "enrolld's admin listener (default: from [admin] in the config)");
+  std::string transaction;
+  std::string officer = login_name();
+  std::string reason;
+  auto* pending = cli.add_subcommand("pending", "list requests waiting for an officer's approval");
+  auto* approve = cli.add_subcommand("approve", "approve a held request; it is issued when the requester polls");
+  approve->add_option("transaction", transaction, "transaction ID (hex)")->required();
+  approve->add_option("--officer", officer, "who decides (for the audit trail)")->capture_default_str();
+  auto* reject = cli.add_subcommand("reject", "reject a held request; the requester is told the reason");
+  reject->add_option("transaction", transaction, "transaction ID (hex)")->required();
+  reject->add_option("--reason", reason, "why, in words the requester's operator can act on")->required();
+  reject->add_option("--officer", officer, "who decides (for the audit trail)")->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
+
+  if (*pending || *approve || *reject) {
+    auto admin = admin_access(config_file, admin_url);
+    if (!admin) {
+      std::cerr << "enrollctl: " << admin.error().message << "\n";
+      return 1;
+    }
+    if (*pending) return list_pending(*admin);
+    return decide(*admin, transaction, officer, *reject ? std::optional<std::string>(reason) : std::nullopt);
+  }
 
   if (*process) {
     spdlog::set_default_logger(spdlog::stderr_logger_mt("enrollctl"));

@@ -36,7 +36,7 @@ int run_demo(const std::filesystem::path& dir, std::optional<std::uint16_t> http
   enrolld::app::RunOptions options;
   options.http_port = http_port.value_or(0);
   options.on_listening = [&](const enrolld::app::Listening& listening) {
-    if (auto ok = enrolld::app::write_endpoints(dir, *config, listening.http_port); !ok) {
+    if (auto ok = enrolld::app::write_endpoints(dir, *config, listening); !ok) {
       spdlog::error("cannot write endpoints: {}", ok.error().message);
       return;
     }

@@ -2,10 +2,13 @@
 // What the protocols (CMP, EST, ...) ask of the core, in domain types. Protocol code depends on
 // this header only; it never sees the CA, the store or the HSM.
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/bytes.h"
@@ -42,9 +45,17 @@ struct IssuedCertificate {
   bool implicitly_confirmed = false;
 };
 
-// Builds the protocol's reply for an issued certificate. The service stores the reply with the
+// The request waits for an officer (the profile requires approval): the requester should ask
+// again after `check_after` (CMP pollReq, EST retry).
+struct HeldForApproval {
+  std::chrono::seconds check_after{0};
+};
+
+using Decision = std::variant<IssuedCertificate, HeldForApproval>;
+
+// Builds the protocol's reply for what was decided. The service stores the reply with the
 // certificate in one durable write, so a resend gets the very same bytes.
-using ReplyEncoder = std::function<Result<Bytes>(const IssuedCertificate&)>;
+using ReplyEncoder = std::function<Result<Bytes>(const Decision&)>;
 
 struct TransactionView {
   std::string state;  // a txn::State name
@@ -87,6 +98,17 @@ class EnrollmentService {
   [[nodiscard]] virtual Result<Bytes> submit(const CertificationRequest& request, const Bytes& protocol_state,
                                              const ReplyEncoder& encode) = 0;
 
+  // Answers a requester asking after a request that was held for approval (CMP pollReq): while
+  // no officer has decided, encode(HeldForApproval); once approved, issues as submit() does and
+  // stores `protocol_state` and the reply; after issuance, encodes the issued certificate again
+  // (the requester lost the reply). A resend (fingerprint equal to the stored one) gets the
+  // stored reply. Errors: kUnknownTransaction, kNotAuthorized (another requester, or an officer
+  // rejected it: the message says why), kUnexpectedMessage (nothing to collect, or expired),
+  // kCertRevoked, kSystemUnavailable.
+  [[nodiscard]] virtual Result<Bytes> collect(std::string_view transaction_id_hex, const Requester& requester,
+                                              const Bytes& fingerprint, const Bytes& protocol_state,
+                                              const ReplyEncoder& encode) = 0;
+
   // Returns the transaction, nullopt if there is none with this ID, or kSystemUnavailable.
   [[nodiscard]] virtual Result<std::optional<TransactionView>> find(std::string_view transaction_id_hex) = 0;
 
@@ -109,6 +131,32 @@ class EnrollmentService {
 
   // Returns the profile named `name` (empty: the default), or kBadCertTemplate if unknown.
   [[nodiscard]] virtual Result<ProfileInfo> profile(std::string_view name) const = 0;
+};
+
+// A certification request held for an officer's decision.
+struct PendingRequest {
+  std::string transaction_id_hex;
+  std::string protocol;
+  std::string requester;
+  std::string profile;
+  std::string subject;  // RFC 2253
+  std::string state;    // "waiting-for-approval", or "approved" until the requester collects
+  std::int64_t created_at = 0;
+};
+
+// The officer's side of delayed delivery: requests under profiles that require approval wait
+// here until approved (issued when the requester next asks) or rejected.
+// Thread-safety: all methods may be called concurrently, and with EnrollmentService's.
+class ApprovalQueue {
+ public:
+  virtual ~ApprovalQueue() = default;
+  // Requests waiting for a decision or for their requester, oldest transaction ID first.
+  [[nodiscard]] virtual Result<std::vector<PendingRequest>> pending(std::size_t limit) = 0;
+  // Errors: kUnknownTransaction; kUnexpectedMessage when it is not waiting for approval;
+  // kSystemUnavailable. Both write an audit record naming `officer`.
+  [[nodiscard]] virtual Status approve(std::string_view transaction_id_hex, std::string_view officer) = 0;
+  [[nodiscard]] virtual Status reject(std::string_view transaction_id_hex, std::string_view officer,
+                                      std::string_view reason) = 0;
 };
 
 // Certificates that requesters sign with: vendor (manufacturer) certificates under the

@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include <nlohmann/json.hpp>
+
 #include "common/log.h"
 #include "txn/transaction.h"
 
@@ -9,7 +11,8 @@ namespace enrolld::ra {
 
 namespace {
 
-constexpr int kCommitAttempts = 3;  // a serial taken between check and commit: draw again
+constexpr int kCommitAttempts = 3;               // a serial taken between check and commit: draw again
+constexpr std::size_t kOpenScanLimit = 100'000;  // bound on one pass over open transactions
 
 std::int64_t unix_seconds(const ::ASN1_TIME* time) {
   struct tm tm {};
@@ -39,14 +42,63 @@ TransactionView view_of(const store::TransactionRecord& record, Bytes certificat
       record.last_response, record.protocol_state};
 }
 
+void set_state(store::TransactionRecord& record, txn::State state, std::int64_t now) {
+  record.state = std::string(txn::to_string(state));
+  record.open = !txn::is_final(state);
+  record.updated_at = now;
+}
+
+Result<txn::Transaction> machine_of(const store::TransactionRecord& record) {
+  auto persisted = txn::state_from_string(record.state);
+  if (!persisted) return fail(ErrorCode::kSystemFailure, "stored transaction has unknown state " + record.state);
+  return txn::Transaction::resume(*persisted);
+}
+
+std::string subject_text(const Bytes& name_der) {
+  auto name = ossl::name_from_der(name_der);
+  return name ? ossl::name_to_string(name->get()) : std::string("(unreadable subject)");
+}
+
+// What a held request needs to be issued later, kept with its transaction.
+Bytes encode_held(const CertificationRequest& request) {
+  using nlohmann::json;
+  return json::to_cbor({{"subject", json::binary(request.subject_der)},
+                        {"key", json::binary(request.public_key_der)},
+                        {"ext", json::binary(request.extensions_der)},
+                        {"implicit", request.implicit_confirm_requested}});
+}
+
+Result<CertificationRequest> decode_held(const store::TransactionRecord& record) {
+  auto bytes_of = [](const nlohmann::json& value) {
+    const auto& binary = value.get_binary();
+    return Bytes(binary.begin(), binary.end());
+  };
+  try {
+    auto doc = nlohmann::json::from_cbor(record.held_request);
+    CertificationRequest request;
+    request.transaction_id_hex = record.id_hex;
+    request.protocol = record.protocol;
+    request.requester = Requester{record.requester, ""};
+    request.profile = record.profile;
+    request.subject_der = bytes_of(doc.at("subject"));
+    request.public_key_der = bytes_of(doc.at("key"));
+    request.extensions_der = bytes_of(doc.at("ext"));
+    request.implicit_confirm_requested = doc.at("implicit").get<bool>();
+    request.replaces_serial_hex = record.replaces_serial_hex;
+    return request;
+  } catch (const nlohmann::json::exception& e) {
+    return fail(ErrorCode::kSystemFailure, "corrupt held request in transaction " + record.id_hex + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
-                                             ca::Profile profile, Policy policy, ca::Clock clock)
+                                             std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock)
     : m_store(store),
       m_authority(authority),
-      m_profile(std::move(profile)),
-      m_policy(policy),
+      m_profiles(std::move(profiles)),
+      m_policy(std::move(policy)),
       m_clock(std::move(clock)) {
   for (const auto& cert : m_authority.chain()) m_chain_der.push_back(ossl::der_of(cert.get()));
 }
@@ -57,6 +109,14 @@ std::mutex& EnrollmentServiceImpl::lock_for(std::string_view transaction_id_hex)
 
 std::int64_t EnrollmentServiceImpl::now_seconds() const {
   return std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count();
+}
+
+const ca::Profile* EnrollmentServiceImpl::find_profile(std::string_view name) const {
+  if (name.empty()) return m_profiles.empty() ? nullptr : &m_profiles.front();
+  for (const auto& profile : m_profiles) {
+    if (profile.name == name) return &profile;
+  }
+  return nullptr;
 }
 
 Status EnrollmentServiceImpl::check_key_update(const CertificationRequest& request) {
@@ -96,17 +156,21 @@ Status EnrollmentServiceImpl::supersede(const std::string& old_serial, const std
 }
 
 Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const {
-  if (!name.empty() && name != m_profile.name) {
+  const ca::Profile* found = find_profile(name);
+  if (found == nullptr) {
     return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(name) + "'");
   }
-  ProfileInfo info{m_profile.name, {}};
-  for (const auto& rule : m_profile.keys) info.key_algorithms.push_back(ca::algorithm_identifier_der(rule));
+  ProfileInfo info{found->name, {}};
+  for (const auto& rule : found->keys) info.key_algorithms.push_back(ca::algorithm_identifier_der(rule));
   return info;
 }
 
 Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request, const Bytes& protocol_state,
                                             const ReplyEncoder& encode) {
-  if (auto known = profile(request.profile); !known) return tl::unexpected(known.error());
+  const ca::Profile* profile = find_profile(request.profile);
+  if (profile == nullptr) {
+    return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + request.profile + "'");
+  }
   std::lock_guard lock(lock_for(request.transaction_id_hex));
   auto existing = m_store.find_transaction(request.transaction_id_hex);
   if (!existing) return tl::unexpected(existing.error());
@@ -121,40 +185,67 @@ Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request,
   if (!request.replaces_serial_hex.empty()) {
     if (auto ok = check_key_update(request); !ok) return tl::unexpected(ok.error());
   }
+  store::TransactionRecord record;
+  record.id_hex = request.transaction_id_hex;
+  record.protocol = request.protocol;
+  record.requester = request.requester.identity;
+  record.profile = profile->name;
+  record.replaces_serial_hex = request.replaces_serial_hex;
+  record.request_fingerprint = request.fingerprint;
+  record.protocol_state = protocol_state;
+  record.created_at = now_seconds();
+  if (m_policy.approval_profiles.contains(profile->name)) return hold(request, std::move(record), encode);
+  return issue(request, *profile, txn::State::kReceived, record, encode);
+}
+
+Result<Bytes> EnrollmentServiceImpl::hold(const CertificationRequest& request, store::TransactionRecord record,
+                                          const ReplyEncoder& encode) {
+  auto txn = txn::Transaction::begin();
+  auto state = txn.apply(txn::Event::kHeld);
+  if (!state) return tl::unexpected(state.error());
+  auto reply = encode(Decision{HeldForApproval{m_policy.check_after}});
+  if (!reply) return tl::unexpected(reply.error());
+  const std::int64_t now = now_seconds();
+  set_state(record, *state, now);
+  record.held_request = encode_held(request);
+  record.last_response = *reply;
+  record.deadline = now + m_policy.approval_wait.count();
+  store::WriteSet writes;
+  writes.transactions.push_back(std::move(record));
+  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  spdlog::info("held for approval txn={} profile={} subject=\"{}\" requester={}", request.transaction_id_hex,
+               writes.transactions.front().profile, subject_text(request.subject_der), request.requester.identity);
+  return reply;
+}
+
+Result<Bytes> EnrollmentServiceImpl::issue(const CertificationRequest& request, const ca::Profile& profile,
+                                           txn::State from, const store::TransactionRecord& record,
+                                           const ReplyEncoder& encode) {
   for (int attempt = 1;; ++attempt) {
-    auto reply = issue_and_store(request, protocol_state, encode);
+    auto reply = issue_once(request, profile, from, record, encode);
     if (reply || reply.error().code != ErrorCode::kConflict || attempt == kCommitAttempts) return reply;
   }
 }
 
-Result<Bytes> EnrollmentServiceImpl::issue_and_store(const CertificationRequest& request, const Bytes& protocol_state,
-                                                     const ReplyEncoder& encode) {
-  auto txn = txn::Transaction::begin();
+Result<Bytes> EnrollmentServiceImpl::issue_once(const CertificationRequest& request, const ca::Profile& profile,
+                                                txn::State from, store::TransactionRecord record,
+                                                const ReplyEncoder& encode) {
+  auto txn = txn::Transaction::resume(from);
   ca::CertificationInput input{request.subject_der, request.public_key_der, request.extensions_der};
   auto issued =
-      m_authority.issue(input, m_profile, [this](const std::string& serial) { return m_store.serial_taken(serial); });
+      m_authority.issue(input, profile, [this](const std::string& serial) { return m_store.serial_taken(serial); });
   if (!issued) return tl::unexpected(issued.error());
 
   const bool implicit = request.implicit_confirm_requested && m_policy.grant_implicit_confirm;
-  IssuedCertificate result{ossl::der_of(issued->certificate.get()), m_chain_der, implicit};
-  auto reply = encode(result);
+  auto reply = encode(Decision{IssuedCertificate{ossl::der_of(issued->certificate.get()), m_chain_der, implicit}});
   if (!reply) return tl::unexpected(reply.error());
   auto state = txn.apply(implicit ? txn::Event::kIssuedConfirmed : txn::Event::kIssued);
   if (!state) return tl::unexpected(state.error());
 
   const std::int64_t now = now_seconds();
-  store::TransactionRecord record;
-  record.id_hex = request.transaction_id_hex;
-  record.protocol = request.protocol;
-  record.state = std::string(txn::to_string(*state));
-  record.requester = request.requester.identity;
-  record.profile = m_profile.name;
+  set_state(record, *state, now);
   record.certificate_serial_hex = issued->serial_hex;
-  record.replaces_serial_hex = request.replaces_serial_hex;
-  record.request_fingerprint = request.fingerprint;
   record.last_response = *reply;
-  record.protocol_state = protocol_state;
-  record.created_at = record.updated_at = now;
   record.deadline = implicit ? 0 : now + m_policy.confirm_wait.count();
 
   store::WriteSet writes;
@@ -173,6 +264,76 @@ Result<Bytes> EnrollmentServiceImpl::issue_and_store(const CertificationRequest&
   return reply;
 }
 
+Result<Bytes> EnrollmentServiceImpl::collect(std::string_view transaction_id_hex, const Requester& requester,
+                                             const Bytes& fingerprint, const Bytes& protocol_state,
+                                             const ReplyEncoder& encode) {
+  std::lock_guard lock(lock_for(transaction_id_hex));
+  auto found = m_store.find_transaction(transaction_id_hex);
+  if (!found) return tl::unexpected(found.error());
+  if (!*found) {
+    return fail(ErrorCode::kUnknownTransaction, "no transaction with ID " + std::string(transaction_id_hex));
+  }
+  store::TransactionRecord record = std::move(**found);
+  if (record.request_fingerprint == fingerprint) return record.last_response;
+  if (record.requester != requester.identity) {
+    return fail(ErrorCode::kNotAuthorized, "only the requester of a held request may ask after it");
+  }
+  if (record.held_request.empty()) {
+    return fail(ErrorCode::kUnexpectedMessage, "this request was answered at once; there is nothing to poll for");
+  }
+  auto txn = machine_of(record);
+  if (!txn) return tl::unexpected(txn.error());
+  const bool overdue = record.deadline != 0 && now_seconds() > record.deadline;
+  switch (txn->state()) {
+    case txn::State::kWaitingForApproval:
+    case txn::State::kApproved: break;
+    case txn::State::kWaitingForConfirmation:
+    case txn::State::kConfirmed: return redeliver(std::move(record), fingerprint, protocol_state, encode);
+    case txn::State::kRefused:
+      return fail(ErrorCode::kNotAuthorized, "an officer rejected the request" +
+                                                 (record.decision_note.empty() ? "" : ": " + record.decision_note));
+    default: return fail(ErrorCode::kUnexpectedMessage, "the request is " + record.state + "; submit a new one");
+  }
+  if (overdue) {
+    if (auto ok = expire(std::move(record), *txn); !ok) return tl::unexpected(ok.error());
+    return fail(ErrorCode::kUnexpectedMessage, "the request waited past its deadline and expired; submit a new one");
+  }
+  if (txn->state() == txn::State::kWaitingForApproval) {
+    return encode(Decision{HeldForApproval{m_policy.check_after}});
+  }
+  auto request = decode_held(record);
+  if (!request) return tl::unexpected(request.error());
+  if (!request->replaces_serial_hex.empty()) {
+    if (auto ok = check_key_update(*request); !ok) return tl::unexpected(ok.error());
+  }
+  const ca::Profile* profile = find_profile(record.profile);
+  if (profile == nullptr) {
+    return fail(ErrorCode::kBadCertTemplate, "certificate profile '" + record.profile + "' is no longer configured");
+  }
+  record.request_fingerprint = fingerprint;
+  record.protocol_state = protocol_state;
+  return issue(*request, *profile, txn::State::kApproved, record, encode);
+}
+
+Result<Bytes> EnrollmentServiceImpl::redeliver(store::TransactionRecord record, const Bytes& fingerprint,
+                                               const Bytes& protocol_state, const ReplyEncoder& encode) {
+  auto cert = m_store.find_certificate(record.certificate_serial_hex);
+  if (!cert) return tl::unexpected(cert.error());
+  if (!*cert)
+    return fail(ErrorCode::kSystemFailure, "the issued certificate " + record.certificate_serial_hex + " is missing");
+  const bool implicit = record.state == txn::to_string(txn::State::kConfirmed);
+  auto reply = encode(Decision{IssuedCertificate{(*cert)->der, m_chain_der, implicit}});
+  if (!reply) return tl::unexpected(reply.error());
+  record.request_fingerprint = fingerprint;
+  record.protocol_state = protocol_state;
+  record.last_response = *reply;
+  record.updated_at = now_seconds();
+  store::WriteSet writes;
+  writes.transactions.push_back(std::move(record));
+  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  return reply;
+}
+
 Result<std::optional<store::CertificateRecord>> EnrollmentServiceImpl::revoked_certificate(
     const std::string& serial_hex) {
   auto cert = m_store.find_certificate(serial_hex);
@@ -181,23 +342,46 @@ Result<std::optional<store::CertificateRecord>> EnrollmentServiceImpl::revoked_c
   return cert;
 }
 
-Result<Bytes> EnrollmentServiceImpl::expire(store::TransactionRecord record, txn::Transaction& txn) {
+Status EnrollmentServiceImpl::expire(store::TransactionRecord record, txn::Transaction& txn) {
   auto state = txn.apply(txn::Event::kTimeout);
   if (!state) return tl::unexpected(state.error());
   // An issued certificate that was never confirmed must not stay valid (RFC 4210 5.3.18).
   store::WriteSet writes;
-  auto revoked = revoked_certificate(record.certificate_serial_hex);
-  if (!revoked) return tl::unexpected(revoked.error());
-  if (*revoked) writes.updated_certificates.push_back(std::move(**revoked));
-  record.state = std::string(txn::to_string(*state));
-  record.updated_at = now_seconds();
+  if (!record.certificate_serial_hex.empty()) {
+    auto revoked = revoked_certificate(record.certificate_serial_hex);
+    if (!revoked) return tl::unexpected(revoked.error());
+    if (*revoked) writes.updated_certificates.push_back(std::move(**revoked));
+  }
+  set_state(record, *state, now_seconds());
   record.deadline = 0;
   writes.transactions.push_back(record);
-  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
-  spdlog::warn("expired txn={} serial={}: no confirmation before the deadline; certificate revoked", record.id_hex,
-               record.certificate_serial_hex);
-  return fail(ErrorCode::kUnexpectedMessage,
-              "the confirmation deadline has passed; the transaction expired and its certificate was revoked");
+  if (auto ok = m_store.commit(writes); !ok) return ok;
+  spdlog::warn("expired txn={} serial={}: its deadline passed{}", record.id_hex, record.certificate_serial_hex,
+               writes.updated_certificates.empty() ? "" : "; the unconfirmed certificate was revoked");
+  return {};
+}
+
+Result<std::size_t> EnrollmentServiceImpl::expire_overdue() {
+  auto open = m_store.list_open_transactions(kOpenScanLimit);
+  if (!open) return tl::unexpected(open.error());
+  const std::int64_t now = now_seconds();
+  std::size_t expired = 0;
+  for (const auto& candidate : *open) {
+    if (candidate.deadline == 0 || now <= candidate.deadline) continue;
+    std::lock_guard lock(lock_for(candidate.id_hex));
+    auto fresh = m_store.find_transaction(candidate.id_hex);  // a request may have moved it on meanwhile
+    if (!fresh) return tl::unexpected(fresh.error());
+    if (!*fresh || (*fresh)->deadline == 0 || now <= (*fresh)->deadline) continue;
+    auto txn = machine_of(**fresh);
+    Status done = txn ? expire(std::move(**fresh), *txn) : Status(tl::unexpected(txn.error()));
+    if (!done && done.error().code == ErrorCode::kSystemUnavailable) return tl::unexpected(done.error());
+    if (!done) {
+      spdlog::error("cannot expire txn={}: {}", candidate.id_hex, done.error().message);
+      continue;
+    }
+    ++expired;
+  }
+  return expired;
 }
 
 Status EnrollmentServiceImpl::revoke(const RevocationRequest& request) {
@@ -260,12 +444,15 @@ Result<Bytes> EnrollmentServiceImpl::confirm(std::string_view transaction_id_hex
   store::TransactionRecord record = std::move(**found);
   if (record.request_fingerprint == fingerprint) return record.last_response;
 
-  auto persisted = txn::state_from_string(record.state);
-  if (!persisted) return fail(ErrorCode::kSystemFailure, "stored transaction has unknown state " + record.state);
-  auto txn = txn::Transaction::resume(*persisted);
+  auto txn = machine_of(record);
+  if (!txn) return tl::unexpected(txn.error());
   const bool too_late = record.deadline != 0 && now_seconds() > record.deadline;
-  if (too_late) return expire(std::move(record), txn);
-  auto state = txn.apply(accepted ? txn::Event::kConfirmed : txn::Event::kRejected);
+  if (too_late && txn->state() == txn::State::kWaitingForConfirmation) {
+    if (auto ok = expire(std::move(record), *txn); !ok) return tl::unexpected(ok.error());
+    return fail(ErrorCode::kUnexpectedMessage,
+                "the confirmation deadline has passed; the transaction expired and its certificate was revoked");
+  }
+  auto state = txn->apply(accepted ? txn::Event::kConfirmed : txn::Event::kRejected);
   if (!state) return tl::unexpected(state.error());
 
   store::WriteSet writes;
@@ -279,16 +466,91 @@ Result<Bytes> EnrollmentServiceImpl::confirm(std::string_view transaction_id_hex
              !ok) {
     return tl::unexpected(ok.error());
   }
-  record.state = std::string(txn::to_string(*state));
+  set_state(record, *state, now_seconds());
   record.request_fingerprint = fingerprint;
   record.last_response = reply;
-  record.updated_at = now_seconds();
   record.deadline = 0;
   writes.transactions.push_back(record);
   if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
   spdlog::info("{} txn={} serial={}", accepted ? "confirmed" : "rejected by requester", transaction_id_hex,
                record.certificate_serial_hex);
   return reply;
+}
+
+Result<std::pair<store::TransactionRecord, txn::Transaction>> EnrollmentServiceImpl::awaiting_decision(
+    std::string_view transaction_id_hex) {
+  auto found = m_store.find_transaction(transaction_id_hex);
+  if (!found) return tl::unexpected(found.error());
+  if (!*found) {
+    return fail(ErrorCode::kUnknownTransaction, "no transaction with ID " + std::string(transaction_id_hex));
+  }
+  auto txn = machine_of(**found);
+  if (!txn) return tl::unexpected(txn.error());
+  if (txn->state() != txn::State::kWaitingForApproval) {
+    return fail(ErrorCode::kUnexpectedMessage, "transaction " + std::string(transaction_id_hex) + " is " +
+                                                   (*found)->state + ", not waiting for approval");
+  }
+  return std::pair<store::TransactionRecord, txn::Transaction>(std::move(**found), std::move(*txn));
+}
+
+Status EnrollmentServiceImpl::approve(std::string_view transaction_id_hex, std::string_view officer) {
+  std::lock_guard lock(lock_for(transaction_id_hex));
+  auto loaded = awaiting_decision(transaction_id_hex);
+  if (!loaded) return tl::unexpected(loaded.error());
+  auto& [record, txn] = *loaded;
+  auto state = txn.apply(txn::Event::kApproved);
+  if (!state) return tl::unexpected(state.error());
+  const std::int64_t now = now_seconds();
+  set_state(record, *state, now);
+  record.decided_by = officer;
+  record.deadline = now + m_policy.approval_wait.count();  // for the requester to collect it
+  store::WriteSet writes;
+  writes.audit.push_back({now, "officer:" + std::string(officer), "approve", "txn=" + record.id_hex,
+                          "profile=" + record.profile + " requester=" + record.requester});
+  writes.transactions.push_back(std::move(record));
+  if (auto ok = m_store.commit(writes); !ok) return ok;
+  spdlog::info("approved txn={} by officer={}", transaction_id_hex, officer);
+  return {};
+}
+
+Status EnrollmentServiceImpl::reject(std::string_view transaction_id_hex, std::string_view officer,
+                                     std::string_view reason) {
+  std::lock_guard lock(lock_for(transaction_id_hex));
+  auto loaded = awaiting_decision(transaction_id_hex);
+  if (!loaded) return tl::unexpected(loaded.error());
+  auto& [record, txn] = *loaded;
+  auto state = txn.apply(txn::Event::kRefused);
+  if (!state) return tl::unexpected(state.error());
+  const std::int64_t now = now_seconds();
+  set_state(record, *state, now);
+  record.decided_by = officer;
+  record.decision_note = reason;
+  record.deadline = 0;
+  store::WriteSet writes;
+  writes.audit.push_back(
+      {now, "officer:" + std::string(officer), "reject", "txn=" + record.id_hex, "reason=" + std::string(reason)});
+  writes.transactions.push_back(std::move(record));
+  if (auto ok = m_store.commit(writes); !ok) return ok;
+  spdlog::info("rejected txn={} by officer={}: {}", transaction_id_hex, officer, reason);
+  return {};
+}
+
+Result<std::vector<PendingRequest>> EnrollmentServiceImpl::pending(std::size_t limit) {
+  auto open = m_store.list_open_transactions(kOpenScanLimit);
+  if (!open) return tl::unexpected(open.error());
+  std::vector<PendingRequest> out;
+  for (const auto& record : *open) {
+    if (out.size() == limit) break;
+    if (record.state != txn::to_string(txn::State::kWaitingForApproval) &&
+        record.state != txn::to_string(txn::State::kApproved)) {
+      continue;
+    }
+    auto request = decode_held(record);
+    out.push_back({record.id_hex, record.protocol, record.requester, record.profile,
+                   request ? subject_text(request->subject_der) : "(unreadable request)", record.state,
+                   record.created_at});
+  }
+  return out;
 }
 
 }  // namespace enrolld::ra

@@ -2,6 +2,8 @@
 #include <array>
 #include <chrono>
 #include <mutex>
+#include <set>
+#include <string>
 
 #include "ca/certificate_authority.h"
 #include "ra/enrollment_service.h"
@@ -16,16 +18,25 @@ struct Policy {
   // Key update: revoke the replaced certificate (reason superseded) once the new one is
   // confirmed. Off: the old one stays valid until it expires.
   bool revoke_replaced_certificate = false;
+  // Delayed delivery: requests under these profiles wait for an officer (ApprovalQueue).
+  std::set<std::string, std::less<>> approval_profiles;
+  std::chrono::seconds check_after = std::chrono::seconds(10);  // told to a polling requester
+  // How long a held request may wait for a decision, and an approved one for its requester.
+  std::chrono::seconds approval_wait = std::chrono::hours(24 * 7);
 };
 
-// Thread-safety: see EnrollmentService. The store and CA must outlive this object.
-class EnrollmentServiceImpl final : public EnrollmentService {
+// Thread-safety: see EnrollmentService and ApprovalQueue. The store and CA must outlive this
+// object.
+class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQueue {
  public:
-  EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority, ca::Profile profile,
-                        Policy policy, ca::Clock clock);
+  // `profiles` must not be empty; the first is the default.
+  EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
+                        std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock);
 
   Result<Bytes> submit(const CertificationRequest& request, const Bytes& protocol_state,
                        const ReplyEncoder& encode) override;
+  Result<Bytes> collect(std::string_view transaction_id_hex, const Requester& requester, const Bytes& fingerprint,
+                        const Bytes& protocol_state, const ReplyEncoder& encode) override;
   Result<std::optional<TransactionView>> find(std::string_view transaction_id_hex) override;
   Result<Bytes> confirm(std::string_view transaction_id_hex, bool accepted, const Bytes& fingerprint,
                         const Bytes& reply) override;
@@ -33,12 +44,30 @@ class EnrollmentServiceImpl final : public EnrollmentService {
   Result<ProfileInfo> profile(std::string_view name) const override;
   Status revoke(const RevocationRequest& request) override;
 
+  Result<std::vector<PendingRequest>> pending(std::size_t limit) override;
+  Status approve(std::string_view transaction_id_hex, std::string_view officer) override;
+  Status reject(std::string_view transaction_id_hex, std::string_view officer, std::string_view reason) override;
+
+  // Expires open transactions whose deadline has passed (revoking certificates that were never
+  // confirmed, RFC 4210 5.3.18) and returns how many. The appliance calls it periodically, so a
+  // requester that never comes back leaves nothing valid behind.
+  Result<std::size_t> expire_overdue();
+
  private:
   // Requests for one transaction ID take the same lock, so a resend racing the original can
   // never issue twice. Striped: unrelated transactions rarely share a lock.
   std::mutex& lock_for(std::string_view transaction_id_hex);
-  Result<Bytes> issue_and_store(const CertificationRequest& request, const Bytes& protocol_state,
-                                const ReplyEncoder& encode);
+  const ca::Profile* find_profile(std::string_view name) const;
+  // Issues for `request`, moving `record` (new, or approved) from `from` to issued, and stores
+  // certificate, transaction and reply in one durable write. Retries when a serial collides.
+  Result<Bytes> issue(const CertificationRequest& request, const ca::Profile& profile, txn::State from,
+                      const store::TransactionRecord& record, const ReplyEncoder& encode);
+  Result<Bytes> issue_once(const CertificationRequest& request, const ca::Profile& profile, txn::State from,
+                           store::TransactionRecord record, const ReplyEncoder& encode);
+  Result<Bytes> hold(const CertificationRequest& request, store::TransactionRecord record, const ReplyEncoder& encode);
+  // The reply for a transaction that already has its certificate, encoded afresh and stored.
+  Result<Bytes> redeliver(store::TransactionRecord record, const Bytes& fingerprint, const Bytes& protocol_state,
+                          const ReplyEncoder& encode);
   std::int64_t now_seconds() const;
   Status check_key_update(const CertificationRequest& request);
   // Adds to `writes` the revocation (superseded) of `old_serial` by `new_serial`, with its audit
@@ -47,13 +76,15 @@ class EnrollmentServiceImpl final : public EnrollmentService {
                    std::int64_t now, store::WriteSet& writes);
   // The certificate with its status set to revoked (nullopt if absent), ready to commit.
   Result<std::optional<store::CertificateRecord>> revoked_certificate(const std::string& serial_hex);
-  // Moves a transaction past its deadline to expired, revokes its certificate, and returns the
-  // error the late requester gets.
-  Result<Bytes> expire(store::TransactionRecord record, txn::Transaction& txn);
+  // Moves a transaction past its deadline to expired and revokes its certificate, if any.
+  Status expire(store::TransactionRecord record, txn::Transaction& txn);
+  // The transaction an officer decides on, with its machine; kUnexpectedMessage unless it is
+  // waiting for approval. The caller holds its lock.
+  Result<std::pair<store::TransactionRecord, txn::Transaction>> awaiting_decision(std::string_view transaction_id_hex);
 
   store::Store& m_store;
   const ca::CertificateAuthority& m_authority;
-  ca::Profile m_profile;
+  std::vector<ca::Profile> m_profiles;
   Policy m_policy;
   ca::Clock m_clock;
   std::vector<Bytes> m_chain_der;

@@ -51,7 +51,11 @@ Bytes encode(const TransactionRecord& r) {
               {"ps", binary(r.protocol_state)},
               {"created", r.created_at},
               {"updated", r.updated_at},
-              {"deadline", r.deadline}};
+              {"deadline", r.deadline},
+              {"open", r.open},
+              {"held", binary(r.held_request)},
+              {"by", r.decided_by},
+              {"note", r.decision_note}};
   return json::to_cbor(doc);
 }
 
@@ -87,6 +91,10 @@ Result<TransactionRecord> decode_transaction(ByteView bytes) {
     d.at("created").get_to(r.created_at);
     d.at("updated").get_to(r.updated_at);
     d.at("deadline").get_to(r.deadline);
+    r.open = d.value("open", false);
+    if (d.contains("held")) r.held_request = binary_of(d.at("held"));
+    r.decided_by = d.value("by", std::string());
+    r.decision_note = d.value("note", std::string());
   });
 }
 

@@ -53,6 +53,12 @@ struct TransactionRecord {
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
   std::int64_t deadline = 0;  // when the current state times out; 0 = never
+  // Still waiting for something (a confirmation, an officer, the requester to collect): listed
+  // by Store::list_open_transactions, which approval queues and the deadline sweep read.
+  bool open = false;
+  Bytes held_request;         // a request held for approval, in the RA's own encoding
+  std::string decided_by;     // the officer who approved or rejected it
+  std::string decision_note;  // the officer's reason, told to the requester on rejection
 
   bool operator==(const TransactionRecord&) const = default;
 };

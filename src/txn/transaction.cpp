@@ -17,6 +17,7 @@ std::string_view to_string(State state) {
   switch (state) {
     case State::kReceived: return "received";
     case State::kWaitingForApproval: return "waiting-for-approval";
+    case State::kApproved: return "approved";
     case State::kWaitingForConfirmation: return "waiting-for-confirmation";
     case State::kConfirmed: return "confirmed";
     case State::kRejected: return "rejected";
@@ -31,6 +32,7 @@ std::string_view to_string(Event event) {
     case Event::kIssued: return "issued";
     case Event::kIssuedConfirmed: return "issued-confirmed";
     case Event::kHeld: return "held";
+    case Event::kApproved: return "approved";
     case Event::kRefused: return "refused";
     case Event::kConfirmed: return "confirmed";
     case Event::kRejected: return "rejected";
@@ -40,8 +42,8 @@ std::string_view to_string(Event event) {
 }
 
 std::optional<State> state_from_string(std::string_view name) {
-  for (auto s : {State::kReceived, State::kWaitingForApproval, State::kWaitingForConfirmation, State::kConfirmed,
-                 State::kRejected, State::kRefused, State::kExpired}) {
+  for (auto s : {State::kReceived, State::kWaitingForApproval, State::kApproved, State::kWaitingForConfirmation,
+                 State::kConfirmed, State::kRejected, State::kRefused, State::kExpired}) {
     if (to_string(s) == name) return s;
   }
   return std::nullopt;
@@ -62,6 +64,7 @@ struct EvResume : sc::event<EvResume> {
 struct EvIssued : sc::event<EvIssued> {};
 struct EvIssuedConfirmed : sc::event<EvIssuedConfirmed> {};
 struct EvHeld : sc::event<EvHeld> {};
+struct EvApproved : sc::event<EvApproved> {};
 struct EvRefused : sc::event<EvRefused> {};
 struct EvConfirmed : sc::event<EvConfirmed> {};
 struct EvRejected : sc::event<EvRejected> {};
@@ -70,6 +73,7 @@ struct EvTimeout : sc::event<EvTimeout> {};
 struct Resuming;
 struct Received;
 struct WaitingForApproval;
+struct Approved;
 struct WaitingForConfirmation;
 struct Confirmed;
 struct Rejected;
@@ -107,11 +111,15 @@ struct Received
                       sc::transition<EvHeld, WaitingForApproval>, sc::transition<EvRefused, Refused>>> {
   explicit Received(my_context ctx) : Named(ctx) {}
 };
-struct WaitingForApproval
-    : Named<WaitingForApproval, State::kWaitingForApproval,
-            mpl::list<sc::transition<EvIssued, WaitingForConfirmation>, sc::transition<EvIssuedConfirmed, Confirmed>,
-                      sc::transition<EvRefused, Refused>, sc::transition<EvTimeout, Expired>>> {
+struct WaitingForApproval : Named<WaitingForApproval, State::kWaitingForApproval,
+                                  mpl::list<sc::transition<EvApproved, Approved>, sc::transition<EvRefused, Refused>,
+                                            sc::transition<EvTimeout, Expired>>> {
   explicit WaitingForApproval(my_context ctx) : Named(ctx) {}
+};
+struct Approved : Named<Approved, State::kApproved,
+                        mpl::list<sc::transition<EvIssued, WaitingForConfirmation>,
+                                  sc::transition<EvIssuedConfirmed, Confirmed>, sc::transition<EvTimeout, Expired>>> {
+  explicit Approved(my_context ctx) : Named(ctx) {}
 };
 struct WaitingForConfirmation
     : Named<WaitingForConfirmation, State::kWaitingForConfirmation,
@@ -136,6 +144,7 @@ sc::result Resuming::react(const EvResume& ev) {
   switch (ev.state) {
     case State::kReceived: return transit<Received>();
     case State::kWaitingForApproval: return transit<WaitingForApproval>();
+    case State::kApproved: return transit<Approved>();
     case State::kWaitingForConfirmation: return transit<WaitingForConfirmation>();
     case State::kConfirmed: return transit<Confirmed>();
     case State::kRejected: return transit<Rejected>();
@@ -172,6 +181,7 @@ Result<State> Transaction::apply(Event event) {
     case Event::kIssued: m_machine->process_event(detail::EvIssued()); break;
     case Event::kIssuedConfirmed: m_machine->process_event(detail::EvIssuedConfirmed()); break;
     case Event::kHeld: m_machine->process_event(detail::EvHeld()); break;
+    case Event::kApproved: m_machine->process_event(detail::EvApproved()); break;
     case Event::kRefused: m_machine->process_event(detail::EvRefused()); break;
     case Event::kConfirmed: m_machine->process_event(detail::EvConfirmed()); break;
     case Event::kRejected: m_machine->process_event(detail::EvRejected()); break;

@@ -2,13 +2,20 @@
 // The life of one enrollment transaction, as a Boost.Statechart machine whose state is persisted
 // (by name) at every step, so that a restart or another node continues it.
 //
-//   state \ event          | issued             | issued-confirmed | held               | refused | confirmed |
-//   rejected | timeout
-//   -----------------------+--------------------+------------------+--------------------+---------+-----------+----------+--------
-//   received               | waiting-for-confirm| confirmed        | waiting-for-approval| refused |           | |
-//   waiting-for-approval   | waiting-for-confirm| confirmed        |                    | refused |           | |
-//   expired waiting-for-confirm    |                    |                  |                    |         | confirmed |
-//   rejected | expired confirmed, rejected, refused, expired: final, accept nothing
+//   received              --issued-->           waiting-for-confirmation
+//   received              --issued-confirmed--> confirmed
+//   received              --held-->             waiting-for-approval   (the profile needs an officer)
+//   received              --refused-->          refused
+//   waiting-for-approval  --approved-->         approved               (enrollctl approve)
+//   waiting-for-approval  --refused-->          refused                (enrollctl reject)
+//   waiting-for-approval  --timeout-->          expired
+//   approved              --issued-->           waiting-for-confirmation (issued when the requester polls)
+//   approved              --issued-confirmed--> confirmed
+//   approved              --timeout-->          expired
+//   waiting-for-confirmation --confirmed-->     confirmed
+//   waiting-for-confirmation --rejected-->      rejected
+//   waiting-for-confirmation --timeout-->       expired
+//   confirmed, rejected, refused, expired: final, accept nothing.
 //
 // "issued-confirmed" is issuance with implicit confirmation (RFC 9483 4.1.1 implicitConfirm).
 // kTransitions below is this table as data; a unit test checks the machine against it and
@@ -23,8 +30,17 @@
 
 namespace enrolld::txn {
 
-enum class State { kReceived, kWaitingForApproval, kWaitingForConfirmation, kConfirmed, kRejected, kRefused, kExpired };
-enum class Event { kIssued, kIssuedConfirmed, kHeld, kRefused, kConfirmed, kRejected, kTimeout };
+enum class State {
+  kReceived,
+  kWaitingForApproval,
+  kApproved,
+  kWaitingForConfirmation,
+  kConfirmed,
+  kRejected,
+  kRefused,
+  kExpired
+};
+enum class Event { kIssued, kIssuedConfirmed, kHeld, kApproved, kRefused, kConfirmed, kRejected, kTimeout };
 
 std::string_view to_string(State state);
 std::string_view to_string(Event event);
@@ -42,10 +58,12 @@ inline constexpr std::array kTransitions = {
     Transition{State::kReceived, Event::kIssuedConfirmed, State::kConfirmed},
     Transition{State::kReceived, Event::kHeld, State::kWaitingForApproval},
     Transition{State::kReceived, Event::kRefused, State::kRefused},
-    Transition{State::kWaitingForApproval, Event::kIssued, State::kWaitingForConfirmation},
-    Transition{State::kWaitingForApproval, Event::kIssuedConfirmed, State::kConfirmed},
+    Transition{State::kWaitingForApproval, Event::kApproved, State::kApproved},
     Transition{State::kWaitingForApproval, Event::kRefused, State::kRefused},
     Transition{State::kWaitingForApproval, Event::kTimeout, State::kExpired},
+    Transition{State::kApproved, Event::kIssued, State::kWaitingForConfirmation},
+    Transition{State::kApproved, Event::kIssuedConfirmed, State::kConfirmed},
+    Transition{State::kApproved, Event::kTimeout, State::kExpired},
     Transition{State::kWaitingForConfirmation, Event::kConfirmed, State::kConfirmed},
     Transition{State::kWaitingForConfirmation, Event::kRejected, State::kRejected},
     Transition{State::kWaitingForConfirmation, Event::kTimeout, State::kExpired},

@@ -25,8 +25,8 @@ struct Stack {
   enrolld::testing::TempDir store_dir{"enrolld-fuzz-store"};
   std::unique_ptr<enrolld::store::RocksDbStore> store =
       std::move(*enrolld::store::RocksDbStore::open((store_dir.path() / "db").string()));
-  enrolld::ra::EnrollmentServiceImpl service{*store, *ca.issuing, enrolld::ca::Profile{}, enrolld::ra::Policy{},
-                                             enrolld::system_clock()};
+  enrolld::ra::EnrollmentServiceImpl service{
+      *store, *ca.issuing, {enrolld::ca::Profile{}}, enrolld::ra::Policy{}, enrolld::system_clock()};
   enrolld::ra::StaticSharedSecrets secrets{{{"fuzz", enrolld::to_bytes("fuzz-secret-0123")}}};
   enrolld::ra::CertificateTrustImpl trust{*store, service.ca_chain(), {}, enrolld::system_clock()};
   enrolld::ra::HsmMessageSigner signer{ca.issuing->signer(), service.ca_chain()};

@@ -13,6 +13,7 @@ namespace {
 constexpr const char* kCertificates = "certificates";
 constexpr const char* kTransactions = "transactions";
 constexpr const char* kAudit = "audit";
+constexpr const char* kOpenTransactions = "open-transactions";
 
 // Audit keys sort by time: 16 hex digits of the second, 16 of a per-process sequence, then
 // random bytes so that two processes never collide.
@@ -52,7 +53,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kCertificates, rocksdb::ColumnFamilyOptions()},
       {kTransactions, rocksdb::ColumnFamilyOptions()},
-      {kAudit, rocksdb::ColumnFamilyOptions()}};
+      {kAudit, rocksdb::ColumnFamilyOptions()},
+      {kOpenTransactions, rocksdb::ColumnFamilyOptions()}};
 
   std::unique_ptr<RocksDbStore> store(new RocksDbStore());
   rocksdb::DB* raw = nullptr;
@@ -66,6 +68,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_certificates = store->m_families[1];
   store->m_transactions = store->m_families[2];
   store->m_audit = store->m_families[3];
+  store->m_open = store->m_families[4];
   return store;
 }
 
@@ -79,6 +82,12 @@ Status RocksDbStore::commit(const WriteSet& writes) {
   rocksdb::WriteBatch batch;
   for (const auto& txn : writes.transactions) {
     batch.Put(m_transactions, slice(txn.id_hex), slice(encode(txn)));
+    // The index lets the approval queue and the deadline sweep skip finished transactions.
+    if (txn.open) {
+      batch.Put(m_open, slice(txn.id_hex), rocksdb::Slice());
+    } else {
+      batch.Delete(m_open, slice(txn.id_hex));
+    }
   }
   for (const auto& cert : writes.new_certificates) {
     batch.Put(m_certificates, slice(cert.serial_hex), slice(encode(cert)));
@@ -150,6 +159,18 @@ Result<std::vector<AuditRecord>> RocksDbStore::list_audit(std::size_t limit) {
     auto record = decode_audit(view(it->value().ToString()));
     if (!record) return tl::unexpected(record.error());
     out.push_back(std::move(*record));
+  }
+  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
+  return out;
+}
+
+Result<std::vector<TransactionRecord>> RocksDbStore::list_open_transactions(std::size_t limit) {
+  std::vector<TransactionRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_open));
+  for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
+    auto record = find_transaction(std::string_view(it->key().data(), it->key().size()));
+    if (!record) return tl::unexpected(record.error());
+    if (*record) out.push_back(std::move(**record));
   }
   if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
   return out;

@@ -24,8 +24,8 @@ class EnrollmentServiceTest : public ::testing::Test {
     request.fingerprint = random_bytes(32);
     request.replaces_serial_hex = replaces;
     std::string serial;
-    auto reply = service.submit(request, {}, [&](const IssuedCertificate& issued) -> Result<Bytes> {
-      auto cert = ossl::x509_from_der(issued.certificate_der);
+    auto reply = service.submit(request, {}, [&](const Decision& decision) -> Result<Bytes> {
+      auto cert = ossl::x509_from_der(std::get<IssuedCertificate>(decision).certificate_der);
       serial = ossl::integer_hex(::X509_get0_serialNumber(cert->get()));
       return to_bytes("reply");
     });
@@ -45,7 +45,7 @@ class EnrollmentServiceTest : public ::testing::Test {
     request.public_key_der = testing::public_key_der(key);
     request.fingerprint = random_bytes(32);
     request.replaces_serial_hex = replaces;
-    return service.submit(request, {}, [](const IssuedCertificate&) -> Result<Bytes> { return to_bytes("r"); });
+    return service.submit(request, {}, [](const Decision&) -> Result<Bytes> { return to_bytes("r"); });
   }
 
   store::CertificateRecord certificate(const std::string& serial) {
@@ -57,7 +57,7 @@ class EnrollmentServiceTest : public ::testing::Test {
   EnrollmentServiceImpl service_with(bool revoke_replaced) {
     Policy policy;
     policy.revoke_replaced_certificate = revoke_replaced;
-    return EnrollmentServiceImpl(*store, *ca.issuing, ca::Profile{}, policy, system_clock());
+    return EnrollmentServiceImpl(*store, *ca.issuing, {ca::Profile{}}, policy, system_clock());
   }
 
   testing::SoftHsmToken token;

@@ -51,6 +51,10 @@ TransactionRecord transaction(const std::string& id) {
   r.created_at = 1'700'000'000;
   r.updated_at = 1'700'000'050;
   r.deadline = std::numeric_limits<std::int64_t>::max();
+  r.open = true;
+  r.held_request = {0xa1, 0x00, 0xff};
+  r.decided_by = "officer:alice";
+  r.decision_note = "subject not in the fleet register";
   return r;
 }
 
@@ -185,6 +189,49 @@ TEST_F(RocksDbStoreTest, TransactionIsReplacedOnSecondCommit) {
   auto found = store->find_transaction("77");
   ASSERT_TRUE(found.has_value() && found->has_value());
   EXPECT_EQ(**found, record);
+}
+
+std::vector<std::string> ids_of(const std::vector<TransactionRecord>& records) {
+  std::vector<std::string> ids;
+  for (const auto& r : records) ids.push_back(r.id_hex);
+  return ids;
+}
+
+TEST_F(RocksDbStoreTest, OpenTransactionsAreListedUntilTheyClose) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto waiting = transaction("02");
+  auto finished = transaction("01");
+  finished.open = false;
+  auto held = transaction("03");
+  ASSERT_TRUE(store->commit(WriteSet{{waiting, finished, held}, {}, {}, {}}).has_value());
+  auto listed = store->list_open_transactions(10);
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+  EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"02", "03"}));
+  EXPECT_EQ(listed->front(), waiting);  // whole records, not just IDs
+
+  auto limited = store->list_open_transactions(1);
+  ASSERT_TRUE(limited.has_value());
+  EXPECT_EQ(ids_of(*limited), (std::vector<std::string>{"02"}));
+
+  waiting.open = false;  // e.g. confirmed
+  ASSERT_TRUE(store->commit(WriteSet{{waiting}, {}, {}, {}}).has_value());
+  listed = store->list_open_transactions(10);
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"03"}));
+}
+
+TEST_F(RocksDbStoreTest, OpenIndexSurvivesReopen) {
+  {
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->commit(WriteSet{{transaction("aa")}, {}, {}, {}}).has_value());
+  }
+  auto store = open(RocksDbStore::Mode::kReadOnly);
+  ASSERT_NE(store, nullptr);
+  auto listed = store->list_open_transactions(10);
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"aa"}));
 }
 
 TEST_F(RocksDbStoreTest, NewCertificateWithTakenSerialConflictsAndWritesNothing) {
@@ -475,7 +522,8 @@ TEST_F(RocksDbStoreTest, CorruptRecordOnDiskIsSystemFailure) {
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
         {"certificates", rocksdb::ColumnFamilyOptions()},
         {"transactions", rocksdb::ColumnFamilyOptions()},
-        {"audit", rocksdb::ColumnFamilyOptions()}};
+        {"audit", rocksdb::ColumnFamilyOptions()},
+        {"open-transactions", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());

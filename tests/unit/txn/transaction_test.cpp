@@ -15,11 +15,11 @@
 namespace enrolld::txn {
 namespace {
 
-constexpr std::array kAllStates = {State::kReceived,  State::kWaitingForApproval, State::kWaitingForConfirmation,
-                                   State::kConfirmed, State::kRejected,           State::kRefused,
-                                   State::kExpired};
-constexpr std::array kAllEvents = {Event::kIssued,    Event::kIssuedConfirmed, Event::kHeld,   Event::kRefused,
-                                   Event::kConfirmed, Event::kRejected,        Event::kTimeout};
+constexpr std::array kAllStates = {
+    State::kReceived,  State::kWaitingForApproval, State::kApproved, State::kWaitingForConfirmation,
+    State::kConfirmed, State::kRejected,           State::kRefused,  State::kExpired};
+constexpr std::array kAllEvents = {Event::kIssued,  Event::kIssuedConfirmed, Event::kHeld,     Event::kApproved,
+                                   Event::kRefused, Event::kConfirmed,       Event::kRejected, Event::kTimeout};
 
 std::optional<State> expected_target(State from, Event event) {
   for (const auto& t : kTransitions) {
@@ -70,6 +70,7 @@ TEST(TransactionStates, PersistedNamesAreStable) {
   // These strings are on disk in existing stores: renaming one breaks resuming transactions.
   EXPECT_EQ(to_string(State::kReceived), "received");
   EXPECT_EQ(to_string(State::kWaitingForApproval), "waiting-for-approval");
+  EXPECT_EQ(to_string(State::kApproved), "approved");
   EXPECT_EQ(to_string(State::kWaitingForConfirmation), "waiting-for-confirmation");
   EXPECT_EQ(to_string(State::kConfirmed), "confirmed");
   EXPECT_EQ(to_string(State::kRejected), "rejected");
@@ -196,7 +197,10 @@ TEST(Transaction, RejectedEventLeavesMachineUsable) {
 TEST(Transaction, HeldThenApprovedThenConfirmed) {
   auto txn = Transaction::begin();
   ASSERT_EQ(txn.apply(Event::kHeld).value_or(State::kReceived), State::kWaitingForApproval);
-  ASSERT_FALSE(txn.apply(Event::kHeld).has_value());  // already held
+  ASSERT_FALSE(txn.apply(Event::kHeld).has_value());    // already held
+  ASSERT_FALSE(txn.apply(Event::kIssued).has_value());  // not before an officer approved
+  ASSERT_EQ(txn.apply(Event::kApproved).value_or(State::kReceived), State::kApproved);
+  ASSERT_FALSE(txn.apply(Event::kApproved).has_value());  // approved once
   ASSERT_EQ(txn.apply(Event::kIssued).value_or(State::kReceived), State::kWaitingForConfirmation);
   ASSERT_EQ(txn.apply(Event::kRejected).value_or(State::kReceived), State::kRejected);
   EXPECT_FALSE(txn.apply(Event::kConfirmed).has_value());

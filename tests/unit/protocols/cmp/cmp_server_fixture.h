@@ -111,8 +111,9 @@ class CmpServerTest : public ::testing::Test {
   enrolld::testing::TempDir store_dir{"enrolld-cmp-store"};
   std::unique_ptr<store::RocksDbStore> store = open_store(store_dir);
   std::chrono::seconds clock_advance{0};  // moves the service's clock forward
-  ra::EnrollmentServiceImpl service{*store, *ca.issuing, ca::Profile{}, ra::Policy{},
-                                    [this] { return std::chrono::system_clock::now() + clock_advance; }};
+  ra::EnrollmentServiceImpl service{*store, *ca.issuing, {ca::Profile{}}, ra::Policy{}, [this] {
+                                      return std::chrono::system_clock::now() + clock_advance;
+                                    }};
   ra::StaticSharedSecrets secrets{{{kReference, to_bytes(kSecret)}, {kOtherReference, to_bytes(kOtherSecret)}}};
   CmpServer server{service, secrets, CmpServerOptions{}};
 };
