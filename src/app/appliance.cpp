@@ -61,7 +61,9 @@ class DeadlineSweeper {
     std::mutex mutex;
     std::condition_variable_any wake;
     std::unique_lock lock(mutex);
-    while (!wake.wait_for(lock, stop, interval, [] { return false; })) {
+    for (;;) {
+      wake.wait_for(lock, stop, interval, [] { return false; });  // wakes early only when stopped
+      if (stop.stop_requested()) return;
       auto expired = core.expire_overdue();
       if (!expired) spdlog::error("deadline sweep failed: {}", expired.error().message);
       if (expired && *expired > 0) spdlog::info("deadline sweep expired {} transaction(s)", *expired);
@@ -82,7 +84,7 @@ Result<std::unique_ptr<http::HttpServer>> start_admin(const Config& config, cons
   http::ServerOptions admin;
   admin.bind_address = config.admin_listen;
   admin.port = options.admin_port.value_or(config.admin_port);
-  admin.threads = 1;
+  admin.threads = 2;  // an operator's occasional request; libmicrohttpd wants a pool of 2 or more
   return http::HttpServer::start(admin, admin::admin_routes(core.approvals(), std::move(*token)));
 }
 

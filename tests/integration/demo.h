@@ -70,7 +70,7 @@ inline int serial_bits(const std::string& hex) {
 // DIR/endpoints.env, as written by the demo.
 struct Endpoints {
   std::map<std::string, std::string> values;
-  std::string http_port, cmp_url, ref, secret, trust, chain, client_cert, client_key;
+  std::string http_port, cmp_url, poll_url, admin_url, ref, secret, trust, chain, client_cert, client_key;
 
   std::string base_url() const { return "http://127.0.0.1:" + http_port; }
 
@@ -94,6 +94,8 @@ struct Endpoints {
     };
     take("HTTP_PORT", out.http_port);
     take("CMP_URL", out.cmp_url);
+    take("CMP_POLL_URL", out.poll_url);
+    take("ADMIN_URL", out.admin_url);
     take("CMP_REF", out.ref);
     take("CMP_SECRET", out.secret);
     take("CMP_TRUST", out.trust);
@@ -162,8 +164,9 @@ class Demo {
     return code;
   }
 
+  // enrollctl with this demo's config and admin listener.
   RunResult enrollctl(std::vector<std::string> args) const {
-    std::vector<std::string> argv{ENROLLCTL_BIN, "--config", config().string()};
+    std::vector<std::string> argv{ENROLLCTL_BIN, "--config", config().string(), "--admin-url", m_endpoints.admin_url};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(std::move(argv), kCommandTimeout);
   }
@@ -222,8 +225,11 @@ class Demo {
   // The tests send traffic to 127.0.0.1 only: refuse endpoints anywhere else.
   std::string check_local() const {
     const std::string local = "http://127.0.0.1:" + m_endpoints.http_port + "/";
-    if (m_endpoints.cmp_url.rfind(local, 0) != 0) {
-      return "CMP_URL " + m_endpoints.cmp_url + " is not on " + local + "; not sending anything there";
+    for (const auto& url : {m_endpoints.cmp_url, m_endpoints.poll_url}) {
+      if (url.rfind(local, 0) != 0) return url + " is not on " + local + "; not sending anything there";
+    }
+    if (m_endpoints.admin_url.rfind("http://127.0.0.1:", 0) != 0) {
+      return "ADMIN_URL " + m_endpoints.admin_url + " is not on 127.0.0.1; not sending anything there";
     }
     return "";
   }
