@@ -265,6 +265,42 @@ Bytes sequence_of(const std::vector<Bytes>& elements) {
   return der::sequence(content);
 }
 
+Bytes oid_der(const char* dotted) {
+  std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>> oid(::OBJ_txt2obj(dotted, 1));
+  return oid ? ossl::der_with(oid.get(), ::i2d_ASN1_OBJECT) : Bytes{};
+}
+
+Bytes integer_der(long value) {
+  std::unique_ptr<::ASN1_INTEGER, ossl::Deleter<::ASN1_INTEGER_free>> integer(::ASN1_INTEGER_new());
+  if (!integer || ::ASN1_INTEGER_set(integer.get(), value) != 1) return {};
+  return ossl::der_with(integer.get(), ::i2d_ASN1_INTEGER);
+}
+
+bool is_rsa_algorithm(const Bytes& algorithm_der) {
+  const unsigned char* p = algorithm_der.data();
+  std::unique_ptr<::X509_ALGOR, ossl::Deleter<::X509_ALGOR_free>> algorithm(
+      ::d2i_X509_ALGOR(nullptr, &p, static_cast<long>(algorithm_der.size())));
+  return algorithm && ::OBJ_obj2nid(algorithm->algorithm) == NID_rsaEncryption;
+}
+
+// RFC 9483 4.3.3: CertReqTemplateContent ::= SEQUENCE { certTemplate, keySpec Controls }. The
+// template has the subject present but empty (the device fills it in; the CA sets validity,
+// issuer and extensions), and keySpec lists the keys the profile accepts: id-regCtrl-algId
+// with each EC curve's AlgorithmIdentifier, id-regCtrl-rsaKeyLen with the smallest RSA size.
+Bytes cert_req_template(const ra::ProfileInfo& profile) {
+  constexpr std::uint8_t kSubjectTag = 0xa5;  // CertTemplate subject: [5] EXPLICIT Name
+  static const Bytes kAlgId = oid_der("1.3.6.1.5.5.7.5.1.11");
+  static const Bytes kRsaKeyLen = oid_der("1.3.6.1.5.5.7.5.1.12");
+  const Bytes cert_template = der::sequence(der::element(kSubjectTag, der::sequence({})));
+  std::vector<Bytes> controls;
+  for (const auto& algorithm : profile.key_algorithms) {
+    if (is_rsa_algorithm(algorithm)) continue;
+    controls.push_back(sequence_of({kAlgId, algorithm}));
+  }
+  if (profile.rsa_min_bits > 0) controls.push_back(sequence_of({kRsaKeyLen, integer_der(profile.rsa_min_bits)}));
+  return controls.empty() ? sequence_of({cert_template}) : sequence_of({cert_template, sequence_of(controls)});
+}
+
 }  // namespace
 
 struct CmpServer::Exchange {
@@ -617,7 +653,9 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
     // RFC 9483 4.3.2: a genm with id-it-rootCaCert is answered with id-it-rootCaKeyUpdate.
     if (::OBJ_cmp(type, root_ca_cert_oid()) == 0) answers.push_back(NID_id_it_rootCaKeyUpdate);
     // RFC 4210 5.3.19: a receiver may ignore info types it does not recognise.
-    if (nid == NID_id_it_caCerts || nid == NID_id_it_signKeyPairTypes) answers.push_back(nid);
+    if (nid == NID_id_it_caCerts || nid == NID_id_it_signKeyPairTypes || nid == NID_id_it_certReqTemplate) {
+      answers.push_back(nid);
+    }
   }
   // RFC 4210 5.3.19: an empty genm lets the CA send what it wishes.
   if (sk_ECMP_ITAV_num(asked) == 0) answers = {NID_id_it_caCerts, NID_id_it_signKeyPairTypes};
@@ -631,6 +669,7 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
     // when no root CA key update is pending, which is always so while keys are not rolled over.
     if (nid == NID_id_it_caCerts) value = sequence_of(m_service.ca_chain());
     if (nid == NID_id_it_signKeyPairTypes) value = sequence_of(profile->key_algorithms);
+    if (nid == NID_id_it_certReqTemplate) value = cert_req_template(*profile);
     ECMP_ITAV* itav = make_itav(nid, value);
     if (itav == nullptr || sk_ECMP_ITAV_push(body->value.genp, itav) <= 0) {
       ECMP_ITAV_free(itav);

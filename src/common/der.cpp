@@ -32,7 +32,12 @@ std::optional<std::vector<Element>> read_children(ByteView content) {
 }
 
 Bytes sequence(ByteView content) {
-  Bytes out{0x30};
+  constexpr std::uint8_t kSequence = 0x30;
+  return element(kSequence, content);
+}
+
+Bytes element(std::uint8_t tag, ByteView content) {
+  Bytes out{tag};
   const std::size_t n = content.size();
   if (n < 0x80) {
     out.push_back(static_cast<std::uint8_t>(n));

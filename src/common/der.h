@@ -23,6 +23,9 @@ std::optional<Element> read_element(ByteView input);
 // is malformed or bytes are left over.
 std::optional<std::vector<Element>> read_children(ByteView content);
 
+// DER element with a one-byte `tag` and `content` as its content octets.
+Bytes element(std::uint8_t tag, ByteView content);
+
 // DER SEQUENCE with `content` as its content octets.
 Bytes sequence(ByteView content);
 

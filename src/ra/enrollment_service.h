@@ -79,6 +79,7 @@ struct RevocationRequest {
 struct ProfileInfo {
   std::string name;
   std::vector<Bytes> key_algorithms;  // DER AlgorithmIdentifiers of the accepted subject keys
+  int rsa_min_bits = 0;               // the smallest RSA modulus accepted; 0: no RSA keys
 };
 
 // Thread-safety: all methods may be called concurrently; requests for one transaction ID are

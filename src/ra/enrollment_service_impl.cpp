@@ -161,7 +161,12 @@ Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const 
     return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(name) + "'");
   }
   ProfileInfo info{found->name, {}};
-  for (const auto& rule : found->keys) info.key_algorithms.push_back(ca::algorithm_identifier_der(rule));
+  for (const auto& rule : found->keys) {
+    info.key_algorithms.push_back(ca::algorithm_identifier_der(rule));
+    if (rule.type == EVP_PKEY_RSA && (info.rsa_min_bits == 0 || rule.min_bits < info.rsa_min_bits)) {
+      info.rsa_min_bits = rule.min_bits;
+    }
+  }
   return info;
 }
 

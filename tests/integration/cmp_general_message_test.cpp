@@ -54,6 +54,22 @@ TEST_F(CmpGeneralMessageTest, RootCaCertSaysNoUpdateIsAvailable) {
   EXPECT_FALSE(fs::exists(new_with_new));
 }
 
+TEST_F(CmpGeneralMessageTest, CertReqTemplateIsReadByOpenSsl35) {
+  if (openssl35().empty()) GTEST_SKIP() << "ENROLLD_OPENSSL35 not configured (scripts/test.sh sets it)";
+  const fs::path tmpl = work() / "template.der";
+  const fs::path key_spec = work() / "keyspec.der";
+  RunResult r = genm35({"-infotype", "certReqTemplate", "-template", tmpl.string(), "-keyspec", key_spec.string()});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  ASSERT_TRUE(fs::exists(tmpl)) << r.describe();
+  ASSERT_TRUE(fs::exists(key_spec)) << r.describe();
+  EXPECT_TRUE(contains(r.both(), "Key algorithm: RSA 2048")) << "the client understood keySpec\n" << r.describe();
+  RunResult keys = openssl({"asn1parse", "-inform", "DER", "-in", key_spec.string()});
+  ASSERT_TRUE(keys.ok()) << keys.describe();
+  EXPECT_TRUE(contains(keys.out, "prime256v1")) << keys.out;
+  EXPECT_TRUE(contains(keys.out, "secp384r1")) << keys.out;
+  EXPECT_TRUE(contains(keys.out, "INTEGER           :0800")) << "rsaKeyLen 2048\n" << keys.out;
+}
+
 TEST_F(CmpGeneralMessageTest, SignKeyPairTypesAnsweredToDebiansClient) {
   RunResult r = openssl({"cmp", "-cmd", "genm", "-infotype", "signKeyPairTypes", "-server", endpoints().cmp_url, "-ref",
                          endpoints().ref, "-secret", "pass:" + endpoints().secret});

@@ -66,6 +66,7 @@ class GenmTest : public CmpServerTest {
   static constexpr const char* kRootCaKeyUpdate = "1.3.6.1.5.5.7.4.18";
   static constexpr const char* kRootCaCert = "1.3.6.1.5.5.7.4.20";
   static constexpr const char* kSignKeyPairTypes = "1.3.6.1.5.5.7.4.2";
+  static constexpr const char* kCertReqTemplate = "1.3.6.1.5.5.7.4.19";
 };
 
 TEST_F(GenmTest, CaCertsListsTheIssuingCaAndTheRoot) {
@@ -88,6 +89,25 @@ TEST_F(GenmTest, SignKeyPairTypesListsWhatTheProfileAccepts) {
   for (const auto& rule : ca::Profile{}.keys) expected.push_back(ca::algorithm_identifier_der(rule));
   EXPECT_EQ(answered[0].second, sequence_of(expected));
   EXPECT_EQ(expected.size(), 3U);
+}
+
+TEST_F(GenmTest, CertReqTemplateAsksForTheSubjectAndListsTheAcceptedKeys) {
+  Reply reply = read_reply(send(genm({{kCertReqTemplate, {}}})));
+  auto answered = itavs(reply);
+  ASSERT_EQ(answered.size(), 1U);
+  EXPECT_EQ(answered[0].first, kCertReqTemplate);
+  // RFC 9483 4.3.3, written out by hand: certTemplate { subject [5] (empty Name) }, keySpec
+  // { id-regCtrl-algId P-256, id-regCtrl-algId P-384, id-regCtrl-rsaKeyLen 2048 }.
+  const Bytes cert_template = {0x30, 0x04, 0xa5, 0x02, 0x30, 0x00};
+  const Bytes alg_id_oid = {0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x05, 0x01, 0x0b};
+  const Bytes rsa_key_len_oid = {0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x05, 0x01, 0x0c};
+  const Bytes rsa_2048 = {0x02, 0x02, 0x08, 0x00};
+  const auto& rules = ca::Profile{}.keys;
+  ASSERT_EQ(rules.size(), 3U);
+  const Bytes key_spec = sequence_of({sequence_of({alg_id_oid, ca::algorithm_identifier_der(rules[0])}),
+                                      sequence_of({alg_id_oid, ca::algorithm_identifier_der(rules[1])}),
+                                      sequence_of({rsa_key_len_oid, rsa_2048})});
+  EXPECT_EQ(answered[0].second, sequence_of({cert_template, key_spec}));
 }
 
 TEST_F(GenmTest, RootCaCertIsAnsweredWithRootCaKeyUpdateWithoutValue) {
