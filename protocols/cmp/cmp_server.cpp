@@ -90,6 +90,23 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAM
   return out;
 }
 
+// RFC 9483 4.1.3: a kur names the certificate it updates in the oldCertID control, and that is
+// the certificate that signed it.
+Status check_old_cert_id(OSSL_CRMF_MSGS* requests, const ::X509* signer) {
+  const OSSL_CRMF_MSG* crm = sk_OSSL_CRMF_MSG_value(requests, 0);
+  const OSSL_CRMF_CERTID* id = crm != nullptr ? ::OSSL_CRMF_MSG_get0_regCtrl_oldCertID(crm) : nullptr;
+  if (id == nullptr) {
+    return fail(ErrorCode::kBadCertId, "a kur must name the certificate to update in oldCertID (RFC 9483 4.1.3)");
+  }
+  const ::X509_NAME* issuer = ::OSSL_CRMF_CERTID_get0_issuer(id);  // null unless a directoryName
+  const ::ASN1_INTEGER* serial = ::OSSL_CRMF_CERTID_get0_serialNumber(id);
+  const bool same = issuer != nullptr && serial != nullptr &&
+                    ::X509_NAME_cmp(issuer, ::X509_get_issuer_name(signer)) == 0 &&
+                    ::ASN1_INTEGER_cmp(serial, ::X509_get0_serialNumber(signer)) == 0;
+  if (!same) return fail(ErrorCode::kBadCertId, "oldCertID does not name the certificate that signed the kur");
+  return {};
+}
+
 Result<Requested> requested_from_p10(::X509_REQ* csr) {
   ::EVP_PKEY* key = ::X509_REQ_get0_pubkey(csr);
   if (key == nullptr) return fail(ErrorCode::kBadCertTemplate, "the PKCS#10 request has no usable public key");
@@ -477,6 +494,9 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
                                   "a key update must be signed with the certificate to update (RFC 9483 4.1.3)"});
     }
     old_certificate = sk_X509_value(ex.request.message->extraCerts, 0);
+    if (auto named = check_old_cert_id(ex.body().value.kur, old_certificate); !named) {
+      return rejection_reply(ex, named.error());
+    }
   }
   auto requested =
       request_type == ECMP_BODY_P10CR

@@ -475,6 +475,17 @@ TEST_F(CmpSignatureTest, KurForAnotherSubjectIsBadCertTemplate) {
   EXPECT_EQ(certificates().size(), 1U);
 }
 
+TEST_F(CmpSignatureTest, KurNamingAnotherCertificateInOldCertIdIsBadCertId) {
+  Credential old = enroll_with_mac();
+  Credential other = enroll_with_mac();  // same subject, another serial
+  auto c = signing_client(old, to_signed_server());
+  ASSERT_EQ(::OSSL_CMP_CTX_set1_oldCert(c->ctx(), other.cert.get()), 1);
+  EXPECT_EQ(::OSSL_CMP_exec_KUR_ses(c->ctx()), nullptr);
+  ASSERT_EQ(c->received().size(), 1U) << c->log();
+  expect_signed_rejection(c->received().front(), ECMP_BODY_KUP, kBadCertId);
+  EXPECT_EQ(certificates().size(), 2U);
+}
+
 TEST_F(CmpSignatureTest, KurSignedByAVendorCertificateIsNotAuthorized) {
   auto c = signing_client(device, to_signed_server());
   EXPECT_EQ(::OSSL_CMP_exec_KUR_ses(c->ctx()), nullptr);
