@@ -223,23 +223,34 @@ const ::ASN1_OBJECT* root_ca_cert_oid() {
   return oid.get();
 }
 
+// CertRepMessage with one CertResponse carrying `status`; `response` points at it. Null (and
+// `response` too) if memory runs out.
+CertRepPtr one_response(int cert_req_id, PkiSiPtr status, ECMP_CERTRESPONSE*& response) {
+  CertRepPtr rep(ECMP_CERTREPMESSAGE_new());
+  response = ECMP_CERTRESPONSE_new();
+  if (!rep || !status || response == nullptr || sk_ECMP_CERTRESPONSE_push(rep->response, response) <= 0) {
+    ECMP_CERTRESPONSE_free(response);
+    response = nullptr;
+    return nullptr;
+  }
+  ::ASN1_INTEGER_set(response->certReqId, cert_req_id);
+  ECMP_PKISI_free(response->status);
+  response->status = status.release();
+  return rep;
+}
+
 // ip/cp/kup with one CertResponse: the issued certificate (with its chain in extraCerts, RFC
 // 9483 4.1.1), or status waiting when the request is held for an officer (RFC 9483 4.4).
 Result<Bytes> certificate_reply(ResponseHeader& header, const Protection& protection, int reply_body_type,
                                 int cert_req_id, const ra::Decision& decision) {
-  CertRepPtr rep(ECMP_CERTREPMESSAGE_new());
-  ECMP_CERTRESPONSE* response = ECMP_CERTRESPONSE_new();
-  if (!rep || response == nullptr || sk_ECMP_CERTRESPONSE_push(rep->response, response) <= 0) {
-    ECMP_CERTRESPONSE_free(response);
-    return fail(ErrorCode::kSystemFailure, "out of memory");
-  }
-  ::ASN1_INTEGER_set(response->certReqId, cert_req_id);
-  ECMP_PKISI_free(response->status);
   const auto* issued = std::get_if<ra::IssuedCertificate>(&decision);
-  response->status = make_status_info(issued != nullptr ? PkiStatus::kAccepted : PkiStatus::kWaiting, -1,
-                                      issued != nullptr ? "" : "held for approval by an officer; poll with pollReq")
-                         .release();
-  if (response->status == nullptr) return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
+  ECMP_CERTRESPONSE* response = nullptr;
+  CertRepPtr rep =
+      one_response(cert_req_id,
+                   make_status_info(issued != nullptr ? PkiStatus::kAccepted : PkiStatus::kWaiting, -1,
+                                    issued != nullptr ? "" : "held for approval by an officer; poll with pollReq"),
+                   response);
+  if (!rep) return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
   std::vector<Bytes> extra_certs;
   if (issued != nullptr) {
     auto cert = ossl::x509_from_der(issued->certificate_der);
@@ -709,15 +720,10 @@ Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error) {
 Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error, int reply_body_type, int cert_req_id) {
   spdlog::warn("cmp peer={} txn={} requester={} rejected: {} ({})", ex.context.peer, ex.transaction_id_hex,
                ex.requester.identity, error.message, to_string(error.code));
-  CertRepPtr rep(ECMP_CERTREPMESSAGE_new());
-  ECMP_CERTRESPONSE* response = ECMP_CERTRESPONSE_new();
-  if (!rep || response == nullptr || sk_ECMP_CERTRESPONSE_push(rep->response, response) <= 0) {
-    ECMP_CERTRESPONSE_free(response);
-    return fail(ErrorCode::kSystemFailure, "out of memory");
-  }
-  ::ASN1_INTEGER_set(response->certReqId, cert_req_id);
-  ECMP_PKISI_free(response->status);
-  response->status = make_status_info(PkiStatus::kRejection, failure_bit(error.code), error.message).release();
+  ECMP_CERTRESPONSE* response = nullptr;
+  CertRepPtr rep = one_response(
+      cert_req_id, make_status_info(PkiStatus::kRejection, failure_bit(error.code), error.message), response);
+  if (!rep) return fail(ErrorCode::kSystemFailure, "out of memory");
   BodyPtr body(ECMP_BODY_new());
   body->type = reply_body_type;
   body->value.ip = rep.release();

@@ -499,44 +499,36 @@ Result<std::pair<store::TransactionRecord, txn::Transaction>> EnrollmentServiceI
 }
 
 Status EnrollmentServiceImpl::approve(std::string_view transaction_id_hex, std::string_view officer) {
-  std::lock_guard lock(lock_for(transaction_id_hex));
-  auto loaded = awaiting_decision(transaction_id_hex);
-  if (!loaded) return tl::unexpected(loaded.error());
-  auto& [record, txn] = *loaded;
-  auto state = txn.apply(txn::Event::kApproved);
-  if (!state) return tl::unexpected(state.error());
-  const std::int64_t now = now_seconds();
-  set_state(record, *state, now);
-  record.decided_by = officer;
-  record.deadline = now + m_policy.approval_wait.count();  // for the requester to collect it
-  store::WriteSet writes;
-  writes.audit.push_back({now, "officer:" + std::string(officer), "approve", "txn=" + record.id_hex,
-                          "profile=" + record.profile + " requester=" + record.requester});
-  writes.transactions.push_back(std::move(record));
-  if (auto ok = m_store.commit(writes); !ok) return ok;
-  spdlog::info("approved txn={} by officer={}", transaction_id_hex, officer);
-  return {};
+  return decide(transaction_id_hex, officer, txn::Event::kApproved, "");
 }
 
 Status EnrollmentServiceImpl::reject(std::string_view transaction_id_hex, std::string_view officer,
+                                     std::string_view reason) {
+  return decide(transaction_id_hex, officer, txn::Event::kRefused, reason);
+}
+
+Status EnrollmentServiceImpl::decide(std::string_view transaction_id_hex, std::string_view officer, txn::Event decision,
                                      std::string_view reason) {
   std::lock_guard lock(lock_for(transaction_id_hex));
   auto loaded = awaiting_decision(transaction_id_hex);
   if (!loaded) return tl::unexpected(loaded.error());
   auto& [record, txn] = *loaded;
-  auto state = txn.apply(txn::Event::kRefused);
+  auto state = txn.apply(decision);
   if (!state) return tl::unexpected(state.error());
+  const bool approved = decision == txn::Event::kApproved;
   const std::int64_t now = now_seconds();
   set_state(record, *state, now);
   record.decided_by = officer;
   record.decision_note = reason;
-  record.deadline = 0;
+  // Approved: the requester has until the deadline to collect it. Rejected: final.
+  record.deadline = approved ? now + m_policy.approval_wait.count() : 0;
   store::WriteSet writes;
   writes.audit.push_back(
-      {now, "officer:" + std::string(officer), "reject", "txn=" + record.id_hex, "reason=" + std::string(reason)});
+      {now, "officer:" + std::string(officer), approved ? "approve" : "reject", "txn=" + record.id_hex,
+       approved ? "profile=" + record.profile + " requester=" + record.requester : "reason=" + std::string(reason)});
   writes.transactions.push_back(std::move(record));
   if (auto ok = m_store.commit(writes); !ok) return ok;
-  spdlog::info("rejected txn={} by officer={}: {}", transaction_id_hex, officer, reason);
+  spdlog::info("{} txn={} by officer={} {}", approved ? "approved" : "rejected", transaction_id_hex, officer, reason);
   return {};
 }
 

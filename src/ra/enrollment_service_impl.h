@@ -78,6 +78,9 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   Result<std::optional<store::CertificateRecord>> revoked_certificate(const std::string& serial_hex);
   // Moves a transaction past its deadline to expired and revokes its certificate, if any.
   Status expire(store::TransactionRecord record, txn::Transaction& txn);
+  // Applies an officer's decision (kApproved or kRefused) with its audit record.
+  Status decide(std::string_view transaction_id_hex, std::string_view officer, txn::Event decision,
+                std::string_view reason);
   // The transaction an officer decides on, with its machine; kUnexpectedMessage unless it is
   // waiting for approval. The caller holds its lock.
   Result<std::pair<store::TransactionRecord, txn::Transaction>> awaiting_decision(std::string_view transaction_id_hex);
