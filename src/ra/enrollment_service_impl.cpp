@@ -111,6 +111,15 @@ std::int64_t EnrollmentServiceImpl::now_seconds() const {
   return std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count();
 }
 
+Result<store::TransactionRecord> EnrollmentServiceImpl::existing_transaction(std::string_view transaction_id_hex) {
+  auto found = m_store.find_transaction(transaction_id_hex);
+  if (!found) return tl::unexpected(found.error());
+  if (!*found) {
+    return fail(ErrorCode::kUnknownTransaction, "no transaction with ID " + std::string(transaction_id_hex));
+  }
+  return std::move(**found);
+}
+
 const ca::Profile* EnrollmentServiceImpl::find_profile(std::string_view name) const {
   if (name.empty()) return m_profiles.empty() ? nullptr : &m_profiles.front();
   for (const auto& profile : m_profiles) {
@@ -273,12 +282,9 @@ Result<Bytes> EnrollmentServiceImpl::collect(std::string_view transaction_id_hex
                                              const Bytes& fingerprint, const Bytes& protocol_state,
                                              const ReplyEncoder& encode) {
   std::lock_guard lock(lock_for(transaction_id_hex));
-  auto found = m_store.find_transaction(transaction_id_hex);
+  auto found = existing_transaction(transaction_id_hex);
   if (!found) return tl::unexpected(found.error());
-  if (!*found) {
-    return fail(ErrorCode::kUnknownTransaction, "no transaction with ID " + std::string(transaction_id_hex));
-  }
-  store::TransactionRecord record = std::move(**found);
+  store::TransactionRecord record = std::move(*found);
   if (record.request_fingerprint == fingerprint) return record.last_response;
   if (record.requester != requester.identity) {
     return fail(ErrorCode::kNotAuthorized, "only the requester of a held request may ask after it");
@@ -441,12 +447,9 @@ Result<std::optional<TransactionView>> EnrollmentServiceImpl::find(std::string_v
 Result<Bytes> EnrollmentServiceImpl::confirm(std::string_view transaction_id_hex, bool accepted,
                                              const Bytes& fingerprint, const Bytes& reply) {
   std::lock_guard lock(lock_for(transaction_id_hex));
-  auto found = m_store.find_transaction(transaction_id_hex);
+  auto found = existing_transaction(transaction_id_hex);
   if (!found) return tl::unexpected(found.error());
-  if (!*found) {
-    return fail(ErrorCode::kUnknownTransaction, "no transaction with ID " + std::string(transaction_id_hex));
-  }
-  store::TransactionRecord record = std::move(**found);
+  store::TransactionRecord record = std::move(*found);
   if (record.request_fingerprint == fingerprint) return record.last_response;
 
   auto txn = machine_of(record);
@@ -484,18 +487,15 @@ Result<Bytes> EnrollmentServiceImpl::confirm(std::string_view transaction_id_hex
 
 Result<std::pair<store::TransactionRecord, txn::Transaction>> EnrollmentServiceImpl::awaiting_decision(
     std::string_view transaction_id_hex) {
-  auto found = m_store.find_transaction(transaction_id_hex);
+  auto found = existing_transaction(transaction_id_hex);
   if (!found) return tl::unexpected(found.error());
-  if (!*found) {
-    return fail(ErrorCode::kUnknownTransaction, "no transaction with ID " + std::string(transaction_id_hex));
-  }
-  auto txn = machine_of(**found);
+  auto txn = machine_of(*found);
   if (!txn) return tl::unexpected(txn.error());
   if (txn->state() != txn::State::kWaitingForApproval) {
     return fail(ErrorCode::kUnexpectedMessage, "transaction " + std::string(transaction_id_hex) + " is " +
-                                                   (*found)->state + ", not waiting for approval");
+                                                   found->state + ", not waiting for approval");
   }
-  return std::pair<store::TransactionRecord, txn::Transaction>(std::move(**found), std::move(*txn));
+  return std::pair<store::TransactionRecord, txn::Transaction>(std::move(*found), std::move(*txn));
 }
 
 Status EnrollmentServiceImpl::approve(std::string_view transaction_id_hex, std::string_view officer) {

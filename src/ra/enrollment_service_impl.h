@@ -58,6 +58,8 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   // never issue twice. Striped: unrelated transactions rarely share a lock.
   std::mutex& lock_for(std::string_view transaction_id_hex);
   const ca::Profile* find_profile(std::string_view name) const;
+  // The stored transaction, or kUnknownTransaction.
+  Result<store::TransactionRecord> existing_transaction(std::string_view transaction_id_hex);
   // Issues for `request`, moving `record` (new, or approved) from `from` to issued, and stores
   // certificate, transaction and reply in one durable write. Retries when a serial collides.
   Result<Bytes> issue(const CertificationRequest& request, const ca::Profile& profile, txn::State from,
