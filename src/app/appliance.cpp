@@ -69,7 +69,7 @@ class DeadlineSweeper {
       if (expired && *expired > 0) spdlog::info("deadline sweep expired {} transaction(s)", *expired);
     }
   }
-  std::jthread m_thread;  // last: stopped and joined first
+  std::jthread m_thread;  // asked to stop and joined when the sweeper is destroyed
 };
 
 // Often enough that a deadline is kept within a quarter of the confirmation wait.
