@@ -99,6 +99,7 @@ TEST_F(CmpApprovalTest, TheAdminListenerWantsItsToken) {
       run({ENROLLCTL_BIN, "--config", demo().config().string(), "--admin-url", endpoints().admin_url, "reject", "00ff"},
           kCommandTimeout);
   EXPECT_FALSE(no_reason.ok()) << "a rejection needs a reason";
+  EXPECT_TRUE(contains(no_reason.err, "--reason is required")) << no_reason.describe();
 }
 
 TEST_F(CmpApprovalTest, AHeldRequestSurvivesARestartOfTheAppliance) {

@@ -152,23 +152,12 @@ Result<bool> RocksDbStore::serial_taken(std::string_view serial_hex) {
   return value->has_value();
 }
 
-Result<std::vector<AuditRecord>> RocksDbStore::list_audit(std::size_t limit) {
-  std::vector<AuditRecord> out;
-  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_audit));
+template <typename Record, typename Read>
+Result<std::vector<Record>> RocksDbStore::scan(rocksdb::ColumnFamilyHandle* family, std::size_t limit, Read read) {
+  std::vector<Record> out;
+  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), family));
   for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
-    auto record = decode_audit(view(it->value().ToString()));
-    if (!record) return tl::unexpected(record.error());
-    out.push_back(std::move(*record));
-  }
-  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
-  return out;
-}
-
-Result<std::vector<TransactionRecord>> RocksDbStore::list_open_transactions(std::size_t limit) {
-  std::vector<TransactionRecord> out;
-  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_open));
-  for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
-    auto record = find_transaction(std::string_view(it->key().data(), it->key().size()));
+    Result<std::optional<Record>> record = read(*it);
     if (!record) return tl::unexpected(record.error());
     if (*record) out.push_back(std::move(**record));
   }
@@ -176,16 +165,24 @@ Result<std::vector<TransactionRecord>> RocksDbStore::list_open_transactions(std:
   return out;
 }
 
+Result<std::vector<AuditRecord>> RocksDbStore::list_audit(std::size_t limit) {
+  return scan<AuditRecord>(m_audit, limit, [](const rocksdb::Iterator& it) -> Result<std::optional<AuditRecord>> {
+    return decode_audit(view(it.value().ToString()));
+  });
+}
+
+Result<std::vector<TransactionRecord>> RocksDbStore::list_open_transactions(std::size_t limit) {
+  // The index holds IDs only; the record itself is in the transactions family.
+  return scan<TransactionRecord>(m_open, limit, [this](const rocksdb::Iterator& it) {
+    return find_transaction(std::string_view(it.key().data(), it.key().size()));
+  });
+}
+
 Result<std::vector<CertificateRecord>> RocksDbStore::list_certificates(std::size_t limit) {
-  std::vector<CertificateRecord> out;
-  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_certificates));
-  for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
-    auto record = decode_certificate(view(it->value().ToString()));
-    if (!record) return tl::unexpected(record.error());
-    out.push_back(std::move(*record));
-  }
-  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
-  return out;
+  return scan<CertificateRecord>(m_certificates, limit,
+                                 [](const rocksdb::Iterator& it) -> Result<std::optional<CertificateRecord>> {
+                                   return decode_certificate(view(it.value().ToString()));
+                                 });
 }
 
 }  // namespace enrolld::store

@@ -35,6 +35,10 @@ class RocksDbStore final : public Store {
  private:
   RocksDbStore() = default;
   Result<std::optional<std::string>> get(rocksdb::ColumnFamilyHandle* family, std::string_view key);
+  // Up to `limit` records of `family` in key order; `read` turns an entry into a record
+  // (nullopt: skip it) or an error that ends the scan.
+  template <typename Record, typename Read>
+  Result<std::vector<Record>> scan(rocksdb::ColumnFamilyHandle* family, std::size_t limit, Read read);
 
   std::unique_ptr<rocksdb::DB> m_db;
   std::vector<rocksdb::ColumnFamilyHandle*> m_families;  // owned; released before m_db

@@ -234,5 +234,26 @@ TEST(DerReadChildren, RejectsMalformedChild) {
   EXPECT_FALSE(read_children(high_tag).has_value());
 }
 
+TEST(DerElement, ShortFormKeepsTheTag) {
+  EXPECT_EQ(element(0xa5, Bytes{0x30, 0x00}), (Bytes{0xa5, 0x02, 0x30, 0x00}));
+  EXPECT_EQ(sequence({}), (Bytes{0x30, 0x00}));
+}
+
+TEST(DerElement, LongFormLengthsAreMinimalAndReadBack) {
+  for (std::size_t size : {127U, 128U, 255U, 256U, 70000U}) {
+    const Bytes content(size, 0x5a);
+    const Bytes encoded = element(0x04, content);
+    const std::size_t length_octets = size < 0x80 ? 0 : size <= 0xff ? 1 : size <= 0xffff ? 2 : 3;
+    ASSERT_EQ(encoded.size(), 2 + length_octets + size) << size;
+    if (length_octets > 0) {
+      EXPECT_EQ(encoded[1], 0x80 | length_octets) << size;
+    }
+    auto read = read_element(encoded);  // rejects non-minimal lengths
+    ASSERT_TRUE(read.has_value()) << size;
+    EXPECT_EQ(read->tag, 0x04);
+    EXPECT_EQ(Bytes(read->content.begin(), read->content.end()), content);
+  }
+}
+
 }  // namespace
 }  // namespace enrolld::der

@@ -108,22 +108,6 @@ void sign_message(ECMP_MSG& message, ::EVP_PKEY* key) {
   message.protection->flags |= ASN1_STRING_FLAG_BITS_LEFT;
 }
 
-// DER tag-length-value with a single-octet tag.
-Bytes tlv(std::uint8_t tag, ByteView content) {
-  Bytes out{tag};
-  const std::size_t n = content.size();
-  if (n < 0x80) {
-    out.push_back(static_cast<std::uint8_t>(n));
-  } else {
-    Bytes len;
-    for (std::size_t v = n; v != 0; v >>= 8) len.insert(len.begin(), static_cast<std::uint8_t>(v & 0xff));
-    out.push_back(static_cast<std::uint8_t>(0x80 | len.size()));
-    out.insert(out.end(), len.begin(), len.end());
-  }
-  out.insert(out.end(), content.begin(), content.end());
-  return out;
-}
-
 Bytes concat(std::initializer_list<ByteView> parts) {
   Bytes out;
   for (ByteView part : parts) out.insert(out.end(), part.begin(), part.end());
@@ -148,16 +132,17 @@ void use_poposk_input(ECMP_MSG& message, const ::X509_NAME* sender, ::EVP_PKEY* 
 
   // POPOSigningKeyInput ::= SEQUENCE { authInfo CHOICE { sender [0] GeneralName, ... },
   //                                    publicKey SubjectPublicKeyInfo }
-  const Bytes input = concat({tlv(0xA0, tlv(0xA4, ossl::der_of(sender))), ossl::der_of_public_key(key)});
-  const Bytes signature = sign_sha256(key, tlv(0x30, input));
+  const Bytes input =
+      concat({der::element(0xA0, der::element(0xA4, ossl::der_of(sender))), ossl::der_of_public_key(key)});
+  const Bytes signature = sign_sha256(key, der::element(0x30, input));
   ASSERT_FALSE(signature.empty());
   const Bytes ecdsa_with_sha256 = {0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02};
   // popo: signature [1] POPOSigningKey { poposkInput [0], algorithmIdentifier, signature }
-  const Bytes popo =
-      tlv(0xA1, concat({tlv(0xA0, input), ecdsa_with_sha256, tlv(0x03, concat({Bytes{0x00}, signature}))}));
+  const Bytes popo = der::element(0xA1, concat({der::element(0xA0, input), ecdsa_with_sha256,
+                                                der::element(0x03, concat({Bytes{0x00}, signature}))}));
   Bytes content = concat({(*parts)[0].whole, popo});
   for (std::size_t i = 2; i < parts->size(); ++i) content = concat({content, (*parts)[i].whole});
-  const Bytes replaced = tlv(0x30, content);
+  const Bytes replaced = der::element(0x30, content);
   const unsigned char* p = replaced.data();
   OSSL_CRMF_MSG* parsed = ::d2i_OSSL_CRMF_MSG(nullptr, &p, static_cast<long>(replaced.size()));
   ASSERT_NE(parsed, nullptr) << ossl::drain_errors();
