@@ -149,6 +149,10 @@ typedef struct ecmp_revrepcontent_st {
 } ECMP_REVREPCONTENT;
 DECLARE_ASN1_FUNCTIONS(ECMP_REVREPCONTENT)
 
+/* PKIMessage, declared here for NestedMessageContent (PKIMessages) inside PKIBody */
+typedef struct ecmp_msg_st ECMP_MSG;
+DEFINE_STACK_OF(ECMP_MSG)
+
 /* PKIBody */
 typedef struct ecmp_body_st {
   int type; /* ECMP_BODY_* */
@@ -163,6 +167,7 @@ typedef struct ecmp_body_st {
     STACK_OF(ECMP_REVDETAILS) *rr;
     ECMP_REVREPCONTENT *rp;
     ASN1_NULL *pkiconf;
+    STACK_OF(ECMP_MSG) *nested; /* NestedMessageContent (RFC 4210 5.1.3.4) */
     STACK_OF(ECMP_ITAV) *genm;
     STACK_OF(ECMP_ITAV) *genp;
     ECMP_ERRORMSG *error;
@@ -175,12 +180,12 @@ typedef struct ecmp_body_st {
 DECLARE_ASN1_FUNCTIONS(ECMP_BODY)
 
 /* PKIMessage */
-typedef struct ecmp_msg_st {
+struct ecmp_msg_st {
   ECMP_HEADER *header;
   ECMP_BODY *body;
   ASN1_BIT_STRING *protection; /* [0] OPTIONAL */
   STACK_OF(X509) *extraCerts;  /* [1] OPTIONAL */
-} ECMP_MSG;
+};
 DECLARE_ASN1_FUNCTIONS(ECMP_MSG)
 
 /* ProtectedPart: what the protection covers (RFC 4210 5.1.3) */

@@ -16,8 +16,10 @@ namespace {
 
 constexpr std::size_t kMinNonceBytes = 16;  // RFC 9483 3.1: nonces and transactionID are 128 bits
 constexpr std::size_t kMaxNonceBytes = 64;
-constexpr int kCertReqIdCrmf = 0;  // RFC 9483 4.1.1: certReqId MUST be 0
-constexpr int kCertReqIdP10 = -1;  // RFC 9483 4.1.4: -1 for p10cr
+constexpr int kCertReqIdCrmf = 0;    // RFC 9483 4.1.1: certReqId MUST be 0
+constexpr int kCertReqIdP10 = -1;    // RFC 9483 4.1.4: -1 for p10cr
+constexpr int kMaxNestingDepth = 2;  // an RA behind an RA; deeper is refused
+constexpr std::size_t kMaxNestedMessages = 64;
 
 using CertTemplatePtr = std::unique_ptr<ECMP_CERTTEMPLATE, ossl::Deleter<ECMP_CERTTEMPLATE_free>>;
 using CertRepPtr = std::unique_ptr<ECMP_CERTREPMESSAGE, ossl::Deleter<ECMP_CERTREPMESSAGE_free>>;
@@ -58,9 +60,19 @@ struct Requested {
   int cert_req_id = kCertReqIdCrmf;
 };
 
+// True if the proof of possession is raVerified: an RA says it checked it (RFC 4211 4).
+bool is_ra_verified(const OSSL_CRMF_MSG* crm) {
+  constexpr std::uint8_t kRaVerifiedTag = 0x80;  // ProofOfPossession: raVerified [0] NULL
+  const Bytes der = ossl::der_with(crm, i2d_OSSL_CRMF_MSG);
+  auto msg = der::read_element(der);
+  auto parts = msg ? der::read_children(msg->content) : std::nullopt;
+  return parts && parts->size() >= 2 && (*parts)[1].tag == kRaVerifiedTag;
+}
+
 // `fallback_subject`: for kur, the old certificate's subject, used when the template has none
 // (RFC 9483 4.1.3); null otherwise, and then the template must name a subject.
-Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAME* fallback_subject) {
+// `from_ra`: the request is protected by an authorized RA, whose raVerified is accepted.
+Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAME* fallback_subject, bool from_ra) {
   if (sk_OSSL_CRMF_MSG_num(requests) != 1) {
     return fail(ErrorCode::kUnsupportedRequest, "the request must carry exactly one CertReqMsg (RFC 9483 4.1.1)");
   }
@@ -80,7 +92,11 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAM
   if (tmpl->publicKey == nullptr) {
     return fail(ErrorCode::kBadCertTemplate, "the certificate template has no public key");
   }
-  if (::OSSL_CRMF_MSGS_verify_popo(requests, kCertReqIdCrmf, 0, nullptr, nullptr) != 1) {
+  // RFC 9483 5.2.3.2: raVerified only from an RA that checked the proof itself.
+  if (is_ra_verified(crm) && !from_ra) {
+    return fail(ErrorCode::kBadPop, "raVerified proof of possession is accepted only from an authorized RA");
+  }
+  if (::OSSL_CRMF_MSGS_verify_popo(requests, kCertReqIdCrmf, from_ra ? 1 : 0, nullptr, nullptr) != 1) {
     return fail(ErrorCode::kBadPop, "proof of possession does not verify: " + ossl::drain_errors());
   }
   Requested out;
@@ -339,6 +355,7 @@ struct CmpServer::Exchange {
   ra::Requester requester;
   std::string transaction_id_hex;
   std::string profile;  // from the path or from generalInfo certProfile
+  int depth = 0;        // 0 for a message received as such; n inside n nested messages
 
   const ECMP_HEADER& header() const { return *request.message->header; }
   const ECMP_BODY& body() const { return *request.message->body; }
@@ -352,12 +369,16 @@ CmpServer::CmpServer(ra::EnrollmentService& service, const ra::SharedSecrets& se
 }
 
 Result<Bytes> CmpServer::handle(ByteView request, const CmpRequestContext& context) {
+  return handle_at_depth(request, context, 0);
+}
+
+Result<Bytes> CmpServer::handle_at_depth(ByteView request, const CmpRequestContext& context, int depth) {
   auto parsed = parse_message(request);
   if (!parsed) {
     spdlog::warn("cmp peer={} rejected: {}", context.peer, parsed.error().message);
     return tl::unexpected(parsed.error());
   }
-  Exchange exchange{std::move(*parsed), context, {}, std::nullopt, {}, {}, {}};
+  Exchange exchange{std::move(*parsed), context, {}, std::nullopt, {}, {}, {}, depth};
   exchange.reply_header = response_header_for(exchange.header(), m_responder.get());
   exchange.transaction_id_hex = to_hex(octets(exchange.header().transactionID));
   return answer(exchange);
@@ -392,6 +413,7 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
     case ECMP_BODY_POLLREQ: return handle_poll_request(ex);
     case ECMP_BODY_GENM: return handle_general_message(ex);
     case ECMP_BODY_RR: return handle_revocation(ex);
+    case ECMP_BODY_NESTED: return handle_nested(ex);
     default:
       return error_reply(ex, {ErrorCode::kUnsupportedRequest,
                               std::string("message type ") + body_name(ex.body().type) + " is not supported"});
@@ -513,7 +535,8 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
       request_type == ECMP_BODY_P10CR
           ? requested_from_p10(ex.body().value.p10cr)
           : requested_from_crmf(ex.body().value.ir,
-                                old_certificate != nullptr ? ::X509_get_subject_name(old_certificate) : nullptr);
+                                old_certificate != nullptr ? ::X509_get_subject_name(old_certificate) : nullptr,
+                                ex.requester.registration_authority);
   if (!requested) {
     return is_content_error(requested.error().code) ? rejection_reply(ex, requested.error())
                                                     : error_reply(ex, requested.error());
@@ -709,6 +732,45 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
   }
   spdlog::info("cmp peer={} txn={} genm answered with {} info value(s)", ex.context.peer, ex.transaction_id_hex,
                answers.size());
+  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
+}
+
+// RFC 9483 5.2.2.1: an RA forwards requests in a nested message under its own protection
+// (adding protection, batching). Each inner message is answered as if received on its own,
+// with its own protection checked, and the answers go back nested, in the same order.
+Result<Bytes> CmpServer::handle_nested(Exchange& ex) {
+  if (!ex.requester.registration_authority) {
+    return error_reply(ex, {ErrorCode::kNotAuthorized,
+                            "nested messages are accepted only from a registration authority the configuration names"});
+  }
+  const std::vector<Bytes>& inner = ex.request.inner_messages;
+  if (inner.empty() || inner.size() > kMaxNestedMessages) {
+    return error_reply(ex, {ErrorCode::kBadDataFormat,
+                            "a nested message must carry 1 to " + std::to_string(kMaxNestedMessages) + " PKIMessages"});
+  }
+  if (ex.depth >= kMaxNestingDepth) {
+    return error_reply(ex, {ErrorCode::kUnsupportedRequest,
+                            "nested messages may be nested at most " + std::to_string(kMaxNestingDepth) + " deep"});
+  }
+  BodyPtr body(ECMP_BODY_new());
+  if (!body) return fail(ErrorCode::kSystemFailure, "out of memory");
+  body->type = ECMP_BODY_NESTED;
+  body->value.nested = sk_ECMP_MSG_new_null();
+  for (std::size_t i = 0; i < inner.size(); ++i) {
+    auto reply = handle_at_depth(inner[i], ex.context, ex.depth + 1);
+    if (!reply) {
+      return error_reply(ex,
+                         {reply.error().code, "inner message " + std::to_string(i + 1) + ": " + reply.error().message});
+    }
+    const unsigned char* p = reply->data();
+    ECMP_MSG* decoded = d2i_ECMP_MSG(nullptr, &p, static_cast<long>(reply->size()));
+    if (decoded == nullptr || body->value.nested == nullptr || sk_ECMP_MSG_push(body->value.nested, decoded) <= 0) {
+      ECMP_MSG_free(decoded);
+      return fail(ErrorCode::kSystemFailure, "cannot assemble the nested response");
+    }
+  }
+  spdlog::info("cmp peer={} txn={} requester={} nested message with {} request(s) answered", ex.context.peer,
+               ex.transaction_id_hex, ex.requester.identity, inner.size());
   return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
 }
 

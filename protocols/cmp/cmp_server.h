@@ -43,6 +43,7 @@ class CmpServer {
 
  private:
   struct Exchange;
+  Result<Bytes> handle_at_depth(ByteView request, const CmpRequestContext& context, int depth);
   Result<Bytes> answer(Exchange& exchange);
   Status authenticate(Exchange& exchange);
   Status authenticate_signature(Exchange& exchange);
@@ -52,6 +53,7 @@ class CmpServer {
   Result<Bytes> handle_poll_request(Exchange& exchange);
   Result<Bytes> handle_general_message(Exchange& exchange);
   Result<Bytes> handle_revocation(Exchange& exchange);
+  Result<Bytes> handle_nested(Exchange& exchange);
   Result<ra::RevocationRequest> revocation_request(const Exchange& exchange) const;
   Result<Bytes> error_reply(Exchange& exchange, const Error& error);
   // ip/cp/kup with status rejection; by default of the type and certReqId the request implies.

@@ -82,6 +82,17 @@ Result<HeaderPtr> build_header(const ResponseHeader& rh, const Protection* prote
   return header;
 }
 
+// The PKIMessages inside a nested body ([20] EXPLICIT SEQUENCE OF PKIMessage), which the
+// decoder has already accepted; empty if the walker disagrees.
+std::vector<Bytes> inner_messages_of(const der::Element& body) {
+  auto list = der::read_element(body.content);
+  auto elements = list ? der::read_children(list->content) : std::nullopt;
+  std::vector<Bytes> out;
+  if (!elements) return out;
+  for (const auto& element : *elements) out.emplace_back(element.whole.begin(), element.whole.end());
+  return out;
+}
+
 }  // namespace
 
 Result<ParsedMessage> parse_message(ByteView der) {
@@ -98,7 +109,9 @@ Result<ParsedMessage> parse_message(ByteView der) {
   }
   Bytes covered((*parts)[0].whole.begin(), (*parts)[0].whole.end());
   covered.insert(covered.end(), (*parts)[1].whole.begin(), (*parts)[1].whole.end());
-  return ParsedMessage{std::move(message), der::sequence(covered), sha256(der)};
+  ParsedMessage parsed{std::move(message), der::sequence(covered), sha256(der), {}};
+  if (parsed.message->body->type == ECMP_BODY_NESTED) parsed.inner_messages = inner_messages_of((*parts)[1]);
+  return parsed;
 }
 
 Bytes octets(const ::ASN1_OCTET_STRING* s) {

@@ -32,6 +32,8 @@ struct ParsedMessage {
   MsgPtr message;
   Bytes protected_part;  // DER ProtectedPart: SEQUENCE { header, body } as received
   Bytes fingerprint;     // SHA-256 of the whole message
+  // A nested body's PKIMessages, each DER as received (their protection covers those bytes).
+  std::vector<Bytes> inner_messages;
 };
 
 // Decodes a DER PKIMessage. Returns kBadDataFormat if the bytes are not exactly one PKIMessage.

@@ -57,6 +57,9 @@ struct Config {
   cmp::PbmLimits pbm;
   // Certificates whose holders may sign CMP requests, besides those this CA issued.
   std::vector<std::filesystem::path> trust_anchors;
+  // Registration authorities (their exact certificates): they may forward requests in nested
+  // messages and vouch for proof of possession (raVerified).
+  std::vector<std::filesystem::path> ra_certificates;
   std::vector<MacCredential> credentials;  // [[cmp.credential]]
 
   // [ra]

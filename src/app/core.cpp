@@ -56,14 +56,15 @@ ra::StaticSharedSecrets shared_secrets(const Config& config) {
   return ra::StaticSharedSecrets(std::move(secrets));
 }
 
-Result<std::vector<Bytes>> load_trust_anchors(const Config& config) {
-  std::vector<Bytes> anchors;
-  for (const auto& file : config.trust_anchors) {
+// Every certificate in the PEM files, DER.
+Result<std::vector<Bytes>> load_certificates(const std::vector<std::filesystem::path>& files) {
+  std::vector<Bytes> out;
+  for (const auto& file : files) {
     auto certs = ossl::read_pem_certificates(file.string());
     if (!certs) return tl::unexpected(certs.error());
-    for (const auto& cert : *certs) anchors.push_back(ossl::der_of(cert.get()));
+    for (const auto& cert : *certs) out.push_back(ossl::der_of(cert.get()));
   }
-  return anchors;
+  return out;
 }
 
 }  // namespace
@@ -79,12 +80,12 @@ struct Core::Parts {
   cmp::CmpServer cmp;
 
   Parts(const Config& config, std::unique_ptr<store::RocksDbStore> opened, std::vector<ossl::X509Ptr> chain,
-        std::unique_ptr<hsm::Signer> signer, const std::vector<Bytes>& anchors)
+        std::unique_ptr<hsm::Signer> signer, const std::vector<Bytes>& anchors, std::vector<Bytes> ras)
       : store(std::move(opened)),
         authority(std::move(chain), std::move(signer), system_clock()),
         service(*store, authority, profiles_of(config), policy_of(config), system_clock()),
         secrets(shared_secrets(config)),
-        trust(*store, service.ca_chain(), anchors, system_clock()),
+        trust(*store, service.ca_chain(), anchors, std::move(ras), system_clock()),
         response_signer(authority.signer(), service.ca_chain()),
         cmp(service, secrets, cmp_options(config), &trust, &response_signer) {}
 
@@ -131,11 +132,14 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   if (!signer) return tl::unexpected(signer.error());
   auto chain = load_ca_chain(config, **signer);
   if (!chain) return tl::unexpected(chain.error());
-  auto anchors = load_trust_anchors(config);
+  auto anchors = load_certificates(config.trust_anchors);
   if (!anchors) return tl::unexpected(anchors.error());
+  auto ras = load_certificates(config.ra_certificates);
+  if (!ras) return tl::unexpected(ras.error());
   auto store = store::RocksDbStore::open(config.store_path.string());
   if (!store) return tl::unexpected(store.error());
-  auto parts = std::make_unique<Parts>(config, std::move(*store), std::move(*chain), std::move(*signer), *anchors);
+  auto parts = std::make_unique<Parts>(config, std::move(*store), std::move(*chain), std::move(*signer), *anchors,
+                                       std::move(*ras));
   return std::unique_ptr<Core>(new Core(std::move(parts)));
 }
 

@@ -73,8 +73,29 @@ Status ensure_ca_certificates(const fs::path& dir, const hsm::TokenAccess& acces
   return write_text(issuing_pem, ossl::pem_of(issuing->get()));
 }
 
+// Issues a certificate for a fresh P-256 key under `factory` and writes `stem`.pem and
+// `stem`.key (the key readable by the owner only).
+Status write_software_credential(const ca::CertificateAuthority& factory, const std::string& common_name,
+                                 const fs::path& stem) {
+  ossl::EvpPkeyPtr key(::EVP_EC_gen("P-256"));
+  ossl::X509NamePtr name(::X509_NAME_new());
+  ::X509_NAME_add_entry_by_txt(name.get(), "O", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>("enrolld demo manufacturer"), -1, -1, 0);
+  ::X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+  ca::Profile profile;
+  profile.validity = std::chrono::hours(24 * 365 * 15);
+  auto issued = factory.issue({ossl::der_of(name.get()), ossl::der_of_public_key(key.get()), {}}, profile,
+                              [](const std::string&) -> Result<bool> { return false; });
+  if (!issued) return tl::unexpected(issued.error());
+  if (auto ok = write_text(fs::path(stem).concat(".key"), ossl::pem_of_private_key(key.get()), 0600); !ok) return ok;
+  return write_text(fs::path(stem).concat(".pem"), ossl::pem_of(issued->certificate.get()));
+}
+
 // The simulated device manufacturer: its CA (a software key: it lives outside enrolld in real
-// life) and one device certificate from its factory, which enrolld trusts for signed requests.
+// life), one device certificate from its factory, which enrolld trusts for signed requests,
+// and the certificate of a registration authority in front of enrolld, which the demo config
+// authorizes to forward requests (nested, raVerified).
 Status ensure_vendor_credentials(const fs::path& dir) {
   const fs::path vendor = dir / "vendor";
   if (fs::exists(vendor / "device.pem")) return {};
@@ -84,27 +105,13 @@ Status ensure_vendor_credentials(const fs::path& dir) {
       {{"O", "enrolld demo manufacturer"}, {"CN", "Demo Manufacturer CA"}}, std::chrono::hours(24 * 365 * 20), 0};
   auto ca_cert = ca::make_root_certificate(spec, ca_signer);
   if (!ca_cert) return tl::unexpected(ca_cert.error());
-
-  ossl::EvpPkeyPtr device_key(::EVP_EC_gen("P-256"));
   std::vector<ossl::X509Ptr> chain;
   chain.push_back(ossl::up_ref(ca_cert->get()));
   ca::CertificateAuthority factory(
       std::move(chain), std::make_unique<hsm::SoftwareSigner>(ossl::up_ref(ca_signer.signing_key())), system_clock());
-  ca::Profile device_profile;
-  device_profile.validity = std::chrono::hours(24 * 365 * 15);
-  ca::CertificationInput input{
-      ossl::der_of(::X509_get_subject_name(ca_cert->get())), ossl::der_of_public_key(device_key.get()), {}};
-  ossl::X509NamePtr device_name(::X509_NAME_new());
-  ::X509_NAME_add_entry_by_txt(device_name.get(), "O", MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>("enrolld demo manufacturer"), -1, -1, 0);
-  ::X509_NAME_add_entry_by_txt(device_name.get(), "CN", MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>("demo-device-0001"), -1, -1, 0);
-  input.subject_der = ossl::der_of(device_name.get());
-  auto device = factory.issue(input, device_profile, [](const std::string&) -> Result<bool> { return false; });
-  if (!device) return tl::unexpected(device.error());
   if (auto ok = write_text(vendor / "manufacturer-ca.pem", ossl::pem_of(ca_cert->get())); !ok) return ok;
-  if (auto ok = write_text(vendor / "device.key", ossl::pem_of_private_key(device_key.get()), 0600); !ok) return ok;
-  return write_text(vendor / "device.pem", ossl::pem_of(device->certificate.get()));
+  if (auto ok = write_software_credential(factory, "demo-ra", vendor / "ra"); !ok) return ok;
+  return write_software_credential(factory, "demo-device-0001", vendor / "device");
 }
 
 std::string config_text(const std::string& cmp_secret) {
@@ -121,7 +128,9 @@ std::string config_text(const std::string& cmp_secret) {
       << "# After a key update (kur): revoke the replaced certificate as superseded?\n"
       << "revoke_replaced_on_key_update = false\n"
       << "# Devices with a certificate from these CAs may sign their requests.\n"
-      << "trust_anchors = [\"vendor/manufacturer-ca.pem\"]\n\n"
+      << "trust_anchors = [\"vendor/manufacturer-ca.pem\"]\n"
+      << "# Registration authorities: they may forward requests (nested) and vouch for POP (raVerified).\n"
+      << "ra_certificates = [\"vendor/ra.pem\"]\n\n"
       << "[[cmp.credential]]\nreference = \"" << kCmpReference << "\"\nsecret = \"" << cmp_secret << "\"\n\n"
       << "[ra]\n# A device polling for a held request is told to come back after this many seconds.\n"
       << "check_after_seconds = 1\napproval_wait_seconds = 604800\n\n"
@@ -195,7 +204,9 @@ Status write_endpoints(const fs::path& requested_dir, const Config& config, cons
       << "CMP_TRUST=" << trust.string() << "\n"
       << "CMP_CHAIN=" << (dir / "chain.pem").string() << "\n"
       << "CMP_CLIENT_CERT=" << (dir / "vendor" / "device.pem").string() << "\n"
-      << "CMP_CLIENT_KEY=" << (dir / "vendor" / "device.key").string() << "\n";
+      << "CMP_CLIENT_KEY=" << (dir / "vendor" / "device.key").string() << "\n"
+      << "CMP_RA_CERT=" << (dir / "vendor" / "ra.pem").string() << "\n"
+      << "CMP_RA_KEY=" << (dir / "vendor" / "ra.key").string() << "\n";
   return write_text(dir / "endpoints.env", env.str(), 0600);
 }
 

@@ -1,5 +1,7 @@
 #include "ra/certificate_trust_impl.h"
 
+#include <algorithm>
+
 #include <openssl/x509_vfy.h>
 
 namespace enrolld::ra {
@@ -11,8 +13,12 @@ using StoreCtxPtr = std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE
 }  // namespace
 
 CertificateTrustImpl::CertificateTrustImpl(store::Store& store, const std::vector<Bytes>& ca_chain,
-                                           const std::vector<Bytes>& vendor_anchors, Clock clock)
-    : m_store(store), m_anchors(::X509_STORE_new()), m_clock(std::move(clock)) {
+                                           const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras,
+                                           Clock clock)
+    : m_store(store),
+      m_anchors(::X509_STORE_new()),
+      m_authorized_ras(std::move(authorized_ras)),
+      m_clock(std::move(clock)) {
   for (const auto& der : ca_chain) {
     if (auto cert = ossl::x509_from_der(der)) m_ca_chain.push_back(std::move(*cert));
   }
@@ -46,10 +52,18 @@ Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vec
     return fail(ErrorCode::kSignerNotTrusted,
                 std::string("the signer certificate is not trusted: ") + ::X509_verify_cert_error_string(error));
   }
+  Requester requester{"vendor:" + ossl::name_to_string(::X509_get_subject_name(cert->get())), ""};
   if (!m_ca_chain.empty() && ::X509_check_issued(m_ca_chain.front().get(), cert->get()) == X509_V_OK) {
-    return issued_here(cert->get());
+    auto here = issued_here(cert->get());
+    if (!here) return here;
+    requester = std::move(*here);
   }
-  return Requester{"vendor:" + ossl::name_to_string(::X509_get_subject_name(cert->get())), ""};
+  const Bytes der(signer.begin(), signer.end());
+  if (std::find(m_authorized_ras.begin(), m_authorized_ras.end(), der) != m_authorized_ras.end()) {
+    requester.identity = "ra:" + ossl::name_to_string(::X509_get_subject_name(cert->get()));
+    requester.registration_authority = true;
+  }
+  return requester;
 }
 
 Result<Requester> CertificateTrustImpl::issued_here(const ::X509* cert) const {

@@ -15,9 +15,10 @@ namespace enrolld::ra {
 class CertificateTrustImpl final : public CertificateTrust {
  public:
   // `ca_chain`: the issuing CA first, up to its root. `vendor_anchors`: self-signed or not,
-  // each trusted as an anchor. The store must outlive this object.
+  // each trusted as an anchor. `authorized_ras`: the exact certificates (DER) of registration
+  // authorities, which must still validate under an anchor. The store must outlive this object.
   CertificateTrustImpl(store::Store& store, const std::vector<Bytes>& ca_chain,
-                       const std::vector<Bytes>& vendor_anchors, Clock clock);
+                       const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras, Clock clock);
 
   Result<Requester> validate(ByteView signer, const std::vector<Bytes>& untrusted) const override;
 
@@ -27,6 +28,7 @@ class CertificateTrustImpl final : public CertificateTrust {
   store::Store& m_store;
   std::unique_ptr<::X509_STORE, ossl::Deleter<::X509_STORE_free>> m_anchors;
   std::vector<ossl::X509Ptr> m_ca_chain;
+  std::vector<Bytes> m_authorized_ras;
   Clock m_clock;
 };
 

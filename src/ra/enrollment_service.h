@@ -21,6 +21,9 @@ struct Requester {
   // "vendor:<subject>" for a certificate under a configured trust anchor.
   std::string identity;
   std::string certificate_serial_hex;  // set when authenticated by a certificate this CA issued
+  // A registration authority the configuration names: it may vouch for proof of possession
+  // (CMP raVerified) and forward other requesters' messages (CMP nested).
+  bool registration_authority = false;
 };
 
 // A request for a certificate whose authentication and proof of possession the protocol has
@@ -167,7 +170,8 @@ class CertificateTrust {
  public:
   virtual ~CertificateTrust() = default;
   // Validates `signer` (DER) with `untrusted` (DER intermediates, e.g. CMP extraCerts) at the
-  // current time and returns the requester it authenticates. Errors: kSignerNotTrusted (no
+  // current time and returns the requester it authenticates; an authorized RA certificate gives
+  // "ra:<subject>" with registration_authority set. Errors: kSignerNotTrusted (no
   // valid path to an anchor, or claims this CA but is unknown to it), kCertRevoked (revoked
   // here), kBadDataFormat (not a certificate), kSystemUnavailable (store).
   [[nodiscard]] virtual Result<Requester> validate(ByteView signer, const std::vector<Bytes>& untrusted) const = 0;

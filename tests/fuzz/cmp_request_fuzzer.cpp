@@ -28,7 +28,7 @@ struct Stack {
   enrolld::ra::EnrollmentServiceImpl service{
       *store, *ca.issuing, {enrolld::ca::Profile{}}, enrolld::ra::Policy{}, enrolld::system_clock()};
   enrolld::ra::StaticSharedSecrets secrets{{{"fuzz", enrolld::to_bytes("fuzz-secret-0123")}}};
-  enrolld::ra::CertificateTrustImpl trust{*store, service.ca_chain(), {}, enrolld::system_clock()};
+  enrolld::ra::CertificateTrustImpl trust{*store, service.ca_chain(), {}, {}, enrolld::system_clock()};
   enrolld::ra::HsmMessageSigner signer{ca.issuing->signer(), service.ca_chain()};
   enrolld::cmp::CmpServer server{service, secrets, enrolld::cmp::CmpServerOptions{}, &trust, &signer};
 };

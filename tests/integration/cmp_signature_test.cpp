@@ -52,6 +52,28 @@ TEST_F(CmpSignatureTest, KeyUpdateKeepsTheSubjectWithANewKey) {
   EXPECT_TRUE(contains(same_key.both(), "badCertTemplate")) << same_key.describe();
 }
 
+// RFC 9483 5.2.3.2: the RA checked the device's proof of possession, signs the ir itself and
+// says raVerified (openssl cmp -popo 0). Only the RA the config names may.
+TEST_F(CmpSignatureTest, RaVerifiedFromTheAuthorizedRaIsIssuedForTheDevicesKey) {
+  const fs::path key = make_ec_key("behind-ra.key");
+  const fs::path cert = work() / "behind-ra.pem";
+  RunResult r =
+      signed_cmp("ir", endpoints().ra_cert, endpoints().ra_key,
+                 {"-newkey", key.string(), "-subject", "/CN=behind-ra", "-popo", "0", "-certout", cert.string()});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_FALSE(expect_properly_issued(demo(), cert, key, "CN=behind-ra").empty());
+}
+
+TEST_F(CmpSignatureTest, RaVerifiedFromADeviceIsBadPop) {
+  const fs::path key = make_ec_key("claims.key");
+  RunResult r = signed_cmp(
+      "ir", endpoints().client_cert, endpoints().client_key,
+      {"-newkey", key.string(), "-subject", "/CN=claims-ra", "-popo", "0", "-certout", (work() / "x.pem").string()});
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.both(), "badPOP")) << r.describe();
+  EXPECT_TRUE(contains(demo().log(), "raVerified proof of possession is accepted only from an authorized RA"));
+}
+
 TEST_F(CmpSignatureTest, OnlyTheCertificateToUpdateMaySignAKeyUpdate) {
   const fs::path new_key = make_ec_key("new.key");
   RunResult r = signed_cmp("kur", endpoints().client_cert, endpoints().client_key,

@@ -70,7 +70,8 @@ inline int serial_bits(const std::string& hex) {
 // DIR/endpoints.env, as written by the demo.
 struct Endpoints {
   std::map<std::string, std::string> values;
-  std::string http_port, cmp_url, poll_url, admin_url, ref, secret, trust, chain, client_cert, client_key;
+  std::string http_port, cmp_url, poll_url, admin_url, ref, secret, trust, chain, client_cert, client_key, ra_cert,
+      ra_key;
 
   std::string base_url() const { return "http://127.0.0.1:" + http_port; }
 
@@ -102,6 +103,8 @@ struct Endpoints {
     take("CMP_CHAIN", out.chain);
     take("CMP_CLIENT_CERT", out.client_cert);
     take("CMP_CLIENT_KEY", out.client_key);
+    take("CMP_RA_CERT", out.ra_cert);
+    take("CMP_RA_KEY", out.ra_key);
     return missing.empty() ? "" : "endpoints.env lacks " + missing;
   }
 };

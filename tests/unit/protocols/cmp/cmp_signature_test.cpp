@@ -314,9 +314,13 @@ class CmpSignatureTest : public CmpServerTest {
 
   SoftwareCa vendor = make_software_ca({{"O", "Vendor Inc"}, {"CN", "Vendor Device CA"}});
   Credential device = issue_with(*vendor.authority, kDeviceSubject);
-  ra::CertificateTrustImpl trust{*store, service.ca_chain(), {ossl::der_of(vendor.root.get())}, [this] {
-                                   return std::chrono::system_clock::now() + clock_advance;
-                                 }};
+  // The registration authority the configuration names (its exact certificate).
+  Credential registration_authority = issue_with(*vendor.authority, "CN=Field RA,O=Vendor Inc");
+  ra::CertificateTrustImpl trust{*store,
+                                 service.ca_chain(),
+                                 {ossl::der_of(vendor.root.get())},
+                                 {ossl::der_of(registration_authority.cert.get())},
+                                 [this] { return std::chrono::system_clock::now() + clock_advance; }};
   ra::HsmMessageSigner signer{ca.issuing->signer(), service.ca_chain()};
   CmpServer signed_server{service, secrets, CmpServerOptions{}, &trust, &signer};
 };
@@ -656,6 +660,155 @@ TEST_F(CmpSignatureTest, TheServerWithoutTrustAndSignerRefusesASignedRequestWith
 // signatures by two certificates. The ASan build runs this too: OpenSSL's own server context
 // read freed memory when signers alternated on one context (DESIGN.md); ours keeps no
 // per-client state between messages.
+// ---- an RA in front: raVerified and nested messages (RFC 9483 5.2) ----
+
+// True if the ir's only CertReqMsg carries raVerified ([0] NULL) as its proof of possession.
+bool carries_ra_verified(const Bytes& ir_der) {
+  MsgPtr ir = decode(ir_der);
+  if (!ir || ir->body->type != ECMP_BODY_IR || sk_OSSL_CRMF_MSG_num(ir->body->value.ir) != 1) return false;
+  const Bytes crm = ossl::der_with(sk_OSSL_CRMF_MSG_value(ir->body->value.ir, 0), i2d_OSSL_CRMF_MSG);
+  auto outer = der::read_element(crm);
+  auto parts = outer ? der::read_children(outer->content) : std::nullopt;
+  return parts && parts->size() >= 2 && (*parts)[1].tag == 0x80 && (*parts)[1].content.empty();
+}
+
+// A nested message (RFC 4210 5.1.3.4) carrying `inner`, signed by `by` with its own header.
+Bytes nested(const Bytes& header_source, const std::vector<Bytes>& inner, ::EVP_PKEY* by) {
+  return crafted(
+      header_source,
+      [&](ECMP_MSG& message) {
+        ECMP_BODY_free(message.body);
+        message.body = ECMP_BODY_new();
+        message.body->type = ECMP_BODY_NESTED;
+        message.body->value.nested = sk_ECMP_MSG_new_null();
+        for (const auto& der : inner) sk_ECMP_MSG_push(message.body->value.nested, decode(der).release());
+      },
+      by);
+}
+
+// The messages inside a nested reply, DER, in order; empty if it is not one.
+std::vector<Bytes> inner_replies(const Bytes& reply_der) {
+  MsgPtr reply = decode(reply_der);
+  std::vector<Bytes> out;
+  if (!reply || reply->body->type != ECMP_BODY_NESTED) return out;
+  for (int i = 0; i < sk_ECMP_MSG_num(reply->body->value.nested); ++i) {
+    out.push_back(der_of_msg(sk_ECMP_MSG_value(reply->body->value.nested, i)));
+  }
+  return out;
+}
+
+::X509* certificate_in(const Reply& reply) {
+  const ECMP_CERTREPMESSAGE* rep = reply.message->body->value.ip;
+  const ECMP_CERTRESPONSE* response = sk_ECMP_CERTRESPONSE_value(rep->response, 0);
+  return response->certifiedKeyPair != nullptr ? response->certifiedKeyPair->certOrEncCert->value.certificate : nullptr;
+}
+
+// RFC 9483 5.2.3.2: an RA that checked the device's proof of possession itself signs the ir
+// (replacing the device's protection) and says raVerified.
+TEST_F(CmpSignatureTest, RaVerifiedFromTheAuthorizedRaIsAccepted) {
+  auto c = signing_client(registration_authority, to_signed_server(), kDeviceSubject);
+  ASSERT_EQ(::OSSL_CMP_CTX_set_option(c->ctx(), OSSL_CMP_OPT_POPO_METHOD, OSSL_CRMF_POPO_RAVERIFIED), 1);
+  ::X509* cert = c->exec_ir();
+  ASSERT_NE(cert, nullptr) << c->log();
+  ASSERT_FALSE(c->sent().empty());
+  EXPECT_TRUE(carries_ra_verified(c->sent().front()));
+  EXPECT_EQ(ossl::der_of(::X509_get_subject_name(cert)), name_der(kDeviceSubject));
+  EXPECT_EQ(::EVP_PKEY_eq(::X509_get0_pubkey(cert), c->key()), 1);
+  auto record = stored(cert);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->requester, "ra:O=Vendor Inc,CN=Field RA");  // RFC 2253 order
+}
+
+TEST_F(CmpSignatureTest, RaVerifiedFromAnyOtherSignerIsBadPop) {
+  const Credential ours = enroll_with_mac();
+  for (const Credential* who : std::vector<const Credential*>{&device, &ours}) {
+    auto c = signing_client(*who, to_signed_server(), "CN=claims-ra-verified");
+    ASSERT_EQ(::OSSL_CMP_CTX_set_option(c->ctx(), OSSL_CMP_OPT_POPO_METHOD, OSSL_CRMF_POPO_RAVERIFIED), 1);
+    EXPECT_EQ(c->exec_ir(), nullptr);
+    ASSERT_FALSE(c->received().empty()) << c->log();
+    expect_signed_rejection(c->received().front(), ECMP_BODY_IP, OSSL_CMP_PKIFAILUREINFO_badPOP);
+  }
+  // A MAC is no RA either.
+  auto mac = client(to_signed_server(), kReference, kSecret, "CN=mac-claims-ra-verified");
+  ASSERT_EQ(::OSSL_CMP_CTX_set_option(mac->ctx(), OSSL_CMP_OPT_POPO_METHOD, OSSL_CRMF_POPO_RAVERIFIED), 1);
+  EXPECT_EQ(mac->exec_ir(), nullptr);
+  Reply reply = last_reply(*mac);
+  EXPECT_EQ(reply.body_type, ECMP_BODY_IP);
+  EXPECT_EQ(reply.bits, std::vector<int>{OSSL_CMP_PKIFAILUREINFO_badPOP});
+}
+
+// RFC 9483 5.2.2.1: the RA batches requests, each keeping its own protection, and adds its
+// own; every inner message is answered, in order, and a resend gets the same answers.
+TEST_F(CmpSignatureTest, NestedFromTheAuthorizedRaAnswersEveryInnerMessageInOrder) {
+  const Bytes from_device = signed_ir(device);
+  auto mac_client = client(capture_only(), kReference, kSecret, "CN=behind-the-ra");
+  EXPECT_EQ(mac_client->exec_ir(), nullptr);
+  ASSERT_EQ(mac_client->sent().size(), 1U);
+  const Bytes from_mac = mac_client->sent().front();
+  const Bytes outer =
+      nested(signed_ir(registration_authority), {from_device, from_mac}, registration_authority.key.get());
+  const std::size_t before = certificates().size();
+
+  const Bytes reply = send_signed(outer);
+  EXPECT_TRUE(signed_by(reply, issuing_ca()));
+  const std::vector<Bytes> answers = inner_replies(reply);
+  ASSERT_EQ(answers.size(), 2U);
+  Reply first = read_reply(answers[0]);
+  Reply second = read_reply(answers[1]);
+  ASSERT_EQ(first.body_type, ECMP_BODY_IP);
+  ASSERT_EQ(second.body_type, ECMP_BODY_IP);
+  EXPECT_EQ(status_value(cert_status(first)), kAccepted);
+  EXPECT_EQ(status_value(cert_status(second)), kAccepted);
+  EXPECT_TRUE(signed_by(answers[0], issuing_ca()));  // answered as the device asked: signed
+  EXPECT_TRUE(mac_verifies(answers[1], to_bytes(kSecret)));
+  EXPECT_EQ(octets(first.message->header->transactionID), octets(decode(from_device)->header->transactionID));
+  EXPECT_EQ(octets(second.message->header->transactionID), octets(decode(from_mac)->header->transactionID));
+  ASSERT_NE(certificate_in(first), nullptr);
+  ASSERT_NE(certificate_in(second), nullptr);
+  EXPECT_EQ(ossl::der_of(::X509_get_subject_name(certificate_in(first))), name_der(kSubject));
+  EXPECT_EQ(ossl::der_of(::X509_get_subject_name(certificate_in(second))), name_der("CN=behind-the-ra"));
+  EXPECT_EQ(certificates().size(), before + 2);
+
+  EXPECT_EQ(inner_replies(send_signed(outer)), answers);  // a resend: the stored answers
+  EXPECT_EQ(certificates().size(), before + 2);
+}
+
+TEST_F(CmpSignatureTest, ABadInnerMessageGetsItsOwnErrorAndTheOthersAreStillAnswered) {
+  const Bytes forged = crafted(
+      signed_ir(device), [](ECMP_MSG& message) { message.protection->data[0] ^= 0x01; }, nullptr);
+  const Bytes good = signed_ir(issue_with(*vendor.authority, "CN=good-neighbour"));
+  const Bytes reply =
+      send_signed(nested(signed_ir(registration_authority), {forged, good}, registration_authority.key.get()));
+  const std::vector<Bytes> answers = inner_replies(reply);
+  ASSERT_EQ(answers.size(), 2U);
+  Reply refused = read_reply(answers[0]);
+  EXPECT_EQ(refused.body_type, ECMP_BODY_ERROR);
+  EXPECT_EQ(refused.bits, std::vector<int>{OSSL_CMP_PKIFAILUREINFO_badMessageCheck});
+  EXPECT_EQ(status_value(cert_status(read_reply(answers[1]))), kAccepted);
+}
+
+TEST_F(CmpSignatureTest, NestedFromASignerThatIsNoAuthorizedRaIsNotAuthorized) {
+  const Bytes inner = signed_ir(issue_with(*vendor.authority, "CN=smuggled"));
+  const std::size_t before = certificates().size();
+  expect_error(send_signed(nested(signed_ir(device), {inner}, device.key.get())), OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+               true);
+  EXPECT_EQ(certificates().size(), before);  // the inner request was not processed
+}
+
+TEST_F(CmpSignatureTest, NestedThreeDeepIsRefusedAtTheThirdLevel) {
+  const Bytes ra_header = signed_ir(registration_authority);
+  ::EVP_PKEY* ra_key = registration_authority.key.get();
+  const Bytes level3 = nested(ra_header, {signed_ir(device)}, ra_key);
+  const Bytes level2 = nested(ra_header, {level3}, ra_key);
+  const std::vector<Bytes> outer = inner_replies(send_signed(nested(ra_header, {level2}, ra_key)));
+  ASSERT_EQ(outer.size(), 1U);
+  const std::vector<Bytes> middle = inner_replies(outer[0]);
+  ASSERT_EQ(middle.size(), 1U);
+  Reply refused = read_reply(middle[0]);
+  EXPECT_EQ(refused.body_type, ECMP_BODY_ERROR);
+  EXPECT_EQ(refused.bits, std::vector<int>{OSSL_CMP_PKIFAILUREINFO_badRequest});
+}
+
 TEST_F(CmpSignatureTest, AlternatingSignersConcurrentlyAllSucceed) {
   const Credential first = enroll_with_mac();
   const Credential second = enroll_with_mac();
