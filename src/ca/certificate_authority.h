@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 
+#include "ca/revocation_list.h"
 #include "common/openssl_util.h"
 #include "hsm/signer.h"
 
@@ -69,6 +70,11 @@ class CertificateAuthority {
   // (HSM), kSystemFailure (signature did not verify, no free serial after several draws).
   [[nodiscard]] Result<IssuedCertificate> issue(const CertificationInput& input, const Profile& profile,
                                                 const SerialTaken& serial_taken) const;
+
+  // Returns a v2 CRL (DER) with authorityKeyIdentifier, cRLNumber and a reasonCode per entry
+  // (none for unspecified, RFC 5280 5.3.1), signed in the HSM and checked. Errors:
+  // kBadCertId (a serial that is not hex), kSystemUnavailable (HSM), kSystemFailure.
+  [[nodiscard]] Result<Bytes> sign_crl(const CrlInput& input) const;
 
   const ::X509* certificate() const { return m_chain.front().get(); }
   const std::vector<ossl::X509Ptr>& chain() const { return m_chain; }

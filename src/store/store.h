@@ -44,6 +44,10 @@ class Store {
   // Returns up to `limit` transactions whose record says `open`, in ID order.
   [[nodiscard]] virtual Result<std::vector<TransactionRecord>> list_open_transactions(std::size_t limit) = 0;
 
+  // Returns up to `limit` revoked certificates in serial order (revocation is final: a
+  // certificate never leaves this list).
+  [[nodiscard]] virtual Result<std::vector<CertificateRecord>> list_revoked(std::size_t limit) = 0;
+
   // Returns up to `limit` audit records, oldest first.
   [[nodiscard]] virtual Result<std::vector<AuditRecord>> list_audit(std::size_t limit) = 0;
 };

@@ -14,6 +14,7 @@ constexpr const char* kCertificates = "certificates";
 constexpr const char* kTransactions = "transactions";
 constexpr const char* kAudit = "audit";
 constexpr const char* kOpenTransactions = "open-transactions";
+constexpr const char* kRevoked = "revoked";
 
 // Audit keys sort by time: 16 hex digits of the second, 16 of a per-process sequence, then
 // random bytes so that two processes never collide.
@@ -54,7 +55,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
       {kCertificates, rocksdb::ColumnFamilyOptions()},
       {kTransactions, rocksdb::ColumnFamilyOptions()},
       {kAudit, rocksdb::ColumnFamilyOptions()},
-      {kOpenTransactions, rocksdb::ColumnFamilyOptions()}};
+      {kOpenTransactions, rocksdb::ColumnFamilyOptions()},
+      {kRevoked, rocksdb::ColumnFamilyOptions()}};
 
   std::unique_ptr<RocksDbStore> store(new RocksDbStore());
   rocksdb::DB* raw = nullptr;
@@ -69,6 +71,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_transactions = store->m_families[2];
   store->m_audit = store->m_families[3];
   store->m_open = store->m_families[4];
+  store->m_revoked = store->m_families[5];
   return store;
 }
 
@@ -89,11 +92,12 @@ Status RocksDbStore::commit(const WriteSet& writes) {
       batch.Delete(m_open, slice(txn.id_hex));
     }
   }
-  for (const auto& cert : writes.new_certificates) {
-    batch.Put(m_certificates, slice(cert.serial_hex), slice(encode(cert)));
-  }
-  for (const auto& cert : writes.updated_certificates) {
-    batch.Put(m_certificates, slice(cert.serial_hex), slice(encode(cert)));
+  // The revoked index lets CRL generation skip the valid certificates.
+  for (const auto* certs : {&writes.new_certificates, &writes.updated_certificates}) {
+    for (const auto& cert : *certs) {
+      batch.Put(m_certificates, slice(cert.serial_hex), slice(encode(cert)));
+      if (cert.status == "revoked") batch.Put(m_revoked, slice(cert.serial_hex), rocksdb::Slice());
+    }
   }
   rocksdb::WriteOptions options;
   options.sync = true;  // a certificate may leave only after its record is durable
@@ -175,6 +179,12 @@ Result<std::vector<TransactionRecord>> RocksDbStore::list_open_transactions(std:
   // The index holds IDs only; the record itself is in the transactions family.
   return scan<TransactionRecord>(m_open, limit, [this](const rocksdb::Iterator& it) {
     return find_transaction(std::string_view(it.key().data(), it.key().size()));
+  });
+}
+
+Result<std::vector<CertificateRecord>> RocksDbStore::list_revoked(std::size_t limit) {
+  return scan<CertificateRecord>(m_revoked, limit, [this](const rocksdb::Iterator& it) {
+    return find_certificate(std::string_view(it.key().data(), it.key().size()));
   });
 }
 

@@ -180,3 +180,90 @@ TEST_F(CertificateAuthorityTest, CaCertificatesAreCasWithTheirPathLength) {
 
 }  // namespace
 }  // namespace enrolld::ca
+
+// ---- CRLs (RFC 5280 5) ----
+
+namespace enrolld::ca {
+namespace {
+
+using CrlPtr = std::unique_ptr<::X509_CRL, ossl::Deleter<::X509_CRL_free>>;
+
+CrlPtr crl_from(const Bytes& der) {
+  const unsigned char* p = der.data();
+  return CrlPtr(::d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+}
+
+// OpenSSL's own path validation with CRL checking: X509_V_OK or why not.
+int verify_with_crl(const testing::TestCa& test_ca, ::X509* cert, ::X509_CRL* crl) {
+  std::unique_ptr<::X509_STORE, ossl::Deleter<::X509_STORE_free>> store(::X509_STORE_new());
+  ::X509_STORE_add_cert(store.get(), test_ca.root.get());
+  ::X509_STORE_add_crl(store.get(), crl);
+  ::X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_PARTIAL_CHAIN);
+  ::X509_STORE_add_cert(store.get(), const_cast<::X509*>(test_ca.issuing->certificate()));
+  std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE_CTX_free>> ctx(::X509_STORE_CTX_new());
+  ::X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr);
+  ::X509_verify_cert(ctx.get());
+  return ::X509_STORE_CTX_get_error(ctx.get());
+}
+
+TEST_F(CertificateAuthorityTest, ACrlRevokesWhatItListsForOpenSslsPathValidation) {
+  auto revoked = test_ca.issuing->issue(input("CN=revoked"), Profile{}, never_taken);
+  auto unspecified = test_ca.issuing->issue(input("CN=unspecified"), Profile{}, never_taken);
+  auto valid = test_ca.issuing->issue(input("CN=valid"), Profile{}, never_taken);
+  ASSERT_TRUE(revoked && unspecified && valid);
+  const auto now = std::chrono::system_clock::now();
+  CrlInput crl_input{{{revoked->serial_hex, 1700000000, 1}, {unspecified->serial_hex, 1700000100, 0}},
+                     now - std::chrono::minutes(1),
+                     now + std::chrono::hours(24),
+                     4242};
+  auto der = test_ca.issuing->sign_crl(crl_input);
+  ASSERT_TRUE(der) << der.error().message;
+  CrlPtr crl = crl_from(*der);
+  ASSERT_TRUE(crl);
+
+  EXPECT_EQ(::X509_CRL_get_version(crl.get()), X509_CRL_VERSION_2);
+  EXPECT_EQ(::X509_CRL_verify(crl.get(), ::X509_get0_pubkey(test_ca.issuing->certificate())), 1);
+  EXPECT_EQ(verify_with_crl(test_ca, revoked->certificate.get(), crl.get()), X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(verify_with_crl(test_ca, unspecified->certificate.get(), crl.get()), X509_V_ERR_CERT_REVOKED);
+  EXPECT_EQ(verify_with_crl(test_ca, valid->certificate.get(), crl.get()), X509_V_OK);
+
+  int critical = 0;
+  ossl::Asn1IntegerPtr number(
+      static_cast<::ASN1_INTEGER*>(::X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, &critical, nullptr)));
+  ASSERT_TRUE(number);
+  EXPECT_EQ(::ASN1_INTEGER_get(number.get()), 4242);
+  EXPECT_NE(::X509_CRL_get_ext_by_NID(crl.get(), NID_authority_key_identifier, -1), -1);
+
+  // RFC 5280 5.3.1: reasonCode for keyCompromise; none for unspecified.
+  ::X509_REVOKED* entry = nullptr;
+  ASSERT_EQ(::X509_CRL_get0_by_serial(
+                crl.get(), &entry, const_cast<::ASN1_INTEGER*>(::X509_get0_serialNumber(revoked->certificate.get()))),
+            1);
+  std::unique_ptr<::ASN1_ENUMERATED, ossl::Deleter<::ASN1_ENUMERATED_free>> reason(
+      static_cast<::ASN1_ENUMERATED*>(::X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, &critical, nullptr)));
+  ASSERT_TRUE(reason);
+  EXPECT_EQ(::ASN1_ENUMERATED_get(reason.get()), 1);
+  ASSERT_EQ(
+      ::X509_CRL_get0_by_serial(crl.get(), &entry,
+                                const_cast<::ASN1_INTEGER*>(::X509_get0_serialNumber(unspecified->certificate.get()))),
+      1);
+  EXPECT_EQ(::X509_REVOKED_get_ext_by_NID(entry, NID_crl_reason, -1), -1);
+}
+
+TEST_F(CertificateAuthorityTest, AnEmptyCrlIsValidAndASerialThatIsNotHexIsRefused) {
+  const auto now = std::chrono::system_clock::now();
+  auto empty = test_ca.issuing->sign_crl({{}, now, now + std::chrono::hours(1), 1});
+  ASSERT_TRUE(empty) << empty.error().message;
+  CrlPtr crl = crl_from(*empty);
+  ASSERT_TRUE(crl);
+  const STACK_OF(X509_REVOKED)* entries = ::X509_CRL_get_REVOKED(crl.get());
+  EXPECT_TRUE(entries == nullptr || sk_X509_REVOKED_num(entries) == 0);
+  for (const char* serial : {"", "xyz", "12 34"}) {
+    auto bad = test_ca.issuing->sign_crl({{{serial, 0, 0}}, now, now + std::chrono::hours(1), 2});
+    ASSERT_FALSE(bad) << serial;
+    EXPECT_EQ(bad.error().code, ErrorCode::kBadCertId);
+  }
+}
+
+}  // namespace
+}  // namespace enrolld::ca

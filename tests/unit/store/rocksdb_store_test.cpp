@@ -234,6 +234,32 @@ TEST_F(RocksDbStoreTest, OpenIndexSurvivesReopen) {
   EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"aa"}));
 }
 
+TEST_F(RocksDbStoreTest, RevokedCertificatesAreListedFromTheirRevocationOn) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto born_revoked = certificate("03");
+  born_revoked.status = "revoked";
+  ASSERT_TRUE(store->commit(WriteSet{{}, {certificate("01"), certificate("02"), born_revoked}, {}, {}}).has_value());
+  auto listed = store->list_revoked(10);
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+  ASSERT_EQ(listed->size(), 1U);
+  EXPECT_EQ(listed->front(), born_revoked);  // whole records, not just serials
+
+  auto later = certificate("01");
+  later.status = "revoked";
+  later.revoked_at = 1700000000;
+  later.revocation_reason = 1;
+  ASSERT_TRUE(store->commit(WriteSet{{}, {}, {later}, {}}).has_value());
+  listed = store->list_revoked(10);
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_EQ(listed->size(), 2U);
+  EXPECT_EQ(listed->front(), later);  // serial order
+  EXPECT_EQ(listed->back().serial_hex, "03");
+  auto limited = store->list_revoked(1);
+  ASSERT_TRUE(limited.has_value());
+  EXPECT_EQ(limited->size(), 1U);
+}
+
 TEST_F(RocksDbStoreTest, NewCertificateWithTakenSerialConflictsAndWritesNothing) {
   auto store = open();
   ASSERT_NE(store, nullptr);
@@ -523,7 +549,8 @@ TEST_F(RocksDbStoreTest, CorruptRecordOnDiskIsSystemFailure) {
         {"certificates", rocksdb::ColumnFamilyOptions()},
         {"transactions", rocksdb::ColumnFamilyOptions()},
         {"audit", rocksdb::ColumnFamilyOptions()},
-        {"open-transactions", rocksdb::ColumnFamilyOptions()}};
+        {"open-transactions", rocksdb::ColumnFamilyOptions()},
+        {"revoked", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
