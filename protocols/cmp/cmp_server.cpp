@@ -182,10 +182,14 @@ Result<Bytes> certificate_hash(const ::X509* cert, const ECMP_CERTSTATUS& status
 }
 
 // InfoTypeAndValue with a DER SEQUENCE as its value, or with the value absent (empty `der`).
-ECMP_ITAV* make_itav(int nid, const Bytes& der) {
+ECMP_ITAV* make_itav(const ::ASN1_OBJECT* type, const Bytes& der) {
   ECMP_ITAV* itav = ECMP_ITAV_new();
   if (itav == nullptr) return nullptr;
-  itav->infoType = ::OBJ_nid2obj(nid);
+  itav->infoType = ::OBJ_dup(type);
+  if (itav->infoType == nullptr) {
+    ECMP_ITAV_free(itav);
+    return nullptr;
+  }
   if (der.empty()) return itav;
   ::ASN1_STRING* value = ::ASN1_STRING_type_new(V_ASN1_SEQUENCE);
   itav->infoValue = ::ASN1_TYPE_new();
@@ -232,11 +236,84 @@ Result<std::string> requested_profile(const ECMP_HEADER& header, const std::stri
   return by_path;
 }
 
-// id-it-rootCaCert (RFC 9480 2.3), which OpenSSL 3.0 has no NID for.
-const ::ASN1_OBJECT* root_ca_cert_oid() {
-  static const std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>> oid(
-      ::OBJ_txt2obj("1.3.6.1.5.5.7.4.20", 1));
+using ObjectPtr = std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>>;
+
+// Info types of RFC 9480 that OpenSSL 3.0 has no NIDs for.
+const ::ASN1_OBJECT* root_ca_cert_oid() {  // id-it-rootCaCert (2.3)
+  static const ObjectPtr oid(::OBJ_txt2obj("1.3.6.1.5.5.7.4.20", 1));
   return oid.get();
+}
+const ::ASN1_OBJECT* crl_status_list_oid() {  // id-it-crlStatusList (2.17)
+  static const ObjectPtr oid(::OBJ_txt2obj("1.3.6.1.5.5.7.4.22", 1));
+  return oid.get();
+}
+const ::ASN1_OBJECT* crls_oid() {  // id-it-crls (2.17)
+  static const ObjectPtr oid(::OBJ_txt2obj("1.3.6.1.5.5.7.4.23", 1));
+  return oid.get();
+}
+
+// One CRLStatus of a crlStatusList: whether its source names our CA, and the thisUpdate of
+// the CRL the requester has, if any.
+struct CrlStatus {
+  bool names_this_ca = false;
+  std::optional<std::chrono::system_clock::time_point> this_update;
+};
+
+bool general_names_include(ByteView general_names_der, const ::X509_NAME* name) {
+  const unsigned char* p = general_names_der.data();
+  std::unique_ptr<GENERAL_NAMES, ossl::Deleter<::GENERAL_NAMES_free>> names(
+      ::d2i_GENERAL_NAMES(nullptr, &p, static_cast<long>(general_names_der.size())));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const ::GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+    if (gn->type == GEN_DIRNAME && ::X509_NAME_cmp(gn->d.directoryName, name) == 0) return true;
+  }
+  return false;
+}
+
+std::optional<std::chrono::system_clock::time_point> time_of(ByteView der) {
+  const unsigned char* p = der.data();
+  std::unique_ptr<::ASN1_TIME, ossl::Deleter<::ASN1_TIME_free>> time(
+      ::d2i_ASN1_TIME(nullptr, &p, static_cast<long>(der.size())));
+  struct tm tm {};
+  if (!time || ::ASN1_TIME_to_tm(time.get(), &tm) != 1) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+}
+
+// RFC 9480 2.17: CRLStatusList ::= SEQUENCE SIZE (1..MAX) OF CRLStatus,
+// CRLStatus ::= SEQUENCE { source CRLSource, thisUpdate Time OPTIONAL },
+// CRLSource ::= CHOICE { dpn [0] DistributionPointName, issuer [1] GeneralNames } (explicit tags).
+Result<std::vector<CrlStatus>> parse_crl_status_list(const ECMP_ITAV& itav, const ::X509_NAME* ca_name) {
+  constexpr std::uint8_t kDpnTag = 0xa0;
+  constexpr std::uint8_t kIssuerTag = 0xa1;
+  constexpr std::uint8_t kUtcTimeTag = 0x17;
+  constexpr std::uint8_t kGeneralizedTimeTag = 0x18;
+  const ::ASN1_STRING* seq =
+      itav.infoValue != nullptr && itav.infoValue->type == V_ASN1_SEQUENCE ? itav.infoValue->value.sequence : nullptr;
+  auto list =
+      seq != nullptr ? der::read_element(ByteView(seq->data, static_cast<std::size_t>(seq->length))) : std::nullopt;
+  auto statuses = list ? der::read_children(list->content) : std::nullopt;
+  if (!statuses || statuses->empty()) {
+    return fail(ErrorCode::kBadDataFormat, "crlStatusList must be a SEQUENCE of one or more CRLStatus");
+  }
+  std::vector<CrlStatus> out;
+  for (const auto& status : *statuses) {
+    auto parts = der::read_children(status.content);
+    if (!parts || parts->empty() || parts->size() > 2 ||
+        ((*parts)[0].tag != kDpnTag && (*parts)[0].tag != kIssuerTag)) {
+      return fail(ErrorCode::kBadDataFormat, "a CRLStatus must be { source [0] dpn or [1] issuer, thisUpdate }");
+    }
+    CrlStatus parsed;
+    // We publish no distribution point yet, so a dpn never names one of ours.
+    parsed.names_this_ca = (*parts)[0].tag == kIssuerTag && general_names_include((*parts)[0].content, ca_name);
+    if (parts->size() == 2) {
+      const auto& time = (*parts)[1];
+      parsed.this_update =
+          time.tag == kUtcTimeTag || time.tag == kGeneralizedTimeTag ? time_of(time.whole) : std::nullopt;
+      if (!parsed.this_update) return fail(ErrorCode::kBadDataFormat, "CRLStatus thisUpdate is not a Time");
+    }
+    out.push_back(parsed);
+  }
+  return out;
 }
 
 // CertRepMessage with one CertResponse carrying `status`; `response` points at it. Null (and
@@ -700,31 +777,45 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
   auto profile = m_service.profile(ex.profile);
   if (!profile) return error_reply(ex, profile.error());
   STACK_OF(ECMP_ITAV)* asked = ex.body().value.genm;
-  std::vector<int> answers;
-  for (int i = 0; i < sk_ECMP_ITAV_num(asked); ++i) {
-    const ::ASN1_OBJECT* type = sk_ECMP_ITAV_value(asked, i)->infoType;
-    const int nid = ::OBJ_obj2nid(type);
-    // RFC 9483 4.3.2: a genm with id-it-rootCaCert is answered with id-it-rootCaKeyUpdate.
-    if (::OBJ_cmp(type, root_ca_cert_oid()) == 0) answers.push_back(NID_id_it_rootCaKeyUpdate);
-    // RFC 4210 5.3.19: a receiver may ignore info types it does not recognise.
-    if (nid == NID_id_it_caCerts || nid == NID_id_it_signKeyPairTypes || nid == NID_id_it_certReqTemplate) {
-      answers.push_back(nid);
-    }
-  }
+  std::vector<std::pair<const ::ASN1_OBJECT*, Bytes>> answers;
+  // RFC 9483 4.3.1: caCerts lists the CA certificates; 4.3.2: signKeyPairTypes the key types.
+  auto add_ca_certs = [&] {
+    answers.emplace_back(::OBJ_nid2obj(NID_id_it_caCerts), sequence_of(m_service.ca_chain()));
+  };
+  auto add_key_types = [&] {
+    answers.emplace_back(::OBJ_nid2obj(NID_id_it_signKeyPairTypes), sequence_of(profile->key_algorithms));
+  };
   // RFC 4210 5.3.19: an empty genm lets the CA send what it wishes.
-  if (sk_ECMP_ITAV_num(asked) == 0) answers = {NID_id_it_caCerts, NID_id_it_signKeyPairTypes};
+  if (sk_ECMP_ITAV_num(asked) == 0) {
+    add_ca_certs();
+    add_key_types();
+  }
+  for (int i = 0; i < sk_ECMP_ITAV_num(asked); ++i) {
+    const ECMP_ITAV& itav = *sk_ECMP_ITAV_value(asked, i);
+    const int nid = ::OBJ_obj2nid(itav.infoType);
+    if (nid == NID_id_it_caCerts) add_ca_certs();
+    if (nid == NID_id_it_signKeyPairTypes) add_key_types();
+    if (nid == NID_id_it_certReqTemplate) {
+      answers.emplace_back(::OBJ_nid2obj(NID_id_it_certReqTemplate), cert_req_template(*profile));
+    }
+    // RFC 9483 4.3.2: rootCaCert is answered with rootCaKeyUpdate, without a value when no root
+    // CA key update is pending, which is always so while keys are not rolled over.
+    if (::OBJ_cmp(itav.infoType, root_ca_cert_oid()) == 0) {
+      answers.emplace_back(::OBJ_nid2obj(NID_id_it_rootCaKeyUpdate), Bytes{});
+    }
+    if (::OBJ_cmp(itav.infoType, crl_status_list_oid()) == 0) {
+      auto crls = crl_update(itav);
+      if (!crls) return error_reply(ex, crls.error());
+      answers.emplace_back(crls_oid(), std::move(*crls));
+    }
+    // RFC 4210 5.3.19: a receiver may ignore info types it does not recognise.
+  }
 
   BodyPtr body(ECMP_BODY_new());
   body->type = ECMP_BODY_GENP;
   body->value.genp = sk_ECMP_ITAV_new_null();
-  for (int nid : answers) {
-    Bytes value;
-    // RFC 9483 4.3.1: caCerts lists the CA certificates; 4.3.2: rootCaKeyUpdate has no value
-    // when no root CA key update is pending, which is always so while keys are not rolled over.
-    if (nid == NID_id_it_caCerts) value = sequence_of(m_service.ca_chain());
-    if (nid == NID_id_it_signKeyPairTypes) value = sequence_of(profile->key_algorithms);
-    if (nid == NID_id_it_certReqTemplate) value = cert_req_template(*profile);
-    ECMP_ITAV* itav = make_itav(nid, value);
+  for (const auto& [type, value] : answers) {
+    ECMP_ITAV* itav = make_itav(type, value);
     if (itav == nullptr || sk_ECMP_ITAV_push(body->value.genp, itav) <= 0) {
       ECMP_ITAV_free(itav);
       return fail(ErrorCode::kSystemFailure, "out of memory");
@@ -733,6 +824,25 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
   spdlog::info("cmp peer={} txn={} genm answered with {} info value(s)", ex.context.peer, ex.transaction_id_hex,
                answers.size());
   return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
+}
+
+// RFC 9483 4.3.4: the CRLs newer than those the requester has (SEQUENCE OF CertificateList),
+// or nothing (the value absent) when it is up to date. This CA serves its own CRL only.
+Result<Bytes> CmpServer::crl_update(const ECMP_ITAV& itav) {
+  auto statuses = parse_crl_status_list(itav, m_responder.get());
+  if (!statuses) return tl::unexpected(statuses.error());
+  for (const auto& status : *statuses) {
+    if (!status.names_this_ca) {
+      return fail(ErrorCode::kUnsupportedRequest, "no CRL for that source here: this CA serves its own CRL, issuer " +
+                                                      ossl::name_to_string(m_responder.get()));
+    }
+  }
+  auto crl = m_service.current_crl();
+  if (!crl) return tl::unexpected(crl.error());
+  for (const auto& status : *statuses) {
+    if (!status.this_update || crl->this_update > *status.this_update) return sequence_of({crl->der});
+  }
+  return Bytes{};
 }
 
 // RFC 9483 5.2.2.1: an RA forwards requests in a nested message under its own protection

@@ -52,6 +52,7 @@ class CmpServer {
   Result<Bytes> handle_cert_conf(Exchange& exchange);
   Result<Bytes> handle_poll_request(Exchange& exchange);
   Result<Bytes> handle_general_message(Exchange& exchange);
+  Result<Bytes> crl_update(const ECMP_ITAV& crl_status_list);
   Result<Bytes> handle_revocation(Exchange& exchange);
   Result<Bytes> handle_nested(Exchange& exchange);
   Result<ra::RevocationRequest> revocation_request(const Exchange& exchange) const;

@@ -56,6 +56,12 @@ struct HeldForApproval {
 
 using Decision = std::variant<IssuedCertificate, HeldForApproval>;
 
+// A CRL of the issuing CA.
+struct RevocationList {
+  Bytes der;
+  std::chrono::system_clock::time_point this_update;
+};
+
 // Builds the protocol's reply for what was decided. The service stores the reply with the
 // certificate in one durable write, so a resend gets the very same bytes.
 using ReplyEncoder = std::function<Result<Bytes>(const Decision&)>;
@@ -132,6 +138,10 @@ class EnrollmentService {
 
   // The issuing CA's chain, issuing CA first, DER.
   virtual const std::vector<Bytes>& ca_chain() const = 0;
+
+  // The issuing CA's current CRL (every certificate it revoked); a new one only when something
+  // was revoked since or the last one is past half its validity. Errors: kSystemUnavailable.
+  [[nodiscard]] virtual Result<RevocationList> current_crl() = 0;
 
   // Returns the profile named `name` (empty: the default), or kBadCertTemplate if unknown.
   [[nodiscard]] virtual Result<ProfileInfo> profile(std::string_view name) const = 0;

@@ -99,7 +99,8 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::Cert
       m_authority(authority),
       m_profiles(std::move(profiles)),
       m_policy(std::move(policy)),
-      m_clock(std::move(clock)) {
+      m_clock(std::move(clock)),
+      m_crls(store, authority, m_policy.crl_validity, m_clock) {
   for (const auto& cert : m_authority.chain()) m_chain_der.push_back(ossl::der_of(cert.get()));
 }
 

@@ -7,6 +7,7 @@
 
 #include "ca/certificate_authority.h"
 #include "ra/enrollment_service.h"
+#include "ra/revocation_lists.h"
 #include "store/store.h"
 #include "txn/transaction.h"
 
@@ -23,6 +24,7 @@ struct Policy {
   std::chrono::seconds check_after = std::chrono::seconds(10);  // told to a polling requester
   // How long a held request may wait for a decision, and an approved one for its requester.
   std::chrono::seconds approval_wait = std::chrono::hours(24 * 7);
+  std::chrono::seconds crl_validity = std::chrono::hours(24);  // nextUpdate - thisUpdate
 };
 
 // Thread-safety: see EnrollmentService and ApprovalQueue. The store and CA must outlive this
@@ -41,6 +43,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   Result<Bytes> confirm(std::string_view transaction_id_hex, bool accepted, const Bytes& fingerprint,
                         const Bytes& reply) override;
   const std::vector<Bytes>& ca_chain() const override { return m_chain_der; }
+  Result<RevocationList> current_crl() override { return m_crls.current(); }
   Result<ProfileInfo> profile(std::string_view name) const override;
   Status revoke(const RevocationRequest& request) override;
 
@@ -93,6 +96,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   Policy m_policy;
   ca::Clock m_clock;
   std::vector<Bytes> m_chain_der;
+  RevocationLists m_crls;
   std::array<std::mutex, 64> m_locks;
 };
 

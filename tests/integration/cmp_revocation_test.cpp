@@ -70,3 +70,50 @@ TEST_F(CmpRevocationTest, WrongSecretRevokesNothing) {
 
 }  // namespace
 }  // namespace enrolld::integration
+
+// RFC 9483 4.3.4 with OpenSSL 3.5's client: genm crlStatusList -> crls. The CRL lists what was
+// revoked, verifies with the issuing CA, and a client that has it is told nothing is newer.
+namespace enrolld::integration {
+namespace {
+
+class CmpCrlUpdateTest : public CmpRevocationTest {
+ protected:
+  static std::string openssl35() { return ENROLLD_OPENSSL35; }
+
+  RunResult crl_genm(std::vector<std::string> extra) const {
+    std::vector<std::string> args = {
+        openssl35(),         "cmp",          "-cmd",          "genm",    "-server",
+        endpoints().cmp_url, "-ref",         endpoints().ref, "-secret", "pass:" + endpoints().secret,
+        "-infotype",         "crlStatusList"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(std::move(args), kCommandTimeout);
+  }
+};
+
+TEST_F(CmpCrlUpdateTest, TheCrlListsTheRevokedCertificateAndAnUpToDateClientGetsNothingNew) {
+  if (openssl35().empty()) GTEST_SKIP() << "ENROLLD_OPENSSL35 not configured (scripts/test.sh sets it)";
+  const fs::path revoked = enroll("on-the-crl");
+  ASSERT_TRUE(rr(revoked, "1").ok());
+  const fs::path crl = work() / "crl.der";
+  RunResult got = crl_genm({"-crlcert", revoked.string(), "-crlout", crl.string()});
+  ASSERT_TRUE(got.ok()) << got.describe();
+  ASSERT_TRUE(fs::exists(crl)) << got.describe();
+
+  RunResult text = openssl({"crl", "-inform", "DER", "-in", crl.string(), "-noout", "-text"});
+  ASSERT_TRUE(text.ok()) << text.describe();
+  RunResult serial = openssl({"x509", "-in", revoked.string(), "-noout", "-serial"});
+  ASSERT_TRUE(serial.ok());
+  const std::string hex = trim(serial.out.substr(serial.out.find('=') + 1));
+  EXPECT_TRUE(contains(text.out, hex)) << text.out;
+  EXPECT_TRUE(contains(text.out, "Key Compromise")) << text.out;
+  RunResult verified = openssl({"crl", "-inform", "DER", "-in", crl.string(), "-noout", "-CAfile", endpoints().chain});
+  EXPECT_TRUE(contains(verified.both(), "verify OK")) << verified.describe();
+
+  const fs::path again = work() / "crl-again.der";
+  RunResult up_to_date = crl_genm({"-oldcrl", crl.string(), "-crlout", again.string()});
+  ASSERT_TRUE(up_to_date.ok()) << up_to_date.describe();
+  EXPECT_FALSE(fs::exists(again)) << up_to_date.describe();
+}
+
+}  // namespace
+}  // namespace enrolld::integration

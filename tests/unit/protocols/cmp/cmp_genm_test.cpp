@@ -55,6 +55,12 @@ class GenmTest : public CmpServerTest {
     return out;
   }
 
+  static Bytes concat_der(const Bytes& a, const Bytes& b) {
+    Bytes out = a;
+    out.insert(out.end(), b.begin(), b.end());
+    return out;
+  }
+
   // DER SEQUENCE OF the given elements.
   static Bytes sequence_of(const std::vector<Bytes>& elements) {
     Bytes content;
@@ -67,6 +73,32 @@ class GenmTest : public CmpServerTest {
   static constexpr const char* kRootCaCert = "1.3.6.1.5.5.7.4.20";
   static constexpr const char* kSignKeyPairTypes = "1.3.6.1.5.5.7.4.2";
   static constexpr const char* kCertReqTemplate = "1.3.6.1.5.5.7.4.19";
+  static constexpr const char* kCrlStatusList = "1.3.6.1.5.5.7.4.22";
+  static constexpr const char* kCrls = "1.3.6.1.5.5.7.4.23";
+
+  // CRLStatus { source issuer [1] GeneralNames { directoryName [4] `issuer` }, thisUpdate }.
+  static Bytes crl_status_by_issuer(const ::X509_NAME* issuer, std::optional<std::time_t> this_update) {
+    Bytes status = der::element(0xa1, der::sequence(der::element(0xa4, ossl::der_of(issuer))));
+    if (this_update) {
+      std::unique_ptr<::ASN1_TIME, ossl::Deleter<::ASN1_TIME_free>> time(::ASN1_TIME_set(nullptr, *this_update));
+      const Bytes time_der = ossl::der_with(time.get(), ::i2d_ASN1_TIME);
+      status.insert(status.end(), time_der.begin(), time_der.end());
+    }
+    return der::sequence(status);
+  }
+
+  const ::X509_NAME* ca_name() const { return ::X509_get_subject_name(ca.issuing->certificate()); }
+
+  // The CRLs of a crls answer, DER; empty for the value absent.
+  static std::vector<Bytes> crls_in(const Bytes& value) {
+    std::vector<Bytes> out;
+    auto outer = der::read_element(value);
+    auto children = outer ? der::read_children(outer->content) : std::nullopt;
+    for (const auto& child : children.value_or(std::vector<der::Element>{})) {
+      out.emplace_back(child.whole.begin(), child.whole.end());
+    }
+    return out;
+  }
 };
 
 TEST_F(GenmTest, CaCertsListsTheIssuingCaAndTheRoot) {
@@ -117,6 +149,55 @@ TEST_F(GenmTest, RootCaCertIsAnsweredWithRootCaKeyUpdateWithoutValue) {
   ASSERT_EQ(answered.size(), 1U);
   EXPECT_EQ(answered[0].first, kRootCaKeyUpdate);
   EXPECT_TRUE(answered[0].second.empty());
+}
+
+// RFC 9483 4.3.4: crlStatusList -> crls with the CRLs newer than the requester's.
+TEST_F(GenmTest, CrlStatusListForThisCaGetsItsCurrentCrlUnlessTheRequesterIsUpToDate) {
+  auto answered = itavs(read_reply(send(genm({{kCrlStatusList, sequence_of({crl_status_by_issuer(ca_name(), {})})}}))));
+  ASSERT_EQ(answered.size(), 1U);
+  EXPECT_EQ(answered[0].first, kCrls);
+  auto current = service.current_crl();
+  ASSERT_TRUE(current);
+  EXPECT_EQ(crls_in(answered[0].second), std::vector<Bytes>{current->der});
+
+  const std::time_t has = std::chrono::system_clock::to_time_t(current->this_update);
+  auto up_to_date =
+      itavs(read_reply(send(genm({{kCrlStatusList, sequence_of({crl_status_by_issuer(ca_name(), has)})}}))));
+  ASSERT_EQ(up_to_date.size(), 1U);
+  EXPECT_EQ(up_to_date[0].first, kCrls);
+  EXPECT_TRUE(up_to_date[0].second.empty());  // the value absent: nothing newer
+
+  auto older =
+      itavs(read_reply(send(genm({{kCrlStatusList, sequence_of({crl_status_by_issuer(ca_name(), has - 3600)})}}))));
+  ASSERT_EQ(older.size(), 1U);
+  EXPECT_EQ(crls_in(older[0].second), std::vector<Bytes>{current->der});
+}
+
+TEST_F(GenmTest, CrlStatusListForAnotherSourceOrMalformedIsRefused) {
+  ossl::X509NamePtr stranger(::X509_NAME_new());
+  ::X509_NAME_add_entry_by_txt(stranger.get(), "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("Other CA"),
+                               -1, -1, 0);
+  const Bytes dpn = der::sequence(der::element(0xa0, der::element(0xa0, der::element(0x86, to_bytes("http://x/crl")))));
+  struct Row {
+    const char* what;
+    Bytes value;
+    int bit;
+  };
+  const std::vector<Row> rows = {
+      {"another issuer", sequence_of({crl_status_by_issuer(stranger.get(), {})}), kBadRequest},
+      {"a distribution point", sequence_of({dpn}), kBadRequest},
+      {"no value", {}, kBadDataFormat},
+      {"an empty list", sequence_of({}), kBadDataFormat},
+      {"a source of another tag", sequence_of({der::sequence(der::element(0xa2, {}))}), kBadDataFormat},
+      {"thisUpdate not a Time",
+       sequence_of({der::sequence(concat_der(der::element(0xa1, der::sequence({})), {0x02, 0x01, 0x01}))}),
+       kBadDataFormat},
+  };
+  for (const auto& row : rows) {
+    Reply reply = read_reply(send(genm({{kCrlStatusList, row.value}})));
+    EXPECT_EQ(reply.body_type, ECMP_BODY_ERROR) << row.what;
+    EXPECT_EQ(reply.bits, std::vector<int>{row.bit}) << row.what;
+  }
 }
 
 TEST_F(GenmTest, UnknownInfoTypesAreLeftOutAndKnownOnesAnswered) {
