@@ -42,8 +42,8 @@ http::Response serve(CmpServer& server, const http::Request& request, std::strin
 
 }  // namespace
 
-std::vector<http::Route> http_routes(CmpServer& server) {
-  return {
+std::vector<http::Route> http_routes(CmpServer& server, const std::vector<HttpAlias>& aliases) {
+  std::vector<http::Route> routes = {
       {kWellKnown, {"POST"}, [&server](const http::Request& r) { return serve(server, r, ""); }},
       {kProfilePrefix,
        {"POST"},
@@ -53,6 +53,12 @@ std::vector<http::Route> http_routes(CmpServer& server) {
          return serve(server, r, std::move(profile));
        }},
   };
+  for (const auto& alias : aliases) {
+    routes.push_back({alias.path, {"POST"}, [&server, profile = alias.profile](const http::Request& r) {
+                        return serve(server, r, profile);
+                      }});
+  }
+  return routes;
 }
 
 }  // namespace enrolld::cmp

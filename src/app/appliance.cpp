@@ -107,7 +107,9 @@ int run(const Config& config, const RunOptions& options) {
   http_options.port = options.http_port.value_or(config.http_port);
   http_options.threads = config.threads;
   http_options.max_body_bytes = config.max_body_bytes;
-  auto server = http::HttpServer::start(http_options, cmp::http_routes((*core)->cmp()));
+  std::vector<cmp::HttpAlias> aliases;
+  for (const auto& alias : config.cmp_aliases) aliases.push_back({alias.path, alias.profile});
+  auto server = http::HttpServer::start(http_options, cmp::http_routes((*core)->cmp(), aliases));
   if (!server) return report(server.error());
   auto admin = start_admin(config, options, **core);
   if (!admin) return report(admin.error());

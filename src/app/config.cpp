@@ -225,12 +225,60 @@ Status read_profiles(const toml::node& node, Config& config) {
   return {};
 }
 
+bool is_alias_path(const std::string& path) {
+  return path.size() >= 2 && path.size() <= 200 && path.front() == '/' && path.back() != '/' &&
+         path.rfind("/.well-known/", 0) != 0 && path.find("//") == std::string::npos &&
+         path.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-_.~") ==
+             std::string::npos;
+}
+
+Status read_aliases(const toml::node& node, Config& config) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    return fail(ErrorCode::kConfigInvalid,
+                where(config, node.source()) + ": [cmp.aliases] must be a table of \"path\" = \"profile\"");
+  }
+  for (const auto& [key, value] : *table) {
+    const std::string path(key.str());
+    const std::string at = where(config, value.source()) + ": key 'cmp.aliases.\"" + path + "\"' ";
+    if (!is_alias_path(path)) {
+      return fail(
+          ErrorCode::kConfigInvalid,
+          at + "must be an absolute path outside /.well-known/, without a trailing '/', of letters, digits and /-_.~");
+    }
+    if (!value.is_string() || !is_profile_name(*value.value<std::string>())) {
+      return fail(ErrorCode::kConfigInvalid, at + "must name a profile");
+    }
+    config.cmp_aliases.push_back({path, *value.value<std::string>()});
+  }
+  return {};
+}
+
+// Every alias names "default" or a [[profile]]; checked once all tables are read.
+Status check_alias_profiles(const Config& config, const toml::table& root) {
+  for (const auto& alias : config.cmp_aliases) {
+    const bool known =
+        alias.profile == "default" || std::any_of(config.profiles.begin(), config.profiles.end(),
+                                                  [&](const ProfileConfig& p) { return p.name == alias.profile; });
+    if (known) continue;
+    const toml::node* node = root.at_path("cmp.aliases").node();
+    return fail(ErrorCode::kConfigInvalid, (node != nullptr ? where(config, node->source()) : config.file.string()) +
+                                               ": key 'cmp.aliases.\"" + alias.path + "\"' names profile '" +
+                                               alias.profile + "', which no [[profile]] defines");
+  }
+  return {};
+}
+
 Status read_table(const std::string& name, const toml::table& table, Config& config) {
   const auto& known = schema().at(name);
   for (const auto& [key, value] : table) {
     const std::string key_name(key.str());
     if (name == "cmp" && key_name == "credential") {
       if (auto ok = read_credentials(value, config); !ok) return ok;
+      continue;
+    }
+    if (name == "cmp" && key_name == "aliases") {
+      if (auto ok = read_aliases(value, config); !ok) return ok;
       continue;
     }
     auto setter = known.find(key_name);
@@ -274,6 +322,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
         std::pair{config.ca_key.empty(), "ca.key"}}) {
     if (value) return fail(ErrorCode::kConfigInvalid, config.file.string() + ": missing required key '" + key + "'");
   }
+  if (auto ok = check_alias_profiles(config, root); !ok) return tl::unexpected(ok.error());
   if (config.pbm.min_iterations > config.pbm.max_iterations) {
     const toml::node* min = root.at_path("cmp.pbm_min_iterations").node();
     return fail(ErrorCode::kConfigInvalid, (min != nullptr ? where(config, min->source()) : config.file.string()) +

@@ -18,6 +18,13 @@ struct MacCredential {
   std::string secret;
 };
 
+// [cmp.aliases]: another URL path that answers CMP, for clients that cannot use
+// /.well-known/cmp (e.g. a path a device firmware has built in), with the profile it selects.
+struct CmpAlias {
+  std::string path;
+  std::string profile;
+};
+
 // [[profile]]: a certificate profile, selected by /.well-known/cmp/p/<name> or certProfile.
 struct ProfileConfig {
   std::string name;
@@ -61,6 +68,7 @@ struct Config {
   // messages and vouch for proof of possession (raVerified).
   std::vector<std::filesystem::path> ra_certificates;
   std::vector<MacCredential> credentials;  // [[cmp.credential]]
+  std::vector<CmpAlias> cmp_aliases;       // [cmp.aliases]: "path" = "profile"
 
   // [ra]
   unsigned check_after_seconds = 10;               // what a polling requester is told to wait

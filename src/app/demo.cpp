@@ -132,6 +132,8 @@ std::string config_text(const std::string& cmp_secret) {
       << "# Registration authorities: they may forward requests (nested) and vouch for POP (raVerified).\n"
       << "ra_certificates = [\"vendor/ra.pem\"]\n\n"
       << "[[cmp.credential]]\nreference = \"" << kCmpReference << "\"\nsecret = \"" << cmp_secret << "\"\n\n"
+      << "# Paths that device firmware may have built in, answering like /.well-known/cmp/p/<profile>.\n"
+      << "[cmp.aliases]\n\"/pkix\" = \"default\"\n\n"
       << "[ra]\n# A device polling for a held request is told to come back after this many seconds.\n"
       << "check_after_seconds = 1\napproval_wait_seconds = 604800\n\n"
       << "[admin]\n# enrollctl approve/reject talk to this loopback listener with the token in token_file.\n"

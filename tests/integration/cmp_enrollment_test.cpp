@@ -56,6 +56,23 @@ TEST_F(CmpEnrollmentTest, IrAsPrintedByTheDemoIssuesAVerifiableCertificate) {
   EXPECT_TRUE(demo().wait_for_log_line({"confirmed txn=", "serial=" + serial})) << demo().log();
 }
 
+// RFC 6712 3.6 lets a server use any path; cmp.aliases gives firmware its built-in one.
+TEST_F(CmpEnrollmentTest, AConfiguredAliasPathEnrollsLikeTheWellKnownOne) {
+  const fs::path key = make_ec_key("alias.key");
+  const fs::path cert = work() / "alias.pem";
+  RunResult r = openssl_cmp({"ir",
+                             endpoints().base_url() + "/pkix",
+                             endpoints().ref,
+                             endpoints().secret,
+                             key,
+                             "/CN=via-alias",
+                             {},
+                             cert,
+                             {}});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_FALSE(expect_properly_issued(demo(), cert, key, "CN=via-alias").empty());
+}
+
 TEST_F(CmpEnrollmentTest, EndpointsFileNamesTheDemoCaFiles) {
   const Endpoints& ep = endpoints();
   EXPECT_EQ(ep.cmp_url, "http://127.0.0.1:" + ep.http_port + "/.well-known/cmp");

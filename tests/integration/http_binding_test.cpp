@@ -102,6 +102,11 @@ const std::vector<HttpRow>& http_rows() {
       {"below_cmp_not_profile", "POST", "/.well-known/cmp/extra", kCmp, Body::kJunk, 0, false, 404},
       {"est_path", "POST", "/.well-known/est/simpleenroll", kCmp, Body::kJunk, 0, false, 404},
       {"get_unknown_path", "GET", "/index.html", nullptr, Body::kNone, 0, false, 404},
+      // The demo's alias /pkix (cmp.aliases) answers CMP, exactly at that path.
+      {"alias_junk_body", "POST", "/pkix", kCmp, Body::kJunk, 0, false, 400},
+      {"alias_get", "GET", "/pkix", nullptr, Body::kNone, 0, false, 405},
+      {"alias_wrong_content_type", "POST", "/pkix", "text/plain", Body::kJunk, 0, false, 415},
+      {"below_alias", "POST", "/pkix/x", kCmp, Body::kJunk, 0, false, 404},
       // Bodies over 65536 bytes: 413.
       {"body_one_over_the_limit", "POST", "/.well-known/cmp", kCmp, Body::kZeros, 65537, false, 413},
       {"body_100_kib", "POST", "/.well-known/cmp", kCmp, Body::kZeros, 100 * 1024, false, 413},

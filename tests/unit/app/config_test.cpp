@@ -448,6 +448,28 @@ TEST_F(ConfigTest, KeyUpdatePolicyAndTrustAnchorsAreRead) {
   expect_invalid(minimal_plus("[cmp]\ntrust_anchors = \"vendor.pem\"\n"), "trust_anchors = ", "cmp.trust_anchors");
 }
 
+TEST_F(ConfigTest, CmpAliasesMapPathsToProfiles) {
+  auto config =
+      load(minimal_plus("[cmp.aliases]\n\"/ejbca/publicweb/cmp/router\" = \"router\"\n"
+                        "\"/pkix\" = \"default\"\n[[profile]]\nname = \"router\"\n"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  ASSERT_EQ(config->cmp_aliases.size(), 2U);
+  EXPECT_EQ(config->cmp_aliases[0].path, "/ejbca/publicweb/cmp/router");
+  EXPECT_EQ(config->cmp_aliases[0].profile, "router");
+  EXPECT_EQ(config->cmp_aliases[1].path, "/pkix");
+  EXPECT_EQ(config->cmp_aliases[1].profile, "default");
+}
+
+TEST_F(ConfigTest, CmpAliasesRefuseBadPathsAndUnknownProfiles) {
+  for (const char* path : {"relative", "/.well-known/cmp/x", "/trailing/", "/", "/a b", "/a//b", "/q?x=1"}) {
+    expect_invalid(minimal_plus(std::string("[cmp.aliases]\n\"") + path + "\" = \"default\"\n"),
+                   "\" = ", "cmp.aliases");
+  }
+  expect_invalid(minimal_plus("[cmp.aliases]\n\"/pkix\" = 3\n"), "\"/pkix\"", "must name a profile");
+  expect_invalid(minimal_plus("[cmp]\naliases = \"/pkix\"\n"), "aliases = ", "cmp.aliases");
+  expect_invalid(minimal_plus("[cmp.aliases]\n\"/pkix\" = \"nowhere\"\n"), "[cmp.aliases]", "no [[profile]] defines");
+}
+
 TEST_F(ConfigTest, DuplicateCredentialReferenceIsRefused) {
   auto config =
       load(minimal_plus("[[cmp.credential]]\nreference = \"dev\"\nsecret = \"0123456789\"\n"
