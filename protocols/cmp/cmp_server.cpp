@@ -7,6 +7,7 @@
 
 #include "common/der.h"
 #include "common/log.h"
+#include "protocols/cmp/central_keygen.h"
 #include "protocols/cmp/failure_info.h"
 #include "protocols/cmp/message.h"
 
@@ -55,18 +56,46 @@ bool is_content_error(ErrorCode code) {
 // What to certify, as taken from a CRMF CertReqMsg or a PKCS#10 request.
 struct Requested {
   Bytes subject_der;
-  Bytes public_key_der;
+  Bytes public_key_der;  // empty when the key is to be generated centrally
   Bytes extensions_der;
   int cert_req_id = kCertReqIdCrmf;
+  bool central_keygen = false;
+  Bytes key_algorithm_der;  // central key generation: the kind of key asked for; empty: any
 };
+
+// The tag of the CertReqMsg's ProofOfPossession choice; 0 when there is none.
+std::uint8_t pop_tag(const OSSL_CRMF_MSG* crm) {
+  constexpr std::uint8_t kRegInfoTag = 0x30;  // regInfo SEQUENCE, which follows an optional POP
+  const Bytes der = ossl::der_with(crm, i2d_OSSL_CRMF_MSG);
+  auto msg = der::read_element(der);
+  auto parts = msg ? der::read_children(msg->content) : std::nullopt;
+  return parts && parts->size() >= 2 && (*parts)[1].tag != kRegInfoTag ? (*parts)[1].tag : 0;
+}
 
 // True if the proof of possession is raVerified: an RA says it checked it (RFC 4211 4).
 bool is_ra_verified(const OSSL_CRMF_MSG* crm) {
   constexpr std::uint8_t kRaVerifiedTag = 0x80;  // ProofOfPossession: raVerified [0] NULL
-  const Bytes der = ossl::der_with(crm, i2d_OSSL_CRMF_MSG);
-  auto msg = der::read_element(der);
-  auto parts = msg ? der::read_children(msg->content) : std::nullopt;
-  return parts && parts->size() >= 2 && (*parts)[1].tag == kRaVerifiedTag;
+  return pop_tag(crm) == kRaVerifiedTag;
+}
+
+// RFC 9483 4.1.6: "the publicKey field ... MUST be omitted" or carry only the algorithm with an
+// empty subjectPublicKey when the requester wants the key generated centrally.
+bool asks_for_central_keygen(const ECMP_CERTTEMPLATE& tmpl) {
+  if (tmpl.publicKey == nullptr) return true;
+  const unsigned char* key = nullptr;  // get0_param sets the length only with the key pointer
+  int key_bytes = 0;
+  ::X509_PUBKEY_get0_param(nullptr, &key, &key_bytes, nullptr, tmpl.publicKey);
+  return key_bytes == 0;
+}
+
+// The AlgorithmIdentifier of a template's publicKey; empty when there is none.
+Bytes key_algorithm_of(const ECMP_CERTTEMPLATE& tmpl) {
+  ::X509_ALGOR* algorithm = nullptr;
+  if (tmpl.publicKey == nullptr ||
+      ::X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &algorithm, tmpl.publicKey) != 1) {
+    return {};
+  }
+  return ossl::der_with(algorithm, ::i2d_X509_ALGOR);
 }
 
 // `fallback_subject`: for kur, the old certificate's subject, used when the template has none
@@ -89,8 +118,16 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAM
   if (!has_subject && fallback_subject == nullptr) {
     return fail(ErrorCode::kBadCertTemplate, "the certificate template has no subject");
   }
-  if (tmpl->publicKey == nullptr) {
-    return fail(ErrorCode::kBadCertTemplate, "the certificate template has no public key");
+  Requested out;
+  out.subject_der = ossl::der_of(has_subject ? tmpl->subject : fallback_subject);
+  if (tmpl->extensions != nullptr) out.extensions_der = ossl::der_with(tmpl->extensions, ::i2d_X509_EXTENSIONS);
+  if (asks_for_central_keygen(*tmpl)) {
+    if (pop_tag(crm) != 0) {
+      return fail(ErrorCode::kBadPop, "a key to be generated centrally has no proof of possession (RFC 9483 4.1.6)");
+    }
+    out.central_keygen = true;
+    out.key_algorithm_der = key_algorithm_of(*tmpl);
+    return out;
   }
   // RFC 9483 5.2.3.2: raVerified only from an RA that checked the proof itself.
   if (is_ra_verified(crm) && !from_ra) {
@@ -99,10 +136,7 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAM
   if (::OSSL_CRMF_MSGS_verify_popo(requests, kCertReqIdCrmf, from_ra ? 1 : 0, nullptr, nullptr) != 1) {
     return fail(ErrorCode::kBadPop, "proof of possession does not verify: " + ossl::drain_errors());
   }
-  Requested out;
-  out.subject_der = ossl::der_of(has_subject ? tmpl->subject : fallback_subject);
   out.public_key_der = ossl::der_with(tmpl->publicKey, ::i2d_X509_PUBKEY);
-  if (tmpl->extensions != nullptr) out.extensions_der = ossl::der_with(tmpl->extensions, ::i2d_X509_EXTENSIONS);
   return out;
 }
 
@@ -334,8 +368,10 @@ CertRepPtr one_response(int cert_req_id, PkiSiPtr status, ECMP_CERTRESPONSE*& re
 
 // ip/cp/kup with one CertResponse: the issued certificate (with its chain in extraCerts, RFC
 // 9483 4.1.1), or status waiting when the request is held for an officer (RFC 9483 4.4).
+// `encrypted_key`: a centrally generated private key (EncryptedKey DER) to send with the
+// certificate; empty for none.
 Result<Bytes> certificate_reply(ResponseHeader& header, const Protection& protection, int reply_body_type,
-                                int cert_req_id, const ra::Decision& decision) {
+                                int cert_req_id, const ra::Decision& decision, const Bytes& encrypted_key = {}) {
   const auto* issued = std::get_if<ra::IssuedCertificate>(&decision);
   ECMP_CERTRESPONSE* response = nullptr;
   CertRepPtr rep =
@@ -351,6 +387,17 @@ Result<Bytes> certificate_reply(ResponseHeader& header, const Protection& protec
     response->certifiedKeyPair = ECMP_CERTIFIEDKEYPAIR_new();
     response->certifiedKeyPair->certOrEncCert->type = 0;
     response->certifiedKeyPair->certOrEncCert->value.certificate = cert->release();
+    if (!encrypted_key.empty()) {
+      // EncryptedKey is a CHOICE whose envelopedData is [0] IMPLICIT: kept as its whole encoding.
+      ::ASN1_STRING* whole = ::ASN1_STRING_type_new(V_ASN1_OTHER);
+      response->certifiedKeyPair->privateKey = ::ASN1_TYPE_new();
+      if (whole == nullptr || response->certifiedKeyPair->privateKey == nullptr ||
+          ::ASN1_STRING_set(whole, encrypted_key.data(), static_cast<int>(encrypted_key.size())) != 1) {
+        ::ASN1_STRING_free(whole);
+        return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
+      }
+      ::ASN1_TYPE_set(response->certifiedKeyPair->privateKey, V_ASN1_OTHER, whole);
+    }
     header.implicit_confirm = issued->implicitly_confirmed;
     extra_certs = issued->chain_der;
   }
@@ -589,7 +636,7 @@ Status CmpServer::authenticate(Exchange& ex) {
   }
   // RFC 9483 3.2: a response to a MAC-protected request is protected with the same secret.
   // Reusing the request's parameters reuses the derived key: no second KDF per message.
-  ex.protection = MacProtection{std::move(*params), std::move(key), kid};
+  ex.protection = MacProtection{std::move(*params), std::move(key), kid, *secret};
   ex.requester = ra::Requester{"mac:" + reference, ""};
   return {};
 }
@@ -618,6 +665,16 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
     return is_content_error(requested.error().code) ? rejection_reply(ex, requested.error())
                                                     : error_reply(ex, requested.error());
   }
+  Bytes encrypted_private_key;
+  if (requested->central_keygen) {
+    auto generated = generate_key_for(ex, requested->key_algorithm_der);
+    if (!generated) {
+      return is_content_error(generated.error().code) ? rejection_reply(ex, generated.error())
+                                                      : error_reply(ex, generated.error());
+    }
+    requested->public_key_der = std::move(generated->first);
+    encrypted_private_key = std::move(generated->second);
+  }
   ra::CertificationRequest request;
   request.transaction_id_hex = ex.transaction_id_hex;
   request.protocol = "cmp";
@@ -634,7 +691,8 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
   const int reply_body_type = reply_type(request_type);
   const Bytes state = encode_protocol_state({ex.reply_header.sender_nonce, cert_req_id, reply_body_type});
   auto encode = [&](const ra::Decision& decision) {
-    return certificate_reply(ex.reply_header, *ex.protection, reply_body_type, cert_req_id, decision);
+    return certificate_reply(ex.reply_header, *ex.protection, reply_body_type, cert_req_id, decision,
+                             encrypted_private_key);
   };
   auto reply = m_service.submit(request, state, encode);
   if (!reply) {
@@ -642,6 +700,29 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
   }
   spdlog::info("cmp peer={} txn={} {} answered", ex.context.peer, ex.transaction_id_hex, body_name(request_type));
   return reply;
+}
+
+// RFC 9483 4.1.6: the core makes the key pair and signs the key package; it goes back encrypted
+// to the requester's shared secret or certificate. Returns {public key DER, EncryptedKey DER}.
+Result<std::pair<Bytes, Bytes>> CmpServer::generate_key_for(Exchange& ex, const Bytes& algorithm_der) {
+  auto profile = m_service.profile(ex.profile);
+  if (!profile) return tl::unexpected(profile.error());
+  // The generated key would have to wait, unencrypted or stored, for an officer.
+  if (profile->requires_approval) {
+    return fail(ErrorCode::kNotAuthorized,
+                "central key generation is not offered under profile '" + profile->name + "', which needs approval");
+  }
+  auto generated = m_service.generate_key(ex.profile, algorithm_der);
+  if (!generated) return tl::unexpected(generated.error());
+  KeyRecipient recipient;
+  if (const auto* mac = std::get_if<MacProtection>(&*ex.protection)) {
+    recipient.shared_secret = mac->shared_secret;
+  } else {
+    recipient.certificate = sk_X509_value(ex.request.message->extraCerts, 0);  // the protection certificate
+  }
+  auto encrypted = encrypted_key(generated->signed_key_package, recipient);
+  if (!encrypted) return tl::unexpected(encrypted.error());
+  return std::pair{std::move(generated->public_key_der), std::move(*encrypted)};
 }
 
 Result<Bytes> CmpServer::handle_cert_conf(Exchange& ex) {

@@ -49,6 +49,7 @@ class CmpServer {
   Status authenticate_signature(Exchange& exchange);
   Status check_message_time(const ECMP_HEADER& header) const;
   Result<Bytes> handle_certification(Exchange& exchange);
+  Result<std::pair<Bytes, Bytes>> generate_key_for(Exchange& exchange, const Bytes& algorithm_der);
   Result<Bytes> handle_cert_conf(Exchange& exchange);
   Result<Bytes> handle_poll_request(Exchange& exchange);
   Result<Bytes> handle_general_message(Exchange& exchange);

@@ -50,6 +50,7 @@ struct MacProtection {
   PbmParameters params;
   Bytes key;  // derived once from the shared secret (see derive_pbm_key)
   Bytes sender_kid;
+  Bytes shared_secret;  // to encrypt a centrally generated key to the requester
 };
 
 // ... or with a signature made in the HSM (RFC 9483 3.2: answering a signed request).

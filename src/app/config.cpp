@@ -56,6 +56,16 @@ Setter path(std::filesystem::path Config::*field) {
   };
 }
 
+Setter optional_pkcs11_uri(std::optional<std::string> Config::*field) {
+  return [=](const toml::node& node, Config& config) -> std::string {
+    if (!node.is_string() || node.value<std::string>()->rfind("pkcs11:", 0) != 0) {
+      return "must be an RFC 7512 pkcs11: URI";
+    }
+    config.*field = *node.value<std::string>();
+    return {};
+  };
+}
+
 Setter optional_path(std::optional<std::filesystem::path> Config::*field) {
   return [=](const toml::node& node, Config& config) -> std::string {
     if (!node.is_string() || node.value<std::string>()->empty()) return "must be a non-empty path";
@@ -128,7 +138,9 @@ const std::map<std::string, TableSchema>& schema() {
         {"pbm_min_iterations", pbm_limit(&cmp::PbmLimits::min_iterations, 1, 10'000'000)},
         {"pbm_max_iterations", pbm_limit(&cmp::PbmLimits::max_iterations, 1, 10'000'000)},
         {"trust_anchors", path_list(&Config::trust_anchors)},
-        {"ra_certificates", path_list(&Config::ra_certificates)}}},
+        {"ra_certificates", path_list(&Config::ra_certificates)},
+        {"kga_key", optional_pkcs11_uri(&Config::kga_key)},
+        {"kga_certificate", optional_path(&Config::kga_certificate)}}},
       {"ra",
        {{"check_after_seconds", integer(&Config::check_after_seconds, 1, 86400)},
         {"approval_wait_seconds", integer(&Config::approval_wait_seconds, 60, 86400 * 365)}}},
@@ -323,6 +335,11 @@ Result<Config> load_config(const std::filesystem::path& file) {
     if (value) return fail(ErrorCode::kConfigInvalid, config.file.string() + ": missing required key '" + key + "'");
   }
   if (auto ok = check_alias_profiles(config, root); !ok) return tl::unexpected(ok.error());
+  if (config.kga_key.has_value() != config.kga_certificate.has_value()) {
+    return fail(
+        ErrorCode::kConfigInvalid,
+        config.file.string() + ": keys 'cmp.kga_key' and 'cmp.kga_certificate' go together: set both or neither");
+  }
   if (config.pbm.min_iterations > config.pbm.max_iterations) {
     const toml::node* min = root.at_path("cmp.pbm_min_iterations").node();
     return fail(ErrorCode::kConfigInvalid, (min != nullptr ? where(config, min->source()) : config.file.string()) +

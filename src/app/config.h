@@ -67,6 +67,10 @@ struct Config {
   // Registration authorities (their exact certificates): they may forward requests in nested
   // messages and vouch for proof of possession (raVerified).
   std::vector<std::filesystem::path> ra_certificates;
+  // Central key generation: the key generation authority's key (RFC 7512 pkcs11: URI) and its
+  // certificate (extended key usage id-kp-cmKGA); both or neither.
+  std::optional<std::string> kga_key;
+  std::optional<std::filesystem::path> kga_certificate;
   std::vector<MacCredential> credentials;  // [[cmp.credential]]
   std::vector<CmpAlias> cmp_aliases;       // [cmp.aliases]: "path" = "profile"
 

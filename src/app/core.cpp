@@ -17,9 +17,14 @@ namespace enrolld::app {
 
 namespace {
 
-Result<std::unique_ptr<hsm::Signer>> open_ca_signer(const Config& config) {
+// Tokens opened at start-up, by module and token label: a module is loaded once, because
+// loading it again (C_Initialize/C_Finalize) invalidates the sessions of the first load.
+using OpenTokens = std::map<std::pair<std::string, std::string>, std::shared_ptr<hsm::Pkcs11Token>>;
+
+// The key that `key_uri` (RFC 7512) names in the HSM.
+Result<std::unique_ptr<hsm::Signer>> open_signer(const Config& config, const std::string& key_uri, OpenTokens& tokens) {
   if (config.softhsm2_conf) ::setenv("SOFTHSM2_CONF", config.softhsm2_conf->c_str(), 1);
-  auto uri = hsm::parse_pkcs11_uri(config.ca_key);
+  auto uri = hsm::parse_pkcs11_uri(key_uri);
   if (!uri) return tl::unexpected(uri.error());
   // A relative pin-source is relative to the config file, like every other path in it.
   std::string pin_path = uri->pin_source.rfind("file:", 0) == 0 ? uri->pin_source.substr(5) : uri->pin_source;
@@ -29,17 +34,29 @@ Result<std::unique_ptr<hsm::Signer>> open_ca_signer(const Config& config) {
   auto pin = hsm::resolve_pin(*uri);
   if (!pin) return tl::unexpected(pin.error());
   const std::string module = uri->module_path.empty() ? config.hsm_module : uri->module_path;
-  auto token = hsm::Pkcs11Token::open({module, uri->token, *pin});
-  if (!token) return tl::unexpected(token.error());
-  return (*token)->signer(uri->object);
+  std::shared_ptr<hsm::Pkcs11Token>& token = tokens[{module, uri->token}];
+  if (!token) {
+    auto opened = hsm::Pkcs11Token::open({module, uri->token, *pin});
+    if (!opened) return tl::unexpected(opened.error());
+    token = std::move(*opened);
+  }
+  return token->signer(uri->object);
+}
+
+// The certificate in `file`, which must be for the key of `signer` (`key_name` says which key).
+Result<ossl::X509Ptr> load_certificate_for(const std::filesystem::path& file, const hsm::Signer& signer,
+                                           const std::string& key_name) {
+  auto own = ossl::read_pem_certificate(file.string());
+  if (!own) return tl::unexpected(own.error());
+  if (::EVP_PKEY_eq(::X509_get0_pubkey(own->get()), signer.public_key()) != 1) {
+    return fail(ErrorCode::kConfigInvalid, key_name + " does not hold the key of " + file.string());
+  }
+  return own;
 }
 
 Result<std::vector<ossl::X509Ptr>> load_ca_chain(const Config& config, const hsm::Signer& signer) {
-  auto own = ossl::read_pem_certificate(config.ca_certificate.string());
+  auto own = load_certificate_for(config.ca_certificate, signer, "ca.key");
   if (!own) return tl::unexpected(own.error());
-  if (::EVP_PKEY_eq(::X509_get0_pubkey(own->get()), signer.public_key()) != 1) {
-    return fail(ErrorCode::kConfigInvalid, "ca.key does not hold the key of " + config.ca_certificate.string());
-  }
   std::vector<ossl::X509Ptr> chain;
   chain.push_back(std::move(*own));
   if (config.ca_chain) {
@@ -48,6 +65,22 @@ Result<std::vector<ossl::X509Ptr>> load_ca_chain(const Config& config, const hsm
     for (auto& cert : *above) chain.push_back(std::move(cert));
   }
   return chain;
+}
+
+// The key generation authority for central key generation, if configured: its key, its
+// certificate and then the CA chain.
+Result<std::optional<ra::KeyGenerationAuthority>> load_kga(const Config& config,
+                                                           const std::vector<ossl::X509Ptr>& ca_chain,
+                                                           OpenTokens& tokens) {
+  if (!config.kga_key) return std::nullopt;
+  auto signer = open_signer(config, *config.kga_key, tokens);
+  if (!signer) return tl::unexpected(signer.error());
+  auto cert = load_certificate_for(*config.kga_certificate, **signer, "cmp.kga_key");
+  if (!cert) return tl::unexpected(cert.error());
+  ra::KeyGenerationAuthority kga{std::move(*signer), {}};
+  kga.chain.push_back(std::move(*cert));
+  for (const auto& above : ca_chain) kga.chain.push_back(ossl::up_ref(above.get()));
+  return kga;
 }
 
 ra::StaticSharedSecrets shared_secrets(const Config& config) {
@@ -79,13 +112,22 @@ struct Core::Parts {
   ra::HsmMessageSigner response_signer;
   cmp::CmpServer cmp;
 
-  Parts(const Config& config, std::unique_ptr<store::RocksDbStore> opened, std::vector<ossl::X509Ptr> chain,
-        std::unique_ptr<hsm::Signer> signer, const std::vector<Bytes>& anchors, std::vector<Bytes> ras)
-      : store(std::move(opened)),
-        authority(std::move(chain), std::move(signer), system_clock()),
-        service(*store, authority, profiles_of(config), policy_of(config), system_clock()),
+  // What start-up read from the HSM and the files, before anything is built from it.
+  struct Loaded {
+    std::unique_ptr<store::RocksDbStore> store;
+    std::vector<ossl::X509Ptr> chain;
+    std::unique_ptr<hsm::Signer> signer;
+    std::vector<Bytes> anchors;
+    std::vector<Bytes> ras;
+    std::optional<ra::KeyGenerationAuthority> kga;
+  };
+
+  Parts(const Config& config, Loaded loaded)
+      : store(std::move(loaded.store)),
+        authority(std::move(loaded.chain), std::move(loaded.signer), system_clock()),
+        service(*store, authority, profiles_of(config), policy_of(config), system_clock(), std::move(loaded.kga)),
         secrets(shared_secrets(config)),
-        trust(*store, service.ca_chain(), anchors, std::move(ras), system_clock()),
+        trust(*store, service.ca_chain(), loaded.anchors, std::move(loaded.ras), system_clock()),
         response_signer(authority.signer(), service.ca_chain()),
         cmp(service, secrets, cmp_options(config), &trust, &response_signer) {}
 
@@ -128,7 +170,8 @@ struct Core::Parts {
 };
 
 Result<std::unique_ptr<Core>> Core::build(const Config& config) {
-  auto signer = open_ca_signer(config);
+  OpenTokens tokens;  // the signers keep their token open
+  auto signer = open_signer(config, config.ca_key, tokens);
   if (!signer) return tl::unexpected(signer.error());
   auto chain = load_ca_chain(config, **signer);
   if (!chain) return tl::unexpected(chain.error());
@@ -136,10 +179,12 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   if (!anchors) return tl::unexpected(anchors.error());
   auto ras = load_certificates(config.ra_certificates);
   if (!ras) return tl::unexpected(ras.error());
+  auto kga = load_kga(config, *chain, tokens);
+  if (!kga) return tl::unexpected(kga.error());
   auto store = store::RocksDbStore::open(config.store_path.string());
   if (!store) return tl::unexpected(store.error());
-  auto parts = std::make_unique<Parts>(config, std::move(*store), std::move(*chain), std::move(*signer), *anchors,
-                                       std::move(*ras));
+  auto parts = std::make_unique<Parts>(config, Parts::Loaded{std::move(*store), std::move(*chain), std::move(*signer),
+                                                             std::move(*anchors), std::move(*ras), std::move(*kga)});
   return std::unique_ptr<Core>(new Core(std::move(parts)));
 }
 

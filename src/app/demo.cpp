@@ -22,6 +22,7 @@ namespace {
 constexpr const char* kTokenLabel = "enrolld-demo";
 constexpr const char* kRootKey = "root-ca";
 constexpr const char* kIssuingKey = "issuing-ca";
+constexpr const char* kKgaKey = "key-generation";  // signs centrally generated keys
 constexpr const char* kCmpReference = "demo-device";
 constexpr const char* kSoftHsmModule = "/usr/lib/softhsm/libsofthsm2.so";
 
@@ -71,6 +72,25 @@ Status ensure_ca_certificates(const fs::path& dir, const hsm::TokenAccess& acces
   fs::create_directories(dir / "ca");
   if (auto ok = write_text(root_pem, ossl::pem_of(root->get())); !ok) return ok;
   return write_text(issuing_pem, ossl::pem_of(issuing->get()));
+}
+
+// The key generation authority's certificate (id-kp-cmKGA), issued by the issuing CA.
+Status ensure_kga_certificate(const fs::path& dir, const hsm::TokenAccess& access) {
+  const fs::path kga_pem = dir / "ca" / "key-generation.pem";
+  if (fs::exists(kga_pem)) return {};
+  auto token = hsm::Pkcs11Token::open(access);
+  if (!token) return tl::unexpected(token.error());
+  auto issuing_signer = (*token)->signer(kIssuingKey);
+  if (!issuing_signer) return tl::unexpected(issuing_signer.error());
+  auto kga_signer = (*token)->signer(kKgaKey);
+  if (!kga_signer) return tl::unexpected(kga_signer.error());
+  auto issuing = ossl::read_pem_certificate((dir / "ca" / "issuing.pem").string());
+  if (!issuing) return tl::unexpected(issuing.error());
+  ca::CaCertificateSpec spec{
+      {{"O", "enrolld demo"}, {"CN", "enrolld demo key generation authority"}}, std::chrono::hours(24 * 365 * 2), -1};
+  auto cert = ca::make_key_generation_certificate(spec, (*kga_signer)->public_key(), issuing->get(), **issuing_signer);
+  if (!cert) return tl::unexpected(cert.error());
+  return write_text(kga_pem, ossl::pem_of(cert->get()));
 }
 
 // Issues a certificate for a fresh P-256 key under `factory` and writes `stem`.pem and
@@ -130,7 +150,10 @@ std::string config_text(const std::string& cmp_secret) {
       << "# Devices with a certificate from these CAs may sign their requests.\n"
       << "trust_anchors = [\"vendor/manufacturer-ca.pem\"]\n"
       << "# Registration authorities: they may forward requests (nested) and vouch for POP (raVerified).\n"
-      << "ra_certificates = [\"vendor/ra.pem\"]\n\n"
+      << "ra_certificates = [\"vendor/ra.pem\"]\n"
+      << "# Central key generation: the key generation authority signs the keys it makes.\n"
+      << "kga_key = \"pkcs11:token=" << kTokenLabel << ";object=" << kKgaKey << "?pin-source=file:hsm-user-pin\"\n"
+      << "kga_certificate = \"ca/key-generation.pem\"\n\n"
       << "[[cmp.credential]]\nreference = \"" << kCmpReference << "\"\nsecret = \"" << cmp_secret << "\"\n\n"
       << "# Paths that device firmware may have built in, answering like /.well-known/cmp/p/<profile>.\n"
       << "[cmp.aliases]\n\"/pkix\" = \"default\"\n\n"
@@ -168,11 +191,12 @@ Result<fs::path> ensure_demo_instance(const fs::path& requested_dir) {
   if (!so_pin) return tl::unexpected(so_pin.error());
   hsm::TokenAccess access{kSoftHsmModule, kTokenLabel, *user_pin};
   if (auto ok = hsm::ensure_token(access, *so_pin); !ok) return tl::unexpected(ok.error());
-  for (const char* key : {kRootKey, kIssuingKey}) {
+  for (const char* key : {kRootKey, kIssuingKey, kKgaKey}) {
     auto made = hsm::ensure_key_pair(access, key, hsm::KeyType::kEcP256);
     if (!made) return tl::unexpected(made.error());
   }
   if (auto ok = ensure_ca_certificates(dir, access); !ok) return tl::unexpected(ok.error());
+  if (auto ok = ensure_kga_certificate(dir, access); !ok) return tl::unexpected(ok.error());
   if (auto ok = ensure_vendor_credentials(dir); !ok) return tl::unexpected(ok.error());
   fs::create_directories(dir / "db");
   if (auto token = ensure_secret_file(dir / "admin-token", 24); !token) return tl::unexpected(token.error());

@@ -19,8 +19,12 @@ Result<ossl::X509NamePtr> build_name(const std::vector<std::pair<std::string, st
   return name;
 }
 
-Result<ossl::X509Ptr> make_ca_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key, const ::X509* issuer,
-                                          const hsm::Signer& signer) {
+using Extensions = std::vector<std::pair<int, std::string>>;
+
+// A certificate for `subject_key` with `extensions` (besides SKI and AKI), issued by `issuer`
+// (self-signed when null) and signed by `signer`.
+Result<ossl::X509Ptr> make_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key, const ::X509* issuer,
+                                       const hsm::Signer& signer, Extensions extensions) {
   auto subject = build_name(spec.subject);
   if (!subject) return tl::unexpected(subject.error());
   Bytes serial = random_serial();
@@ -34,17 +38,14 @@ Result<ossl::X509Ptr> make_ca_certificate(const CaCertificateSpec& spec, ::EVP_P
       ::X509_set_issuer_name(cert.get(), issuer_name) != 1 || ::X509_set_pubkey(cert.get(), subject_key) != 1 ||
       ::X509_gmtime_adj(::X509_getm_notBefore(cert.get()), -300) == nullptr ||
       ::X509_gmtime_adj(::X509_getm_notAfter(cert.get()), static_cast<long>(spec.validity.count())) == nullptr) {
-    return fail(ErrorCode::kSystemFailure, "cannot build CA certificate: " + ossl::drain_errors());
+    return fail(ErrorCode::kSystemFailure, "cannot build certificate: " + ossl::drain_errors());
   }
   ::X509V3_CTX ctx;
   ::X509V3_set_ctx(&ctx, issuer != nullptr ? const_cast<::X509*>(issuer) : cert.get(), cert.get(), nullptr, nullptr, 0);
-  const std::string basic = spec.path_length >= 0 ? "critical,CA:TRUE,pathlen:" + std::to_string(spec.path_length)
-                                                  : std::string("critical,CA:TRUE");
-  for (auto [nid, value] :
-       {std::pair{NID_basic_constraints, basic.c_str()},
-        std::pair{NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"},
-        std::pair{NID_subject_key_identifier, "hash"}, std::pair{NID_authority_key_identifier, "keyid:always"}}) {
-    ossl::X509ExtensionPtr ext(::X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  extensions.emplace_back(NID_subject_key_identifier, "hash");
+  extensions.emplace_back(NID_authority_key_identifier, "keyid:always");
+  for (const auto& [nid, value] : extensions) {
+    ossl::X509ExtensionPtr ext(::X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
     if (!ext || ::X509_add_ext(cert.get(), ext.get(), -1) != 1) {
       return fail(ErrorCode::kSystemFailure, std::string("cannot add ") + ::OBJ_nid2sn(nid) + ossl::drain_errors());
     }
@@ -58,6 +59,15 @@ Result<ossl::X509Ptr> make_ca_certificate(const CaCertificateSpec& spec, ::EVP_P
   return cert;
 }
 
+Result<ossl::X509Ptr> make_ca_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key, const ::X509* issuer,
+                                          const hsm::Signer& signer) {
+  const std::string basic = spec.path_length >= 0 ? "critical,CA:TRUE,pathlen:" + std::to_string(spec.path_length)
+                                                  : std::string("critical,CA:TRUE");
+  return make_certificate(
+      spec, subject_key, issuer, signer,
+      {{NID_basic_constraints, basic}, {NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"}});
+}
+
 }  // namespace
 
 Result<ossl::X509Ptr> make_root_certificate(const CaCertificateSpec& spec, const hsm::Signer& signer) {
@@ -67,6 +77,15 @@ Result<ossl::X509Ptr> make_root_certificate(const CaCertificateSpec& spec, const
 Result<ossl::X509Ptr> make_subordinate_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
                                                    const ::X509* issuer, const hsm::Signer& issuer_signer) {
   return make_ca_certificate(spec, subject_key, issuer, issuer_signer);
+}
+
+Result<ossl::X509Ptr> make_key_generation_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
+                                                      const ::X509* issuer, const hsm::Signer& issuer_signer) {
+  // RFC 9483 4.1.6: the key generation authority's certificate carries id-kp-cmKGA (RFC 9480 2.10).
+  return make_certificate(spec, subject_key, issuer, issuer_signer,
+                          {{NID_basic_constraints, "critical,CA:FALSE"},
+                           {NID_key_usage, "critical,digitalSignature"},
+                           {NID_ext_key_usage, "1.3.6.1.5.5.7.3.32"}});
 }
 
 }  // namespace enrolld::ca

@@ -27,4 +27,10 @@ Result<ossl::X509Ptr> make_root_certificate(const CaCertificateSpec& spec, const
 Result<ossl::X509Ptr> make_subordinate_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
                                                    const ::X509* issuer, const hsm::Signer& issuer_signer);
 
+// Returns the certificate of a key generation authority (central key generation, RFC 9483
+// 4.1.6) for `subject_key`: an end entity with extended key usage id-kp-cmKGA, issued by
+// `issuer` and signed by its signer. `spec.path_length` is ignored.
+Result<ossl::X509Ptr> make_key_generation_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
+                                                      const ::X509* issuer, const hsm::Signer& issuer_signer);
+
 }  // namespace enrolld::ca

@@ -89,6 +89,15 @@ struct ProfileInfo {
   std::string name;
   std::vector<Bytes> key_algorithms;  // DER AlgorithmIdentifiers of the accepted subject keys
   int rsa_min_bits = 0;               // the smallest RSA modulus accepted; 0: no RSA keys
+  bool requires_approval = false;     // requests wait for an officer (delayed delivery)
+};
+
+// A key pair made for a requester (central key generation, RFC 9483 4.1.6).
+struct GeneratedKey {
+  Bytes public_key_der;  // SubjectPublicKeyInfo, to certify
+  // The private key as a CMS SignedData (DER, no ContentInfo) over its OneAsymmetricKey,
+  // signed by the key generation authority; the protocol encrypts it to the requester.
+  Bytes signed_key_package;
 };
 
 // Thread-safety: all methods may be called concurrently; requests for one transaction ID are
@@ -145,6 +154,12 @@ class EnrollmentService {
 
   // Returns the profile named `name` (empty: the default), or kBadCertTemplate if unknown.
   [[nodiscard]] virtual Result<ProfileInfo> profile(std::string_view name) const = 0;
+
+  // Generates a key pair of the kind `algorithm_der` (DER AlgorithmIdentifier; empty: the
+  // profile's first kind) for a requester that asked for central key generation. Errors:
+  // kBadCertTemplate (unknown profile), kBadAlgorithm (a kind the profile does not accept),
+  // kSystemUnavailable (HSM), kSystemFailure.
+  [[nodiscard]] virtual Result<GeneratedKey> generate_key(std::string_view profile, ByteView algorithm_der) = 0;
 };
 
 // A certification request held for an officer's decision.

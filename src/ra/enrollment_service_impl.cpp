@@ -1,5 +1,7 @@
 #include "ra/enrollment_service_impl.h"
 
+#include "ra/key_generation.h"
+
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -94,13 +96,15 @@ Result<CertificationRequest> decode_held(const store::TransactionRecord& record)
 }  // namespace
 
 EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
-                                             std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock)
+                                             std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock,
+                                             std::optional<KeyGenerationAuthority> kga)
     : m_store(store),
       m_authority(authority),
       m_profiles(std::move(profiles)),
       m_policy(std::move(policy)),
       m_clock(std::move(clock)),
-      m_crls(store, authority, m_policy.crl_validity, m_clock) {
+      m_crls(store, authority, m_policy.crl_validity, m_clock),
+      m_kga(std::move(kga)) {
   for (const auto& cert : m_authority.chain()) m_chain_der.push_back(ossl::der_of(cert.get()));
 }
 
@@ -171,6 +175,7 @@ Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const 
     return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(name) + "'");
   }
   ProfileInfo info{found->name, {}};
+  info.requires_approval = m_policy.approval_profiles.count(found->name) > 0;
   for (const auto& rule : found->keys) {
     info.key_algorithms.push_back(ca::algorithm_identifier_der(rule));
     if (rule.type == EVP_PKEY_RSA && (info.rsa_min_bits == 0 || rule.min_bits < info.rsa_min_bits)) {
@@ -178,6 +183,22 @@ Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const 
     }
   }
   return info;
+}
+
+Result<GeneratedKey> EnrollmentServiceImpl::generate_key(std::string_view profile_name, ByteView algorithm_der) {
+  const ca::Profile* profile = find_profile(profile_name);
+  if (profile == nullptr) {
+    return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(profile_name) + "'");
+  }
+  if (!m_kga) {
+    return fail(ErrorCode::kUnsupportedRequest,
+                "central key generation is not configured here (no key generation authority); send a public key");
+  }
+  auto key = generate_key_pair(*profile, algorithm_der);
+  if (!key) return tl::unexpected(key.error());
+  auto package = sign_key_package(key->get(), *m_kga->signer, m_kga->chain);
+  if (!package) return tl::unexpected(package.error());
+  return GeneratedKey{ossl::der_of_public_key(key->get()), std::move(*package)};
 }
 
 Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request, const Bytes& protocol_state,

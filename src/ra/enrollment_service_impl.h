@@ -2,6 +2,7 @@
 #include <array>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -27,13 +28,22 @@ struct Policy {
   std::chrono::seconds crl_validity = std::chrono::hours(24);  // nextUpdate - thisUpdate
 };
 
+// The key generation authority of central key generation (RFC 9483 4.1.6): its key in the
+// HSM, and its certificate (extended key usage id-kp-cmKGA) first in `chain`, then its issuers.
+struct KeyGenerationAuthority {
+  std::unique_ptr<hsm::Signer> signer;
+  std::vector<ossl::X509Ptr> chain;
+};
+
 // Thread-safety: see EnrollmentService and ApprovalQueue. The store and CA must outlive this
 // object.
 class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQueue {
  public:
-  // `profiles` must not be empty; the first is the default.
+  // `profiles` must not be empty; the first is the default. Without `kga`, central key
+  // generation is refused.
   EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
-                        std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock);
+                        std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock,
+                        std::optional<KeyGenerationAuthority> kga = std::nullopt);
 
   Result<Bytes> submit(const CertificationRequest& request, const Bytes& protocol_state,
                        const ReplyEncoder& encode) override;
@@ -45,6 +55,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   const std::vector<Bytes>& ca_chain() const override { return m_chain_der; }
   Result<RevocationList> current_crl() override { return m_crls.current(); }
   Result<ProfileInfo> profile(std::string_view name) const override;
+  Result<GeneratedKey> generate_key(std::string_view profile, ByteView algorithm_der) override;
   Status revoke(const RevocationRequest& request) override;
 
   Result<std::vector<PendingRequest>> pending(std::size_t limit) override;
@@ -97,6 +108,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   ca::Clock m_clock;
   std::vector<Bytes> m_chain_der;
   RevocationLists m_crls;
+  std::optional<KeyGenerationAuthority> m_kga;
   std::array<std::mutex, 64> m_locks;
 };
 

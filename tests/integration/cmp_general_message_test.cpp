@@ -86,3 +86,64 @@ TEST_F(CmpGeneralMessageTest, GenmWithAWrongSecretIsRefused) {
 
 }  // namespace
 }  // namespace enrolld::integration
+
+// RFC 9483 4.1.6 with OpenSSL 3.5's client (-centralkeygen): enrolld generates the key pair,
+// signs the key package as key generation authority and encrypts it to the requester: to its
+// shared secret (password recipient) or to its signing certificate (key agreement, EC).
+namespace enrolld::integration {
+namespace {
+
+class CmpCentralKeygenTest : public CmpGeneralMessageTest {
+ protected:
+  RunResult central(const std::string& subject, std::vector<std::string> protection,
+                    std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args = {openssl35(),
+                                     "cmp",
+                                     "-cmd",
+                                     "ir",
+                                     "-server",
+                                     endpoints().cmp_url,
+                                     "-trusted",
+                                     endpoints().trust,
+                                     "-centralkeygen",
+                                     "-subject",
+                                     "/CN=" + subject,
+                                     "-newkeyout",
+                                     (work() / (subject + ".key")).string(),
+                                     "-certout",
+                                     (work() / (subject + ".pem")).string()};
+    args.insert(args.end(), protection.begin(), protection.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(std::move(args), kCommandTimeout);
+  }
+  std::vector<std::string> mac() const { return {"-ref", endpoints().ref, "-secret", "pass:" + endpoints().secret}; }
+};
+
+TEST_F(CmpCentralKeygenTest, WithASharedSecretTheKeyComesBackForTheCertificate) {
+  if (openssl35().empty()) GTEST_SKIP() << "ENROLLD_OPENSSL35 not configured (scripts/test.sh sets it)";
+  RunResult r = central("central-mac", mac());
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_FALSE(
+      expect_properly_issued(demo(), work() / "central-mac.pem", work() / "central-mac.key", "CN=central-mac").empty());
+}
+
+TEST_F(CmpCentralKeygenTest, SignedWithAFactoryCertificateTheKeyIsEncryptedToThatCertificate) {
+  if (openssl35().empty()) GTEST_SKIP() << "ENROLLD_OPENSSL35 not configured (scripts/test.sh sets it)";
+  RunResult r = central("central-signed", {"-cert", endpoints().client_cert, "-key", endpoints().client_key});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_FALSE(
+      expect_properly_issued(demo(), work() / "central-signed.pem", work() / "central-signed.key", "CN=central-signed")
+          .empty());
+}
+
+TEST_F(CmpCentralKeygenTest, AKeyTypeTheProfileDoesNotAcceptIsBadAlg) {
+  if (openssl35().empty()) GTEST_SKIP() << "ENROLLD_OPENSSL35 not configured (scripts/test.sh sets it)";
+  const fs::path ed = work() / "ed25519.key";
+  ASSERT_TRUE(openssl({"genpkey", "-algorithm", "ed25519", "-out", ed.string()}).ok());
+  RunResult r = central("central-ed25519", mac(), {"-newkey", ed.string()});
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.both(), "badAlg")) << r.describe();
+}
+
+}  // namespace
+}  // namespace enrolld::integration

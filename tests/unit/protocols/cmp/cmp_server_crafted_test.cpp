@@ -238,13 +238,14 @@ const Row kRows[] = {
        });
      },
      ECMP_BODY_IP, kBadCertTemplate, true},
-    {"TemplateWithoutPublicKey",
+    // RFC 9483 4.1.6: no public key asks for central key generation, which has no POP.
+    {"TemplateWithoutPublicKeyButWithAPop",
      [](const Bytes& ir, ByteView s) {
        return with_requests(ir, s, [](::EVP_PKEY* key, const ::X509_NAME* subject) {
          return std::vector<OSSL_CRMF_MSG*>{crmf_request(nullptr, subject, key)};
        });
      },
-     ECMP_BODY_IP, kBadCertTemplate, true},
+     ECMP_BODY_IP, kBadPop, true},
     {"TwoCertReqMsgs",
      [](const Bytes& ir, ByteView s) {
        return with_requests(ir, s, [](::EVP_PKEY* key, const ::X509_NAME* subject) {

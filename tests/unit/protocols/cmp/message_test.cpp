@@ -47,7 +47,7 @@ MacProtection sample_protection() {
   params.mac_nid = NID_hmac_sha1;
   params.mac_digest = ::EVP_sha1();
   Bytes key = derive_pbm_key(params, kSecret);
-  return MacProtection{std::move(params), std::move(key), to_bytes("device-ref")};
+  return MacProtection{std::move(params), std::move(key), to_bytes("device-ref"), {}};
 }
 
 // A self-signed certificate made in software, to carry in a response.

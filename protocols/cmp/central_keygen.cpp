@@ -1,0 +1,62 @@
+#include "protocols/cmp/central_keygen.h"
+
+#include <openssl/cms.h>
+#include <openssl/crypto.h>
+#include <openssl/objects.h>
+
+#include "common/der.h"
+#include "common/openssl_util.h"
+
+namespace enrolld::cmp {
+
+namespace {
+
+using CmsPtr = std::unique_ptr<::CMS_ContentInfo, ossl::Deleter<::CMS_ContentInfo_free>>;
+using BioPtr = std::unique_ptr<::BIO, ossl::Deleter<::BIO_free>>;
+
+constexpr std::uint8_t kSequenceTag = 0x30;
+constexpr std::uint8_t kImplicitZeroTag = 0xa0;  // [0] IMPLICIT of a constructed type
+
+bool add_recipient(::CMS_ContentInfo* cms, const KeyRecipient& recipient) {
+  if (recipient.certificate != nullptr) {
+    return ::CMS_add1_recipient_cert(cms, const_cast<::X509*>(recipient.certificate), 0) != nullptr;
+  }
+  // add0: the structure takes the copy and clears it when freed.
+  auto* pass =
+      static_cast<unsigned char*>(::OPENSSL_memdup(recipient.shared_secret.data(), recipient.shared_secret.size()));
+  if (pass == nullptr) return false;
+  if (::CMS_add0_recipient_password(cms, -1, NID_undef, NID_undef, pass,
+                                    static_cast<ossl_ssize_t>(recipient.shared_secret.size()), nullptr) == nullptr) {
+    ::OPENSSL_clear_free(pass, recipient.shared_secret.size());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<Bytes> encrypted_key(ByteView signed_data, const KeyRecipient& recipient) {
+  if (recipient.certificate == nullptr && recipient.shared_secret.empty()) {
+    return fail(ErrorCode::kSystemFailure, "central key generation without a recipient");
+  }
+  CmsPtr cms(::CMS_EnvelopedData_create(::EVP_aes_256_cbc()));
+  BioPtr data(::BIO_new_mem_buf(signed_data.data(), static_cast<int>(signed_data.size())));
+  // The encrypted content goes inside (not detached, the default of a bare EnvelopedData).
+  if (!cms || !data || !add_recipient(cms.get(), recipient) || ::CMS_set_detached(cms.get(), 0) != 1 ||
+      ::CMS_set1_eContentType(cms.get(), ::OBJ_nid2obj(NID_pkcs7_signed)) != 1 ||
+      ::CMS_final(cms.get(), data.get(), nullptr, CMS_BINARY) != 1) {
+    return fail(ErrorCode::kSystemFailure, "cannot encrypt the generated key: " + ossl::drain_errors());
+  }
+  // ContentInfo { contentType, [0] EXPLICIT EnvelopedData }: take the EnvelopedData and tag it
+  // [0] IMPLICIT, the EncryptedKey choice.
+  const Bytes content_info = ossl::der_with(cms.get(), ::i2d_CMS_ContentInfo);
+  auto outer = der::read_element(content_info);
+  auto parts = outer ? der::read_children(outer->content) : std::nullopt;
+  auto enveloped = parts && parts->size() == 2 ? der::read_element((*parts)[1].content) : std::nullopt;
+  if (!enveloped || enveloped->tag != kSequenceTag) {
+    return fail(ErrorCode::kSystemFailure, "CMS produced no EnvelopedData");
+  }
+  return der::element(kImplicitZeroTag, enveloped->content);
+}
+
+}  // namespace enrolld::cmp

@@ -1,0 +1,75 @@
+#include "ra/key_generation.h"
+
+#include <openssl/cms.h>
+#include <openssl/objects.h>
+#include <openssl/rsa.h>
+
+#include "common/der.h"
+
+namespace enrolld::ra {
+
+namespace {
+
+using CmsPtr = std::unique_ptr<::CMS_ContentInfo, ossl::Deleter<::CMS_ContentInfo_free>>;
+using BioPtr = std::unique_ptr<::BIO, ossl::Deleter<::BIO_free>>;
+using AlgorPtr = std::unique_ptr<::X509_ALGOR, ossl::Deleter<::X509_ALGOR_free>>;
+using ObjectPtr = std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>>;
+
+constexpr int kDefaultRsaBits = 2048;
+
+// The rule of `profile` that `algorithm_der` asks for; null if none.
+const ca::KeyRule* rule_for(const ca::Profile& profile, ByteView algorithm_der) {
+  if (algorithm_der.empty()) return profile.keys.empty() ? nullptr : &profile.keys.front();
+  for (const auto& rule : profile.keys) {
+    // rsaEncryption names no size: the rule's own (at least 2048 bits) is made.
+    if (Bytes(algorithm_der.begin(), algorithm_der.end()) == ca::algorithm_identifier_der(rule)) return &rule;
+  }
+  return nullptr;
+}
+
+// The bare content of a ContentInfo: [0] EXPLICIT content, the second element.
+Result<Bytes> content_of(const Bytes& content_info) {
+  auto outer = der::read_element(content_info);
+  auto parts = outer ? der::read_children(outer->content) : std::nullopt;
+  if (!parts || parts->size() != 2) return fail(ErrorCode::kSystemFailure, "CMS ContentInfo without content");
+  return Bytes((*parts)[1].content.begin(), (*parts)[1].content.end());
+}
+
+}  // namespace
+
+Result<ossl::EvpPkeyPtr> generate_key_pair(const ca::Profile& profile, ByteView algorithm_der) {
+  const ca::KeyRule* rule = rule_for(profile, algorithm_der);
+  if (rule == nullptr) {
+    return fail(ErrorCode::kBadAlgorithm, "profile '" + profile.name + "' does not accept the key type asked for");
+  }
+  ossl::EvpPkeyPtr key(rule->type == EVP_PKEY_RSA
+                           ? ::EVP_RSA_gen(static_cast<unsigned>(std::max(rule->min_bits, kDefaultRsaBits)))
+                           : ::EVP_EC_gen(::OBJ_nid2sn(rule->curve_nid)));
+  if (!key) return fail(ErrorCode::kSystemFailure, "key generation failed: " + ossl::drain_errors());
+  return key;
+}
+
+Result<Bytes> sign_key_package(::EVP_PKEY* key, const hsm::Signer& signer, const std::vector<ossl::X509Ptr>& chain) {
+  // RFC 5958 2: OneAsymmetricKey, whose version 1 is PKCS#8 PrivateKeyInfo. RFC 9483 4.1.6
+  // wraps it in an AsymmetricKeyPackage (SEQUENCE OF OneAsymmetricKey), but OpenSSL 3.5, the
+  // reference client (its authors wrote the profile), reads the OneAsymmetricKey itself and
+  // fails on the SEQUENCE OF; its own server sends the key alone too. We follow the client.
+  std::unique_ptr<::PKCS8_PRIV_KEY_INFO, ossl::Deleter<::PKCS8_PRIV_KEY_INFO_free>> p8(::EVP_PKEY2PKCS8(key));
+  Bytes package = p8 ? ossl::der_with(p8.get(), ::i2d_PKCS8_PRIV_KEY_INFO) : Bytes{};
+  if (package.empty()) return fail(ErrorCode::kSystemFailure, "cannot encode the private key");
+
+  ossl::X509StackPtr extra(sk_X509_new_null());
+  for (std::size_t i = 1; i < chain.size(); ++i) sk_X509_push(extra.get(), ossl::up_ref(chain[i].get()).release());
+  BioPtr data(::BIO_new_mem_buf(package.data(), static_cast<int>(package.size())));
+  // RFC 9483 4.1.6: eContentType id-ct-KP-aKeyPackage (RFC 5958 3).
+  static const ObjectPtr key_package_type(::OBJ_txt2obj("2.16.840.1.101.2.1.2.78.5", 1));
+  CmsPtr cms(::CMS_sign(chain.front().get(), signer.signing_key(), extra.get(), nullptr, CMS_BINARY | CMS_PARTIAL));
+  const bool ok = cms && data && ::CMS_set1_eContentType(cms.get(), key_package_type.get()) == 1 &&
+                  ::CMS_final(cms.get(), data.get(), nullptr, CMS_BINARY) == 1;
+  ::OPENSSL_cleanse(package.data(), package.size());
+  if (!ok)
+    return fail(ErrorCode::kSystemUnavailable, "the HSM could not sign the key package: " + ossl::drain_errors());
+  return content_of(ossl::der_with(cms.get(), ::i2d_CMS_ContentInfo));
+}
+
+}  // namespace enrolld::ra
