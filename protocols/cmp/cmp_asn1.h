@@ -20,65 +20,45 @@ extern "C" {
 
 /* PKIBody alternatives, by context tag (RFC 4210 5.1.2). */
 enum {
-  ECMP_BODY_IR = 0,
-  ECMP_BODY_IP = 1,
-  ECMP_BODY_CR = 2,
-  ECMP_BODY_CP = 3,
-  ECMP_BODY_P10CR = 4,
-  ECMP_BODY_POPDECC = 5,
-  ECMP_BODY_POPDECR = 6,
-  ECMP_BODY_KUR = 7,
-  ECMP_BODY_KUP = 8,
-  ECMP_BODY_KRR = 9,
-  ECMP_BODY_KRP = 10,
-  ECMP_BODY_RR = 11,
-  ECMP_BODY_RP = 12,
-  ECMP_BODY_CCR = 13,
-  ECMP_BODY_CCP = 14,
-  ECMP_BODY_CKUANN = 15,
-  ECMP_BODY_CANN = 16,
-  ECMP_BODY_RANN = 17,
-  ECMP_BODY_CRLANN = 18,
-  ECMP_BODY_PKICONF = 19,
-  ECMP_BODY_NESTED = 20,
-  ECMP_BODY_GENM = 21,
-  ECMP_BODY_GENP = 22,
-  ECMP_BODY_ERROR = 23,
-  ECMP_BODY_CERTCONF = 24,
-  ECMP_BODY_POLLREQ = 25,
+  ECMP_BODY_IR = 0, ECMP_BODY_IP = 1, ECMP_BODY_CR = 2, ECMP_BODY_CP = 3, ECMP_BODY_P10CR = 4,
+  ECMP_BODY_POPDECC = 5, ECMP_BODY_POPDECR = 6, ECMP_BODY_KUR = 7, ECMP_BODY_KUP = 8,
+  ECMP_BODY_KRR = 9, ECMP_BODY_KRP = 10, ECMP_BODY_RR = 11, ECMP_BODY_RP = 12, ECMP_BODY_CCR = 13,
+  ECMP_BODY_CCP = 14, ECMP_BODY_CKUANN = 15, ECMP_BODY_CANN = 16, ECMP_BODY_RANN = 17,
+  ECMP_BODY_CRLANN = 18, ECMP_BODY_PKICONF = 19, ECMP_BODY_NESTED = 20, ECMP_BODY_GENM = 21,
+  ECMP_BODY_GENP = 22, ECMP_BODY_ERROR = 23, ECMP_BODY_CERTCONF = 24, ECMP_BODY_POLLREQ = 25,
   ECMP_BODY_POLLREP = 26
 };
 
 /* InfoTypeAndValue */
 typedef struct ecmp_itav_st {
-  ASN1_OBJECT* infoType;
-  ASN1_TYPE* infoValue; /* OPTIONAL */
+  ASN1_OBJECT *infoType;
+  ASN1_TYPE *infoValue; /* OPTIONAL */
 } ECMP_ITAV;
 DEFINE_STACK_OF(ECMP_ITAV)
 DECLARE_ASN1_FUNCTIONS(ECMP_ITAV)
 
 /* PKIHeader */
 typedef struct ecmp_header_st {
-  ASN1_INTEGER* pvno;
-  GENERAL_NAME* sender;
-  GENERAL_NAME* recipient;
-  ASN1_GENERALIZEDTIME* messageTime;    /* [0] OPTIONAL */
-  X509_ALGOR* protectionAlg;            /* [1] OPTIONAL */
-  ASN1_OCTET_STRING* senderKID;         /* [2] OPTIONAL */
-  ASN1_OCTET_STRING* recipKID;          /* [3] OPTIONAL */
-  ASN1_OCTET_STRING* transactionID;     /* [4] OPTIONAL */
-  ASN1_OCTET_STRING* senderNonce;       /* [5] OPTIONAL */
-  ASN1_OCTET_STRING* recipNonce;        /* [6] OPTIONAL */
-  STACK_OF(ASN1_UTF8STRING) * freeText; /* [7] OPTIONAL */
-  STACK_OF(ECMP_ITAV) * generalInfo;    /* [8] OPTIONAL */
+  ASN1_INTEGER *pvno;
+  GENERAL_NAME *sender;
+  GENERAL_NAME *recipient;
+  ASN1_GENERALIZEDTIME *messageTime;   /* [0] OPTIONAL */
+  X509_ALGOR *protectionAlg;           /* [1] OPTIONAL */
+  ASN1_OCTET_STRING *senderKID;        /* [2] OPTIONAL */
+  ASN1_OCTET_STRING *recipKID;         /* [3] OPTIONAL */
+  ASN1_OCTET_STRING *transactionID;    /* [4] OPTIONAL */
+  ASN1_OCTET_STRING *senderNonce;      /* [5] OPTIONAL */
+  ASN1_OCTET_STRING *recipNonce;       /* [6] OPTIONAL */
+  STACK_OF(ASN1_UTF8STRING) *freeText; /* [7] OPTIONAL */
+  STACK_OF(ECMP_ITAV) *generalInfo;    /* [8] OPTIONAL */
 } ECMP_HEADER;
 DECLARE_ASN1_FUNCTIONS(ECMP_HEADER)
 
 /* PKIStatusInfo */
 typedef struct ecmp_pkisi_st {
-  ASN1_INTEGER* status;
-  STACK_OF(ASN1_UTF8STRING) * statusString; /* OPTIONAL */
-  ASN1_BIT_STRING* failInfo;                /* OPTIONAL */
+  ASN1_INTEGER *status;
+  STACK_OF(ASN1_UTF8STRING) *statusString; /* OPTIONAL */
+  ASN1_BIT_STRING *failInfo;               /* OPTIONAL */
 } ECMP_PKISI;
 DECLARE_ASN1_FUNCTIONS(ECMP_PKISI)
 
@@ -86,67 +66,67 @@ DECLARE_ASN1_FUNCTIONS(ECMP_PKISI)
 typedef struct ecmp_certorenccert_st {
   int type; /* 0: certificate, 1: encryptedCert */
   union {
-    X509* certificate;
-    ASN1_TYPE* encryptedCert;
+    X509 *certificate;
+    ASN1_TYPE *encryptedCert;
   } value;
 } ECMP_CERTORENCCERT;
 DECLARE_ASN1_FUNCTIONS(ECMP_CERTORENCCERT)
 
 /* CertifiedKeyPair */
 typedef struct ecmp_certifiedkeypair_st {
-  ECMP_CERTORENCCERT* certOrEncCert;
-  ASN1_TYPE* privateKey;      /* [0] EncryptedKey OPTIONAL */
-  ASN1_TYPE* publicationInfo; /* [1] PKIPublicationInfo OPTIONAL */
+  ECMP_CERTORENCCERT *certOrEncCert;
+  ASN1_TYPE *privateKey;      /* [0] EncryptedKey OPTIONAL */
+  ASN1_TYPE *publicationInfo; /* [1] PKIPublicationInfo OPTIONAL */
 } ECMP_CERTIFIEDKEYPAIR;
 DECLARE_ASN1_FUNCTIONS(ECMP_CERTIFIEDKEYPAIR)
 
 /* CertResponse */
 typedef struct ecmp_certresponse_st {
-  ASN1_INTEGER* certReqId;
-  ECMP_PKISI* status;
-  ECMP_CERTIFIEDKEYPAIR* certifiedKeyPair; /* OPTIONAL */
-  ASN1_OCTET_STRING* rspInfo;              /* OPTIONAL */
+  ASN1_INTEGER *certReqId;
+  ECMP_PKISI *status;
+  ECMP_CERTIFIEDKEYPAIR *certifiedKeyPair; /* OPTIONAL */
+  ASN1_OCTET_STRING *rspInfo;              /* OPTIONAL */
 } ECMP_CERTRESPONSE;
 DEFINE_STACK_OF(ECMP_CERTRESPONSE)
 DECLARE_ASN1_FUNCTIONS(ECMP_CERTRESPONSE)
 
 /* CertRepMessage */
 typedef struct ecmp_certrepmessage_st {
-  STACK_OF(X509) * caPubs; /* [1] OPTIONAL */
-  STACK_OF(ECMP_CERTRESPONSE) * response;
+  STACK_OF(X509) *caPubs; /* [1] OPTIONAL */
+  STACK_OF(ECMP_CERTRESPONSE) *response;
 } ECMP_CERTREPMESSAGE;
 DECLARE_ASN1_FUNCTIONS(ECMP_CERTREPMESSAGE)
 
 /* CertStatus (RFC 9480 adds hashAlg) */
 typedef struct ecmp_certstatus_st {
-  ASN1_OCTET_STRING* certHash;
-  ASN1_INTEGER* certReqId;
-  ECMP_PKISI* statusInfo; /* OPTIONAL */
-  X509_ALGOR* hashAlg;    /* [0] OPTIONAL */
+  ASN1_OCTET_STRING *certHash;
+  ASN1_INTEGER *certReqId;
+  ECMP_PKISI *statusInfo; /* OPTIONAL */
+  X509_ALGOR *hashAlg;    /* [0] OPTIONAL */
 } ECMP_CERTSTATUS;
 DEFINE_STACK_OF(ECMP_CERTSTATUS)
 DECLARE_ASN1_FUNCTIONS(ECMP_CERTSTATUS)
 
 /* ErrorMsgContent */
 typedef struct ecmp_errormsg_st {
-  ECMP_PKISI* pKIStatusInfo;
-  ASN1_INTEGER* errorCode;                  /* OPTIONAL */
-  STACK_OF(ASN1_UTF8STRING) * errorDetails; /* OPTIONAL */
+  ECMP_PKISI *pKIStatusInfo;
+  ASN1_INTEGER *errorCode;                 /* OPTIONAL */
+  STACK_OF(ASN1_UTF8STRING) *errorDetails; /* OPTIONAL */
 } ECMP_ERRORMSG;
 DECLARE_ASN1_FUNCTIONS(ECMP_ERRORMSG)
 
 /* PollReqContent element */
 typedef struct ecmp_pollreq_st {
-  ASN1_INTEGER* certReqId;
+  ASN1_INTEGER *certReqId;
 } ECMP_POLLREQ;
 DEFINE_STACK_OF(ECMP_POLLREQ)
 DECLARE_ASN1_FUNCTIONS(ECMP_POLLREQ)
 
 /* PollRepContent element */
 typedef struct ecmp_pollrep_st {
-  ASN1_INTEGER* certReqId;
-  ASN1_INTEGER* checkAfter;
-  STACK_OF(ASN1_UTF8STRING) * reason; /* OPTIONAL */
+  ASN1_INTEGER *certReqId;
+  ASN1_INTEGER *checkAfter;
+  STACK_OF(ASN1_UTF8STRING) *reason; /* OPTIONAL */
 } ECMP_POLLREP;
 DEFINE_STACK_OF(ECMP_POLLREP)
 DECLARE_ASN1_FUNCTIONS(ECMP_POLLREP)
@@ -154,8 +134,8 @@ DECLARE_ASN1_FUNCTIONS(ECMP_POLLREP)
 /* RevDetails (RFC 4210 5.3.9) */
 typedef struct ecmp_certtemplate_st ECMP_CERTTEMPLATE;
 typedef struct ecmp_revdetails_st {
-  ECMP_CERTTEMPLATE* certDetails;
-  STACK_OF(X509_EXTENSION) * crlEntryDetails; /* OPTIONAL */
+  ECMP_CERTTEMPLATE *certDetails;
+  STACK_OF(X509_EXTENSION) *crlEntryDetails; /* OPTIONAL */
 } ECMP_REVDETAILS;
 DEFINE_STACK_OF(ECMP_REVDETAILS)
 DECLARE_ASN1_FUNCTIONS(ECMP_REVDETAILS)
@@ -163,9 +143,9 @@ DECLARE_ASN1_FUNCTIONS(ECMP_REVDETAILS)
 /* RevRepContent (RFC 4210 5.3.10) */
 DEFINE_STACK_OF(ECMP_PKISI)
 typedef struct ecmp_revrepcontent_st {
-  STACK_OF(ECMP_PKISI) * status;
-  STACK_OF(OSSL_CRMF_CERTID) * revCerts; /* [0] OPTIONAL */
-  STACK_OF(X509_CRL) * crls;             /* [1] OPTIONAL */
+  STACK_OF(ECMP_PKISI) *status;
+  STACK_OF(OSSL_CRMF_CERTID) *revCerts; /* [0] OPTIONAL */
+  STACK_OF(X509_CRL) *crls;             /* [1] OPTIONAL */
 } ECMP_REVREPCONTENT;
 DECLARE_ASN1_FUNCTIONS(ECMP_REVREPCONTENT)
 
@@ -177,72 +157,72 @@ DEFINE_STACK_OF(ECMP_MSG)
 typedef struct ecmp_body_st {
   int type; /* ECMP_BODY_* */
   union {
-    OSSL_CRMF_MSGS* ir; /* also cr, kur */
-    OSSL_CRMF_MSGS* cr;
-    OSSL_CRMF_MSGS* kur;
-    X509_REQ* p10cr;
-    ECMP_CERTREPMESSAGE* ip; /* also cp, kup */
-    ECMP_CERTREPMESSAGE* cp;
-    ECMP_CERTREPMESSAGE* kup;
-    STACK_OF(ECMP_REVDETAILS) * rr;
-    ECMP_REVREPCONTENT* rp;
-    ASN1_NULL* pkiconf;
-    STACK_OF(ECMP_MSG) * nested; /* NestedMessageContent (RFC 4210 5.1.3.4) */
-    STACK_OF(ECMP_ITAV) * genm;
-    STACK_OF(ECMP_ITAV) * genp;
-    ECMP_ERRORMSG* error;
-    STACK_OF(ECMP_CERTSTATUS) * certConf;
-    STACK_OF(ECMP_POLLREQ) * pollReq;
-    STACK_OF(ECMP_POLLREP) * pollRep;
-    ASN1_TYPE* other; /* alternatives enrolld only recognises, to answer them properly */
+    OSSL_CRMF_MSGS *ir; /* also cr, kur */
+    OSSL_CRMF_MSGS *cr;
+    OSSL_CRMF_MSGS *kur;
+    X509_REQ *p10cr;
+    ECMP_CERTREPMESSAGE *ip; /* also cp, kup */
+    ECMP_CERTREPMESSAGE *cp;
+    ECMP_CERTREPMESSAGE *kup;
+    STACK_OF(ECMP_REVDETAILS) *rr;
+    ECMP_REVREPCONTENT *rp;
+    ASN1_NULL *pkiconf;
+    STACK_OF(ECMP_MSG) *nested; /* NestedMessageContent (RFC 4210 5.1.3.4) */
+    STACK_OF(ECMP_ITAV) *genm;
+    STACK_OF(ECMP_ITAV) *genp;
+    ECMP_ERRORMSG *error;
+    STACK_OF(ECMP_CERTSTATUS) *certConf;
+    STACK_OF(ECMP_POLLREQ) *pollReq;
+    STACK_OF(ECMP_POLLREP) *pollRep;
+    ASN1_TYPE *other; /* alternatives enrolld only recognises, to answer them properly */
   } value;
 } ECMP_BODY;
 DECLARE_ASN1_FUNCTIONS(ECMP_BODY)
 
 /* PKIMessage */
 struct ecmp_msg_st {
-  ECMP_HEADER* header;
-  ECMP_BODY* body;
-  ASN1_BIT_STRING* protection; /* [0] OPTIONAL */
-  STACK_OF(X509) * extraCerts; /* [1] OPTIONAL */
+  ECMP_HEADER *header;
+  ECMP_BODY *body;
+  ASN1_BIT_STRING *protection; /* [0] OPTIONAL */
+  STACK_OF(X509) *extraCerts;  /* [1] OPTIONAL */
 };
 DECLARE_ASN1_FUNCTIONS(ECMP_MSG)
 
 /* ProtectedPart: what the protection covers (RFC 4210 5.1.3) */
 typedef struct ecmp_protectedpart_st {
-  ECMP_HEADER* header;
-  ECMP_BODY* body;
+  ECMP_HEADER *header;
+  ECMP_BODY *body;
 } ECMP_PROTECTEDPART;
 DECLARE_ASN1_FUNCTIONS(ECMP_PROTECTEDPART)
 
 /* PBMParameter (RFC 4211 4.4), decoded by us to check limits before running the KDF */
 typedef struct ecmp_pbmparameter_st {
-  ASN1_OCTET_STRING* salt;
-  X509_ALGOR* owf;
-  ASN1_INTEGER* iterationCount;
-  X509_ALGOR* mac;
+  ASN1_OCTET_STRING *salt;
+  X509_ALGOR *owf;
+  ASN1_INTEGER *iterationCount;
+  X509_ALGOR *mac;
 } ECMP_PBMPARAMETER;
 DECLARE_ASN1_FUNCTIONS(ECMP_PBMPARAMETER)
 
 /* CertTemplate (RFC 4211 5), re-decoded to reach the public key, which OpenSSL 3.0's CRMF API
  * does not expose. */
 typedef struct ecmp_optionalvalidity_st {
-  ASN1_TIME* notBefore; /* [0] OPTIONAL */
-  ASN1_TIME* notAfter;  /* [1] OPTIONAL */
+  ASN1_TIME *notBefore; /* [0] OPTIONAL */
+  ASN1_TIME *notAfter;  /* [1] OPTIONAL */
 } ECMP_OPTIONALVALIDITY;
 DECLARE_ASN1_FUNCTIONS(ECMP_OPTIONALVALIDITY)
 
 struct ecmp_certtemplate_st {
-  ASN1_INTEGER* version;                 /* [0] OPTIONAL */
-  ASN1_INTEGER* serialNumber;            /* [1] OPTIONAL */
-  X509_ALGOR* signingAlg;                /* [2] OPTIONAL */
-  X509_NAME* issuer;                     /* [3] OPTIONAL */
-  ECMP_OPTIONALVALIDITY* validity;       /* [4] OPTIONAL */
-  X509_NAME* subject;                    /* [5] OPTIONAL */
-  X509_PUBKEY* publicKey;                /* [6] OPTIONAL */
-  ASN1_BIT_STRING* issuerUID;            /* [7] OPTIONAL */
-  ASN1_BIT_STRING* subjectUID;           /* [8] OPTIONAL */
-  STACK_OF(X509_EXTENSION) * extensions; /* [9] OPTIONAL */
+  ASN1_INTEGER *version;               /* [0] OPTIONAL */
+  ASN1_INTEGER *serialNumber;          /* [1] OPTIONAL */
+  X509_ALGOR *signingAlg;              /* [2] OPTIONAL */
+  X509_NAME *issuer;                   /* [3] OPTIONAL */
+  ECMP_OPTIONALVALIDITY *validity;     /* [4] OPTIONAL */
+  X509_NAME *subject;                  /* [5] OPTIONAL */
+  X509_PUBKEY *publicKey;              /* [6] OPTIONAL */
+  ASN1_BIT_STRING *issuerUID;          /* [7] OPTIONAL */
+  ASN1_BIT_STRING *subjectUID;         /* [8] OPTIONAL */
+  STACK_OF(X509_EXTENSION) *extensions; /* [9] OPTIONAL */
 };
 DECLARE_ASN1_FUNCTIONS(ECMP_CERTTEMPLATE)
 
