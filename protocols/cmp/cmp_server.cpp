@@ -879,10 +879,8 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
     if (nid == NID_id_it_certReqTemplate) {
       answers.emplace_back(::OBJ_nid2obj(NID_id_it_certReqTemplate), cert_req_template(*profile));
     }
-    // RFC 9483 4.3.2: rootCaCert is answered with rootCaKeyUpdate, without a value when no root
-    // CA key update is pending, which is always so while keys are not rolled over.
     if (::OBJ_cmp(itav.infoType, root_ca_cert_oid()) == 0) {
-      answers.emplace_back(::OBJ_nid2obj(NID_id_it_rootCaKeyUpdate), Bytes{});
+      answers.emplace_back(::OBJ_nid2obj(NID_id_it_rootCaKeyUpdate), root_ca_key_update(itav));
     }
     if (::OBJ_cmp(itav.infoType, crl_status_list_oid()) == 0) {
       auto crls = crl_update(itav);
@@ -905,6 +903,26 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
   spdlog::info("cmp peer={} txn={} genm answered with {} info value(s)", ex.context.peer, ex.transaction_id_hex,
                answers.size());
   return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
+}
+
+// RFC 9483 4.3.2: RootCaKeyUpdateContent ::= SEQUENCE { newWithNew, newWithOld [0],
+// oldWithNew [1] } when an update of the root the requester names (its oldWithOld, if given)
+// is under way; no value otherwise.
+Bytes CmpServer::root_ca_key_update(const ECMP_ITAV& root_ca_cert) const {
+  const auto& update = m_service.root_ca_update();
+  if (!update) return {};
+  const ::ASN1_TYPE* value = root_ca_cert.infoValue;
+  if (value != nullptr) {
+    const ::ASN1_STRING* cert = value->type == V_ASN1_SEQUENCE ? value->value.sequence : nullptr;
+    const Bytes old_with_old = cert != nullptr ? Bytes(cert->data, cert->data + cert->length) : Bytes{};
+    if (old_with_old != m_service.ca_chain().back()) return {};  // not our root: nothing known
+  }
+  Bytes content = update->new_with_new;
+  const Bytes new_with_old = der::element(0xa0, update->new_with_old);
+  const Bytes old_with_new = der::element(0xa1, update->old_with_new);
+  content.insert(content.end(), new_with_old.begin(), new_with_old.end());
+  content.insert(content.end(), old_with_new.begin(), old_with_new.end());
+  return der::sequence(content);
 }
 
 // RFC 9483 4.3.4: the CRLs newer than those the requester has (SEQUENCE OF CertificateList),

@@ -54,6 +54,7 @@ class CmpServer {
   Result<Bytes> handle_poll_request(Exchange& exchange);
   Result<Bytes> handle_general_message(Exchange& exchange);
   Result<Bytes> crl_update(const ECMP_ITAV& crl_status_list);
+  Bytes root_ca_key_update(const ECMP_ITAV& root_ca_cert) const;
   Result<Bytes> handle_revocation(Exchange& exchange);
   Result<Bytes> handle_nested(Exchange& exchange);
   Result<ra::RevocationRequest> revocation_request(const Exchange& exchange) const;

@@ -56,6 +56,8 @@ struct Config {
   std::optional<std::filesystem::path> ca_chain;
   std::string ca_key;  // RFC 7512 pkcs11: URI
   unsigned validity_days = 365;
+  // A root CA key update to announce: the folder enrollctl ca rollover-root wrote.
+  std::optional<std::filesystem::path> root_update;
 
   // [cmp]
   bool grant_implicit_confirm = true;

@@ -4,8 +4,9 @@
 #include <cstdlib>
 #include <map>
 
+#include "app/hsm_keys.h"
+#include "app/root_rollover.h"
 #include "ca/certificate_authority.h"
-#include "hsm/pkcs11/pkcs11_uri.h"
 #include "hsm/pkcs11/token.h"
 #include "ra/certificate_trust_impl.h"
 #include "ra/enrollment_service_impl.h"
@@ -23,24 +24,15 @@ using OpenTokens = std::map<std::pair<std::string, std::string>, std::shared_ptr
 
 // The key that `key_uri` (RFC 7512) names in the HSM.
 Result<std::unique_ptr<hsm::Signer>> open_signer(const Config& config, const std::string& key_uri, OpenTokens& tokens) {
-  if (config.softhsm2_conf) ::setenv("SOFTHSM2_CONF", config.softhsm2_conf->c_str(), 1);
-  auto uri = hsm::parse_pkcs11_uri(key_uri);
-  if (!uri) return tl::unexpected(uri.error());
-  // A relative pin-source is relative to the config file, like every other path in it.
-  std::string pin_path = uri->pin_source.rfind("file:", 0) == 0 ? uri->pin_source.substr(5) : uri->pin_source;
-  if (!pin_path.empty() && std::filesystem::path(pin_path).is_relative()) {
-    uri->pin_source = (config.file.parent_path() / pin_path).string();
-  }
-  auto pin = hsm::resolve_pin(*uri);
-  if (!pin) return tl::unexpected(pin.error());
-  const std::string module = uri->module_path.empty() ? config.hsm_module : uri->module_path;
-  std::shared_ptr<hsm::Pkcs11Token>& token = tokens[{module, uri->token}];
+  auto key = locate_key(config, key_uri);
+  if (!key) return tl::unexpected(key.error());
+  std::shared_ptr<hsm::Pkcs11Token>& token = tokens[{key->token.module_path, key->token.token_label}];
   if (!token) {
-    auto opened = hsm::Pkcs11Token::open({module, uri->token, *pin});
+    auto opened = hsm::Pkcs11Token::open(key->token);
     if (!opened) return tl::unexpected(opened.error());
     token = std::move(*opened);
   }
-  return token->signer(uri->object);
+  return token->signer(key->object);
 }
 
 // The certificate in `file`, which must be for the key of `signer` (`key_name` says which key).
@@ -120,12 +112,14 @@ struct Core::Parts {
     std::vector<Bytes> anchors;
     std::vector<Bytes> ras;
     std::optional<ra::KeyGenerationAuthority> kga;
+    std::optional<ra::RootCaUpdate> root_update;
   };
 
   Parts(const Config& config, Loaded loaded)
       : store(std::move(loaded.store)),
         authority(std::move(loaded.chain), std::move(loaded.signer), system_clock()),
-        service(*store, authority, profiles_of(config), policy_of(config), system_clock(), std::move(loaded.kga)),
+        service(*store, authority, profiles_of(config), policy_of(config), system_clock(), std::move(loaded.kga),
+                std::move(loaded.root_update)),
         secrets(shared_secrets(config)),
         trust(*store, service.ca_chain(), loaded.anchors, std::move(loaded.ras), system_clock()),
         response_signer(authority.signer(), service.ca_chain()),
@@ -181,10 +175,17 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   if (!ras) return tl::unexpected(ras.error());
   auto kga = load_kga(config, *chain, tokens);
   if (!kga) return tl::unexpected(kga.error());
+  std::optional<ra::RootCaUpdate> root_update;
+  if (config.root_update) {
+    auto loaded = load_root_update(*config.root_update, chain->back().get());
+    if (!loaded) return tl::unexpected(loaded.error());
+    root_update = std::move(*loaded);
+  }
   auto store = store::RocksDbStore::open(config.store_path.string());
   if (!store) return tl::unexpected(store.error());
-  auto parts = std::make_unique<Parts>(config, Parts::Loaded{std::move(*store), std::move(*chain), std::move(*signer),
-                                                             std::move(*anchors), std::move(*ras), std::move(*kga)});
+  auto parts = std::make_unique<Parts>(
+      config, Parts::Loaded{std::move(*store), std::move(*chain), std::move(*signer), std::move(*anchors),
+                            std::move(*ras), std::move(*kga), std::move(root_update)});
   return std::unique_ptr<Core>(new Core(std::move(parts)));
 }
 

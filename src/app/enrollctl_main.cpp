@@ -24,6 +24,7 @@
 #include "app/admin_client.h"
 #include "app/config.h"
 #include "app/core.h"
+#include "app/root_rollover.h"
 #include "common/openssl_util.h"
 #include "store/rocksdb/rocksdb_store.h"
 
@@ -188,6 +189,26 @@ int decide(const AdminAccess& admin, const std::string& transaction, const std::
   return 0;
 }
 
+int roll_root_over(const std::string& config_file, const std::string& root_key, const std::string& new_key,
+                   const std::string& out_dir, unsigned validity_days) {
+  auto config = enrolld::app::load_config(config_file);
+  if (!config) {
+    std::cerr << "enrollctl: " << config.error().message << "\n";
+    return 1;
+  }
+  const std::filesystem::path out = std::filesystem::absolute(out_dir);
+  auto rolled = enrolld::app::roll_root_over(*config, root_key, new_key, out, std::chrono::hours(24) * validity_days);
+  if (!rolled) {
+    std::cerr << "enrollctl: " << rolled.error().message << "\n";
+    return 1;
+  }
+  std::cout << "wrote " << (out / enrolld::app::kNewWithNewFile).string() << ", " << enrolld::app::kNewWithOldFile
+            << " and " << enrolld::app::kOldWithNewFile << "\n"
+            << "announce them: add to [ca] in " << config_file << ":\n  root_update = \"" << out.string()
+            << "\"\nand restart enrolld\n";
+  return 0;
+}
+
 int show_certificate(enrolld::store::Store& store, std::string serial) {
   // Stored serials are whole octets in lower-case hex with no leading zero octet ("0f5c...");
   // accept any case and any number of leading zeros.
@@ -240,6 +261,19 @@ int main(int argc, char** argv) {
   std::string out_file;
   process->add_option("--in", in_file, "request (DER PKIMessage)")->required();
   process->add_option("--out", out_file, "where to write the response (DER PKIMessage)")->required();
+  auto* ca = cli.add_subcommand("ca", "the CA itself");
+  ca->require_subcommand(1);
+  auto* rollover = ca->add_subcommand("rollover-root", "make a new root CA key and the transition certificates");
+  std::string root_key;
+  std::string new_key;
+  std::string rollover_out;
+  unsigned rollover_days = 3650;
+  rollover->add_option("--root-key", root_key, "the current root's key (RFC 7512 pkcs11: URI)")->required();
+  rollover->add_option("--new-key", new_key, "label of the new root key in the same token (made if absent)")
+      ->required();
+  rollover->add_option("--out", rollover_out, "folder for new-with-new.pem, new-with-old.pem, old-with-new.pem")
+      ->required();
+  rollover->add_option("--validity-days", rollover_days, "validity of the new root")->capture_default_str();
   std::string admin_url;
   cli.add_option("--admin-url", admin_url, "enrolld's admin listener (default: from [admin] in the config)");
   std::string transaction;
@@ -264,6 +298,8 @@ int main(int argc, char** argv) {
     if (*pending) return list_pending(*admin);
     return decide(*admin, transaction, officer, *reject ? std::optional<std::string>(reason) : std::nullopt);
   }
+
+  if (*rollover) return roll_root_over(config_file, root_key, new_key, rollover_out, rollover_days);
 
   if (*process) {
     spdlog::set_default_logger(spdlog::stderr_logger_mt("enrollctl"));

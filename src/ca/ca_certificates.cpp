@@ -79,6 +79,53 @@ Result<ossl::X509Ptr> make_subordinate_certificate(const CaCertificateSpec& spec
   return make_ca_certificate(spec, subject_key, issuer, issuer_signer);
 }
 
+namespace {
+
+// The subject of `cert` as CaCertificateSpec parts, so a new root keeps the old root's name.
+std::vector<std::pair<std::string, std::string>> subject_parts(const ::X509* cert) {
+  std::vector<std::pair<std::string, std::string>> parts;
+  const ::X509_NAME* name = ::X509_get_subject_name(cert);
+  for (int i = 0; i < ::X509_NAME_entry_count(name); ++i) {
+    const ::X509_NAME_ENTRY* entry = ::X509_NAME_get_entry(name, i);
+    char field[80] = {};
+    ::OBJ_obj2txt(field, sizeof field, ::X509_NAME_ENTRY_get_object(entry), 0);
+    unsigned char* utf8 = nullptr;
+    const int length = ::ASN1_STRING_to_UTF8(&utf8, ::X509_NAME_ENTRY_get_data(entry));
+    if (length < 0) continue;
+    parts.emplace_back(field, std::string(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(length)));
+    ::OPENSSL_free(utf8);
+  }
+  return parts;
+}
+
+// Seconds from now until `cert` expires (at least one).
+std::chrono::seconds remaining_validity(const ::X509* cert) {
+  int days = 0;
+  int seconds = 0;
+  if (::ASN1_TIME_diff(&days, &seconds, nullptr, ::X509_get0_notAfter(cert)) != 1) return std::chrono::seconds(1);
+  return std::max(std::chrono::seconds(1), std::chrono::seconds(std::int64_t{days} * 86400 + seconds));
+}
+
+}  // namespace
+
+Result<RootRollover> make_root_rollover(const ::X509* old_root, const hsm::Signer& old_signer,
+                                        const hsm::Signer& new_signer, std::chrono::seconds validity) {
+  const auto subject = subject_parts(old_root);
+  const std::string basic = "critical,CA:TRUE";
+  const Extensions ca_extensions = {{NID_basic_constraints, basic},
+                                    {NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"}};
+  auto new_with_new =
+      make_certificate({subject, validity, -1}, new_signer.public_key(), nullptr, new_signer, ca_extensions);
+  if (!new_with_new) return tl::unexpected(new_with_new.error());
+  const CaCertificateSpec transition{subject, remaining_validity(old_root), -1};
+  auto new_with_old = make_certificate(transition, new_signer.public_key(), old_root, old_signer, ca_extensions);
+  if (!new_with_old) return tl::unexpected(new_with_old.error());
+  auto old_with_new =
+      make_certificate(transition, ::X509_get0_pubkey(old_root), new_with_new->get(), new_signer, ca_extensions);
+  if (!old_with_new) return tl::unexpected(old_with_new.error());
+  return RootRollover{std::move(*new_with_new), std::move(*new_with_old), std::move(*old_with_new)};
+}
+
 Result<ossl::X509Ptr> make_key_generation_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
                                                       const ::X509* issuer, const hsm::Signer& issuer_signer) {
   // RFC 9483 4.1.6: the key generation authority's certificate carries id-kp-cmKGA (RFC 9480 2.10).

@@ -33,4 +33,19 @@ Result<ossl::X509Ptr> make_subordinate_certificate(const CaCertificateSpec& spec
 Result<ossl::X509Ptr> make_key_generation_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
                                                       const ::X509* issuer, const hsm::Signer& issuer_signer);
 
+// The certificates of a root CA key update (RFC 4210 4.4.1): the new root (NewWithNew), the new
+// root's key certified by the old root (NewWithOld: relying parties that trust the old root
+// reach the new one), and the old root's key certified by the new root (OldWithNew). All keep
+// the old root's subject; the transition certificates end with the old root.
+struct RootRollover {
+  ossl::X509Ptr new_with_new;
+  ossl::X509Ptr new_with_old;
+  ossl::X509Ptr old_with_new;
+};
+
+// Returns the rollover from `old_root` (key in `old_signer`) to the key in `new_signer`, the
+// new root valid for `validity`. Errors: kSystemUnavailable (HSM), kSystemFailure.
+Result<RootRollover> make_root_rollover(const ::X509* old_root, const hsm::Signer& old_signer,
+                                        const hsm::Signer& new_signer, std::chrono::seconds validity);
+
 }  // namespace enrolld::ca

@@ -92,6 +92,14 @@ struct ProfileInfo {
   bool requires_approval = false;     // requests wait for an officer (delayed delivery)
 };
 
+// A root CA key update under way (RFC 4210 4.4.1): DER certificates of the new root, of its key
+// certified by the old root, and of the old root's key certified by the new one.
+struct RootCaUpdate {
+  Bytes new_with_new;
+  Bytes new_with_old;
+  Bytes old_with_new;
+};
+
 // A key pair made for a requester (central key generation, RFC 9483 4.1.6).
 struct GeneratedKey {
   Bytes public_key_der;  // SubjectPublicKeyInfo, to certify
@@ -147,6 +155,9 @@ class EnrollmentService {
 
   // The issuing CA's chain, issuing CA first, DER.
   virtual const std::vector<Bytes>& ca_chain() const = 0;
+
+  // The root CA key update to announce, if one is under way; for the root ca_chain() ends with.
+  virtual const std::optional<RootCaUpdate>& root_ca_update() const = 0;
 
   // The issuing CA's current CRL (every certificate it revoked); a new one only when something
   // was revoked since or the last one is past half its validity. Errors: kSystemUnavailable.

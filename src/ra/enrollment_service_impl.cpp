@@ -97,14 +97,16 @@ Result<CertificationRequest> decode_held(const store::TransactionRecord& record)
 
 EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
                                              std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock,
-                                             std::optional<KeyGenerationAuthority> kga)
+                                             std::optional<KeyGenerationAuthority> kga,
+                                             std::optional<RootCaUpdate> root_update)
     : m_store(store),
       m_authority(authority),
       m_profiles(std::move(profiles)),
       m_policy(std::move(policy)),
       m_clock(std::move(clock)),
       m_crls(store, authority, m_policy.crl_validity, m_clock),
-      m_kga(std::move(kga)) {
+      m_kga(std::move(kga)),
+      m_root_update(std::move(root_update)) {
   for (const auto& cert : m_authority.chain()) m_chain_der.push_back(ossl::der_of(cert.get()));
 }
 

@@ -43,7 +43,8 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   // generation is refused.
   EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
                         std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock,
-                        std::optional<KeyGenerationAuthority> kga = std::nullopt);
+                        std::optional<KeyGenerationAuthority> kga = std::nullopt,
+                        std::optional<RootCaUpdate> root_update = std::nullopt);
 
   Result<Bytes> submit(const CertificationRequest& request, const Bytes& protocol_state,
                        const ReplyEncoder& encode) override;
@@ -54,6 +55,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
                         const Bytes& reply) override;
   const std::vector<Bytes>& ca_chain() const override { return m_chain_der; }
   Result<RevocationList> current_crl() override { return m_crls.current(); }
+  const std::optional<RootCaUpdate>& root_ca_update() const override { return m_root_update; }
   Result<ProfileInfo> profile(std::string_view name) const override;
   Result<GeneratedKey> generate_key(std::string_view profile, ByteView algorithm_der) override;
   Status revoke(const RevocationRequest& request) override;
@@ -109,6 +111,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   std::vector<Bytes> m_chain_der;
   RevocationLists m_crls;
   std::optional<KeyGenerationAuthority> m_kga;
+  std::optional<RootCaUpdate> m_root_update;
   std::array<std::mutex, 64> m_locks;
 };
 

@@ -147,3 +147,60 @@ TEST_F(CmpCentralKeygenTest, AKeyTypeTheProfileDoesNotAcceptIsBadAlg) {
 
 }  // namespace
 }  // namespace enrolld::integration
+
+// RFC 9483 4.3.2 after a real rollover: `enrollctl ca rollover-root` makes a new root key in
+// SoftHSM and the transition certificates, [ca] root_update announces them, and OpenSSL 3.5's
+// client receives exactly those for the root it trusts (and nothing for another root).
+namespace enrolld::integration {
+namespace {
+
+class CmpRootUpdateTest : public CmpGeneralMessageTest {
+ protected:
+  static std::string fingerprint(const fs::path& cert) {
+    RunResult r = openssl({"x509", "-in", cert.string(), "-noout", "-fingerprint", "-sha256"});
+    EXPECT_TRUE(r.ok()) << r.describe();
+    return r.out;
+  }
+};
+
+TEST_F(CmpRootUpdateTest, AnOperatorsRolloverReachesOpenSsl35) {
+  if (openssl35().empty()) GTEST_SKIP() << "ENROLLD_OPENSSL35 not configured (scripts/test.sh sets it)";
+  const fs::path before = work() / "before.pem";
+  RunResult none =
+      genm35({"-infotype", "rootCaCert", "-oldwithold", endpoints().trust, "-newwithnew", before.string()});
+  ASSERT_TRUE(none.ok()) << none.describe();
+  EXPECT_FALSE(fs::exists(before)) << "no update is under way yet";
+
+  const fs::path rollover = demo().dir() / "rollover";
+  RunResult rolled = demo().enrollctl({"ca", "rollover-root", "--root-key",
+                                       "pkcs11:token=enrolld-demo;object=root-ca?pin-source=file:hsm-user-pin",
+                                       "--new-key", "root-ca-2", "--out", rollover.string()});
+  ASSERT_TRUE(rolled.ok()) << rolled.describe();
+  EXPECT_TRUE(contains(rolled.out, "root_update = ")) << rolled.describe();
+  std::string config = read_text(demo().config());
+  config.insert(config.find("[ca]\n") + 5, "root_update = \"rollover\"\n");
+  {
+    std::ofstream out(demo().config(), std::ios::trunc);
+    out << config;
+  }
+  stop_demo_expecting_success(demo());
+  ASSERT_EQ(demo().start(), "");
+
+  const fs::path nwn = work() / "nwn.pem", nwo = work() / "nwo.pem", own = work() / "own.pem";
+  RunResult update = genm35({"-infotype", "rootCaCert", "-oldwithold", endpoints().trust, "-newwithnew", nwn.string(),
+                             "-newwithold", nwo.string(), "-oldwithnew", own.string()});
+  ASSERT_TRUE(update.ok()) << update.describe();
+  EXPECT_EQ(fingerprint(nwn), fingerprint(rollover / "new-with-new.pem"));
+  EXPECT_EQ(fingerprint(nwo), fingerprint(rollover / "new-with-old.pem"));
+  EXPECT_EQ(fingerprint(own), fingerprint(rollover / "old-with-new.pem"));
+
+  const fs::path other = work() / "other.pem";
+  RunResult for_another =
+      genm35({"-infotype", "rootCaCert", "-oldwithold", (demo().dir() / "vendor" / "manufacturer-ca.pem").string(),
+              "-newwithnew", other.string()});
+  ASSERT_TRUE(for_another.ok()) << for_another.describe();
+  EXPECT_FALSE(fs::exists(other)) << "an update of our root is no update of another";
+}
+
+}  // namespace
+}  // namespace enrolld::integration

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
 
+#include "ca/ca_certificates.h"
+#include "hsm/software_signer.h"
 #include "support/softhsm_fixture.h"
 
 namespace enrolld::ca {
@@ -263,6 +265,51 @@ TEST_F(CertificateAuthorityTest, AnEmptyCrlIsValidAndASerialThatIsNotHexIsRefuse
     ASSERT_FALSE(bad) << serial;
     EXPECT_EQ(bad.error().code, ErrorCode::kBadCertId);
   }
+}
+
+}  // namespace
+}  // namespace enrolld::ca
+
+// ---- root CA key update (RFC 4210 4.4.1) ----
+
+namespace enrolld::ca {
+namespace {
+
+TEST(RootRollover, TheTransitionCertificatesLinkTheOldAndTheNewRoot) {
+  hsm::SoftwareSigner old_signer(testing::make_ec_key());
+  hsm::SoftwareSigner new_signer(testing::make_ec_key());
+  auto old_root =
+      make_root_certificate({{{"O", "Example"}, {"CN", "Example Root"}}, std::chrono::hours(24 * 365), -1}, old_signer);
+  ASSERT_TRUE(old_root);
+  auto rollover = make_root_rollover(old_root->get(), old_signer, new_signer, std::chrono::hours(24 * 730));
+  ASSERT_TRUE(rollover) << rollover.error().message;
+
+  ::X509* nwn = rollover->new_with_new.get();
+  ::X509* nwo = rollover->new_with_old.get();
+  ::X509* own = rollover->old_with_new.get();
+  EXPECT_EQ(::X509_verify(nwn, new_signer.public_key()), 1);
+  EXPECT_EQ(::X509_check_ca(nwn), 1);
+  EXPECT_EQ(::X509_NAME_cmp(::X509_get_subject_name(nwn), ::X509_get_subject_name(old_root->get())), 0);
+  EXPECT_EQ(::X509_verify(nwo, old_signer.public_key()), 1);
+  EXPECT_EQ(::EVP_PKEY_eq(::X509_get0_pubkey(nwo), new_signer.public_key()), 1);
+  EXPECT_EQ(::X509_verify(own, new_signer.public_key()), 1);
+  EXPECT_EQ(::EVP_PKEY_eq(::X509_get0_pubkey(own), old_signer.public_key()), 1);
+  // The transition certificates end with the old root.
+  EXPECT_EQ(::ASN1_TIME_compare(::X509_get0_notAfter(nwo), ::X509_get0_notAfter(old_root->get())), 0);
+
+  // A CA under the new root validates for a party that still trusts only the old root, with
+  // NewWithOld as the link.
+  hsm::SoftwareSigner sub_signer(testing::make_ec_key());
+  auto sub = make_subordinate_certificate({{{"CN", "Issuing under the new root"}}, std::chrono::hours(24), 0},
+                                          sub_signer.public_key(), nwn, new_signer);
+  ASSERT_TRUE(sub);
+  std::unique_ptr<::X509_STORE, ossl::Deleter<::X509_STORE_free>> store(::X509_STORE_new());
+  ::X509_STORE_add_cert(store.get(), old_root->get());
+  ossl::X509StackPtr untrusted(sk_X509_new_null());
+  sk_X509_push(untrusted.get(), ossl::up_ref(nwo).release());
+  std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE_CTX_free>> ctx(::X509_STORE_CTX_new());
+  ::X509_STORE_CTX_init(ctx.get(), store.get(), sub->get(), untrusted.get());
+  EXPECT_EQ(::X509_verify_cert(ctx.get()), 1) << ::X509_verify_cert_error_string(::X509_STORE_CTX_get_error(ctx.get()));
 }
 
 }  // namespace

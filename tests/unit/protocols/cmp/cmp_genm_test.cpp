@@ -151,6 +151,37 @@ TEST_F(GenmTest, RootCaCertIsAnsweredWithRootCaKeyUpdateWithoutValue) {
   EXPECT_TRUE(answered[0].second.empty());
 }
 
+// RFC 9483 4.3.2 during a root CA key update: RootCaKeyUpdateContent for our root only.
+TEST_F(GenmTest, RootCaCertDuringAnUpdateGetsTheThreeCertificatesForOurRootOnly) {
+  // Any three distinct certificates do: the server passes them on as configured.
+  const Bytes nwn = service.ca_chain()[1];
+  const Bytes nwo = service.ca_chain()[0];
+  const Bytes own = ossl::der_of(ca.issuing->certificate());
+  ra::EnrollmentServiceImpl rolling{*store,
+                                    *ca.issuing,
+                                    {ca::Profile{}},
+                                    ra::Policy{},
+                                    system_clock(),
+                                    std::nullopt,
+                                    ra::RootCaUpdate{nwn, nwo, own}};
+  CmpServer rolling_server{rolling, secrets, CmpServerOptions{}};
+  auto ask = [&](const Bytes& old_with_old) {
+    auto reply = rolling_server.handle(genm({{kRootCaCert, old_with_old}}), CmpRequestContext{"", "test"});
+    EXPECT_TRUE(reply);
+    auto answered = itavs(read_reply(reply ? *reply : Bytes{}));
+    EXPECT_EQ(answered.size(), 1U);
+    EXPECT_EQ(answered.empty() ? "" : answered[0].first, kRootCaKeyUpdate);
+    return answered.empty() ? Bytes{} : answered[0].second;
+  };
+  Bytes expected = nwn;
+  for (const Bytes& tagged : {der::element(0xa0, nwo), der::element(0xa1, own)}) {
+    expected.insert(expected.end(), tagged.begin(), tagged.end());
+  }
+  EXPECT_EQ(ask(ossl::der_of(ca.root.get())), der::sequence(expected));
+  EXPECT_EQ(ask({}), der::sequence(expected));                        // no oldWithOld: the update of our root
+  EXPECT_TRUE(ask(ossl::der_of(ca.issuing->certificate())).empty());  // another root: nothing known
+}
+
 // RFC 9483 4.3.4: crlStatusList -> crls with the CRLs newer than the requester's.
 TEST_F(GenmTest, CrlStatusListForThisCaGetsItsCurrentCrlUnlessTheRequesterIsUpToDate) {
   auto answered = itavs(read_reply(send(genm({{kCrlStatusList, sequence_of({crl_status_by_issuer(ca_name(), {})})}}))));
