@@ -538,6 +538,7 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
     case ECMP_BODY_GENM: return handle_general_message(ex);
     case ECMP_BODY_RR: return handle_revocation(ex);
     case ECMP_BODY_NESTED: return handle_nested(ex);
+    case ECMP_BODY_ERROR: return handle_error_message(ex);
     default:
       return error_reply(ex, {ErrorCode::kUnsupportedRequest,
                               std::string("message type ") + body_name(ex.body().type) + " is not supported"});
@@ -759,16 +760,47 @@ Result<Bytes> CmpServer::handle_cert_conf(Exchange& ex) {
     accepted = status->statusInfo == nullptr ||
                ::ASN1_INTEGER_get(status->statusInfo->status) == static_cast<long>(PkiStatus::kAccepted);
   }
-  BodyPtr body(ECMP_BODY_new());
-  body->type = ECMP_BODY_PKICONF;
-  body->value.pkiconf = ::ASN1_NULL_new();
-  auto reply = encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
+  auto reply = pki_conf(ex);
   if (!reply) return tl::unexpected(reply.error());
   auto stored = m_service.confirm(ex.transaction_id_hex, accepted, ex.request.fingerprint, *reply);
   if (!stored) return error_reply(ex, stored.error());
   spdlog::info("cmp peer={} txn={} certConf {} answered with pkiConf", ex.context.peer, ex.transaction_id_hex,
                accepted ? "accepted" : "rejected");
   return stored;
+}
+
+Result<Bytes> CmpServer::pki_conf(Exchange& ex) {
+  BodyPtr body(ECMP_BODY_new());
+  if (!body) return fail(ErrorCode::kSystemFailure, "out of memory");
+  body->type = ECMP_BODY_PKICONF;
+  body->value.pkiconf = ::ASN1_NULL_new();
+  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
+}
+
+// RFC 9483 3.6.4: a requester that cannot accept a response (or gives up) reports it with an
+// error message, which ends the transaction and is answered with pkiConf. A certificate still
+// waiting for confirmation is then revoked, as after a rejecting certConf (RFC 4210 5.3.18).
+Result<Bytes> CmpServer::handle_error_message(Exchange& ex) {
+  const ECMP_PKISI* status = ex.body().value.error->pKIStatusInfo;
+  std::string text;
+  for (int i = 0; status != nullptr && i < sk_ASN1_UTF8STRING_num(status->statusString); ++i) {
+    const ::ASN1_UTF8STRING* part = sk_ASN1_UTF8STRING_value(status->statusString, i);
+    text.append(reinterpret_cast<const char*>(part->data), static_cast<std::size_t>(part->length));
+  }
+  spdlog::warn("cmp peer={} txn={} requester={} reports an error: {}", ex.context.peer, ex.transaction_id_hex,
+               ex.requester.identity, text.empty() ? "(no text)" : text);
+  auto found = m_service.find(ex.transaction_id_hex);
+  if (!found) return error_reply(ex, found.error());
+  if (*found && (*found)->request_fingerprint == ex.request.fingerprint) return (*found)->last_response;  // a resend
+  const bool awaits_confirmation = *found && (*found)->state == "waiting-for-confirmation";
+  if (awaits_confirmation && (*found)->requester != ex.requester.identity) {
+    return error_reply(ex, {ErrorCode::kNotAuthorized, "only the requester may end its transaction"});
+  }
+  auto reply = pki_conf(ex);
+  if (!reply || !awaits_confirmation) return reply;
+  auto ended = m_service.confirm(ex.transaction_id_hex, false, ex.request.fingerprint, *reply);
+  if (!ended) return error_reply(ex, ended.error());
+  return ended;
 }
 
 Result<Bytes> CmpServer::handle_poll_request(Exchange& ex) {
@@ -780,8 +812,12 @@ Result<Bytes> CmpServer::handle_poll_request(Exchange& ex) {
   auto found = m_service.find(ex.transaction_id_hex);
   if (!found) return error_reply(ex, found.error());
   if (!*found) return error_reply(ex, {ErrorCode::kUnknownTransaction, "no open transaction with this transactionID"});
+  if ((*found)->request_fingerprint == ex.request.fingerprint) return (*found)->last_response;  // a resend
   auto state = decode_protocol_state((*found)->protocol_state);
   if (!state) return error_reply(ex, state.error());
+  if (octets(ex.header().recipNonce) != state->sender_nonce) {
+    return error_reply(ex, {ErrorCode::kBadRecipientNonce, "recipNonce does not match the senderNonce we sent last"});
+  }
   if (cert_req_id != state->cert_req_id) {
     return error_reply(ex, {ErrorCode::kBadCertId, "certReqId does not match the request being polled"});
   }

@@ -52,6 +52,8 @@ class CmpServer {
   Result<std::pair<Bytes, Bytes>> generate_key_for(Exchange& exchange, const Bytes& algorithm_der);
   Result<Bytes> handle_cert_conf(Exchange& exchange);
   Result<Bytes> handle_poll_request(Exchange& exchange);
+  Result<Bytes> handle_error_message(Exchange& exchange);
+  Result<Bytes> pki_conf(Exchange& exchange);
   Result<Bytes> handle_general_message(Exchange& exchange);
   Result<Bytes> crl_update(const ECMP_ITAV& crl_status_list);
   Bytes root_ca_key_update(const ECMP_ITAV& root_ca_cert) const;

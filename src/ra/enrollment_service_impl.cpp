@@ -334,7 +334,15 @@ Result<Bytes> EnrollmentServiceImpl::collect(std::string_view transaction_id_hex
     return fail(ErrorCode::kUnexpectedMessage, "the request waited past its deadline and expired; submit a new one");
   }
   if (txn->state() == txn::State::kWaitingForApproval) {
-    return encode(Decision{HeldForApproval{m_policy.check_after}});
+    // Kept, so that a resend gets the same answer and the next poll can be checked against it
+    // (CMP: its recipNonce must echo this reply's senderNonce).
+    auto reply = encode(Decision{HeldForApproval{m_policy.check_after}});
+    if (!reply) return reply;
+    record.request_fingerprint = fingerprint;
+    record.protocol_state = protocol_state;
+    record.last_response = *reply;
+    if (auto stored = m_store.commit({{record}, {}, {}, {}}); !stored) return tl::unexpected(stored.error());
+    return reply;
   }
   auto request = decode_held(record);
   if (!request) return tl::unexpected(request.error());

@@ -110,13 +110,20 @@ class CmpPollCraftedTest : public CmpPollingTest {
     ASSERT_GE(client.sent().size(), 2U);
     poll_req = client.sent()[1];
     ASSERT_EQ(read_reply(poll_req).body_type, kBodyPollReq);
+    last_nonce = octets(decode(client.received().back())->header->senderNonce);  // of the pollRep
   }
+  // The client's pollReq, answering the last pollRep (recipNonce), then changed by `change`.
   Reply send_modified(const std::function<void(ECMP_MSG&)>& change) {
-    auto reply = server.handle(modified(poll_req, change, to_bytes(kSecret)), CmpRequestContext{"", "test"});
+    auto next_poll = [&](ECMP_MSG& m) {
+      set_octets(m.header->recipNonce, last_nonce);
+      change(m);
+    };
+    auto reply = server.handle(modified(poll_req, next_poll, to_bytes(kSecret)), CmpRequestContext{"", "test"});
     EXPECT_TRUE(reply) << reply.error().message;
     return reply ? read_reply(*reply) : Reply{};
   }
   Bytes poll_req;
+  Bytes last_nonce;
 };
 
 TEST_F(CmpPollCraftedTest, AWrongCertReqIdIsBadCertId) {
@@ -136,9 +143,25 @@ TEST_F(CmpPollCraftedTest, PollingARequestAnsweredAtOnceIsBadRequest) {
   CmpClient at_once(kReference, kSecret, "CN=at-once", to_profile(""));
   ASSERT_NE(at_once.exec_ir(), nullptr) << at_once.log();
   const Bytes answered_id = octets(decode(at_once.sent().front())->header->transactionID);
-  Reply reply = send_modified([&](ECMP_MSG& m) { set_octets(m.header->transactionID, answered_id); });
+  const Bytes its_nonce = octets(decode(at_once.received().front())->header->senderNonce);
+  Reply reply = send_modified([&](ECMP_MSG& m) {
+    set_octets(m.header->transactionID, answered_id);
+    set_octets(m.header->recipNonce, its_nonce);
+  });
   EXPECT_EQ(reply.body_type, ECMP_BODY_ERROR);
   EXPECT_EQ(reply.bits, std::vector<int>{failure_bit(ErrorCode::kUnexpectedMessage)});
+}
+
+// RFC 9483 3.5: recipNonce echoes the senderNonce of the last reply (here the pollRep).
+TEST_F(CmpPollCraftedTest, ARecipNonceThatIsNotTheLastReplysIsBadRecipientNonce) {
+  for (const std::optional<Bytes>& nonce : {std::optional<Bytes>(random_bytes(16)), std::optional<Bytes>()}) {
+    Reply reply = send_modified([&](ECMP_MSG& m) { set_octets(m.header->recipNonce, nonce); });
+    EXPECT_EQ(reply.body_type, ECMP_BODY_ERROR);
+    EXPECT_EQ(reply.bits, std::vector<int>{failure_bit(ErrorCode::kBadRecipientNonce)});
+  }
+  // The client's own poll still fits.
+  Reply fine = send_modified([](ECMP_MSG&) {});
+  EXPECT_EQ(fine.body_type, kBodyPollRep);
 }
 
 TEST_F(CmpPollCraftedTest, TwoCertReqIdsInOnePollReqAreRefused) {

@@ -128,6 +128,45 @@ TEST_F(CmpServerClientTest, WithoutImplicitConfirmTheIpDoesNotGrantIt) {
   EXPECT_EQ(txn->state, "waiting-for-confirmation");
 }
 
+// RFC 9483 3.6.4: the requester reports that it cannot use the certificate with an error
+// message instead of certConf; the transaction ends with the certificate revoked, and pkiConf.
+TEST_F(CmpServerClientTest, AnErrorMessageFromTheRequesterEndsTheTransactionWithPkiConf) {
+  auto c = client(to_server_first(1));
+  EXPECT_EQ(c->exec_ir(), nullptr);
+  ASSERT_EQ(c->sent().size(), 2U);  // ir, and the certConf the server never saw
+  auto as_error = [](const std::string& text) {
+    return [text](ECMP_MSG& m) {
+      ECMP_BODY_free(m.body);
+      m.body = ECMP_BODY_new();
+      m.body->type = ECMP_BODY_ERROR;
+      m.body->value.error = ECMP_ERRORMSG_new();
+      ECMP_PKISI_free(m.body->value.error->pKIStatusInfo);
+      m.body->value.error->pKIStatusInfo = make_status_info(PkiStatus::kRejection, -1, text).release();
+    };
+  };
+  const Bytes error = modified(c->sent()[1], as_error("cannot store the certificate"), to_bytes(kSecret));
+  const Bytes reply = send(error);
+  Reply pki_conf = read_reply(reply);
+  EXPECT_EQ(pki_conf.body_type, ECMP_BODY_PKICONF);
+  EXPECT_TRUE(mac_verifies(reply, to_bytes(kSecret)));
+  auto txn = transaction(transaction_id_of(c->sent().front()));
+  ASSERT_TRUE(txn);
+  EXPECT_EQ(txn->state, "rejected");
+  ASSERT_EQ(certificates().size(), 1U);
+  EXPECT_EQ(certificates().front().status, "revoked");
+  EXPECT_EQ(send(error), reply);  // a resend: the same pkiConf
+
+  // An error about a transaction we do not know ends nothing, and is acknowledged too.
+  const Bytes stray = modified(
+      c->sent()[1],
+      [&](ECMP_MSG& m) {
+        as_error("lost")(m);
+        set_octets(m.header->transactionID, random_bytes(16));
+      },
+      to_bytes(kSecret));
+  EXPECT_EQ(read_reply(send(stray)).body_type, ECMP_BODY_PKICONF);
+}
+
 TEST_F(CmpServerClientTest, CrIssuesWithCp) {
   auto c = client(to_server());
   ::X509* cert = c->exec_cr();
