@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ca/ca_certificates.h"
+#include "hsm/software_signer.h"
 #include "protocols/cmp/cmp_server.h"
 #include "ra/certificate_trust_impl.h"
 #include "ra/enrollment_service_impl.h"
@@ -19,18 +21,40 @@
 
 namespace {
 
+// A software key generation authority, so that central key generation is fuzzed to the end.
+enrolld::ra::KeyGenerationAuthority key_generation_authority(const enrolld::ca::CertificateAuthority& issuing) {
+  enrolld::ossl::EvpPkeyPtr key = enrolld::testing::make_ec_key();
+  auto cert = enrolld::ca::make_key_generation_certificate({{{"CN", "fuzz KGA"}}, std::chrono::hours(24), -1},
+                                                           key.get(), issuing.certificate(), issuing.signer());
+  enrolld::ra::KeyGenerationAuthority kga{std::make_unique<enrolld::hsm::SoftwareSigner>(std::move(key)), {}};
+  if (cert) kga.chain.push_back(std::move(*cert));
+  for (const auto& above : issuing.chain()) kga.chain.push_back(enrolld::ossl::up_ref(above.get()));
+  return kga;
+}
+
 struct Stack {
   enrolld::testing::SoftHsmToken token;
   enrolld::testing::TestCa ca = enrolld::testing::make_test_ca(token);
   enrolld::testing::TempDir store_dir{"enrolld-fuzz-store"};
   std::unique_ptr<enrolld::store::RocksDbStore> store =
       std::move(*enrolld::store::RocksDbStore::open((store_dir.path() / "db").string()));
-  enrolld::ra::EnrollmentServiceImpl service{
-      *store, *ca.issuing, {enrolld::ca::Profile{}}, enrolld::ra::Policy{}, enrolld::system_clock()};
+  enrolld::ra::EnrollmentServiceImpl service{*store,
+                                             *ca.issuing,
+                                             {enrolld::ca::Profile{}},
+                                             enrolld::ra::Policy{},
+                                             enrolld::system_clock(),
+                                             key_generation_authority(*ca.issuing)};
   enrolld::ra::StaticSharedSecrets secrets{{{"fuzz", enrolld::to_bytes("fuzz-secret-0123")}}};
   enrolld::ra::CertificateTrustImpl trust{*store, service.ca_chain(), {}, {}, enrolld::system_clock()};
   enrolld::ra::HsmMessageSigner signer{ca.issuing->signer(), service.ca_chain()};
-  enrolld::cmp::CmpServer server{service, secrets, enrolld::cmp::CmpServerOptions{}, &trust, &signer};
+  enrolld::cmp::CmpServer server{service, secrets, options(), &trust, &signer};
+
+  // The seeds' messageTime is when they were recorded: no time window, or they stop at badTime.
+  static enrolld::cmp::CmpServerOptions options() {
+    enrolld::cmp::CmpServerOptions options;
+    options.max_clock_skew = std::chrono::hours(24 * 365 * 100);
+    return options;
+  }
 };
 
 Stack& stack() {
