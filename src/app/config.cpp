@@ -112,6 +112,11 @@ std::string check_log_level(const std::string& value) {
   return kLevels.count(value) ? "" : "must be one of trace, debug, info, warn, error";
 }
 
+std::string check_key_package(const std::string& value) {
+  return value == "single-key" || value == "asymmetric-key-package" ? ""
+                                                                    : "must be single-key or asymmetric-key-package";
+}
+
 std::string check_pkcs11_uri(const std::string& value) {
   return value.rfind("pkcs11:", 0) == 0 ? "" : "must be an RFC 7512 pkcs11: URI";
 }
@@ -141,7 +146,8 @@ const std::map<std::string, TableSchema>& schema() {
         {"trust_anchors", path_list(&Config::trust_anchors)},
         {"ra_certificates", path_list(&Config::ra_certificates)},
         {"kga_key", optional_pkcs11_uri(&Config::kga_key)},
-        {"kga_certificate", optional_path(&Config::kga_certificate)}}},
+        {"kga_certificate", optional_path(&Config::kga_certificate)},
+        {"central_key_package", text(&Config::central_key_package, check_key_package)}}},
       {"ra",
        {{"check_after_seconds", integer(&Config::check_after_seconds, 1, 86400)},
         {"approval_wait_seconds", integer(&Config::approval_wait_seconds, 60, 86400 * 365)}}},

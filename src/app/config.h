@@ -73,6 +73,8 @@ struct Config {
   // certificate (extended key usage id-kp-cmKGA); both or neither.
   std::optional<std::string> kga_key;
   std::optional<std::filesystem::path> kga_certificate;
+  // "single-key" (what OpenSSL 3.5 reads) or "asymmetric-key-package" (RFC 9483 4.1.6 as written).
+  std::string central_key_package = "single-key";
   std::vector<MacCredential> credentials;  // [[cmp.credential]]
   std::vector<CmpAlias> cmp_aliases;       // [cmp.aliases]: "path" = "profile"
 

@@ -69,7 +69,11 @@ Result<std::optional<ra::KeyGenerationAuthority>> load_kga(const Config& config,
   if (!signer) return tl::unexpected(signer.error());
   auto cert = load_certificate_for(*config.kga_certificate, **signer, "cmp.kga_key");
   if (!cert) return tl::unexpected(cert.error());
-  ra::KeyGenerationAuthority kga{std::move(*signer), {}};
+  ra::KeyGenerationAuthority kga{std::move(*signer),
+                                 {},
+                                 config.central_key_package == "asymmetric-key-package"
+                                     ? ra::KeyPackageFormat::kAsymmetricKeyPackage
+                                     : ra::KeyPackageFormat::kSingleKey};
   kga.chain.push_back(std::move(*cert));
   for (const auto& above : ca_chain) kga.chain.push_back(ossl::up_ref(above.get()));
   return kga;

@@ -198,7 +198,7 @@ Result<GeneratedKey> EnrollmentServiceImpl::generate_key(std::string_view profil
   }
   auto key = generate_key_pair(*profile, algorithm_der);
   if (!key) return tl::unexpected(key.error());
-  auto package = sign_key_package(key->get(), *m_kga->signer, m_kga->chain);
+  auto package = sign_key_package(key->get(), m_kga->format, *m_kga->signer, m_kga->chain);
   if (!package) return tl::unexpected(package.error());
   return GeneratedKey{ossl::der_of_public_key(key->get()), std::move(*package)};
 }

@@ -8,6 +8,7 @@
 
 #include "ca/certificate_authority.h"
 #include "ra/enrollment_service.h"
+#include "ra/key_generation.h"
 #include "ra/revocation_lists.h"
 #include "store/store.h"
 #include "txn/transaction.h"
@@ -33,6 +34,7 @@ struct Policy {
 struct KeyGenerationAuthority {
   std::unique_ptr<hsm::Signer> signer;
   std::vector<ossl::X509Ptr> chain;
+  KeyPackageFormat format = KeyPackageFormat::kSingleKey;
 };
 
 // Thread-safety: see EnrollmentService and ApprovalQueue. The store and CA must outlive this

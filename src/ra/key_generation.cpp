@@ -49,14 +49,17 @@ Result<ossl::EvpPkeyPtr> generate_key_pair(const ca::Profile& profile, ByteView 
   return key;
 }
 
-Result<Bytes> sign_key_package(::EVP_PKEY* key, const hsm::Signer& signer, const std::vector<ossl::X509Ptr>& chain) {
-  // RFC 5958 2: OneAsymmetricKey, whose version 1 is PKCS#8 PrivateKeyInfo. RFC 9483 4.1.6
-  // wraps it in an AsymmetricKeyPackage (SEQUENCE OF OneAsymmetricKey), but OpenSSL 3.5, the
-  // reference client (its authors wrote the profile), reads the OneAsymmetricKey itself and
-  // fails on the SEQUENCE OF; its own server sends the key alone too. We follow the client.
+Result<Bytes> sign_key_package(::EVP_PKEY* key, KeyPackageFormat format, const hsm::Signer& signer,
+                               const std::vector<ossl::X509Ptr>& chain) {
+  // RFC 5958 2: OneAsymmetricKey, whose version 1 is PKCS#8 PrivateKeyInfo.
   std::unique_ptr<::PKCS8_PRIV_KEY_INFO, ossl::Deleter<::PKCS8_PRIV_KEY_INFO_free>> p8(::EVP_PKEY2PKCS8(key));
   Bytes package = p8 ? ossl::der_with(p8.get(), ::i2d_PKCS8_PRIV_KEY_INFO) : Bytes{};
   if (package.empty()) return fail(ErrorCode::kSystemFailure, "cannot encode the private key");
+  if (format == KeyPackageFormat::kAsymmetricKeyPackage) {
+    Bytes wrapped = der::sequence(package);
+    ::OPENSSL_cleanse(package.data(), package.size());
+    package = std::move(wrapped);
+  }
 
   ossl::X509StackPtr extra(sk_X509_new_null());
   for (std::size_t i = 1; i < chain.size(); ++i) sk_X509_push(extra.get(), ossl::up_ref(chain[i].get()).release());

@@ -17,11 +17,17 @@ namespace enrolld::ra {
 // kSystemFailure.
 [[nodiscard]] Result<ossl::EvpPkeyPtr> generate_key_pair(const ca::Profile& profile, ByteView algorithm_der);
 
+// How the generated key goes into the SignedData. RFC 9483 4.1.6 asks for an
+// AsymmetricKeyPackage (SEQUENCE OF OneAsymmetricKey); OpenSSL 3.5, the reference client (whose
+// authors wrote the profile), reads a single OneAsymmetricKey and fails on the SEQUENCE OF, and
+// its own server sends the key alone. The operator picks what the fleet's clients read.
+enum class KeyPackageFormat { kSingleKey, kAsymmetricKeyPackage };
+
 // CMS SignedData (DER, without ContentInfo) whose content is `key` as a OneAsymmetricKey
-// (RFC 5958, PKCS#8), eContentType id-ct-KP-aKeyPackage, signed by
+// (RFC 5958, PKCS#8) in `format`, eContentType id-ct-KP-aKeyPackage, signed by
 // `signer` (the key in the HSM) with `chain` (signer certificate first) included.
 // Errors: kSystemUnavailable (HSM), kSystemFailure.
-[[nodiscard]] Result<Bytes> sign_key_package(::EVP_PKEY* key, const hsm::Signer& signer,
+[[nodiscard]] Result<Bytes> sign_key_package(::EVP_PKEY* key, KeyPackageFormat format, const hsm::Signer& signer,
                                              const std::vector<ossl::X509Ptr>& chain);
 
 }  // namespace enrolld::ra

@@ -26,7 +26,8 @@ enrolld::ra::KeyGenerationAuthority key_generation_authority(const enrolld::ca::
   enrolld::ossl::EvpPkeyPtr key = enrolld::testing::make_ec_key();
   auto cert = enrolld::ca::make_key_generation_certificate({{{"CN", "fuzz KGA"}}, std::chrono::hours(24), -1},
                                                            key.get(), issuing.certificate(), issuing.signer());
-  enrolld::ra::KeyGenerationAuthority kga{std::make_unique<enrolld::hsm::SoftwareSigner>(std::move(key)), {}};
+  enrolld::ra::KeyGenerationAuthority kga{
+      std::make_unique<enrolld::hsm::SoftwareSigner>(std::move(key)), {}, enrolld::ra::KeyPackageFormat::kSingleKey};
   if (cert) kga.chain.push_back(std::move(*cert));
   for (const auto& above : issuing.chain()) kga.chain.push_back(enrolld::ossl::up_ref(above.get()));
   return kga;

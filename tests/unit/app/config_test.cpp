@@ -470,6 +470,22 @@ TEST_F(ConfigTest, CmpAliasesRefuseBadPathsAndUnknownProfiles) {
   expect_invalid(minimal_plus("[cmp.aliases]\n\"/pkix\" = \"nowhere\"\n"), "[cmp.aliases]", "no [[profile]] defines");
 }
 
+TEST_F(ConfigTest, CentralKeyGenerationNeedsKeyAndCertificateAndAKnownPackageFormat) {
+  auto config =
+      load(minimal_plus("[cmp]\nkga_key = \"pkcs11:object=kga\"\nkga_certificate = \"kga.pem\"\n"
+                        "central_key_package = \"asymmetric-key-package\"\n"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->kga_key, "pkcs11:object=kga");
+  EXPECT_EQ(config->kga_certificate, m_dir.path() / "kga.pem");
+  EXPECT_EQ(config->central_key_package, "asymmetric-key-package");
+  auto alone = load(minimal_plus("[cmp]\nkga_key = \"pkcs11:object=kga\"\n"));
+  ASSERT_FALSE(alone.has_value());
+  EXPECT_THAT(alone.error().message, HasSubstr("go together"));
+  expect_invalid(minimal_plus("[cmp]\nkga_key = \"kga\"\n"), "kga_key", "pkcs11: URI");
+  expect_invalid(minimal_plus("[cmp]\ncentral_key_package = \"pkcs12\"\n"), "central_key_package",
+                 "single-key or asymmetric-key-package");
+}
+
 TEST_F(ConfigTest, DuplicateCredentialReferenceIsRefused) {
   auto config =
       load(minimal_plus("[[cmp.credential]]\nreference = \"dev\"\nsecret = \"0123456789\"\n"

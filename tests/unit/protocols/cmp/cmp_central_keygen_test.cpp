@@ -74,7 +74,8 @@ CmsPtr content_info(const char* type, ByteView content) {
 }
 
 struct OpenedKey {
-  ossl::EvpPkeyPtr key;
+  Bytes content;         // what the SignedData carries
+  ossl::EvpPkeyPtr key;  // read from it as a single OneAsymmetricKey
   std::string content_type;
   ossl::X509Ptr signer;
 };
@@ -114,7 +115,11 @@ std::optional<OpenedKey> open_key(const ECMP_CERTIFIEDKEYPAIR& pair, ByteView se
   STACK_OF(X509)* signers = ::CMS_get0_signers(signed_cms.get());  // our stack, its certificates
   if (sk_X509_num(signers) == 1) out.signer = ossl::up_ref(sk_X509_value(signers, 0));
   sk_X509_free(signers);
-  out.key.reset(::d2i_PrivateKey_bio(content.get(), nullptr));
+  char* bytes = nullptr;
+  const long size = BIO_get_mem_data(content.get(), &bytes);
+  out.content.assign(bytes, bytes + size);
+  const unsigned char* p = out.content.data();
+  out.key.reset(::d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(out.content.size())));
   return out;
 }
 
@@ -132,12 +137,12 @@ bool has_cm_kga(::X509* cert) {
 class CentralKeygenTest : public CmpServerTest {
  protected:
   // The key generation authority: a software key with an id-kp-cmKGA certificate from the CA.
-  ra::KeyGenerationAuthority make_kga() {
+  ra::KeyGenerationAuthority make_kga(ra::KeyPackageFormat format = ra::KeyPackageFormat::kSingleKey) {
     ossl::EvpPkeyPtr key = enrolld::testing::make_ec_key();
     auto cert = ca::make_key_generation_certificate({{{"CN", "test KGA"}}, std::chrono::hours(24), -1}, key.get(),
                                                     ca.issuing->certificate(), ca.issuing->signer());
     if (!cert) throw std::runtime_error("KGA certificate: " + cert.error().message);
-    ra::KeyGenerationAuthority kga{std::make_unique<hsm::SoftwareSigner>(std::move(key)), {}};
+    ra::KeyGenerationAuthority kga{std::make_unique<hsm::SoftwareSigner>(std::move(key)), {}, format};
     kga.chain.push_back(std::move(*cert));
     for (const auto& above : ca.issuing->chain()) kga.chain.push_back(ossl::up_ref(above.get()));
     return kga;
@@ -191,6 +196,26 @@ TEST_F(CentralKeygenTest, WithoutAPublicKeyTheKeyComesBackSignedByTheKgaAndEncry
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, der_of_msg(reply.message.get()));
   EXPECT_EQ(certificates().size(), 1U);
+}
+
+// [cmp] central_key_package = "asymmetric-key-package": RFC 9483 4.1.6 as written.
+TEST_F(CentralKeygenTest, AsAnAsymmetricKeyPackageTheKeyIsTheOnlyElementOfASequence) {
+  ra::EnrollmentServiceImpl packaging{*store,          *ca.issuing,
+                                      {ca::Profile{}}, ra::Policy{},
+                                      system_clock(),  make_kga(ra::KeyPackageFormat::kAsymmetricKeyPackage)};
+  CmpServer packaging_server{packaging, secrets, CmpServerOptions{}};
+  Reply reply = send_central(with_request(fresh_ir(), cert_req_msg(std::nullopt)), packaging_server);
+  ASSERT_EQ(reply.status, static_cast<long>(PkiStatus::kAccepted));
+  auto opened = open_key(*key_pair_in(reply), to_bytes(kSecret), ca.root.get());
+  ASSERT_TRUE(opened);
+  EXPECT_FALSE(opened->key) << "a SEQUENCE OF is no single key";
+  auto package = der::read_element(opened->content);
+  auto keys = package ? der::read_children(package->content) : std::nullopt;
+  ASSERT_TRUE(keys && keys->size() == 1U);
+  const unsigned char* p = keys->front().whole.data();
+  ossl::EvpPkeyPtr key(::d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(keys->front().whole.size())));
+  ASSERT_TRUE(key);
+  EXPECT_EQ(::EVP_PKEY_eq(key.get(), ::X509_get0_pubkey(certificate_in(reply))), 1);
 }
 
 TEST_F(CentralKeygenTest, AnAlgorithmWithAnEmptyKeyGetsThatKindOfKey) {
