@@ -15,6 +15,7 @@
 #include "protocols/admin/admin_routes.h"
 #include "protocols/cmp/http_binding.h"
 #include "protocols/http/http_server.h"
+#include "protocols/repository/repository_routes.h"
 
 namespace enrolld::app {
 
@@ -109,7 +110,9 @@ int run(const Config& config, const RunOptions& options) {
   http_options.max_body_bytes = config.max_body_bytes;
   std::vector<cmp::HttpAlias> aliases;
   for (const auto& alias : config.cmp_aliases) aliases.push_back({alias.path, alias.profile});
-  auto server = http::HttpServer::start(http_options, cmp::http_routes((*core)->cmp(), aliases));
+  std::vector<http::Route> routes = cmp::http_routes((*core)->cmp(), aliases);
+  for (auto& route : repository::repository_routes((*core)->enrollment())) routes.push_back(std::move(route));
+  auto server = http::HttpServer::start(http_options, std::move(routes));
   if (!server) return report(server.error());
   auto admin = start_admin(config, options, **core);
   if (!admin) return report(admin.error());

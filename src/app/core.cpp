@@ -199,6 +199,9 @@ Core::~Core() = default;
 cmp::CmpServer& Core::cmp() {
   return m_parts->cmp;
 }
+ra::EnrollmentService& Core::enrollment() {
+  return m_parts->service;
+}
 ra::ApprovalQueue& Core::approvals() {
   return m_parts->service;
 }

@@ -22,6 +22,8 @@ class Core {
   ~Core();
 
   cmp::CmpServer& cmp();
+  // The core as the protocols see it (e.g. for the repository's CRL and CA certificates).
+  ra::EnrollmentService& enrollment();
   ra::ApprovalQueue& approvals();
   // Expires transactions past their deadline (see EnrollmentServiceImpl::expire_overdue).
   Result<std::size_t> expire_overdue();

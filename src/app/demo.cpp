@@ -12,6 +12,7 @@
 #include "hsm/pkcs11/provisioner.h"
 #include "hsm/pkcs11/token.h"
 #include "hsm/software_signer.h"
+#include "protocols/repository/repository_routes.h"
 
 namespace enrolld::app {
 
@@ -234,7 +235,9 @@ Status write_endpoints(const fs::path& requested_dir, const Config& config, cons
       << "CMP_CLIENT_CERT=" << (dir / "vendor" / "device.pem").string() << "\n"
       << "CMP_CLIENT_KEY=" << (dir / "vendor" / "device.key").string() << "\n"
       << "CMP_RA_CERT=" << (dir / "vendor" / "ra.pem").string() << "\n"
-      << "CMP_RA_KEY=" << (dir / "vendor" / "ra.key").string() << "\n";
+      << "CMP_RA_KEY=" << (dir / "vendor" / "ra.key").string() << "\n"
+      << "CRL_URL=" << base << repository::kCrlPath << "\n"
+      << "REPO_URL=" << base << "/repo\n";
   return write_text(dir / "endpoints.env", env.str(), 0600);
 }
 

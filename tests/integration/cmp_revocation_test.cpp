@@ -71,6 +71,50 @@ TEST_F(CmpRevocationTest, WrongSecretRevokesNothing) {
 }  // namespace
 }  // namespace enrolld::integration
 
+// The repository (RFC 5280 4.2.1.13): curl fetches the CRL and CA certificates over HTTP, and
+// openssl verify -crl_check refuses a certificate revoked by rr a moment before.
+namespace enrolld::integration {
+namespace {
+
+class RepositoryTest : public CmpRevocationTest {
+ protected:
+  RunResult fetch(const std::string& url, const fs::path& out) const {
+    return run({"curl", "-sS", "--fail", "-o", out.string(), "-w", "%{content_type}", url}, kCommandTimeout);
+  }
+};
+
+TEST_F(RepositoryTest, TheServedCrlMakesOpenSslRefuseARevokedCertificate) {
+  const fs::path kept = enroll("kept-valid");
+  const fs::path revoked = enroll("revoked-then-checked");
+  ASSERT_TRUE(rr(revoked, "4").ok());
+
+  const fs::path crl_der = work() / "issuing.crl";
+  RunResult got = fetch(endpoints().crl_url, crl_der);
+  ASSERT_TRUE(got.ok()) << got.describe();
+  EXPECT_EQ(got.out, "application/pkix-crl");
+  const fs::path crl_pem = work() / "issuing.crl.pem";
+  ASSERT_TRUE(openssl({"crl", "-inform", "DER", "-in", crl_der.string(), "-out", crl_pem.string()}).ok());
+
+  RunResult refused =
+      openssl({"verify", "-crl_check", "-CAfile", endpoints().chain, "-CRLfile", crl_pem.string(), revoked.string()});
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(contains(refused.both(), "certificate revoked")) << refused.describe();
+  RunResult accepted =
+      openssl({"verify", "-crl_check", "-CAfile", endpoints().chain, "-CRLfile", crl_pem.string(), kept.string()});
+  EXPECT_TRUE(accepted.ok()) << accepted.describe();
+
+  for (const char* name : {"issuing.crt", "root.crt"}) {
+    const fs::path cert = work() / name;
+    RunResult ca = fetch(endpoints().repo_url + "/" + name, cert);
+    ASSERT_TRUE(ca.ok()) << ca.describe();
+    EXPECT_EQ(ca.out, "application/pkix-cert");
+    EXPECT_TRUE(openssl({"x509", "-inform", "DER", "-in", cert.string(), "-noout"}).ok());
+  }
+}
+
+}  // namespace
+}  // namespace enrolld::integration
+
 // RFC 9483 4.3.4 with OpenSSL 3.5's client: genm crlStatusList -> crls. The CRL lists what was
 // revoked, verifies with the issuing CA, and a client that has it is told nothing is newer.
 namespace enrolld::integration {

@@ -71,7 +71,7 @@ inline int serial_bits(const std::string& hex) {
 struct Endpoints {
   std::map<std::string, std::string> values;
   std::string http_port, cmp_url, poll_url, admin_url, ref, secret, trust, chain, client_cert, client_key, ra_cert,
-      ra_key;
+      ra_key, crl_url, repo_url;
 
   std::string base_url() const { return "http://127.0.0.1:" + http_port; }
 
@@ -105,6 +105,8 @@ struct Endpoints {
     take("CMP_CLIENT_KEY", out.client_key);
     take("CMP_RA_CERT", out.ra_cert);
     take("CMP_RA_KEY", out.ra_key);
+    take("CRL_URL", out.crl_url);
+    take("REPO_URL", out.repo_url);
     return missing.empty() ? "" : "endpoints.env lacks " + missing;
   }
 };

@@ -107,6 +107,9 @@ const std::vector<HttpRow>& http_rows() {
       {"alias_get", "GET", "/pkix", nullptr, Body::kNone, 0, false, 405},
       {"alias_wrong_content_type", "POST", "/pkix", "text/plain", Body::kJunk, 0, false, 415},
       {"below_alias", "POST", "/pkix/x", kCmp, Body::kJunk, 0, false, 404},
+      // The repository is read-only.
+      {"post_to_crl", "POST", "/repo/issuing.crl", kCmp, Body::kJunk, 0, false, 405},
+      {"unknown_repo_file", "GET", "/repo/other.crl", nullptr, Body::kNone, 0, false, 404},
       // Bodies over 65536 bytes: 413.
       {"body_one_over_the_limit", "POST", "/.well-known/cmp", kCmp, Body::kZeros, 65537, false, 413},
       {"body_100_kib", "POST", "/.well-known/cmp", kCmp, Body::kZeros, 100 * 1024, false, 413},
@@ -135,7 +138,9 @@ TEST_P(HttpBindingTest, AnswersWithTheRightStatusAndStoresNothing) {
   ASSERT_TRUE(reply.curl.ok()) << reply.curl.describe();
   EXPECT_EQ(reply.status, std::to_string(row.expected_status)) << reply.headers << reply.body;
   if (row.expected_status == 405) {
-    EXPECT_EQ(header_value(reply.headers, "Allow"), "POST") << reply.headers;
+    // The repository is read (GET); everything else here takes CMP requests (POST).
+    const bool repository = std::string(row.path).rfind("/repo/", 0) == 0;
+    EXPECT_EQ(header_value(reply.headers, "Allow"), repository ? "GET" : "POST") << reply.headers;
   }
   if (row.expected_status == 400) {
     EXPECT_EQ(header_value(reply.headers, "Content-Type").rfind("text/plain", 0), 0u) << reply.headers;

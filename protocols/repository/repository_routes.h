@@ -1,0 +1,22 @@
+#pragma once
+// The certificate repository that relying parties read over plain HTTP (RFC 5280 4.2.1.13 CRL
+// distribution points, 4.2.2.1 authority information access):
+//   GET /repo/issuing.crl   the issuing CA's current CRL   (application/pkix-crl, DER)
+//   GET /repo/issuing.crt   the issuing CA certificate     (application/pkix-cert, DER)
+//   GET /repo/root.crt      the root CA certificate        (application/pkix-cert, DER)
+
+#include <vector>
+
+#include "protocols/http/http_server.h"
+#include "ra/enrollment_service.h"
+
+namespace enrolld::repository {
+
+inline constexpr const char* kCrlPath = "/repo/issuing.crl";
+inline constexpr const char* kIssuingCaPath = "/repo/issuing.crt";
+inline constexpr const char* kRootCaPath = "/repo/root.crt";
+
+// `service` must outlive the routes.
+std::vector<http::Route> repository_routes(ra::EnrollmentService& service);
+
+}  // namespace enrolld::repository
