@@ -381,7 +381,11 @@ Result<std::optional<store::CertificateRecord>> EnrollmentServiceImpl::revoked_c
     const std::string& serial_hex) {
   auto cert = m_store.find_certificate(serial_hex);
   if (!cert) return tl::unexpected(cert.error());
-  if (*cert) (*cert)->status = "revoked";
+  if (*cert && (*cert)->status != "revoked") {
+    (*cert)->status = "revoked";
+    (*cert)->revoked_at = now_seconds();  // the CRL's revocationDate
+    (*cert)->revocation_reason = 0;       // unspecified: never accepted by its requester
+  }
   return cert;
 }
 

@@ -94,7 +94,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   // record, if the policy asks for it and the old certificate is still valid.
   Status supersede(const std::string& old_serial, const std::string& new_serial, const std::string& transaction,
                    std::int64_t now, store::WriteSet& writes);
-  // The certificate with its status set to revoked (nullopt if absent), ready to commit.
+  // The certificate revoked now, reason unspecified (nullopt if absent), ready to commit.
   Result<std::optional<store::CertificateRecord>> revoked_certificate(const std::string& serial_hex);
   // Moves a transaction past its deadline to expired and revokes its certificate, if any.
   Status expire(store::TransactionRecord record, txn::Transaction& txn);

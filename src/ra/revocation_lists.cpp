@@ -24,8 +24,13 @@ RevocationLists::RevocationLists(store::Store& store, const ca::CertificateAutho
     : m_store(store), m_authority(authority), m_validity(validity), m_clock(std::move(clock)) {}
 
 Result<std::vector<ca::RevokedEntry>> RevocationLists::revoked_now() {
-  auto revoked = m_store.list_revoked(kMaxRevokedListed);
+  auto revoked = m_store.list_revoked(kMaxRevokedListed + 1);
   if (!revoked) return tl::unexpected(revoked.error());
+  if (revoked->size() > kMaxRevokedListed) {
+    // A CRL that left some out would say they are valid: refuse rather than mislead.
+    return fail(ErrorCode::kSystemFailure, "more than " + std::to_string(kMaxRevokedListed) +
+                                               " revoked certificates; this CA needs partitioned CRLs");
+  }
   std::vector<ca::RevokedEntry> entries;
   entries.reserve(revoked->size());
   for (const auto& cert : *revoked) entries.push_back({cert.serial_hex, cert.revoked_at, cert.revocation_reason});

@@ -1,5 +1,6 @@
 #include "store/rocksdb/rocksdb_store.h"
 
+#include <algorithm>
 #include <set>
 
 #include <rocksdb/db.h>
@@ -58,6 +59,15 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
       {kOpenTransactions, rocksdb::ColumnFamilyOptions()},
       {kRevoked, rocksdb::ColumnFamilyOptions()}};
 
+  // A database from before the revoked index: fill it from the certificates once (below).
+  std::vector<std::string> existing;
+  const bool existed = rocksdb::DB::ListColumnFamilies(options, path, &existing).ok();
+  const bool index_revoked = existed && std::find(existing.begin(), existing.end(), kRevoked) == existing.end();
+  if (index_revoked && mode == Mode::kReadOnly) {
+    return fail(ErrorCode::kSystemUnavailable,
+                "the store at " + path + " predates the revoked-certificate index; start enrolld once to add it");
+  }
+
   std::unique_ptr<RocksDbStore> store(new RocksDbStore());
   rocksdb::DB* raw = nullptr;
   rocksdb::Status status = mode == Mode::kReadWrite
@@ -72,7 +82,26 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_audit = store->m_families[3];
   store->m_open = store->m_families[4];
   store->m_revoked = store->m_families[5];
+  if (index_revoked) {
+    if (auto ok = store->index_revoked_certificates(); !ok) return tl::unexpected(ok.error());
+  }
   return store;
+}
+
+Status RocksDbStore::index_revoked_certificates() {
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_certificates));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto cert = decode_certificate(view(it->value().ToString()));
+    if (!cert) return tl::unexpected(cert.error());
+    if (cert->status == "revoked") batch.Put(m_revoked, it->key(), rocksdb::Slice());
+  }
+  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status status = m_db->Write(options, &batch);
+  if (!status.ok()) return storage_error(status, "store write failed");
+  return {};
 }
 
 RocksDbStore::~RocksDbStore() {

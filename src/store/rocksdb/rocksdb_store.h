@@ -35,6 +35,8 @@ class RocksDbStore final : public Store {
 
  private:
   RocksDbStore() = default;
+  // Adds every revoked certificate to the revoked index (for a store that predates it).
+  Status index_revoked_certificates();
   Result<std::optional<std::string>> get(rocksdb::ColumnFamilyHandle* family, std::string_view key);
   // Up to `limit` records of `family` in key order; `read` turns an entry into a record
   // (nullopt: skip it) or an error that ends the scan.

@@ -226,6 +226,9 @@ TEST_F(ApprovalQueueTest, TheSweepExpiresOverdueTransactionsAndRevokesUnconfirme
   ASSERT_TRUE(certs);
   for (const auto& cert : *certs) {
     EXPECT_EQ(cert.status, cert.transaction_id_hex == unconfirmed.transaction_id_hex ? "revoked" : "valid");
+    if (cert.status == "revoked") {
+      EXPECT_GT(cert.revoked_at, cert.issued_at - 1);  // when, for the CRL
+    }
   }
 
   advance = std::chrono::hours(2);  // past approval_wait

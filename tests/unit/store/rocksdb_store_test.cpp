@@ -260,6 +260,45 @@ TEST_F(RocksDbStoreTest, RevokedCertificatesAreListedFromTheirRevocationOn) {
   EXPECT_EQ(limited->size(), 1U);
 }
 
+// A store written before the revoked index existed: the first read-write open fills the index,
+// so no certificate revoked back then is missing from the CRL; a read-only open says why not.
+TEST_F(RocksDbStoreTest, AStoreWithoutTheRevokedIndexGetsItFilledOnOpen) {
+  auto revoked = certificate("0a");
+  revoked.status = "revoked";
+  revoked.revoked_at = 1700000000;
+  {
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+        {"certificates", rocksdb::ColumnFamilyOptions()},
+        {"transactions", rocksdb::ColumnFamilyOptions()},
+        {"audit", rocksdb::ColumnFamilyOptions()},
+        {"open-transactions", rocksdb::ColumnFamilyOptions()}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (const auto& cert : {certificate("01"), revoked}) {
+      const Bytes record = encode(cert);
+      EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[1], cert.serial_hex,
+                          rocksdb::Slice(reinterpret_cast<const char*>(record.data()), record.size()))
+                      .ok());
+    }
+    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  }
+  auto read_only = RocksDbStore::open(db_path(), RocksDbStore::Mode::kReadOnly);
+  ASSERT_FALSE(read_only.has_value());
+  EXPECT_EQ(read_only.error().code, ErrorCode::kSystemUnavailable);
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto listed = store->list_revoked(10);
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+  ASSERT_EQ(listed->size(), 1U);
+  EXPECT_EQ(listed->front(), revoked);
+}
+
 TEST_F(RocksDbStoreTest, NewCertificateWithTakenSerialConflictsAndWritesNothing) {
   auto store = open();
   ASSERT_NE(store, nullptr);

@@ -154,6 +154,9 @@ TEST_F(CmpServerClientTest, AnErrorMessageFromTheRequesterEndsTheTransactionWith
   EXPECT_EQ(txn->state, "rejected");
   ASSERT_EQ(certificates().size(), 1U);
   EXPECT_EQ(certificates().front().status, "revoked");
+  // Revoked now: the CRL's revocationDate is this moment, not the epoch.
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  EXPECT_NEAR(static_cast<double>(certificates().front().revoked_at), static_cast<double>(now), 60.0);
   EXPECT_EQ(send(error), reply);  // a resend: the same pkiConf
 
   // An error about a transaction we do not know ends nothing, and is acknowledged too.
