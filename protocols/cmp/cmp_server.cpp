@@ -581,6 +581,11 @@ Status CmpServer::authenticate_signature(Exchange& ex) {
     return fail(ErrorCode::kBadMessageCheck, "a signed message must carry its certificate first in extraCerts");
   }
   ::X509* signer = sk_X509_value(extra, 0);
+  // Found by fuzzing: a certificate whose public key does not decode has none to verify with.
+  if (::X509_get0_pubkey(signer) == nullptr) {
+    ossl::drain_errors();
+    return fail(ErrorCode::kBadMessageCheck, "the protection certificate's public key cannot be decoded");
+  }
   if (::EVP_PKEY_get_base_id(::X509_get0_pubkey(signer)) != key_nid) {
     return fail(ErrorCode::kBadAlgorithm, "the protection algorithm does not fit the protection certificate's key");
   }
