@@ -1,5 +1,7 @@
 #include "protocols/cmp/cmp_server.h"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 
@@ -20,7 +22,8 @@ constexpr std::size_t kMaxNonceBytes = 64;
 constexpr int kCertReqIdCrmf = 0;    // RFC 9483 4.1.1: certReqId MUST be 0
 constexpr int kCertReqIdP10 = -1;    // RFC 9483 4.1.4: -1 for p10cr
 constexpr int kMaxNestingDepth = 2;  // an RA behind an RA; deeper is refused
-constexpr std::size_t kMaxNestedMessages = 64;
+// Each inner message may cost a KDF or a key generation: a nested batch stays small.
+constexpr std::size_t kMaxNestedMessages = 16;
 
 using CertTemplatePtr = std::unique_ptr<ECMP_CERTTEMPLATE, ossl::Deleter<ECMP_CERTTEMPLATE_free>>;
 using CertRepPtr = std::unique_ptr<ECMP_CERTREPMESSAGE, ossl::Deleter<ECMP_CERTREPMESSAGE_free>>;
@@ -326,12 +329,13 @@ Result<std::vector<CrlStatus>> parse_crl_status_list(const ECMP_ITAV& itav, cons
   auto list =
       seq != nullptr ? der::read_element(ByteView(seq->data, static_cast<std::size_t>(seq->length))) : std::nullopt;
   auto statuses = list ? der::read_children(list->content) : std::nullopt;
-  if (!statuses || statuses->empty()) {
+  constexpr std::uint8_t kSequenceTag = 0x30;
+  if (!list || list->tag != kSequenceTag || !statuses || statuses->empty()) {
     return fail(ErrorCode::kBadDataFormat, "crlStatusList must be a SEQUENCE of one or more CRLStatus");
   }
   std::vector<CrlStatus> out;
   for (const auto& status : *statuses) {
-    auto parts = der::read_children(status.content);
+    auto parts = status.tag == kSequenceTag ? der::read_children(status.content) : std::nullopt;
     if (!parts || parts->empty() || parts->size() > 2 ||
         ((*parts)[0].tag != kDpnTag && (*parts)[0].tag != kIssuerTag)) {
       return fail(ErrorCode::kBadDataFormat, "a CRLStatus must be { source [0] dpn or [1] issuer, thisUpdate }");
@@ -672,7 +676,12 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
                                                     : error_reply(ex, requested.error());
   }
   Bytes encrypted_private_key;
-  if (requested->central_keygen) {
+  // A resend or a reused transaction ID is answered by submit() before any key is used: make
+  // none for it (key generation and the HSM signature are the costly part).
+  auto existing = requested->central_keygen ? m_service.find(ex.transaction_id_hex)
+                                            : Result<std::optional<ra::TransactionView>>(std::nullopt);
+  if (!existing) return error_reply(ex, existing.error());
+  if (requested->central_keygen && !*existing) {
     auto generated = generate_key_for(ex, requested->key_algorithm_der);
     if (!generated) {
       return is_content_error(generated.error().code) ? rejection_reply(ex, generated.error())
@@ -792,6 +801,11 @@ Result<Bytes> CmpServer::handle_error_message(Exchange& ex) {
     const ::ASN1_UTF8STRING* part = sk_ASN1_UTF8STRING_value(status->statusString, i);
     text.append(reinterpret_cast<const char*>(part->data), static_cast<std::size_t>(part->length));
   }
+  // The requester's words go into our log: no line breaks or control characters from it.
+  constexpr std::size_t kMaxLoggedText = 200;
+  text.resize(std::min(text.size(), kMaxLoggedText));
+  std::replace_if(
+      text.begin(), text.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }, '?');
   spdlog::warn("cmp peer={} txn={} requester={} reports an error: {}", ex.context.peer, ex.transaction_id_hex,
                ex.requester.identity, text.empty() ? "(no text)" : text);
   auto found = m_service.find(ex.transaction_id_hex);
@@ -800,6 +814,14 @@ Result<Bytes> CmpServer::handle_error_message(Exchange& ex) {
   const bool awaits_confirmation = *found && (*found)->state == "waiting-for-confirmation";
   if (awaits_confirmation && (*found)->requester != ex.requester.identity) {
     return error_reply(ex, {ErrorCode::kNotAuthorized, "only the requester may end its transaction"});
+  }
+  if (awaits_confirmation) {
+    // Like a certConf, it answers our certificate response: its recipNonce echoes that nonce.
+    auto state = decode_protocol_state((*found)->protocol_state);
+    if (!state) return error_reply(ex, state.error());
+    if (octets(ex.header().recipNonce) != state->sender_nonce) {
+      return error_reply(ex, {ErrorCode::kBadRecipientNonce, "recipNonce does not match the senderNonce we sent"});
+    }
   }
   auto reply = pki_conf(ex);
   if (!reply || !awaits_confirmation) return reply;

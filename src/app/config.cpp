@@ -246,7 +246,7 @@ Status read_profiles(const toml::node& node, Config& config) {
 
 bool is_alias_path(const std::string& path) {
   return path.size() >= 2 && path.size() <= 200 && path.front() == '/' && path.back() != '/' &&
-         path.rfind("/.well-known/", 0) != 0 && path.find("//") == std::string::npos &&
+         path.rfind("/.well-known/", 0) != 0 && path.rfind("/repo/", 0) != 0 && path.find("//") == std::string::npos &&
          path.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-_.~") ==
              std::string::npos;
 }
@@ -261,9 +261,9 @@ Status read_aliases(const toml::node& node, Config& config) {
     const std::string path(key.str());
     const std::string at = where(config, value.source()) + ": key 'cmp.aliases.\"" + path + "\"' ";
     if (!is_alias_path(path)) {
-      return fail(
-          ErrorCode::kConfigInvalid,
-          at + "must be an absolute path outside /.well-known/, without a trailing '/', of letters, digits and /-_.~");
+      return fail(ErrorCode::kConfigInvalid,
+                  at + "must be an absolute path outside /.well-known/ and /repo/, without a trailing '/', of letters, "
+                       "digits and /-_.~");
     }
     if (!value.is_string() || !is_profile_name(*value.value<std::string>())) {
       return fail(ErrorCode::kConfigInvalid, at + "must name a profile");

@@ -30,8 +30,11 @@ Status roll_root_over(const Config& config, const std::string& root_key_uri, con
   if (!root) return tl::unexpected(root.error());
   auto location = locate_key(config, root_key_uri);
   if (!location) return tl::unexpected(location.error());
-  if (auto made = hsm::ensure_key_pair(location->token, new_key_label, hsm::KeyType::kEcP256); !made) {
-    return tl::unexpected(made.error());
+  auto made = hsm::ensure_key_pair(location->token, new_key_label, hsm::KeyType::kEcP256);
+  if (!made) return tl::unexpected(made.error());
+  // An existing key may be the root's own, the issuing CA's or another role's: never reuse one.
+  if (!*made) {
+    return fail(ErrorCode::kConfigInvalid, "a key labelled '" + new_key_label + "' exists already; pick a new label");
   }
   auto token = hsm::Pkcs11Token::open(location->token);
   if (!token) return tl::unexpected(token.error());
@@ -65,13 +68,13 @@ Result<ra::RootCaUpdate> load_root_update(const std::filesystem::path& dir, cons
   }
   ::EVP_PKEY* old_key = ::X509_get0_pubkey(const_cast<::X509*>(old_root));
   ::EVP_PKEY* new_key = ::X509_get0_pubkey(certs[0].get());
-  const bool new_ok = signed_by(certs[0].get(), new_key);
+  const bool new_ok = signed_by(certs[0].get(), new_key) && ::EVP_PKEY_eq(new_key, old_key) != 1;
   const bool new_with_old_ok =
       signed_by(certs[1].get(), old_key) && ::EVP_PKEY_eq(::X509_get0_pubkey(certs[1].get()), new_key) == 1;
   const bool old_with_new_ok =
       signed_by(certs[2].get(), new_key) && ::EVP_PKEY_eq(::X509_get0_pubkey(certs[2].get()), old_key) == 1;
   for (auto [ok, file, what] :
-       {std::tuple{new_ok, kNewWithNewFile, "is not a self-signed root"},
+       {std::tuple{new_ok, kNewWithNewFile, "is not a self-signed root with a new key"},
         std::tuple{new_with_old_ok, kNewWithOldFile, "is not the new root's key signed by the current root"},
         std::tuple{old_with_new_ok, kOldWithNewFile, "is not the current root's key signed by the new root"}}) {
     if (!ok) return fail(ErrorCode::kConfigInvalid, "ca.root_update: " + (dir / file).string() + " " + what);

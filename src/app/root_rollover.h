@@ -18,10 +18,10 @@ inline constexpr const char* kNewWithNewFile = "new-with-new.pem";
 inline constexpr const char* kNewWithOldFile = "new-with-old.pem";
 inline constexpr const char* kOldWithNewFile = "old-with-new.pem";
 
-// Makes a key pair labelled `new_key_label` in the token of `root_key_uri` (keeping one that
-// exists), and writes the new root and the transition certificates into `out_dir`. The old root
-// is the last certificate of the configured CA chain, and `root_key_uri` must hold its key.
-// Errors: kConfigInvalid (the key is not the root's), kSystemUnavailable (HSM, disk).
+// Makes a key pair labelled `new_key_label` in the token of `root_key_uri` (a label in use is
+// refused: it may be another CA's key), and writes the new root and the transition certificates into `out_dir`. The old
+// root is the last certificate of the configured CA chain, and `root_key_uri` must hold its key. Errors: kConfigInvalid
+// (the key is not the root's), kSystemUnavailable (HSM, disk).
 [[nodiscard]] Status roll_root_over(const Config& config, const std::string& root_key_uri,
                                     const std::string& new_key_label, const std::filesystem::path& out_dir,
                                     std::chrono::seconds validity);

@@ -23,10 +23,14 @@ using Extensions = std::vector<std::pair<int, std::string>>;
 
 // A certificate for `subject_key` with `extensions` (besides SKI and AKI), issued by `issuer`
 // (self-signed when null) and signed by `signer`.
+// `subject_name`, when given, is used as it is instead of spec.subject (a rollover keeps the old
+// root's name byte for byte).
 Result<ossl::X509Ptr> make_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key, const ::X509* issuer,
-                                       const hsm::Signer& signer, Extensions extensions) {
-  auto subject = build_name(spec.subject);
-  if (!subject) return tl::unexpected(subject.error());
+                                       const hsm::Signer& signer, Extensions extensions,
+                                       const ::X509_NAME* subject_name = nullptr) {
+  auto subject = subject_name != nullptr ? Result<ossl::X509NamePtr>(ossl::X509NamePtr(::X509_NAME_dup(subject_name)))
+                                         : build_name(spec.subject);
+  if (!subject || !*subject) return fail(ErrorCode::kSystemFailure, "cannot build the subject name");
   Bytes serial = random_serial();
   ossl::BignumPtr serial_bn(::BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr));
   ossl::Asn1IntegerPtr serial_int(::BN_to_ASN1_INTEGER(serial_bn.get(), nullptr));
@@ -81,23 +85,6 @@ Result<ossl::X509Ptr> make_subordinate_certificate(const CaCertificateSpec& spec
 
 namespace {
 
-// The subject of `cert` as CaCertificateSpec parts, so a new root keeps the old root's name.
-std::vector<std::pair<std::string, std::string>> subject_parts(const ::X509* cert) {
-  std::vector<std::pair<std::string, std::string>> parts;
-  const ::X509_NAME* name = ::X509_get_subject_name(cert);
-  for (int i = 0; i < ::X509_NAME_entry_count(name); ++i) {
-    const ::X509_NAME_ENTRY* entry = ::X509_NAME_get_entry(name, i);
-    char field[80] = {};
-    ::OBJ_obj2txt(field, sizeof field, ::X509_NAME_ENTRY_get_object(entry), 0);
-    unsigned char* utf8 = nullptr;
-    const int length = ::ASN1_STRING_to_UTF8(&utf8, ::X509_NAME_ENTRY_get_data(entry));
-    if (length < 0) continue;
-    parts.emplace_back(field, std::string(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(length)));
-    ::OPENSSL_free(utf8);
-  }
-  return parts;
-}
-
 // Seconds from now until `cert` expires (at least one).
 std::chrono::seconds remaining_validity(const ::X509* cert) {
   int days = 0;
@@ -110,18 +97,23 @@ std::chrono::seconds remaining_validity(const ::X509* cert) {
 
 Result<RootRollover> make_root_rollover(const ::X509* old_root, const hsm::Signer& old_signer,
                                         const hsm::Signer& new_signer, std::chrono::seconds validity) {
-  const auto subject = subject_parts(old_root);
-  const std::string basic = "critical,CA:TRUE";
+  if (::EVP_PKEY_eq(old_signer.public_key(), new_signer.public_key()) == 1) {
+    return fail(ErrorCode::kConfigInvalid, "the new root key is the old one");
+  }
+  const ::X509_NAME* name = ::X509_get_subject_name(old_root);
+  const long path_length = ::X509_get_pathlen(const_cast<::X509*>(old_root));  // -1: none
+  const std::string basic =
+      path_length >= 0 ? "critical,CA:TRUE,pathlen:" + std::to_string(path_length) : std::string("critical,CA:TRUE");
   const Extensions ca_extensions = {{NID_basic_constraints, basic},
                                     {NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"}};
   auto new_with_new =
-      make_certificate({subject, validity, -1}, new_signer.public_key(), nullptr, new_signer, ca_extensions);
+      make_certificate({{}, validity, -1}, new_signer.public_key(), nullptr, new_signer, ca_extensions, name);
   if (!new_with_new) return tl::unexpected(new_with_new.error());
-  const CaCertificateSpec transition{subject, remaining_validity(old_root), -1};
-  auto new_with_old = make_certificate(transition, new_signer.public_key(), old_root, old_signer, ca_extensions);
+  const CaCertificateSpec transition{{}, remaining_validity(old_root), -1};
+  auto new_with_old = make_certificate(transition, new_signer.public_key(), old_root, old_signer, ca_extensions, name);
   if (!new_with_old) return tl::unexpected(new_with_old.error());
   auto old_with_new =
-      make_certificate(transition, ::X509_get0_pubkey(old_root), new_with_new->get(), new_signer, ca_extensions);
+      make_certificate(transition, ::X509_get0_pubkey(old_root), new_with_new->get(), new_signer, ca_extensions, name);
   if (!old_with_new) return tl::unexpected(old_with_new.error());
   return RootRollover{std::move(*new_with_new), std::move(*new_with_old), std::move(*old_with_new)};
 }

@@ -62,7 +62,13 @@ Result<Bytes> sign_key_package(::EVP_PKEY* key, KeyPackageFormat format, const h
   }
 
   ossl::X509StackPtr extra(sk_X509_new_null());
-  for (std::size_t i = 1; i < chain.size(); ++i) sk_X509_push(extra.get(), ossl::up_ref(chain[i].get()).release());
+  if (!extra || chain.empty())
+    return fail(ErrorCode::kSystemFailure, "the key generation authority has no certificate");
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    ossl::X509Ptr cert = ossl::up_ref(chain[i].get());
+    if (sk_X509_push(extra.get(), cert.get()) <= 0) return fail(ErrorCode::kSystemFailure, "out of memory");
+    cert.release();
+  }
   BioPtr data(::BIO_new_mem_buf(package.data(), static_cast<int>(package.size())));
   // RFC 9483 4.1.6: eContentType id-ct-KP-aKeyPackage (RFC 5958 3).
   static const ObjectPtr key_package_type(::OBJ_txt2obj("2.16.840.1.101.2.1.2.78.5", 1));

@@ -41,15 +41,14 @@ Result<RevocationList> RevocationLists::current() {
   std::lock_guard lock(m_mutex);
   auto entries = revoked_now();
   if (!entries) return tl::unexpected(entries.error());
-  auto now = std::chrono::time_point_cast<std::chrono::seconds>(m_clock());
+  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(m_clock());
   if (m_last && same_entries(m_last->entries, *entries) && now < m_last->crl.this_update + m_validity / 2) {
     return m_last->crl;
   }
-  // A newer CRL must say so by its thisUpdate (RFC 9480 5.3.19.17 compares it), even within
-  // the second of the last one.
-  if (m_last && now <= m_last->crl.this_update) {
-    now = std::chrono::time_point_cast<std::chrono::seconds>(m_last->crl.this_update) + std::chrono::seconds(1);
-  }
+  // At most one CRL per second: a newer CRL must say so by a later thisUpdate (RFC 9480
+  // 5.3.19.17 compares it), and a thisUpdate ahead of the clock would make it "not yet valid".
+  // A revocation reaches the CRL within the second.
+  if (m_last && now <= m_last->crl.this_update) return m_last->crl;
   // RFC 5280 5.2.3: cRLNumber increases with every CRL. The clock's seconds keep it increasing
   // across restarts too; +1 when two CRLs fall into one second.
   const auto seconds = static_cast<std::uint64_t>(now.time_since_epoch().count());

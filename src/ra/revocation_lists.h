@@ -23,8 +23,9 @@ class RevocationLists {
                   ca::Clock clock);
 
   // Returns the CRL listing every revoked certificate: the previous one if no certificate was
-  // revoked since and it is not past half its validity, else a new one with a greater
-  // cRLNumber. Errors: kSystemUnavailable (store, HSM), kSystemFailure.
+  // revoked since and it is not past half its validity, or if it was signed within the current
+  // second; else a new one with a greater cRLNumber and thisUpdate. Errors: kSystemUnavailable
+  // (store, HSM), kSystemFailure.
   [[nodiscard]] Result<RevocationList> current();
 
  private:

@@ -28,7 +28,8 @@ enrolld::ra::KeyGenerationAuthority key_generation_authority(const enrolld::ca::
                                                            key.get(), issuing.certificate(), issuing.signer());
   enrolld::ra::KeyGenerationAuthority kga{
       std::make_unique<enrolld::hsm::SoftwareSigner>(std::move(key)), {}, enrolld::ra::KeyPackageFormat::kSingleKey};
-  if (cert) kga.chain.push_back(std::move(*cert));
+  if (!cert) __builtin_trap();  // the fuzzed stack itself must be whole
+  kga.chain.push_back(std::move(*cert));
   for (const auto& above : issuing.chain()) kga.chain.push_back(enrolld::ossl::up_ref(above.get()));
   return kga;
 }

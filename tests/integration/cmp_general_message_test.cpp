@@ -177,6 +177,11 @@ TEST_F(CmpRootUpdateTest, AnOperatorsRolloverReachesOpenSsl35) {
                                        "--new-key", "root-ca-2", "--out", rollover.string()});
   ASSERT_TRUE(rolled.ok()) << rolled.describe();
   EXPECT_TRUE(contains(rolled.out, "root_update = ")) << rolled.describe();
+  RunResult again = demo().enrollctl({"ca", "rollover-root", "--root-key",
+                                      "pkcs11:token=enrolld-demo;object=root-ca?pin-source=file:hsm-user-pin",
+                                      "--new-key", "issuing-ca", "--out", (work() / "x").string()});
+  EXPECT_FALSE(again.ok()) << "a label in use (here the issuing CA's key) must not become a root key";
+  EXPECT_TRUE(contains(again.err, "exists already")) << again.describe();
   std::string config = read_text(demo().config());
   config.insert(config.find("[ca]\n") + 5, "root_update = \"rollover\"\n");
   {

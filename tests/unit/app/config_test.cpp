@@ -461,7 +461,8 @@ TEST_F(ConfigTest, CmpAliasesMapPathsToProfiles) {
 }
 
 TEST_F(ConfigTest, CmpAliasesRefuseBadPathsAndUnknownProfiles) {
-  for (const char* path : {"relative", "/.well-known/cmp/x", "/trailing/", "/", "/a b", "/a//b", "/q?x=1"}) {
+  for (const char* path :
+       {"relative", "/.well-known/cmp/x", "/repo/issuing.crl", "/trailing/", "/", "/a b", "/a//b", "/q?x=1"}) {
     expect_invalid(minimal_plus(std::string("[cmp.aliases]\n\"") + path + "\" = \"default\"\n"),
                    "\" = ", "cmp.aliases");
   }

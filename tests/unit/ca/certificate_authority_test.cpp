@@ -289,7 +289,8 @@ TEST(RootRollover, TheTransitionCertificatesLinkTheOldAndTheNewRoot) {
   ::X509* own = rollover->old_with_new.get();
   EXPECT_EQ(::X509_verify(nwn, new_signer.public_key()), 1);
   EXPECT_EQ(::X509_check_ca(nwn), 1);
-  EXPECT_EQ(::X509_NAME_cmp(::X509_get_subject_name(nwn), ::X509_get_subject_name(old_root->get())), 0);
+  EXPECT_EQ(ossl::der_of(::X509_get_subject_name(nwn)), ossl::der_of(::X509_get_subject_name(old_root->get())));
+  EXPECT_EQ(ossl::der_of(::X509_get_subject_name(nwo)), ossl::der_of(::X509_get_subject_name(old_root->get())));
   EXPECT_EQ(::X509_verify(nwo, old_signer.public_key()), 1);
   EXPECT_EQ(::EVP_PKEY_eq(::X509_get0_pubkey(nwo), new_signer.public_key()), 1);
   EXPECT_EQ(::X509_verify(own, new_signer.public_key()), 1);
@@ -310,6 +311,10 @@ TEST(RootRollover, TheTransitionCertificatesLinkTheOldAndTheNewRoot) {
   std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE_CTX_free>> ctx(::X509_STORE_CTX_new());
   ::X509_STORE_CTX_init(ctx.get(), store.get(), sub->get(), untrusted.get());
   EXPECT_EQ(::X509_verify_cert(ctx.get()), 1) << ::X509_verify_cert_error_string(::X509_STORE_CTX_get_error(ctx.get()));
+
+  auto same_key = make_root_rollover(old_root->get(), old_signer, old_signer, std::chrono::hours(24));
+  ASSERT_FALSE(same_key);
+  EXPECT_EQ(same_key.error().code, ErrorCode::kConfigInvalid);
 }
 
 }  // namespace

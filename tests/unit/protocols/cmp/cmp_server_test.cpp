@@ -144,7 +144,19 @@ TEST_F(CmpServerClientTest, AnErrorMessageFromTheRequesterEndsTheTransactionWith
       m.body->value.error->pKIStatusInfo = make_status_info(PkiStatus::kRejection, -1, text).release();
     };
   };
-  const Bytes error = modified(c->sent()[1], as_error("cannot store the certificate"), to_bytes(kSecret));
+  // Like a certConf it must echo our ip's senderNonce.
+  const Bytes stale = modified(
+      c->sent()[1],
+      [&](ECMP_MSG& m) {
+        as_error("stale")(m);
+        set_octets(m.header->recipNonce, random_bytes(16));
+      },
+      to_bytes(kSecret));
+  EXPECT_EQ(read_reply(send(stale)).bits, std::vector<int>{failure_bit(ErrorCode::kBadRecipientNonce)});
+  EXPECT_EQ(certificates().front().status, "valid");
+
+  const Bytes error =
+      modified(c->sent()[1], as_error("cannot store the certificate\nFAKE LOG LINE"), to_bytes(kSecret));
   const Bytes reply = send(error);
   Reply pki_conf = read_reply(reply);
   EXPECT_EQ(pki_conf.body_type, ECMP_BODY_PKICONF);
