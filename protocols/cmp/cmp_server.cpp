@@ -736,6 +736,9 @@ Result<std::pair<Bytes, Bytes>> CmpServer::generate_key_for(Exchange& ex, const 
     recipient.certificate = sk_X509_value(ex.request.message->extraCerts, 0);  // the protection certificate
   }
   auto encrypted = encrypted_key(generated->signed_key_package, recipient);
+  // The signed package holds the private key in clear; only the encrypted form may remain.
+  ::OPENSSL_cleanse(generated->signed_key_package.data(), generated->signed_key_package.size());
+  ::OPENSSL_cleanse(recipient.shared_secret.data(), recipient.shared_secret.size());
   if (!encrypted) return tl::unexpected(encrypted.error());
   return std::pair{std::move(generated->public_key_der), std::move(*encrypted)};
 }

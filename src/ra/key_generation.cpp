@@ -78,7 +78,12 @@ Result<Bytes> sign_key_package(::EVP_PKEY* key, KeyPackageFormat format, const h
   ::OPENSSL_cleanse(package.data(), package.size());
   if (!ok)
     return fail(ErrorCode::kSystemUnavailable, "the HSM could not sign the key package: " + ossl::drain_errors());
-  return content_of(ossl::der_with(cms.get(), ::i2d_CMS_ContentInfo));
+  // Signed, not encrypted: these bytes hold the private key in clear until the protocol
+  // encrypts them; the copies made on the way are wiped.
+  Bytes content_info = ossl::der_with(cms.get(), ::i2d_CMS_ContentInfo);
+  auto signed_data = content_of(content_info);
+  ::OPENSSL_cleanse(content_info.data(), content_info.size());
+  return signed_data;
 }
 
 }  // namespace enrolld::ra
