@@ -19,7 +19,13 @@ constexpr std::uint8_t kImplicitZeroTag = 0xa0;  // [0] IMPLICIT of a constructe
 
 bool add_recipient(::CMS_ContentInfo* cms, const KeyRecipient& recipient) {
   if (recipient.certificate != nullptr) {
-    return ::CMS_add1_recipient_cert(cms, const_cast<::X509*>(recipient.certificate), 0) != nullptr;
+    ::CMS_RecipientInfo* info = ::CMS_add1_recipient_cert(cms, const_cast<::X509*>(recipient.certificate), 0);
+    if (info == nullptr) return false;
+    if (::CMS_RecipientInfo_type(info) != CMS_RECIPINFO_AGREE) return true;
+    // RFC 9481 4.1: ECDH key agreement with a SHA-2 KDF; OpenSSL's default KDF hash is SHA-1.
+    // The context is the ephemeral key's, read when CMS_final wraps the content key.
+    ::EVP_PKEY_CTX* agreement = ::CMS_RecipientInfo_get0_pkey_ctx(info);
+    return agreement != nullptr && ::EVP_PKEY_CTX_set_ecdh_kdf_md(agreement, ::EVP_sha256()) > 0;
   }
   // add0: the structure takes the copy and clears it when freed.
   auto* pass =
