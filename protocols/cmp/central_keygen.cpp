@@ -11,9 +11,6 @@ namespace enrolld::cmp {
 
 namespace {
 
-using CmsPtr = std::unique_ptr<::CMS_ContentInfo, ossl::Deleter<::CMS_ContentInfo_free>>;
-using BioPtr = std::unique_ptr<::BIO, ossl::Deleter<::BIO_free>>;
-
 constexpr std::uint8_t kSequenceTag = 0x30;
 constexpr std::uint8_t kImplicitZeroTag = 0xa0;  // [0] IMPLICIT of a constructed type
 
@@ -45,20 +42,18 @@ Result<Bytes> encrypted_key(ByteView signed_data, const KeyRecipient& recipient)
   if (recipient.certificate == nullptr && recipient.shared_secret.empty()) {
     return fail(ErrorCode::kSystemFailure, "central key generation without a recipient");
   }
-  CmsPtr cms(::CMS_EnvelopedData_create(::EVP_aes_256_cbc()));
-  BioPtr data(::BIO_new_mem_buf(signed_data.data(), static_cast<int>(signed_data.size())));
+  ossl::CmsPtr cms(::CMS_EnvelopedData_create(::EVP_aes_256_cbc()));
+  ossl::BioPtr data(::BIO_new_mem_buf(signed_data.data(), static_cast<int>(signed_data.size())));
   // The encrypted content goes inside (not detached, the default of a bare EnvelopedData).
   if (!cms || !data || !add_recipient(cms.get(), recipient) || ::CMS_set_detached(cms.get(), 0) != 1 ||
       ::CMS_set1_eContentType(cms.get(), ::OBJ_nid2obj(NID_pkcs7_signed)) != 1 ||
       ::CMS_final(cms.get(), data.get(), nullptr, CMS_BINARY) != 1) {
     return fail(ErrorCode::kSystemFailure, "cannot encrypt the generated key: " + ossl::drain_errors());
   }
-  // ContentInfo { contentType, [0] EXPLICIT EnvelopedData }: take the EnvelopedData and tag it
-  // [0] IMPLICIT, the EncryptedKey choice.
-  const Bytes content_info = ossl::der_with(cms.get(), ::i2d_CMS_ContentInfo);
-  auto outer = der::read_element(content_info);
-  auto parts = outer ? der::read_children(outer->content) : std::nullopt;
-  auto enveloped = parts && parts->size() == 2 ? der::read_element((*parts)[1].content) : std::nullopt;
+  // The EnvelopedData, tagged [0] IMPLICIT: the EncryptedKey choice.
+  auto content = ossl::cms_content(cms.get());
+  if (!content) return tl::unexpected(content.error());
+  auto enveloped = der::read_element(*content);
   if (!enveloped || enveloped->tag != kSequenceTag) {
     return fail(ErrorCode::kSystemFailure, "CMS produced no EnvelopedData");
   }

@@ -27,6 +27,7 @@ constexpr std::size_t kMaxNestedMessages = 16;
 
 using CertTemplatePtr = std::unique_ptr<ECMP_CERTTEMPLATE, ossl::Deleter<ECMP_CERTTEMPLATE_free>>;
 using CertRepPtr = std::unique_ptr<ECMP_CERTREPMESSAGE, ossl::Deleter<ECMP_CERTREPMESSAGE_free>>;
+using ObjectPtr = std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>>;
 
 const char* body_name(int type) {
   static constexpr const char* kNames[] = {"ir",   "ip",     "cr",    "cp",       "p10cr",   "popdecc", "popdecr",
@@ -242,9 +243,22 @@ ECMP_ITAV* make_itav(const ::ASN1_OBJECT* type, const Bytes& der) {
 
 // id-it-certProfile (RFC 9480 2.4), which OpenSSL 3.0 has no NID for.
 const ::ASN1_OBJECT* cert_profile_oid() {
-  static const std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>> oid(
-      ::OBJ_txt2obj("1.3.6.1.5.5.7.4.21", 1));
+  static const ObjectPtr oid(::OBJ_txt2obj("1.3.6.1.5.5.7.4.21", 1));
   return oid.get();
+}
+
+// The DER of an InfoTypeAndValue's value when it is a SEQUENCE (the whole encoding); empty if
+// absent or of another type.
+ByteView sequence_value(const ECMP_ITAV& itav) {
+  if (itav.infoValue == nullptr || itav.infoValue->type != V_ASN1_SEQUENCE) return {};
+  const ::ASN1_STRING* seq = itav.infoValue->value.sequence;
+  return ByteView(seq->data, static_cast<std::size_t>(seq->length));
+}
+
+std::optional<std::chrono::system_clock::time_point> time_point_of(const ::ASN1_TIME* time) {
+  struct tm tm {};
+  if (time == nullptr || ::ASN1_TIME_to_tm(time, &tm) != 1) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
 }
 
 // The profile a request names: by path (/.well-known/cmp/p/<name>) or by generalInfo
@@ -254,11 +268,7 @@ Result<std::string> requested_profile(const ECMP_HEADER& header, const std::stri
     const ECMP_ITAV* itav = sk_ECMP_ITAV_value(header.generalInfo, i);
     if (::OBJ_cmp(itav->infoType, cert_profile_oid()) != 0) continue;
     constexpr int kUtf8StringTag = 0x0c;
-    const ::ASN1_STRING* seq = itav->infoValue != nullptr && itav->infoValue->type == V_ASN1_SEQUENCE
-                                   ? itav->infoValue->value.sequence
-                                   : nullptr;
-    auto outer =
-        seq != nullptr ? der::read_element(ByteView(seq->data, static_cast<std::size_t>(seq->length))) : std::nullopt;
+    auto outer = der::read_element(sequence_value(*itav));
     auto names = outer ? der::read_children(outer->content) : std::nullopt;
     if (!names || names->empty() || names->front().tag != kUtf8StringTag) {
       return fail(ErrorCode::kBadDataFormat, "certProfile must be a SEQUENCE OF UTF8String");
@@ -272,8 +282,6 @@ Result<std::string> requested_profile(const ECMP_HEADER& header, const std::stri
   }
   return by_path;
 }
-
-using ObjectPtr = std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>>;
 
 // Info types of RFC 9480 that OpenSSL 3.0 has no NIDs for.
 const ::ASN1_OBJECT* root_ca_cert_oid() {  // id-it-rootCaCert (2.3)
@@ -311,9 +319,7 @@ std::optional<std::chrono::system_clock::time_point> time_of(ByteView der) {
   const unsigned char* p = der.data();
   std::unique_ptr<::ASN1_TIME, ossl::Deleter<::ASN1_TIME_free>> time(
       ::d2i_ASN1_TIME(nullptr, &p, static_cast<long>(der.size())));
-  struct tm tm {};
-  if (!time || ::ASN1_TIME_to_tm(time.get(), &tm) != 1) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+  return time_point_of(time.get());
 }
 
 // RFC 9480 2.17: CRLStatusList ::= SEQUENCE SIZE (1..MAX) OF CRLStatus,
@@ -324,10 +330,7 @@ Result<std::vector<CrlStatus>> parse_crl_status_list(const ECMP_ITAV& itav, cons
   constexpr std::uint8_t kIssuerTag = 0xa1;
   constexpr std::uint8_t kUtcTimeTag = 0x17;
   constexpr std::uint8_t kGeneralizedTimeTag = 0x18;
-  const ::ASN1_STRING* seq =
-      itav.infoValue != nullptr && itav.infoValue->type == V_ASN1_SEQUENCE ? itav.infoValue->value.sequence : nullptr;
-  auto list =
-      seq != nullptr ? der::read_element(ByteView(seq->data, static_cast<std::size_t>(seq->length))) : std::nullopt;
+  auto list = der::read_element(sequence_value(itav));
   auto statuses = list ? der::read_children(list->content) : std::nullopt;
   constexpr std::uint8_t kSequenceTag = 0x30;
   if (!list || list->tag != kSequenceTag || !statuses || statuses->empty()) {
@@ -438,7 +441,7 @@ Bytes sequence_of(const std::vector<Bytes>& elements) {
 }
 
 Bytes oid_der(const char* dotted) {
-  std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>> oid(::OBJ_txt2obj(dotted, 1));
+  ObjectPtr oid(::OBJ_txt2obj(dotted, 1));
   return oid ? ossl::der_with(oid.get(), ::i2d_ASN1_OBJECT) : Bytes{};
 }
 
@@ -551,12 +554,9 @@ Result<Bytes> CmpServer::answer(Exchange& ex) {
 
 Status CmpServer::check_message_time(const ECMP_HEADER& header) const {
   if (header.messageTime == nullptr) return {};  // optional (RFC 4210 5.1.1)
-  struct tm tm {};
-  if (::ASN1_TIME_to_tm(header.messageTime, &tm) != 1) {
-    return fail(ErrorCode::kBadDataFormat, "messageTime is not a valid GeneralizedTime");
-  }
-  const auto sent = std::chrono::system_clock::from_time_t(::timegm(&tm));
-  const auto skew = std::chrono::abs(std::chrono::duration_cast<std::chrono::seconds>(m_options.clock() - sent));
+  const auto sent = time_point_of(header.messageTime);
+  if (!sent) return fail(ErrorCode::kBadDataFormat, "messageTime is not a valid GeneralizedTime");
+  const auto skew = std::chrono::abs(std::chrono::duration_cast<std::chrono::seconds>(m_options.clock() - *sent));
   if (skew > m_options.max_clock_skew) {
     return fail(ErrorCode::kBadTime, "messageTime is " + std::to_string(skew.count()) +
                                          " s away from the server's clock (at most " +
@@ -977,11 +977,12 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
 Bytes CmpServer::root_ca_key_update(const ECMP_ITAV& root_ca_cert) const {
   const auto& update = m_service.root_ca_update();
   if (!update) return {};
-  const ::ASN1_TYPE* value = root_ca_cert.infoValue;
-  if (value != nullptr) {
-    const ::ASN1_STRING* cert = value->type == V_ASN1_SEQUENCE ? value->value.sequence : nullptr;
-    const Bytes old_with_old = cert != nullptr ? Bytes(cert->data, cert->data + cert->length) : Bytes{};
-    if (old_with_old != m_service.ca_chain().back()) return {};  // not our root: nothing known
+  if (root_ca_cert.infoValue != nullptr) {
+    const ByteView old_with_old = sequence_value(root_ca_cert);
+    const Bytes& our_root = m_service.ca_chain().back();
+    if (!std::equal(old_with_old.begin(), old_with_old.end(), our_root.begin(), our_root.end())) {
+      return {};  // not our root: nothing known
+    }
   }
   Bytes content = update->new_with_new;
   const Bytes new_with_old = der::element(0xa0, update->new_with_old);

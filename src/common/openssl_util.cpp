@@ -11,6 +11,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "common/der.h"
+
 namespace enrolld::ossl {
 
 X509Ptr up_ref(::X509* cert) {
@@ -69,6 +71,17 @@ Bytes der_of(const ::X509* cert) {
 Bytes der_of(const ::X509_NAME* name) {
   return encode(name, ::i2d_X509_NAME);
 }
+Result<Bytes> cms_content(const ::CMS_ContentInfo* cms) {
+  Bytes content_info = der_with(cms, ::i2d_CMS_ContentInfo);
+  auto outer = der::read_element(content_info);
+  auto parts = outer ? der::read_children(outer->content) : std::nullopt;
+  Result<Bytes> content = parts && parts->size() == 2
+                              ? Result<Bytes>(Bytes((*parts)[1].content.begin(), (*parts)[1].content.end()))
+                              : fail(ErrorCode::kSystemFailure, "CMS ContentInfo without content");
+  ::OPENSSL_cleanse(content_info.data(), content_info.size());  // it may hold a key in clear
+  return content;
+}
+
 Bytes der_of_public_key(const ::EVP_PKEY* key) {
   return encode(key, ::i2d_PUBKEY);
 }

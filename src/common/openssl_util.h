@@ -6,6 +6,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -33,6 +34,7 @@ using EvpPkeyCtxPtr = std::unique_ptr<::EVP_PKEY_CTX, Deleter<::EVP_PKEY_CTX_fre
 using EvpMdCtxPtr = std::unique_ptr<::EVP_MD_CTX, Deleter<::EVP_MD_CTX_free>>;
 using BioPtr = std::unique_ptr<::BIO, Deleter<::BIO_free_all>>;
 using BignumPtr = std::unique_ptr<::BIGNUM, Deleter<::BN_free>>;
+using CmsPtr = std::unique_ptr<::CMS_ContentInfo, Deleter<::CMS_ContentInfo_free>>;
 using Asn1IntegerPtr = std::unique_ptr<::ASN1_INTEGER, Deleter<::ASN1_INTEGER_free>>;
 using Asn1TimePtr = std::unique_ptr<::ASN1_TIME, Deleter<::ASN1_TIME_free>>;
 using Asn1OctetStringPtr = std::unique_ptr<::ASN1_OCTET_STRING, Deleter<::ASN1_OCTET_STRING_free>>;
@@ -75,6 +77,11 @@ std::string integer_hex(const ::ASN1_INTEGER* value);
 Bytes der_of(const ::X509* cert);
 Bytes der_of(const ::X509_NAME* name);
 Bytes der_of_public_key(const ::EVP_PKEY* key);
+
+// The DER of what a CMS ContentInfo carries (its [0] EXPLICIT content: the bare SignedData,
+// EnvelopedData, ...), for protocols that embed it without the ContentInfo wrapper. The caller
+// wipes the returned bytes if they are secret. Errors: kSystemFailure.
+Result<Bytes> cms_content(const ::CMS_ContentInfo* cms);
 
 Result<X509Ptr> x509_from_der(ByteView der);
 Result<X509NamePtr> name_from_der(ByteView der);

@@ -10,9 +10,6 @@ namespace enrolld::ra {
 
 namespace {
 
-using CmsPtr = std::unique_ptr<::CMS_ContentInfo, ossl::Deleter<::CMS_ContentInfo_free>>;
-using BioPtr = std::unique_ptr<::BIO, ossl::Deleter<::BIO_free>>;
-using AlgorPtr = std::unique_ptr<::X509_ALGOR, ossl::Deleter<::X509_ALGOR_free>>;
 using ObjectPtr = std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>>;
 
 constexpr int kDefaultRsaBits = 2048;
@@ -25,14 +22,6 @@ const ca::KeyRule* rule_for(const ca::Profile& profile, ByteView algorithm_der) 
     if (Bytes(algorithm_der.begin(), algorithm_der.end()) == ca::algorithm_identifier_der(rule)) return &rule;
   }
   return nullptr;
-}
-
-// The bare content of a ContentInfo: [0] EXPLICIT content, the second element.
-Result<Bytes> content_of(const Bytes& content_info) {
-  auto outer = der::read_element(content_info);
-  auto parts = outer ? der::read_children(outer->content) : std::nullopt;
-  if (!parts || parts->size() != 2) return fail(ErrorCode::kSystemFailure, "CMS ContentInfo without content");
-  return Bytes((*parts)[1].content.begin(), (*parts)[1].content.end());
 }
 
 }  // namespace
@@ -69,21 +58,19 @@ Result<Bytes> sign_key_package(::EVP_PKEY* key, KeyPackageFormat format, const h
     if (sk_X509_push(extra.get(), cert.get()) <= 0) return fail(ErrorCode::kSystemFailure, "out of memory");
     cert.release();
   }
-  BioPtr data(::BIO_new_mem_buf(package.data(), static_cast<int>(package.size())));
+  ossl::BioPtr data(::BIO_new_mem_buf(package.data(), static_cast<int>(package.size())));
   // RFC 9483 4.1.6: eContentType id-ct-KP-aKeyPackage (RFC 5958 3).
   static const ObjectPtr key_package_type(::OBJ_txt2obj("2.16.840.1.101.2.1.2.78.5", 1));
-  CmsPtr cms(::CMS_sign(chain.front().get(), signer.signing_key(), extra.get(), nullptr, CMS_BINARY | CMS_PARTIAL));
+  ossl::CmsPtr cms(
+      ::CMS_sign(chain.front().get(), signer.signing_key(), extra.get(), nullptr, CMS_BINARY | CMS_PARTIAL));
   const bool ok = cms && data && ::CMS_set1_eContentType(cms.get(), key_package_type.get()) == 1 &&
                   ::CMS_final(cms.get(), data.get(), nullptr, CMS_BINARY) == 1;
   ::OPENSSL_cleanse(package.data(), package.size());
   if (!ok)
     return fail(ErrorCode::kSystemUnavailable, "the HSM could not sign the key package: " + ossl::drain_errors());
   // Signed, not encrypted: these bytes hold the private key in clear until the protocol
-  // encrypts them; the copies made on the way are wiped.
-  Bytes content_info = ossl::der_with(cms.get(), ::i2d_CMS_ContentInfo);
-  auto signed_data = content_of(content_info);
-  ::OPENSSL_cleanse(content_info.data(), content_info.size());
-  return signed_data;
+  // encrypts them (cms_content wipes its intermediate copy).
+  return ossl::cms_content(cms.get());
 }
 
 }  // namespace enrolld::ra

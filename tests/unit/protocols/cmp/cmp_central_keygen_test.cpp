@@ -19,17 +19,6 @@ using X509StorePtr = std::unique_ptr<::X509_STORE, ossl::Deleter<::X509_STORE_fr
 constexpr const char* kKeyPackageType = "2.16.840.1.101.2.1.2.78.5";  // id-ct-KP-aKeyPackage
 constexpr const char* kCmKga = "1.3.6.1.5.5.7.3.32";                  // id-kp-cmKGA
 
-Bytes concat(std::initializer_list<ByteView> parts) {
-  Bytes out;
-  for (ByteView part : parts) out.insert(out.end(), part.begin(), part.end());
-  return out;
-}
-
-Bytes oid(const char* dotted) {
-  std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>> object(::OBJ_txt2obj(dotted, 1));
-  return ossl::der_with(object.get(), ::i2d_ASN1_OBJECT);
-}
-
 // CertReqMsg { certReq { certReqId 0, certTemplate { subject, publicKey? } } }, no POP.
 // `spki_content`: the publicKey field's content (algorithm, BIT STRING); nullopt leaves it out.
 Bytes cert_req_msg(const std::optional<Bytes>& spki_content) {
@@ -68,7 +57,7 @@ const ECMP_CERTIFIEDKEYPAIR* key_pair_in(const Reply& reply) {
 
 // A ContentInfo of `type` around `content` (a SEQUENCE), for OpenSSL's CMS API.
 CmsPtr content_info(const char* type, ByteView content) {
-  const Bytes der = der::sequence(concat({oid(type), der::element(0xa0, content)}));
+  const Bytes der = der::sequence(concat({oid_der(type), der::element(0xa0, content)}));
   const unsigned char* p = der.data();
   return CmsPtr(::d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
 }
@@ -229,7 +218,7 @@ TEST_F(CentralKeygenTest, AnAlgorithmWithAnEmptyKeyGetsThatKindOfKey) {
 }
 
 TEST_F(CentralKeygenTest, RefusalsSayWhyAndIssueNothing) {
-  const Bytes ed25519 = concat({der::sequence(oid("1.3.101.112")), Bytes{0x03, 0x01, 0x00}});
+  const Bytes ed25519 = concat({der::sequence(oid_der("1.3.101.112")), Bytes{0x03, 0x01, 0x00}});
   struct Row {
     const char* what;
     Bytes request;

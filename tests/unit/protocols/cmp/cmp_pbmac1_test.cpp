@@ -17,22 +17,6 @@
 namespace enrolld::cmp::test {
 namespace {
 
-Bytes concat(std::initializer_list<ByteView> parts) {
-  Bytes out;
-  for (ByteView part : parts) out.insert(out.end(), part.begin(), part.end());
-  return out;
-}
-
-Bytes oid_der(int nid) {
-  return ossl::der_with(::OBJ_nid2obj(nid), ::i2d_ASN1_OBJECT);
-}
-
-Bytes integer_der(std::int64_t value) {
-  ossl::Asn1IntegerPtr integer(::ASN1_INTEGER_new());
-  ::ASN1_INTEGER_set_int64(integer.get(), value);
-  return ossl::der_with(integer.get(), ::i2d_ASN1_INTEGER);
-}
-
 // AlgorithmIdentifier { the OID of `nid`, `params` }; HMACs get NULL (RFC 4231 3.1).
 Bytes algorithm_der(int nid, const Bytes& params = {0x05, 0x00}) {
   return der::sequence(concat({oid_der(nid), params}));

@@ -108,12 +108,6 @@ void sign_message(ECMP_MSG& message, ::EVP_PKEY* key) {
   message.protection->flags |= ASN1_STRING_FLAG_BITS_LEFT;
 }
 
-Bytes concat(std::initializer_list<ByteView> parts) {
-  Bytes out;
-  for (ByteView part : parts) out.insert(out.end(), part.begin(), part.end());
-  return out;
-}
-
 // Replaces the POP of the only CertReqMsg of a kur with one that signs a POPOSigningKeyInput
 // (RFC 4211 4.1: required when the template has no subject) naming `sender`, for `key`.
 // OpenSSL's client cannot make one, so it is written here in DER.

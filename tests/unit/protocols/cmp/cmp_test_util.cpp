@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include <openssl/err.h>
+#include <openssl/objects.h>
 
 #include "support/softhsm_fixture.h"
 
@@ -196,6 +197,27 @@ int openssl_body_type(ByteView der) {
   OsslMsgPtr message(::d2i_OSSL_CMP_MSG(nullptr, &p, static_cast<long>(der.size())));
   if (!message || p != der.data() + der.size()) return -1;
   return ::OSSL_CMP_MSG_get_bodytype(message.get());
+}
+
+Bytes concat(std::initializer_list<ByteView> parts) {
+  Bytes out;
+  for (ByteView part : parts) out.insert(out.end(), part.begin(), part.end());
+  return out;
+}
+
+Bytes oid_der(int nid) {
+  return ossl::der_with(::OBJ_nid2obj(nid), ::i2d_ASN1_OBJECT);
+}
+
+Bytes oid_der(const char* dotted) {
+  std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>> object(::OBJ_txt2obj(dotted, 1));
+  return ossl::der_with(object.get(), ::i2d_ASN1_OBJECT);
+}
+
+Bytes integer_der(std::int64_t value) {
+  ossl::Asn1IntegerPtr integer(::ASN1_INTEGER_new());
+  ::ASN1_INTEGER_set_int64(integer.get(), value);
+  return ossl::der_with(integer.get(), ::i2d_ASN1_INTEGER);
 }
 
 }  // namespace enrolld::cmp::test

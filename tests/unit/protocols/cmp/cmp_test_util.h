@@ -2,7 +2,9 @@
 // Helpers for the CMP tests: OpenSSL's own CMP client driven in-process, and the tools to take
 // a real request apart with our templates, change one thing and protect it again.
 
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +34,13 @@ std::vector<int> failure_bits(const ECMP_PKISI* status);
 // The status that matters in a reply: the error's PKIStatusInfo, the first CertResponse's
 // status of an ip/cp; null for other bodies.
 const ECMP_PKISI* reply_status(const ECMP_MSG& message);
+// The parts one after another (DER built by hand in tests).
+Bytes concat(std::initializer_list<ByteView> parts);
+// DER OBJECT IDENTIFIER of `nid`, or of the dotted `oid`.
+Bytes oid_der(int nid);
+Bytes oid_der(const char* dotted);
+// DER INTEGER.
+Bytes integer_der(std::int64_t value);
 // Replaces an OCTET STRING field (null `value` removes it).
 void set_octets(::ASN1_OCTET_STRING*& field, const std::optional<Bytes>& value);
 

@@ -25,6 +25,9 @@ namespace enrolld::cmp {
 namespace {
 
 using test::AlgorPtr;
+using test::concat;
+using test::integer_der;
+using test::oid_der;
 using PbmParamPtr = std::unique_ptr<ECMP_PBMPARAMETER, ossl::Deleter<ECMP_PBMPARAMETER_free>>;
 using OsslPbmpPtr = std::unique_ptr<OSSL_CRMF_PBMPARAMETER, ossl::Deleter<OSSL_CRMF_PBMPARAMETER_free>>;
 
@@ -324,24 +327,8 @@ TEST(IsPasswordBasedMac, OnlyForThePbmOid) {
 
 // ==== PBMAC1 (RFC 9481 6.1.2; RFC 8018 7.1, A.2 and A.5) ====
 
-Bytes concat(std::initializer_list<ByteView> parts) {
-  Bytes out;
-  for (ByteView part : parts) out.insert(out.end(), part.begin(), part.end());
-  return out;
-}
-
-Bytes oid_der(int nid) {
-  return ossl::der_with(::OBJ_nid2obj(nid), ::i2d_ASN1_OBJECT);
-}
-
 Bytes integer_der(const ::ASN1_INTEGER& value) {
   return ossl::der_with(&value, ::i2d_ASN1_INTEGER);
-}
-
-Bytes integer_der(std::int64_t value) {
-  ossl::Asn1IntegerPtr integer(::ASN1_INTEGER_new());
-  ::ASN1_INTEGER_set_int64(integer.get(), value);
-  return integer_der(*integer);
 }
 
 // 2^70: no 64-bit count holds it.
