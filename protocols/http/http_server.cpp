@@ -6,9 +6,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "common/log.h"
@@ -32,6 +35,57 @@ std::string peer_of(MHD_Connection* connection) {
   char text[INET_ADDRSTRLEN] = {};
   ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
   return std::string(text) + ":" + std::to_string(ntohs(in->sin_port));
+}
+
+// The TLS session's version, the client's certificates and its channel binding value.
+std::optional<TlsPeer> tls_peer_of(MHD_Connection* connection) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (info == nullptr || info->tls_session == nullptr) return std::nullopt;
+  auto* session = static_cast<gnutls_session_t>(info->tls_session);
+  TlsPeer peer;
+  const gnutls_protocol_t version = ::gnutls_protocol_get_version(session);
+  peer.version = version == GNUTLS_TLS1_3 ? "TLS1.3" : version == GNUTLS_TLS1_2 ? "TLS1.2" : "other";
+  unsigned count = 0;
+  const gnutls_datum_t* certs = ::gnutls_certificate_get_peers(session, &count);
+  for (unsigned i = 0; certs != nullptr && i < count; ++i) {
+    peer.client_certificates.emplace_back(certs[i].data, certs[i].data + certs[i].size);
+  }
+  // tls-unique binds nothing without the extended master secret (the triple handshake,
+  // RFC 7627): such a session has no channel binding at all.
+  const bool bindable = version == GNUTLS_TLS1_3 || ::gnutls_session_ext_master_secret_status(session) != 0;
+  gnutls_datum_t binding{nullptr, 0};
+  const auto type = version == GNUTLS_TLS1_3 ? GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE;
+  if (bindable && ::gnutls_session_channel_binding(session, type, &binding) == GNUTLS_E_SUCCESS) {
+    peer.channel_binding.assign(binding.data, binding.data + binding.size);
+    ::gnutls_free(binding.data);
+  }
+  return peer;
+}
+
+// libmicrohttpd reports a bad credential only as "cannot start": check it first, by name.
+Status check_tls_credential(const TlsOptions& tls) {
+  gnutls_certificate_credentials_t credentials = nullptr;
+  if (::gnutls_certificate_allocate_credentials(&credentials) != GNUTLS_E_SUCCESS) {
+    return fail(ErrorCode::kSystemFailure, "cannot allocate TLS credentials");
+  }
+  std::unique_ptr<gnutls_certificate_credentials_st, decltype(&::gnutls_certificate_free_credentials)> owned(
+      credentials, &::gnutls_certificate_free_credentials);
+  const gnutls_datum_t cert{reinterpret_cast<unsigned char*>(const_cast<char*>(tls.certificate_chain_pem.data())),
+                            static_cast<unsigned>(tls.certificate_chain_pem.size())};
+  const gnutls_datum_t key{reinterpret_cast<unsigned char*>(const_cast<char*>(tls.private_key_pem.data())),
+                           static_cast<unsigned>(tls.private_key_pem.size())};
+  if (int rc = ::gnutls_certificate_set_x509_key_mem(credentials, &cert, &key, GNUTLS_X509_FMT_PEM); rc < 0) {
+    return fail(ErrorCode::kConfigInvalid,
+                std::string("the TLS certificate and key do not form a credential: ") + ::gnutls_strerror(rc));
+  }
+  if (!tls.client_ca_pem.empty()) {
+    const gnutls_datum_t trust{reinterpret_cast<unsigned char*>(const_cast<char*>(tls.client_ca_pem.data())),
+                               static_cast<unsigned>(tls.client_ca_pem.size())};
+    if (int rc = ::gnutls_certificate_set_x509_trust_mem(credentials, &trust, GNUTLS_X509_FMT_PEM); rc <= 0) {
+      return fail(ErrorCode::kConfigInvalid, "the TLS client CA list holds no certificate");
+    }
+  }
+  return {};
 }
 
 std::string header_value(MHD_Connection* connection, const char* name) {
@@ -136,6 +190,7 @@ struct HttpServer::Impl {
         state->request.method = method;
         state->request.path = url;
         state->request.peer = peer_of(connection);
+        if (self->options.tls) state->request.tls = tls_peer_of(connection);
         return self->begin(connection, *state);
       }
       if (state->answered) {
@@ -196,12 +251,29 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServerOptions& optio
   if (::inet_pton(AF_INET, options.bind_address.c_str(), &address.sin_addr) != 1) {
     return fail(ErrorCode::kConfigInvalid, "not an IPv4 address: " + options.bind_address);
   }
-  const unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-  impl->daemon = MHD_start_daemon(
-      flags, options.port, nullptr, nullptr, &Impl::on_request, impl.get(), MHD_OPTION_SOCK_ADDR, &address,
-      MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(std::max(1u, options.threads)), MHD_OPTION_CONNECTION_TIMEOUT,
-      static_cast<unsigned>(options.connection_timeout.count()), MHD_OPTION_NOTIFY_COMPLETED, &Impl::on_completed,
-      impl.get(), MHD_OPTION_NOTIFY_CONNECTION, &Impl::on_connection, impl.get(), MHD_OPTION_END);
+  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  // The TLS options go in an array so that the plain and the HTTPS listener share one call;
+  // the strings live in impl->options for as long as the daemon.
+  std::vector<MHD_OptionItem> tls_items;
+  if (impl->options.tls) {
+    const TlsOptions& tls = *impl->options.tls;
+    if (auto ok = check_tls_credential(tls); !ok) return tl::unexpected(ok.error());
+    flags |= MHD_USE_TLS;
+    tls_items.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(tls.certificate_chain_pem.c_str())});
+    tls_items.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(tls.private_key_pem.c_str())});
+    tls_items.push_back({MHD_OPTION_HTTPS_PRIORITIES, 0, const_cast<char*>(tls.priorities.c_str())});
+    // With a trust list, libmicrohttpd asks every client for a certificate (optional for it).
+    if (!tls.client_ca_pem.empty()) {
+      tls_items.push_back({MHD_OPTION_HTTPS_MEM_TRUST, 0, const_cast<char*>(tls.client_ca_pem.c_str())});
+    }
+  }
+  tls_items.push_back({MHD_OPTION_END, 0, nullptr});
+  impl->daemon =
+      MHD_start_daemon(flags, options.port, nullptr, nullptr, &Impl::on_request, impl.get(), MHD_OPTION_SOCK_ADDR,
+                       &address, MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(std::max(1u, options.threads)),
+                       MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(options.connection_timeout.count()),
+                       MHD_OPTION_NOTIFY_COMPLETED, &Impl::on_completed, impl.get(), MHD_OPTION_NOTIFY_CONNECTION,
+                       &Impl::on_connection, impl.get(), MHD_OPTION_ARRAY, tls_items.data(), MHD_OPTION_END);
   if (impl->daemon == nullptr) {
     return fail(ErrorCode::kSystemUnavailable,
                 "cannot listen on " + options.bind_address + ":" + std::to_string(options.port));

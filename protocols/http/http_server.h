@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,13 +16,23 @@
 
 namespace enrolld::http {
 
+// What the TLS layer knows of the connection a request came on (HTTPS listeners only).
+struct TlsPeer {
+  std::string version;                     // "TLS1.2", "TLS1.3"
+  std::vector<Bytes> client_certificates;  // DER, as the client sent them: its own first
+  // RFC 5929 tls-unique (TLS 1.2) or RFC 9266 tls-exporter (TLS 1.3): what a client proves
+  // it made its request inside this TLS session with (EST channel binding).
+  Bytes channel_binding;
+};
+
 struct Request {
   std::string method;
   std::string path;
   std::string content_type;
   std::string authorization;  // the Authorization header, as sent
   Bytes body;
-  std::string peer;  // "ip:port"
+  std::string peer;            // "ip:port"
+  std::optional<TlsPeer> tls;  // set on an HTTPS listener
 };
 
 struct Response {
@@ -42,12 +53,23 @@ struct Route {
   Handler handler;
 };
 
+// HTTPS: the server's credential, and whom it asks for client certificates.
+struct TlsOptions {
+  std::string certificate_chain_pem;  // the server certificate first, then its issuers
+  std::string private_key_pem;
+  // When set, clients are asked (not required) for a certificate, naming these CAs; the
+  // handler decides what a certificate is worth. Empty: no certificate is asked for.
+  std::string client_ca_pem;
+  std::string priorities = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";  // GnuTLS syntax
+};
+
 struct ServerOptions {
   std::string bind_address = "127.0.0.1";
   std::uint16_t port = 0;  // 0: pick a free port (see HttpServer::port())
   unsigned threads = 2;
   std::size_t max_body_bytes = 64 * 1024;
   std::chrono::seconds connection_timeout{30};
+  std::optional<TlsOptions> tls;  // HTTPS when set
 };
 
 // Thread-safety: handlers run on the server's threads, concurrently; stop() from one thread.

@@ -24,26 +24,37 @@ std::filesystem::path resolve(const Config& config, const std::string& value) {
   return path.is_absolute() ? path : config.file.parent_path() / path;
 }
 
-template <typename T>
-Setter integer(T Config::*field, std::int64_t min, std::int64_t max) {
+// The part of the Config a table fills: most tables fill the Config itself, [est] its `est`.
+template <typename Owner>
+Owner& part(Config& config) {
+  if constexpr (std::is_same_v<Owner, EstConfig>) {
+    return config.est;
+  } else {
+    return config;
+  }
+}
+
+template <typename Owner, typename T>
+Setter integer(T Owner::*field, std::int64_t min, std::int64_t max) {
   return [=](const toml::node& node, Config& config) -> std::string {
     auto value = node.value<std::int64_t>();
     if (!node.is_integer() || !value || *value < min || *value > max) {
       return "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
     }
-    config.*field = static_cast<T>(*value);
+    part<Owner>(config).*field = static_cast<T>(*value);
     return {};
   };
 }
 
-Setter text(std::string Config::*field, std::function<std::string(const std::string&)> check = nullptr) {
+template <typename Owner>
+Setter text(std::string Owner::*field, std::function<std::string(const std::string&)> check = nullptr) {
   return [=](const toml::node& node, Config& config) -> std::string {
     if (!node.is_string()) return "must be a string";
     std::string value = *node.value<std::string>();
     if (check) {
       if (auto problem = check(value); !problem.empty()) return problem;
     }
-    config.*field = std::move(value);
+    part<Owner>(config).*field = std::move(value);
     return {};
   };
 }
@@ -66,15 +77,17 @@ Setter optional_pkcs11_uri(std::optional<std::string> Config::*field) {
   };
 }
 
-Setter optional_path(std::optional<std::filesystem::path> Config::*field) {
+template <typename Owner>
+Setter optional_path(std::optional<std::filesystem::path> Owner::*field) {
   return [=](const toml::node& node, Config& config) -> std::string {
     if (!node.is_string() || node.value<std::string>()->empty()) return "must be a non-empty path";
-    config.*field = resolve(config, *node.value<std::string>());
+    part<Owner>(config).*field = resolve(config, *node.value<std::string>());
     return {};
   };
 }
 
-Setter path_list(std::vector<std::filesystem::path> Config::*field) {
+template <typename Owner>
+Setter path_list(std::vector<std::filesystem::path> Owner::*field) {
   return [=](const toml::node& node, Config& config) -> std::string {
     const toml::array* list = node.as_array();
     if (list == nullptr) return "must be a list of paths";
@@ -83,15 +96,16 @@ Setter path_list(std::vector<std::filesystem::path> Config::*field) {
       if (!item.is_string() || item.value<std::string>()->empty()) return "must be a list of non-empty paths";
       paths.push_back(resolve(config, *item.value<std::string>()));
     }
-    config.*field = std::move(paths);
+    part<Owner>(config).*field = std::move(paths);
     return {};
   };
 }
 
-Setter boolean(bool Config::*field) {
+template <typename Owner>
+Setter boolean(bool Owner::*field) {
   return [=](const toml::node& node, Config& config) -> std::string {
     if (!node.is_boolean()) return "must be true or false";
-    config.*field = *node.value<bool>();
+    part<Owner>(config).*field = *node.value<bool>();
     return {};
   };
 }
@@ -151,6 +165,15 @@ const std::map<std::string, TableSchema>& schema() {
       {"ra",
        {{"check_after_seconds", integer(&Config::check_after_seconds, 1, 86400)},
         {"approval_wait_seconds", integer(&Config::approval_wait_seconds, 60, 86400 * 365)}}},
+      {"est",
+       {{"listen", text(&EstConfig::listen)},
+        {"port", integer(&EstConfig::port, 0, 65535)},
+        {"tls_certificate", optional_path(&EstConfig::tls_certificate)},
+        {"tls_key", optional_path(&EstConfig::tls_key)},
+        {"trust_anchors", path_list(&EstConfig::trust_anchors)},
+        {"reenroll_same_key", boolean(&EstConfig::reenroll_same_key)},
+        {"max_password_failures", integer(&EstConfig::max_password_failures, 1, 1000)},
+        {"lockout_seconds", integer(&EstConfig::lockout_seconds, 1, 86400)}}},
       {"admin",
        {{"listen", text(&Config::admin_listen)},
         {"port", integer(&Config::admin_port, 0, 65535)},
@@ -213,9 +236,21 @@ Status read_profile(const toml::table& table, Config& config) {
         return fail(ErrorCode::kConfigInvalid, at + "must be an integer from 1 to 36500");
       }
       profile.validity_days = static_cast<unsigned>(*days);
-    } else if (name == "require_approval") {
+    } else if (name == "require_approval" || name == "require_channel_binding") {
       if (!value.is_boolean()) return fail(ErrorCode::kConfigInvalid, at + "must be true or false");
-      profile.require_approval = *value.value<bool>();
+      (name == "require_approval" ? profile.require_approval : profile.require_channel_binding) = *value.value<bool>();
+    } else if (name == "key_types") {
+      static const std::set<std::string> kKnown = {"P-256", "P-384", "RSA-2048", "RSA-3072", "RSA-4096"};
+      const toml::array* list = value.as_array();
+      if (list == nullptr || list->empty()) {
+        return fail(ErrorCode::kConfigInvalid, at + "must be a non-empty list of key types");
+      }
+      for (const auto& item : *list) {
+        if (!item.is_string() || !kKnown.count(*item.value<std::string>())) {
+          return fail(ErrorCode::kConfigInvalid, at + "may list only P-256, P-384, RSA-2048, RSA-3072, RSA-4096");
+        }
+        profile.key_types.push_back(*item.value<std::string>());
+      }
     } else {
       return fail(ErrorCode::kConfigInvalid, where(config, value.source()) + ": unknown key 'profile." + name + "'");
     }
@@ -346,6 +381,11 @@ Result<Config> load_config(const std::filesystem::path& file) {
     return fail(
         ErrorCode::kConfigInvalid,
         config.file.string() + ": keys 'cmp.kga_key' and 'cmp.kga_certificate' go together: set both or neither");
+  }
+  if (config.est.tls_certificate.has_value() != config.est.tls_key.has_value()) {
+    return fail(ErrorCode::kConfigInvalid, config.file.string() +
+                                               ": keys 'est.tls_certificate' and 'est.tls_key' go together: set both "
+                                               "(EST is served) or neither (it is not)");
   }
   if (config.pbm.min_iterations > config.pbm.max_iterations) {
     const toml::node* min = root.at_path("cmp.pbm_min_iterations").node();

@@ -30,6 +30,24 @@ struct ProfileConfig {
   std::string name;
   std::optional<unsigned> validity_days;  // default: [ca] validity_days
   bool require_approval = false;          // requests wait for `enrollctl approve`
+  // Key types it certifies: "P-256", "P-384", "RSA-2048", "RSA-3072", "RSA-4096" (an RSA entry
+  // accepts that size and larger). Empty: every type the CA supports.
+  std::vector<std::string> key_types;
+  bool require_channel_binding = false;  // EST: the CSR must carry the TLS channel binding
+};
+
+// [est]: EST over HTTPS (RFC 7030); served when tls_certificate and tls_key are set.
+struct EstConfig {
+  std::string listen = "127.0.0.1";
+  std::uint16_t port = 8443;                             // 0: pick a free port
+  std::optional<std::filesystem::path> tls_certificate;  // PEM: the server certificate, then its issuers
+  std::optional<std::filesystem::path> tls_key;          // PEM private key (mode 0600)
+  // Manufacturer (bootstrap) CAs: a TLS client certificate under one of them may simpleenroll.
+  std::vector<std::filesystem::path> trust_anchors;
+  bool reenroll_same_key = true;  // simplereenroll may keep the key; false: a new key is required
+  // HTTP Basic: after this many wrong passwords for a user, it is locked for lockout_seconds.
+  unsigned max_password_failures = 5;
+  unsigned lockout_seconds = 60;
 };
 
 struct Config {
@@ -87,6 +105,8 @@ struct Config {
   std::uint16_t admin_port = 8081;  // 0: pick a free port
   // Bearer token that enrollctl presents; without it the admin listener is not started.
   std::optional<std::filesystem::path> admin_token_file;
+
+  EstConfig est;
 
   std::vector<ProfileConfig> profiles;  // [[profile]]; "default" is implied from [ca]
 };

@@ -135,7 +135,7 @@ struct Core::Parts {
     auto is_default = [](const ProfileConfig& p) { return p.name == "default"; };
     auto found = std::find_if(wanted.begin(), wanted.end(), is_default);
     if (found == wanted.end()) {
-      wanted.insert(wanted.begin(), ProfileConfig{"default", std::nullopt, false});
+      wanted.insert(wanted.begin(), ProfileConfig{"default", std::nullopt, false, {}, false});
     } else {
       std::rotate(wanted.begin(), found, found + 1);
     }
@@ -144,9 +144,22 @@ struct Core::Parts {
       ca::Profile profile;
       profile.name = p.name;
       profile.validity = std::chrono::hours(24) * p.validity_days.value_or(config.validity_days);
+      if (!p.key_types.empty()) profile.keys = key_rules(p.key_types);
       profiles.push_back(std::move(profile));
     }
     return profiles;
+  }
+  // Key type names as the config spells them (checked there) to the CA's rules.
+  static std::vector<ca::KeyRule> key_rules(const std::vector<std::string>& names) {
+    static const std::map<std::string, ca::KeyRule, std::less<>> kRules = {
+        {"P-256", {EVP_PKEY_EC, NID_X9_62_prime256v1, 0}},
+        {"P-384", {EVP_PKEY_EC, NID_secp384r1, 0}},
+        {"RSA-2048", {EVP_PKEY_RSA, 0, 2048}},
+        {"RSA-3072", {EVP_PKEY_RSA, 0, 3072}},
+        {"RSA-4096", {EVP_PKEY_RSA, 0, 4096}}};
+    std::vector<ca::KeyRule> rules;
+    for (const auto& name : names) rules.push_back(kRules.at(name));
+    return rules;
   }
   static ra::Policy policy_of(const Config& config) {
     ra::Policy policy;
@@ -157,6 +170,7 @@ struct Core::Parts {
     policy.approval_wait = std::chrono::seconds(config.approval_wait_seconds);
     for (const auto& p : config.profiles) {
       if (p.require_approval) policy.approval_profiles.insert(p.name);
+      if (p.require_channel_binding) policy.channel_binding_profiles.insert(p.name);
     }
     return policy;
   }

@@ -31,6 +31,8 @@ struct KeyRule {
   int type = EVP_PKEY_EC;  // EVP_PKEY_EC or EVP_PKEY_RSA
   int curve_nid = 0;       // EC: the named curve
   int min_bits = 0;        // RSA: the smallest modulus
+
+  bool operator==(const KeyRule&) const = default;
 };
 
 // Returns whether `key` satisfies one of `rules`.

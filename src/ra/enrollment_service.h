@@ -40,6 +40,9 @@ struct CertificationRequest {
   Bytes fingerprint;  // digest of the request message: an equal one later is a resend
   // Key update: the serial of the certificate this one replaces (same subject, new key).
   std::string replaces_serial_hex;
+  // The protocol lets the requester confirm what it got (CMP certConf). EST has no such step:
+  // what it issues is accepted at once.
+  bool confirmation_supported = true;
 };
 
 struct IssuedCertificate {
@@ -90,6 +93,9 @@ struct ProfileInfo {
   std::vector<Bytes> key_algorithms;  // DER AlgorithmIdentifiers of the accepted subject keys
   int rsa_min_bits = 0;               // the smallest RSA modulus accepted; 0: no RSA keys
   bool requires_approval = false;     // requests wait for an officer (delayed delivery)
+  bool restricts_keys = false;        // the profile names its key types (else: any the CA supports)
+  // Requests must prove they were made inside their TLS session (EST channel binding).
+  bool requires_channel_binding = false;
 };
 
 // A root CA key update under way (RFC 4210 4.4.1): DER certificates of the new root, of its key

@@ -67,7 +67,8 @@ Bytes encode_held(const CertificationRequest& request) {
   return json::to_cbor({{"subject", json::binary(request.subject_der)},
                         {"key", json::binary(request.public_key_der)},
                         {"ext", json::binary(request.extensions_der)},
-                        {"implicit", request.implicit_confirm_requested}});
+                        {"implicit", request.implicit_confirm_requested},
+                        {"confirms", request.confirmation_supported}});
 }
 
 Result<CertificationRequest> decode_held(const store::TransactionRecord& record) {
@@ -86,6 +87,7 @@ Result<CertificationRequest> decode_held(const store::TransactionRecord& record)
     request.public_key_der = bytes_of(doc.at("key"));
     request.extensions_der = bytes_of(doc.at("ext"));
     request.implicit_confirm_requested = doc.at("implicit").get<bool>();
+    request.confirmation_supported = doc.value("confirms", true);  // absent in records from before EST
     request.replaces_serial_hex = record.replaces_serial_hex;
     return request;
   } catch (const nlohmann::json::exception& e) {
@@ -178,6 +180,8 @@ Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const 
   }
   ProfileInfo info{found->name, {}};
   info.requires_approval = m_policy.approval_profiles.count(found->name) > 0;
+  info.requires_channel_binding = m_policy.channel_binding_profiles.count(found->name) > 0;
+  info.restricts_keys = found->keys != ca::Profile{}.keys;
   for (const auto& rule : found->keys) {
     info.key_algorithms.push_back(ca::algorithm_identifier_der(rule));
     if (rule.type == EVP_PKEY_RSA && (info.rsa_min_bits == 0 || rule.min_bits < info.rsa_min_bits)) {
@@ -274,7 +278,8 @@ Result<Bytes> EnrollmentServiceImpl::issue_once(const CertificationRequest& requ
       m_authority.issue(input, profile, [this](const std::string& serial) { return m_store.serial_taken(serial); });
   if (!issued) return tl::unexpected(issued.error());
 
-  const bool implicit = request.implicit_confirm_requested && m_policy.grant_implicit_confirm;
+  const bool implicit =
+      !request.confirmation_supported || (request.implicit_confirm_requested && m_policy.grant_implicit_confirm);
   auto reply = encode(Decision{IssuedCertificate{ossl::der_of(issued->certificate.get()), m_chain_der, implicit}});
   if (!reply) return tl::unexpected(reply.error());
   auto state = txn.apply(implicit ? txn::Event::kIssuedConfirmed : txn::Event::kIssued);
@@ -341,7 +346,7 @@ Result<Bytes> EnrollmentServiceImpl::collect(std::string_view transaction_id_hex
     record.request_fingerprint = fingerprint;
     record.protocol_state = protocol_state;
     record.last_response = *reply;
-    if (auto stored = m_store.commit({{record}, {}, {}, {}}); !stored) return tl::unexpected(stored.error());
+    if (auto stored = m_store.commit({{record}, {}, {}, {}, {}, {}}); !stored) return tl::unexpected(stored.error());
     return reply;
   }
   auto request = decode_held(record);

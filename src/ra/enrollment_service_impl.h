@@ -23,6 +23,8 @@ struct Policy {
   bool revoke_replaced_certificate = false;
   // Delayed delivery: requests under these profiles wait for an officer (ApprovalQueue).
   std::set<std::string, std::less<>> approval_profiles;
+  // EST: requests under these profiles must carry the TLS session's channel binding.
+  std::set<std::string, std::less<>> channel_binding_profiles;
   std::chrono::seconds check_after = std::chrono::seconds(10);  // told to a polling requester
   // How long a held request may wait for a decision, and an approved one for its requester.
   std::chrono::seconds approval_wait = std::chrono::hours(24 * 7);

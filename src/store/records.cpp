@@ -113,4 +113,21 @@ Result<AuditRecord> decode_audit(ByteView bytes) {
   });
 }
 
+Bytes encode(const PasswordRecord& r) {
+  json doc = {{"user", r.user},     {"hash", r.hash}, {"profile", r.profile},
+              {"once", r.one_time}, {"used", r.used}, {"created", r.created_at}};
+  return json::to_cbor(doc);
+}
+
+Result<PasswordRecord> decode_password(ByteView bytes) {
+  return decode_with<PasswordRecord>(bytes, "password", [](const json& d, PasswordRecord& r) {
+    d.at("user").get_to(r.user);
+    d.at("hash").get_to(r.hash);
+    d.at("profile").get_to(r.profile);
+    d.at("once").get_to(r.one_time);
+    d.at("used").get_to(r.used);
+    d.at("created").get_to(r.created_at);
+  });
+}
+
 }  // namespace enrolld::store

@@ -63,6 +63,18 @@ struct TransactionRecord {
   bool operator==(const TransactionRecord&) const = default;
 };
 
+// A password that a requester authenticates with (EST HTTP Basic), kept only as a hash.
+struct PasswordRecord {
+  std::string user;       // key
+  std::string hash;       // PHC-style "$scrypt$ln=..,r=..,p=..$<salt b64>$<hash b64>"
+  std::string profile;    // the only profile it may enroll under; empty: any
+  bool one_time = false;  // an enrollment secret: good for one certificate
+  bool used = false;      // a one-time secret that has enrolled
+  std::int64_t created_at = 0;
+
+  bool operator==(const PasswordRecord&) const = default;
+};
+
 // Compact binary encodings (CBOR) of the records; decoding returns kSystemFailure for bytes
 // that are not a record of that kind (a corrupt store is not a client's fault).
 Bytes encode(const CertificateRecord& record);
@@ -71,5 +83,7 @@ Result<CertificateRecord> decode_certificate(ByteView bytes);
 Result<TransactionRecord> decode_transaction(ByteView bytes);
 Bytes encode(const AuditRecord& record);
 Result<AuditRecord> decode_audit(ByteView bytes);
+Bytes encode(const PasswordRecord& record);
+Result<PasswordRecord> decode_password(ByteView bytes);
 
 }  // namespace enrolld::store

@@ -18,6 +18,8 @@ struct WriteSet {
   std::vector<CertificateRecord> new_certificates;      // inserted; the serial must be free
   std::vector<CertificateRecord> updated_certificates;  // replaced (status changes)
   std::vector<AuditRecord> audit;                       // appended
+  std::vector<PasswordRecord> passwords;                // inserted or replaced
+  std::vector<std::string> removed_passwords;           // by user
 };
 
 // Thread-safety: every method may be called from any thread concurrently.
@@ -48,6 +50,10 @@ class Store {
   // certificate never leaves this list).
   [[nodiscard]] virtual Result<std::vector<CertificateRecord>> list_revoked(std::size_t limit) = 0;
 
+  // Returns the password record of `user`, nullopt if there is none.
+  [[nodiscard]] virtual Result<std::optional<PasswordRecord>> find_password(std::string_view user) = 0;
+  // Returns up to `limit` password records in user order.
+  [[nodiscard]] virtual Result<std::vector<PasswordRecord>> list_passwords(std::size_t limit) = 0;
   // Returns up to `limit` audit records, oldest first.
   [[nodiscard]] virtual Result<std::vector<AuditRecord>> list_audit(std::size_t limit) = 0;
 };

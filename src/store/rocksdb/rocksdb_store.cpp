@@ -16,6 +16,7 @@ constexpr const char* kTransactions = "transactions";
 constexpr const char* kAudit = "audit";
 constexpr const char* kOpenTransactions = "open-transactions";
 constexpr const char* kRevoked = "revoked";
+constexpr const char* kPasswords = "passwords";
 
 // Audit keys sort by time: 16 hex digits of the second, 16 of a per-process sequence, then
 // random bytes so that two processes never collide.
@@ -57,12 +58,18 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
       {kTransactions, rocksdb::ColumnFamilyOptions()},
       {kAudit, rocksdb::ColumnFamilyOptions()},
       {kOpenTransactions, rocksdb::ColumnFamilyOptions()},
-      {kRevoked, rocksdb::ColumnFamilyOptions()}};
+      {kRevoked, rocksdb::ColumnFamilyOptions()},
+      {kPasswords, rocksdb::ColumnFamilyOptions()}};
 
   // A database from before the revoked index: fill it from the certificates once (below).
   std::vector<std::string> existing;
   const bool existed = rocksdb::DB::ListColumnFamilies(options, path, &existing).ok();
   const bool index_revoked = existed && std::find(existing.begin(), existing.end(), kRevoked) == existing.end();
+  const bool lacks_passwords = existed && std::find(existing.begin(), existing.end(), kPasswords) == existing.end();
+  if (lacks_passwords && mode == Mode::kReadOnly) {
+    return fail(ErrorCode::kSystemUnavailable,
+                "the store at " + path + " predates EST passwords; start enrolld once to add them");
+  }
   if (index_revoked && mode == Mode::kReadOnly) {
     return fail(ErrorCode::kSystemUnavailable,
                 "the store at " + path + " predates the revoked-certificate index; start enrolld once to add it");
@@ -82,6 +89,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_audit = store->m_families[3];
   store->m_open = store->m_families[4];
   store->m_revoked = store->m_families[5];
+  store->m_passwords = store->m_families[6];
   if (index_revoked) {
     if (auto ok = store->index_revoked_certificates(); !ok) return tl::unexpected(ok.error());
   }
@@ -128,6 +136,10 @@ Status RocksDbStore::commit(const WriteSet& writes) {
       if (cert.status == "revoked") batch.Put(m_revoked, slice(cert.serial_hex), rocksdb::Slice());
     }
   }
+  for (const auto& password : writes.passwords) {
+    batch.Put(m_passwords, slice(password.user), slice(encode(password)));
+  }
+  for (const auto& user : writes.removed_passwords) batch.Delete(m_passwords, slice(user));
   rocksdb::WriteOptions options;
   options.sync = true;  // a certificate may leave only after its record is durable
 
@@ -177,6 +189,22 @@ Result<std::optional<CertificateRecord>> RocksDbStore::find_certificate(std::str
   auto record = decode_certificate(view(**value));
   if (!record) return tl::unexpected(record.error());
   return std::optional<CertificateRecord>(std::move(*record));
+}
+
+Result<std::optional<PasswordRecord>> RocksDbStore::find_password(std::string_view user) {
+  auto value = get(m_passwords, user);
+  if (!value) return tl::unexpected(value.error());
+  if (!*value) return std::optional<PasswordRecord>();
+  auto record = decode_password(view(**value));
+  if (!record) return tl::unexpected(record.error());
+  return std::optional<PasswordRecord>(std::move(*record));
+}
+
+Result<std::vector<PasswordRecord>> RocksDbStore::list_passwords(std::size_t limit) {
+  return scan<PasswordRecord>(m_passwords, limit,
+                              [](const rocksdb::Iterator& it) -> Result<std::optional<PasswordRecord>> {
+                                return decode_password(view(it.value().ToString()));
+                              });
 }
 
 Result<bool> RocksDbStore::serial_taken(std::string_view serial_hex) {

@@ -32,6 +32,8 @@ class RocksDbStore final : public Store {
   Result<std::vector<AuditRecord>> list_audit(std::size_t limit) override;
   Result<std::vector<TransactionRecord>> list_open_transactions(std::size_t limit) override;
   Result<std::vector<CertificateRecord>> list_revoked(std::size_t limit) override;
+  Result<std::optional<PasswordRecord>> find_password(std::string_view user) override;
+  Result<std::vector<PasswordRecord>> list_passwords(std::size_t limit) override;
 
  private:
   RocksDbStore() = default;
@@ -50,7 +52,8 @@ class RocksDbStore final : public Store {
   rocksdb::ColumnFamilyHandle* m_audit = nullptr;
   rocksdb::ColumnFamilyHandle* m_open = nullptr;     // IDs of open transactions (empty values)
   rocksdb::ColumnFamilyHandle* m_revoked = nullptr;  // serials of revoked certificates (empty values)
-  std::uint64_t m_audit_sequence = 0;                // orders audit records written in the same second
+  rocksdb::ColumnFamilyHandle* m_passwords = nullptr;
+  std::uint64_t m_audit_sequence = 0;  // orders audit records written in the same second
   std::mutex m_commit_mutex;
 };
 

@@ -75,7 +75,7 @@ TEST_F(RocksDbStoreTest, TransactionRoundTripKeepsEveryField) {
   auto store = open();
   ASSERT_NE(store, nullptr);
   const TransactionRecord record = transaction("00112233");
-  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}, {}, {}}).has_value());
   auto found = store->find_transaction("00112233");
   ASSERT_TRUE(found.has_value()) << found.error().message;
   ASSERT_TRUE(found->has_value());
@@ -89,7 +89,7 @@ TEST_F(RocksDbStoreTest, TransactionRoundTripWithEmptyAndNegativeValues) {
   record.id_hex = "ff";
   record.created_at = -1;
   record.updated_at = std::numeric_limits<std::int64_t>::min();
-  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}, {}, {}}).has_value());
   auto found = store->find_transaction("ff");
   ASSERT_TRUE(found.has_value()) << found.error().message;
   ASSERT_TRUE(found->has_value());
@@ -101,7 +101,7 @@ TEST_F(RocksDbStoreTest, CertificateRoundTripKeepsEveryField) {
   ASSERT_NE(store, nullptr);
   CertificateRecord record = certificate("0a1b2c3d4e5f");
   record.status = "revoked";  // not the default, so it must really be read back
-  ASSERT_TRUE(store->commit(WriteSet{{}, {record}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{}, {record}, {}, {}, {}, {}}).has_value());
   auto found = store->find_certificate("0a1b2c3d4e5f");
   ASSERT_TRUE(found.has_value()) << found.error().message;
   ASSERT_TRUE(found->has_value());
@@ -116,7 +116,7 @@ TEST_F(RocksDbStoreTest, OneCommitWritesTransactionsAndCertificatesTogether) {
   ASSERT_NE(store, nullptr);
   const auto txn = transaction("aa");
   const auto cert = certificate("01");
-  ASSERT_TRUE(store->commit(WriteSet{{txn}, {cert}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{txn}, {cert}, {}, {}, {}, {}}).has_value());
   auto found_txn = store->find_transaction("aa");
   auto found_cert = store->find_certificate("01");
   ASSERT_TRUE(found_txn.has_value() && found_txn->has_value());
@@ -151,7 +151,7 @@ TEST_F(RocksDbStoreTest, FindOnAbsentKeysReturnsNullopt) {
 TEST_F(RocksDbStoreTest, TransactionsAndCertificatesHaveSeparateKeySpaces) {
   auto store = open();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->commit(WriteSet{{transaction("0102")}, {certificate("0304")}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{transaction("0102")}, {certificate("0304")}, {}, {}, {}, {}}).has_value());
   auto cert = store->find_certificate("0102");
   ASSERT_TRUE(cert.has_value());
   EXPECT_FALSE(cert->has_value());
@@ -166,7 +166,7 @@ TEST_F(RocksDbStoreTest, TransactionsAndCertificatesHaveSeparateKeySpaces) {
 TEST_F(RocksDbStoreTest, KeysMatchExactlyNotByPrefix) {
   auto store = open();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->commit(WriteSet{{transaction("abcd")}, {certificate("abcd")}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{transaction("abcd")}, {certificate("abcd")}, {}, {}, {}, {}}).has_value());
   for (const char* key : {"abc", "abcde", "ABCD", ""}) {
     auto txn = store->find_transaction(key);
     ASSERT_TRUE(txn.has_value());
@@ -181,11 +181,11 @@ TEST_F(RocksDbStoreTest, TransactionIsReplacedOnSecondCommit) {
   auto store = open();
   ASSERT_NE(store, nullptr);
   auto record = transaction("77");
-  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}, {}, {}}).has_value());
   record.state = "confirmed";
   record.updated_at += 10;
   record.last_response = {0x01};
-  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{record}, {}, {}, {}, {}, {}}).has_value());
   auto found = store->find_transaction("77");
   ASSERT_TRUE(found.has_value() && found->has_value());
   EXPECT_EQ(**found, record);
@@ -204,7 +204,7 @@ TEST_F(RocksDbStoreTest, OpenTransactionsAreListedUntilTheyClose) {
   auto finished = transaction("01");
   finished.open = false;
   auto held = transaction("03");
-  ASSERT_TRUE(store->commit(WriteSet{{waiting, finished, held}, {}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{waiting, finished, held}, {}, {}, {}, {}, {}}).has_value());
   auto listed = store->list_open_transactions(10);
   ASSERT_TRUE(listed.has_value()) << listed.error().message;
   EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"02", "03"}));
@@ -215,7 +215,7 @@ TEST_F(RocksDbStoreTest, OpenTransactionsAreListedUntilTheyClose) {
   EXPECT_EQ(ids_of(*limited), (std::vector<std::string>{"02"}));
 
   waiting.open = false;  // e.g. confirmed
-  ASSERT_TRUE(store->commit(WriteSet{{waiting}, {}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{waiting}, {}, {}, {}, {}, {}}).has_value());
   listed = store->list_open_transactions(10);
   ASSERT_TRUE(listed.has_value());
   EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"03"}));
@@ -225,7 +225,7 @@ TEST_F(RocksDbStoreTest, OpenIndexSurvivesReopen) {
   {
     auto store = open();
     ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(store->commit(WriteSet{{transaction("aa")}, {}, {}, {}}).has_value());
+    ASSERT_TRUE(store->commit(WriteSet{{transaction("aa")}, {}, {}, {}, {}, {}}).has_value());
   }
   auto store = open(RocksDbStore::Mode::kReadOnly);
   ASSERT_NE(store, nullptr);
@@ -239,7 +239,7 @@ TEST_F(RocksDbStoreTest, RevokedCertificatesAreListedFromTheirRevocationOn) {
   ASSERT_NE(store, nullptr);
   auto born_revoked = certificate("03");
   born_revoked.status = "revoked";
-  ASSERT_TRUE(store->commit(WriteSet{{}, {certificate("01"), certificate("02"), born_revoked}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{}, {certificate("01"), certificate("02"), born_revoked}, {}, {}, {}, {}}).has_value());
   auto listed = store->list_revoked(10);
   ASSERT_TRUE(listed.has_value()) << listed.error().message;
   ASSERT_EQ(listed->size(), 1U);
@@ -249,7 +249,7 @@ TEST_F(RocksDbStoreTest, RevokedCertificatesAreListedFromTheirRevocationOn) {
   later.status = "revoked";
   later.revoked_at = 1700000000;
   later.revocation_reason = 1;
-  ASSERT_TRUE(store->commit(WriteSet{{}, {}, {later}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{}, {}, {later}, {}, {}, {}}).has_value());
   listed = store->list_revoked(10);
   ASSERT_TRUE(listed.has_value());
   ASSERT_EQ(listed->size(), 2U);
@@ -305,7 +305,7 @@ TEST_F(RocksDbStoreTest, NewCertificateWithTakenSerialConflictsAndWritesNothing)
   const auto original = certificate("10");
   const auto other = certificate("20");
   const auto existing_txn = transaction("e0");
-  ASSERT_TRUE(store->commit(WriteSet{{existing_txn}, {original, other}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{existing_txn}, {original, other}, {}, {}, {}, {}}).has_value());
 
   auto duplicate = certificate("10");
   duplicate.subject = "CN=impostor";
@@ -348,7 +348,7 @@ TEST_F(RocksDbStoreTest, DuplicateSerialWithinOneWriteSetConflicts) {
   auto first = certificate("40");
   auto second = certificate("40");
   second.subject = "CN=second";
-  auto result = store->commit(WriteSet{{transaction("f0")}, {first, second}, {}, {}});
+  auto result = store->commit(WriteSet{{transaction("f0")}, {first, second}, {}, {}, {}, {}});
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, ErrorCode::kConflict);
   auto found = store->find_certificate("40");
@@ -367,7 +367,7 @@ TEST_F(RocksDbStoreTest, ConcurrentCommitsOfOneSerialLetExactlyOneWin) {
     threads.emplace_back([&, i] {
       auto cert = certificate("50");
       cert.requester = "thread-" + std::to_string(i);
-      auto result = store->commit(WriteSet{{transaction("t" + std::to_string(i))}, {cert}, {}, {}});
+      auto result = store->commit(WriteSet{{transaction("t" + std::to_string(i))}, {cert}, {}, {}, {}, {}});
       if (result) {
         ++wins;
       } else if (result.error().code == ErrorCode::kConflict) {
@@ -391,10 +391,10 @@ TEST_F(RocksDbStoreTest, UpdatedCertificatesReplaceTheRecord) {
   auto store = open();
   ASSERT_NE(store, nullptr);
   const auto record = certificate("60");
-  ASSERT_TRUE(store->commit(WriteSet{{}, {record}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{}, {record}, {}, {}, {}, {}}).has_value());
   auto revoked = record;
   revoked.status = "revoked";
-  auto result = store->commit(WriteSet{{}, {}, {revoked}, {}});
+  auto result = store->commit(WriteSet{{}, {}, {revoked}, {}, {}, {}});
   ASSERT_TRUE(result.has_value()) << result.error().message;
   auto found = store->find_certificate("60");
   ASSERT_TRUE(found.has_value() && found->has_value());
@@ -408,7 +408,7 @@ TEST_F(RocksDbStoreTest, UpdatedCertificatesReplaceTheRecord) {
 TEST_F(RocksDbStoreTest, AuditRecordsAreKeptInOrderWithTheirChange) {
   auto store = open();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->commit(WriteSet{{}, {certificate("70")}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{}, {certificate("70")}, {}, {}, {}, {}}).has_value());
   auto revoked = certificate("70");
   revoked.status = "revoked";
   revoked.revoked_at = 1700000000;
@@ -450,7 +450,7 @@ TEST_F(RocksDbStoreTest, ListCertificatesIsInSerialOrderAndRespectsLimit) {
   ASSERT_NE(store, nullptr);
   const std::vector<std::string> serials = {"7f01", "0a00", "ff00", "1234", "00ff"};
   for (const auto& serial : serials) {  // one commit each, not in order
-    ASSERT_TRUE(store->commit(WriteSet{{}, {certificate(serial)}, {}, {}}).has_value());
+    ASSERT_TRUE(store->commit(WriteSet{{}, {certificate(serial)}, {}, {}, {}, {}}).has_value());
   }
   std::vector<std::string> sorted = serials;
   std::sort(sorted.begin(), sorted.end());
@@ -479,7 +479,7 @@ TEST_F(RocksDbStoreTest, ListCertificatesIsInSerialOrderAndRespectsLimit) {
 TEST_F(RocksDbStoreTest, ListCertificatesDoesNotIncludeTransactions) {
   auto store = open();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->commit(WriteSet{{transaction("01"), transaction("02")}, {certificate("03")}, {}, {}}).has_value());
+  ASSERT_TRUE(store->commit(WriteSet{{transaction("01"), transaction("02")}, {certificate("03")}, {}, {}, {}, {}}).has_value());
   auto list = store->list_certificates(100);
   ASSERT_TRUE(list.has_value());
   ASSERT_EQ(list->size(), 1u);
@@ -492,7 +492,7 @@ TEST_F(RocksDbStoreTest, DataSurvivesCloseAndReopen) {
   {
     auto store = open();
     ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(store->commit(WriteSet{{txn}, {cert}, {}, {}}).has_value());
+    ASSERT_TRUE(store->commit(WriteSet{{txn}, {cert}, {}, {}, {}, {}}).has_value());
   }
   auto store = open();
   ASSERT_NE(store, nullptr);
@@ -503,7 +503,7 @@ TEST_F(RocksDbStoreTest, DataSurvivesCloseAndReopen) {
   ASSERT_TRUE(found_cert.has_value() && found_cert->has_value());
   EXPECT_EQ(**found_cert, cert);
   // The uniqueness check also holds across the reopen.
-  auto again = store->commit(WriteSet{{}, {certificate("81")}, {}, {}});
+  auto again = store->commit(WriteSet{{}, {certificate("81")}, {}, {}, {}, {}});
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, ErrorCode::kConflict);
 }
@@ -513,7 +513,7 @@ TEST_F(RocksDbStoreTest, ReadOnlyOpenSeesCommittedDataWhileWriterIsOpen) {
   ASSERT_NE(writer, nullptr);
   const auto txn = transaction("90");
   const auto cert = certificate("91");
-  ASSERT_TRUE(writer->commit(WriteSet{{txn}, {cert}, {}, {}}).has_value());
+  ASSERT_TRUE(writer->commit(WriteSet{{txn}, {cert}, {}, {}, {}, {}}).has_value());
 
   auto reader = open(RocksDbStore::Mode::kReadOnly);
   ASSERT_NE(reader, nullptr);
@@ -529,18 +529,18 @@ TEST_F(RocksDbStoreTest, ReadOnlyOpenSeesCommittedDataWhileWriterIsOpen) {
   EXPECT_EQ(list->front(), cert);
 
   // The writer keeps working with a reader open.
-  EXPECT_TRUE(writer->commit(WriteSet{{transaction("92")}, {}, {}, {}}).has_value());
+  EXPECT_TRUE(writer->commit(WriteSet{{transaction("92")}, {}, {}, {}, {}, {}}).has_value());
 }
 
 TEST_F(RocksDbStoreTest, ReadOnlyStoreRefusesCommit) {
   {
     auto writer = open();
     ASSERT_NE(writer, nullptr);
-    ASSERT_TRUE(writer->commit(WriteSet{{}, {certificate("a0")}, {}, {}}).has_value());
+    ASSERT_TRUE(writer->commit(WriteSet{{}, {certificate("a0")}, {}, {}, {}, {}}).has_value());
   }
   auto reader = open(RocksDbStore::Mode::kReadOnly);
   ASSERT_NE(reader, nullptr);
-  auto result = reader->commit(WriteSet{{transaction("a1")}, {certificate("a2")}, {}, {}});
+  auto result = reader->commit(WriteSet{{transaction("a1")}, {certificate("a2")}, {}, {}, {}, {}});
   EXPECT_FALSE(result.has_value());
   auto found = reader->find_transaction("a1");
   ASSERT_TRUE(found.has_value());
@@ -562,7 +562,7 @@ TEST_F(RocksDbStoreTest, SecondReadWriteOpenIsUnavailable) {
   EXPECT_EQ(second.error().code, ErrorCode::kSystemUnavailable);
   EXPECT_NE(second.error().message.find(db_path()), std::string::npos) << second.error().message;
   // The first instance is unaffected.
-  EXPECT_TRUE(first->commit(WriteSet{{transaction("b0")}, {}, {}, {}}).has_value());
+  EXPECT_TRUE(first->commit(WriteSet{{transaction("b0")}, {}, {}, {}, {}, {}}).has_value());
 }
 
 TEST_F(RocksDbStoreTest, ReadWriteOpenWorksAgainAfterClose) {
