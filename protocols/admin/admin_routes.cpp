@@ -12,7 +12,10 @@ namespace {
 
 constexpr const char* kPending = "/admin/pending";
 constexpr const char* kTransactions = "/admin/transactions/";
+constexpr const char* kEstUsers = "/admin/est/users";
 constexpr std::size_t kPendingLimit = 10'000;
+constexpr std::size_t kUsersLimit = 100'000;
+constexpr std::size_t kGeneratedPasswordBytes = 18;  // 24 base64 characters
 
 using nlohmann::json;
 
@@ -37,6 +40,8 @@ http::Response error_response(const Error& error) {
     case ErrorCode::kUnknownTransaction: status = 404; break;
     case ErrorCode::kUnexpectedMessage: status = 409; break;
     case ErrorCode::kSystemUnavailable: status = 503; break;
+    case ErrorCode::kNotFound: status = 404; break;
+    case ErrorCode::kBadDataFormat: status = 400; break;
     default: break;
   }
   return json_response(status, {{"error", error.message}});
@@ -80,9 +85,65 @@ http::Response decide(ra::ApprovalQueue& queue, const http::Request& request) {
   return json_response(200, {{"transaction", id}, {"decision", action == "approve" ? "approved" : "rejected"}});
 }
 
+http::Response list_users(ra::PasswordAdministration& passwords) {
+  auto users = passwords.users(kUsersLimit);
+  if (!users) return error_response(users.error());
+  json list = json::array();
+  for (const auto& u : *users) {
+    list.push_back({{"user", u.user},
+                    {"profile", u.profile},
+                    {"one_time", u.one_time},
+                    {"used", u.used},
+                    {"created_at", u.created_at}});
+  }
+  return json_response(200, list);
+}
+
+// A password nobody chose: random, URL- and shell-safe.
+std::string generated_password() {
+  std::string text;
+  for (std::uint8_t byte : random_bytes(kGeneratedPasswordBytes)) {
+    static constexpr char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    text.push_back(kAlphabet[byte % (sizeof kAlphabet - 1)]);
+  }
+  return text;
+}
+
+// POST /admin/est/users {"user", "password"?, "profile"?, "one_time"?}: sets the user's password
+// (a generated one when none is given) and answers with it, once.
+http::Response set_user(ra::PasswordAdministration& passwords, const http::Request& request) {
+  json body = json::parse(request.body.begin(), request.body.end(), nullptr, false);
+  if (!body.is_object() || !body.contains("user") || !body["user"].is_string()) {
+    return json_response(400, {{"error",
+                                "the body must be JSON with \"user\" and optionally \"password\", "
+                                "\"profile\", \"one_time\""}});
+  }
+  const std::string user = body["user"];
+  std::string password = body.value("password", "");
+  const bool generated = password.empty();
+  if (generated) password = generated_password();
+  Status done = passwords.set_password(user, password, body.value("profile", ""), body.value("one_time", false));
+  if (!done) return error_response(done.error());
+  json answer = {{"user", user}};
+  if (generated) answer["password"] = password;
+  ::OPENSSL_cleanse(password.data(), password.size());
+  return json_response(201, answer);
+}
+
+http::Response remove_user(ra::PasswordAdministration& passwords, const http::Request& request) {
+  const std::string prefix = std::string(kEstUsers) + "/";
+  if (request.path.size() <= prefix.size() || request.path.compare(0, prefix.size(), prefix) != 0) {
+    return json_response(404, {{"error", "use DELETE /admin/est/users/<user>"}});
+  }
+  Status done = passwords.remove_user(request.path.substr(prefix.size()));
+  if (!done) return error_response(done.error());
+  return json_response(200, {{"removed", request.path.substr(prefix.size())}});
+}
+
 }  // namespace
 
-std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, std::string token) {
+std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, ra::PasswordAdministration& passwords,
+                                      std::string token) {
   auto guard = [token = std::move(token)](http::Handler handler) -> http::Handler {
     return [token, handler = std::move(handler)](const http::Request& request) {
       if (!authorized(request, token)) {
@@ -97,6 +158,12 @@ std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, std::string toke
   return {
       {kPending, {"GET"}, guard([&queue](const http::Request&) { return list_pending(queue); })},
       {kTransactions, {"POST"}, guard([&queue](const http::Request& r) { return decide(queue, r); })},
+      {kEstUsers, {"GET", "POST"}, guard([&passwords](const http::Request& r) {
+         return r.method == "GET" ? list_users(passwords) : set_user(passwords, r);
+       })},
+      {std::string(kEstUsers) + "/", {"DELETE"}, guard([&passwords](const http::Request& r) {
+         return remove_user(passwords, r);
+       })},
   };
 }
 

@@ -3,6 +3,9 @@
 //   GET  /admin/pending                         requests held for approval (JSON)
 //   POST /admin/transactions/<id>/approve       {"officer": "..."}
 //   POST /admin/transactions/<id>/reject        {"officer": "...", "reason": "..."}
+//   GET  /admin/est/users                       EST users (HTTP Basic), without their hashes
+//   POST /admin/est/users                       {"user", "password"?, "profile"?, "one_time"?}
+//   DELETE /admin/est/users/<user>
 // Every route needs "Authorization: Bearer <token>" with the token from [admin] token_file.
 
 #include <string>
@@ -10,10 +13,12 @@
 
 #include "protocols/http/http_server.h"
 #include "ra/enrollment_service.h"
+#include "ra/passwords.h"
 
 namespace enrolld::admin {
 
-// `queue` must outlive the routes.
-std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, std::string token);
+// `queue` and `passwords` must outlive the routes.
+std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, ra::PasswordAdministration& passwords,
+                                      std::string token);
 
 }  // namespace enrolld::admin

@@ -738,6 +738,7 @@ Result<std::pair<Bytes, Bytes>> CmpServer::generate_key_for(Exchange& ex, const 
   auto encrypted = encrypted_key(generated->signed_key_package, recipient);
   // The signed package holds the private key in clear; only the encrypted form may remain.
   ::OPENSSL_cleanse(generated->signed_key_package.data(), generated->signed_key_package.size());
+  ::OPENSSL_cleanse(generated->private_key_der.data(), generated->private_key_der.size());
   ::OPENSSL_cleanse(recipient.shared_secret.data(), recipient.shared_secret.size());
   if (!encrypted) return tl::unexpected(encrypted.error());
   return std::pair{std::move(generated->public_key_der), std::move(*encrypted)};

@@ -44,6 +44,7 @@ Result<AdminReply> admin_request(const std::string& method, const std::string& u
   ::curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
   ::curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append_body);
   ::curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &reply.body);
+  if (method != "GET" && method != "POST") ::curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
   if (method == "POST") {
     ::curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, json_body.c_str());
     ::curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(json_body.size()));

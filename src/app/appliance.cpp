@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <sstream>
+
+#include <openssl/crypto.h>
 #include <thread>
 
 #include "common/log.h"
@@ -86,7 +89,53 @@ Result<std::unique_ptr<http::HttpServer>> start_admin(const Config& config, cons
   admin.bind_address = config.admin_listen;
   admin.port = options.admin_port.value_or(config.admin_port);
   admin.threads = 2;  // an operator's occasional request; libmicrohttpd wants a pool of 2 or more
-  return http::HttpServer::start(admin, admin::admin_routes(core.approvals(), std::move(*token)));
+  return http::HttpServer::start(admin, admin::admin_routes(core.approvals(), core.passwords(), std::move(*token)));
+}
+
+Result<std::string> read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return fail(ErrorCode::kConfigInvalid, "cannot read " + file.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The certificates a client is asked for: the manufacturer anchors and this CA's chain.
+Result<std::string> client_ca_pem(const Config& config) {
+  std::string pem;
+  std::vector<std::filesystem::path> files = config.est.trust_anchors;
+  files.push_back(config.ca_certificate);
+  if (config.ca_chain) files.push_back(*config.ca_chain);
+  for (const auto& file : files) {
+    auto text = read_text(file);
+    if (!text) return text;
+    pem += *text;
+  }
+  return pem;
+}
+
+// EST over HTTPS, when [est] has a TLS credential.
+Result<std::unique_ptr<http::HttpServer>> start_est(const Config& config, const RunOptions& options, Core& core) {
+  if (!config.est.tls_certificate) return std::unique_ptr<http::HttpServer>();
+  http::TlsOptions tls;
+  auto chain = read_text(*config.est.tls_certificate);
+  if (!chain) return tl::unexpected(chain.error());
+  auto key = read_text(*config.est.tls_key);
+  if (!key) return tl::unexpected(key.error());
+  auto client_cas = client_ca_pem(config);
+  if (!client_cas) return tl::unexpected(client_cas.error());
+  tls.certificate_chain_pem = std::move(*chain);
+  tls.private_key_pem = std::move(*key);
+  tls.client_ca_pem = std::move(*client_cas);
+  http::ServerOptions est_options;
+  est_options.bind_address = config.est.listen;
+  est_options.port = options.est_port.value_or(config.est.port);
+  est_options.threads = config.threads;
+  est_options.max_body_bytes = config.max_body_bytes;
+  est_options.tls = std::move(tls);
+  auto server = http::HttpServer::start(est_options, est::est_routes(core.est()));
+  ::OPENSSL_cleanse(est_options.tls->private_key_pem.data(), est_options.tls->private_key_pem.size());
+  return server;
 }
 
 }  // namespace
@@ -117,15 +166,20 @@ int run(const Config& config, const RunOptions& options) {
   auto admin = start_admin(config, options, **core);
   if (!admin) return report(admin.error());
   const std::uint16_t admin_port = *admin ? (*admin)->port() : 0;
+  auto est_server = start_est(config, options, **core);
+  if (!est_server) return report(est_server.error());
+  const std::uint16_t est_port = *est_server ? (*est_server)->port() : 0;
   DeadlineSweeper sweeper(**core, sweep_interval(config));
 
-  spdlog::info("enrolld serving: ca=\"{}\" http={}:{} admin={} store={}", (*core)->ca_name(), config.listen,
-               (*server)->port(), admin_port != 0 ? config.admin_listen + ":" + std::to_string(admin_port) : "off",
-               config.store_path.string());
-  if (options.on_listening) options.on_listening(Listening{(*server)->port(), admin_port});
+  spdlog::info(
+      "enrolld serving: ca=\"{}\" http={}:{} est={} admin={} store={}", (*core)->ca_name(), config.listen,
+      (*server)->port(), est_port != 0 ? "https://" + config.est.listen + ":" + std::to_string(est_port) : "off",
+      admin_port != 0 ? config.admin_listen + ":" + std::to_string(admin_port) : "off", config.store_path.string());
+  if (options.on_listening) options.on_listening(Listening{(*server)->port(), admin_port, est_port});
   const int signal = wait_for_termination();
   spdlog::info("signal {} received: finishing requests in flight", signal);
   (*server)->stop();
+  if (*est_server) (*est_server)->stop();
   if (*admin) (*admin)->stop();
   spdlog::info("enrolld stopped");
   return 0;

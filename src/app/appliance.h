@@ -13,11 +13,13 @@ namespace enrolld::app {
 struct Listening {
   std::uint16_t http_port = 0;
   std::uint16_t admin_port = 0;  // 0: no admin listener ([admin] token_file not set)
+  std::uint16_t est_port = 0;    // 0: no EST listener ([est] has no TLS credential)
 };
 
 struct RunOptions {
   std::optional<std::uint16_t> http_port;              // overrides [server] http_port
   std::optional<std::uint16_t> admin_port;             // overrides [admin] port
+  std::optional<std::uint16_t> est_port;               // overrides [est] port
   std::function<void(const Listening&)> on_listening;  // called once serving
 };
 

@@ -11,6 +11,7 @@
 #include "ra/certificate_trust_impl.h"
 #include "ra/enrollment_service_impl.h"
 #include "ra/hsm_message_signer.h"
+#include "ra/password_store.h"
 #include "ra/static_secrets.h"
 #include "store/rocksdb/rocksdb_store.h"
 
@@ -107,6 +108,9 @@ struct Core::Parts {
   ra::CertificateTrustImpl trust;
   ra::HsmMessageSigner response_signer;
   cmp::CmpServer cmp;
+  ra::PasswordStore passwords;
+  ra::CertificateTrustImpl est_trust;  // manufacturer anchors of [est], and this CA
+  est::EstServer est;
 
   // What start-up read from the HSM and the files, before anything is built from it.
   struct Loaded {
@@ -115,6 +119,7 @@ struct Core::Parts {
     std::unique_ptr<hsm::Signer> signer;
     std::vector<Bytes> anchors;
     std::vector<Bytes> ras;
+    std::vector<Bytes> est_anchors;
     std::optional<ra::KeyGenerationAuthority> kga;
     std::optional<ra::RootCaUpdate> root_update;
   };
@@ -127,7 +132,12 @@ struct Core::Parts {
         secrets(shared_secrets(config)),
         trust(*store, service.ca_chain(), loaded.anchors, std::move(loaded.ras), system_clock()),
         response_signer(authority.signer(), service.ca_chain()),
-        cmp(service, secrets, cmp_options(config), &trust, &response_signer) {}
+        cmp(service, secrets, cmp_options(config), &trust, &response_signer),
+        passwords(*store,
+                  ra::LockoutPolicy{config.est.max_password_failures, std::chrono::seconds(config.est.lockout_seconds)},
+                  system_clock()),
+        est_trust(*store, service.ca_chain(), loaded.est_anchors, {}, system_clock()),
+        est(service, est_trust, passwords, est::EstOptions{config.est.reenroll_same_key}) {}
 
   // The configured profiles, with "default" (from [ca]) first unless configured explicitly.
   static std::vector<ca::Profile> profiles_of(const Config& config) {
@@ -191,6 +201,8 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   if (!anchors) return tl::unexpected(anchors.error());
   auto ras = load_certificates(config.ra_certificates);
   if (!ras) return tl::unexpected(ras.error());
+  auto est_anchors = load_certificates(config.est.trust_anchors);
+  if (!est_anchors) return tl::unexpected(est_anchors.error());
   auto kga = load_kga(config, *chain, tokens);
   if (!kga) return tl::unexpected(kga.error());
   std::optional<ra::RootCaUpdate> root_update;
@@ -203,7 +215,7 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   if (!store) return tl::unexpected(store.error());
   auto parts = std::make_unique<Parts>(
       config, Parts::Loaded{std::move(*store), std::move(*chain), std::move(*signer), std::move(*anchors),
-                            std::move(*ras), std::move(*kga), std::move(root_update)});
+                            std::move(*ras), std::move(*est_anchors), std::move(*kga), std::move(root_update)});
   return std::unique_ptr<Core>(new Core(std::move(parts)));
 }
 
@@ -212,6 +224,12 @@ Core::~Core() = default;
 
 cmp::CmpServer& Core::cmp() {
   return m_parts->cmp;
+}
+est::EstServer& Core::est() {
+  return m_parts->est;
+}
+ra::PasswordAdministration& Core::passwords() {
+  return m_parts->passwords;
 }
 ra::EnrollmentService& Core::enrollment() {
   return m_parts->service;

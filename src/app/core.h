@@ -9,6 +9,8 @@
 #include "app/config.h"
 #include "common/error.h"
 #include "protocols/cmp/cmp_server.h"
+#include "protocols/est/est_server.h"
+#include "ra/passwords.h"
 
 namespace enrolld::app {
 
@@ -22,6 +24,8 @@ class Core {
   ~Core();
 
   cmp::CmpServer& cmp();
+  est::EstServer& est();
+  ra::PasswordAdministration& passwords();  // EST users (HTTP Basic)
   // The core as the protocols see it (e.g. for the repository's CRL and CA certificates).
   ra::EnrollmentService& enrollment();
   ra::ApprovalQueue& approvals();

@@ -13,6 +13,10 @@
 #include "hsm/pkcs11/token.h"
 #include "hsm/software_signer.h"
 #include "protocols/repository/repository_routes.h"
+#include "ra/password_store.h"
+#include "store/rocksdb/rocksdb_store.h"
+
+#include <openssl/x509v3.h>
 
 namespace enrolld::app {
 
@@ -25,6 +29,7 @@ constexpr const char* kRootKey = "root-ca";
 constexpr const char* kIssuingKey = "issuing-ca";
 constexpr const char* kKgaKey = "key-generation";  // signs centrally generated keys
 constexpr const char* kCmpReference = "demo-device";
+constexpr const char* kEstUser = "demo-est";
 constexpr const char* kSoftHsmModule = "/usr/lib/softhsm/libsofthsm2.so";
 
 std::string random_token(std::size_t bytes) {
@@ -113,6 +118,61 @@ Status write_software_credential(const ca::CertificateAuthority& factory, const 
   return write_text(fs::path(stem).concat(".pem"), ossl::pem_of(issued->certificate.get()));
 }
 
+// The EST listener's TLS credential: a software key (the TLS stack holds it in memory) with a
+// certificate from the issuing CA in the HSM, for 127.0.0.1 and localhost. tls/server.pem holds
+// the server certificate and the issuing CA, what a client needs besides the root.
+Status ensure_tls_credential(const fs::path& dir, const hsm::TokenAccess& access) {
+  const fs::path tls = dir / "tls";
+  if (fs::exists(tls / "server.pem")) return {};
+  fs::create_directories(tls);
+  auto token = hsm::Pkcs11Token::open(access);
+  if (!token) return tl::unexpected(token.error());
+  auto issuing_signer = (*token)->signer(kIssuingKey);
+  if (!issuing_signer) return tl::unexpected(issuing_signer.error());
+  auto issuing = ossl::read_pem_certificate((dir / "ca" / "issuing.pem").string());
+  if (!issuing) return tl::unexpected(issuing.error());
+  std::vector<ossl::X509Ptr> chain;
+  chain.push_back(std::move(*issuing));
+  ca::CertificateAuthority authority(std::move(chain), std::move(*issuing_signer), system_clock());
+
+  ossl::EvpPkeyPtr key(::EVP_EC_gen("P-256"));
+  ossl::X509NamePtr name(::X509_NAME_new());
+  ::X509_NAME_add_entry_by_txt(name.get(), "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("enrolld demo"),
+                               -1, -1, 0);
+  ::X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("localhost"), -1,
+                               -1, 0);
+  ossl::X509ExtensionsPtr extensions(sk_X509_EXTENSION_new_null());
+  ::X509_EXTENSION* san =
+      ::X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, const_cast<char*>("IP:127.0.0.1,DNS:localhost"));
+  if (!extensions || san == nullptr || sk_X509_EXTENSION_push(extensions.get(), san) == 0) {
+    ::X509_EXTENSION_free(san);
+    return fail(ErrorCode::kSystemFailure, "cannot build the TLS certificate's subjectAltName");
+  }
+  const Bytes extensions_der = ossl::der_with(extensions.get(), [](const auto* exts, unsigned char** out) {
+    return ::i2d_X509_EXTENSIONS(const_cast<STACK_OF(X509_EXTENSION)*>(exts), out);
+  });
+  ca::Profile profile;
+  profile.validity = std::chrono::hours(24 * 365 * 2);
+  auto issued = authority.issue({ossl::der_of(name.get()), ossl::der_of_public_key(key.get()), extensions_der}, profile,
+                                [](const std::string&) -> Result<bool> { return false; });
+  if (!issued) return tl::unexpected(issued.error());
+  if (auto ok = write_text(tls / "server.key", ossl::pem_of_private_key(key.get()), 0600); !ok) return ok;
+  return write_text(tls / "server.pem",
+                    ossl::pem_of(issued->certificate.get()) + ossl::pem_of(authority.chain().front().get()));
+}
+
+// The demo's EST user (HTTP Basic), stored hashed before enrolld first opens the store.
+Status ensure_est_user(const fs::path& dir) {
+  const fs::path password_file = dir / "est-password";
+  if (fs::exists(password_file)) return {};
+  auto store = store::RocksDbStore::open((dir / "db").string());
+  if (!store) return tl::unexpected(store.error());
+  ra::PasswordStore passwords(**store, ra::LockoutPolicy{}, system_clock());
+  const std::string password = random_token(12);
+  if (auto ok = passwords.set_password(kEstUser, password, "", false); !ok) return ok;
+  return write_text(password_file, password + "\n", 0600);
+}
+
 // The simulated device manufacturer: its CA (a software key: it lives outside enrolld in real
 // life), one device certificate from its factory, which enrolld trusts for signed requests,
 // and the certificate of a registration authority in front of enrolld, which the demo config
@@ -164,8 +224,17 @@ std::string config_text(const std::string& cmp_secret) {
       << "check_after_seconds = 1\napproval_wait_seconds = 604800\n\n"
       << "[admin]\n# enrollctl approve/reject talk to this loopback listener with the token in token_file.\n"
       << "listen = \"127.0.0.1\"\nport = 0\ntoken_file = \"admin-token\"\n\n"
-      << "# Requests to /.well-known/cmp/p/approval wait for 'enrollctl approve'.\n"
-      << "[[profile]]\nname = \"approval\"\nrequire_approval = true\n";
+      << "[est]\n# EST over HTTPS: https://127.0.0.1:<port>/.well-known/est/[<label>/]<operation>\n"
+      << "listen = \"127.0.0.1\"\nport = 0\ntls_certificate = \"tls/server.pem\"\ntls_key = \"tls/server.key\"\n"
+      << "# Devices with a certificate from these CAs may simpleenroll with it (bootstrap).\n"
+      << "trust_anchors = [\"vendor/manufacturer-ca.pem\"]\n"
+      << "# simplereenroll may keep the key (false: a new key is required).\nreenroll_same_key = true\n"
+      << "# HTTP Basic: after max_password_failures wrong passwords a user waits lockout_seconds.\n"
+      << "max_password_failures = 5\nlockout_seconds = 60\n\n"
+      << "# Requests to /.well-known/cmp/p/approval (EST label 'approval') wait for 'enrollctl approve'.\n"
+      << "[[profile]]\nname = \"approval\"\nrequire_approval = true\n\n"
+      << "# EST label 'bound': P-256 keys only, and the CSR must carry the TLS channel binding.\n"
+      << "[[profile]]\nname = \"bound\"\nkey_types = [\"P-256\"]\nrequire_channel_binding = true\n";
   return out.str();
 }
 
@@ -202,6 +271,8 @@ Result<fs::path> ensure_demo_instance(const fs::path& requested_dir) {
   if (auto ok = ensure_kga_certificate(dir, access); !ok) return tl::unexpected(ok.error());
   if (auto ok = ensure_vendor_credentials(dir); !ok) return tl::unexpected(ok.error());
   fs::create_directories(dir / "db");
+  if (auto ok = ensure_tls_credential(dir, access); !ok) return tl::unexpected(ok.error());
+  if (auto ok = ensure_est_user(dir); !ok) return tl::unexpected(ok.error());
   if (auto token = ensure_secret_file(dir / "admin-token", 24); !token) return tl::unexpected(token.error());
   if (auto ok = write_text(config_file, config_text(random_token(16)), 0600); !ok) return tl::unexpected(ok.error());
   spdlog::info("demo instance created in {}", dir.string());
@@ -238,6 +309,18 @@ Status write_endpoints(const fs::path& requested_dir, const Config& config, cons
       << "CMP_RA_KEY=" << (dir / "vendor" / "ra.key").string() << "\n"
       << "CRL_URL=" << base << repository::kCrlPath << "\n"
       << "REPO_URL=" << base << "/repo\n";
+  if (listening.est_port != 0) {
+    auto password = read_first_line(dir / "est-password");
+    if (!password) return tl::unexpected(password.error());
+    env << "EST_URL=https://" << config.est.listen << ":" << listening.est_port << "\n"
+        << "EST_USER=" << kEstUser << "\n"
+        << "EST_PASSWORD=" << *password << "\n"
+        << "EST_TLS_TRUST=" << trust.string() << "\n"
+        << "EST_BOOTSTRAP_CERT=" << (dir / "vendor" / "device.pem").string() << "\n"
+        << "EST_BOOTSTRAP_KEY=" << (dir / "vendor" / "device.key").string() << "\n"
+        << "EST_APPROVAL_LABEL=approval\n"
+        << "EST_BOUND_LABEL=bound\n";
+  }
   return write_text(dir / "endpoints.env", env.str(), 0600);
 }
 

@@ -6,6 +6,8 @@
 //   enrollctl --config FILE [--admin-url URL] pending
 //   enrollctl --config FILE [--admin-url URL] approve TRANSACTION [--officer NAME]
 //   enrollctl --config FILE [--admin-url URL] reject TRANSACTION --reason TEXT [--officer NAME]
+//   enrollctl --config FILE [--admin-url URL] est-user add USER [--profile P] [--one-time] [--password-stdin]
+//   enrollctl --config FILE [--admin-url URL] est-user list | remove USER
 
 #include <algorithm>
 #include <ctime>
@@ -189,6 +191,52 @@ int decide(const AdminAccess& admin, const std::string& transaction, const std::
   return 0;
 }
 
+// EST users (HTTP Basic). Without --password-stdin enrolld generates the password, and it is
+// printed once: only its hash is kept.
+int add_est_user(const AdminAccess& admin, const std::string& user, const std::string& profile, bool one_time,
+                 bool password_from_stdin) {
+  nlohmann::json body = {{"user", user}, {"profile", profile}, {"one_time", one_time}};
+  if (password_from_stdin) {
+    std::string password;
+    std::getline(std::cin, password);
+    body["password"] = password;
+  }
+  auto reply = enrolld::app::admin_request("POST", admin.url + "/admin/est/users", admin.token, body.dump());
+  if (int status = report_admin_reply(reply); status != 0) return status;
+  const auto answer = nlohmann::json::parse(reply->body, nullptr, false);
+  if (answer.is_object() && answer.contains("password")) {
+    std::cout << answer.value("password", "") << "\n";
+  } else {
+    std::cout << "password set for " << user << "\n";
+  }
+  return 0;
+}
+
+int list_est_users(const AdminAccess& admin) {
+  auto reply = enrolld::app::admin_request("GET", admin.url + "/admin/est/users", admin.token);
+  if (int status = report_admin_reply(reply); status != 0) return status;
+  const auto list = nlohmann::json::parse(reply->body, nullptr, false);
+  if (!list.is_array()) {
+    std::cerr << "enrollctl: unexpected reply from enrolld\n";
+    return 1;
+  }
+  std::cout << "USER                             PROFILE      KIND       CREATED\n";
+  for (const auto& u : list) {
+    const std::string kind =
+        u.value("one_time", false) ? (u.value("used", false) ? "spent" : "one-time") : std::string("reusable");
+    std::printf("%-32s %-12s %-10s %s\n", u.value("user", "").c_str(), u.value("profile", "").c_str(), kind.c_str(),
+                utc(u.value("created_at", std::int64_t{0})).c_str());
+  }
+  return 0;
+}
+
+int remove_est_user(const AdminAccess& admin, const std::string& user) {
+  auto reply = enrolld::app::admin_request("DELETE", admin.url + "/admin/est/users/" + user, admin.token);
+  if (int status = report_admin_reply(reply); status != 0) return status;
+  std::cout << "removed " << user << "\n";
+  return 0;
+}
+
 int roll_root_over(const std::string& config_file, const std::string& root_key, const std::string& new_key,
                    const std::string& out_dir, unsigned validity_days) {
   auto config = enrolld::app::load_config(config_file);
@@ -287,7 +335,30 @@ int main(int argc, char** argv) {
   reject->add_option("transaction", transaction, "transaction ID (hex)")->required();
   reject->add_option("--reason", reason, "why, in words the requester's operator can act on")->required();
   reject->add_option("--officer", officer, "who decides (for the audit trail)")->capture_default_str();
+  auto* est_user = cli.add_subcommand("est-user", "EST users (HTTP Basic passwords, kept hashed)");
+  est_user->require_subcommand(1);
+  std::string user, user_profile;
+  bool one_time = false, password_stdin = false;
+  auto* user_add = est_user->add_subcommand("add", "add a user or set its password; prints a generated one");
+  user_add->add_option("user", user, "user name")->required();
+  user_add->add_option("--profile", user_profile, "the only profile (EST label) it may enroll under");
+  user_add->add_flag("--one-time", one_time, "an enrollment secret: good for one certificate");
+  user_add->add_flag("--password-stdin", password_stdin, "read the password (12+ characters) from stdin");
+  auto* user_list = est_user->add_subcommand("list", "list EST users");
+  auto* user_remove = est_user->add_subcommand("remove", "remove an EST user");
+  user_remove->add_option("user", user, "user name")->required();
   CLI11_PARSE(cli, argc, argv);
+
+  if (*est_user) {
+    auto admin = admin_access(config_file, admin_url);
+    if (!admin) {
+      std::cerr << "enrollctl: " << admin.error().message << "\n";
+      return 1;
+    }
+    if (*user_add) return add_est_user(*admin, user, user_profile, one_time, password_stdin);
+    if (*user_list) return list_est_users(*admin);
+    return remove_est_user(*admin, user);
+  }
 
   if (*pending || *approve || *reject) {
     auto admin = admin_access(config_file, admin_url);

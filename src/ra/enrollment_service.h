@@ -112,6 +112,9 @@ struct GeneratedKey {
   // The private key as a CMS SignedData (DER, no ContentInfo) over its OneAsymmetricKey,
   // signed by the key generation authority; the protocol encrypts it to the requester.
   Bytes signed_key_package;
+  // The same private key as a bare PKCS#8 PrivateKeyInfo (DER), for protocols that return it
+  // as such (EST serverkeygen over TLS). Whoever holds it wipes it after use.
+  Bytes private_key_der;
 };
 
 // Thread-safety: all methods may be called concurrently; requests for one transaction ID are

@@ -95,6 +95,17 @@ Result<CertificationRequest> decode_held(const store::TransactionRecord& record)
   }
 }
 
+// The private key as PKCS#8 PrivateKeyInfo DER; OpenSSL's own copies are wiped when freed.
+Result<Bytes> pkcs8_of(::EVP_PKEY* key) {
+  std::unique_ptr<::PKCS8_PRIV_KEY_INFO, ossl::Deleter<::PKCS8_PRIV_KEY_INFO_free>> info(::EVP_PKEY2PKCS8(key));
+  unsigned char* der = nullptr;
+  const int length = info ? ::i2d_PKCS8_PRIV_KEY_INFO(info.get(), &der) : -1;
+  if (length <= 0) return fail(ErrorCode::kSystemFailure, "cannot encode the generated key as PKCS#8");
+  Bytes out(der, der + length);
+  ::OPENSSL_clear_free(der, static_cast<std::size_t>(length));
+  return out;
+}
+
 }  // namespace
 
 EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
@@ -204,7 +215,9 @@ Result<GeneratedKey> EnrollmentServiceImpl::generate_key(std::string_view profil
   if (!key) return tl::unexpected(key.error());
   auto package = sign_key_package(key->get(), m_kga->format, *m_kga->signer, m_kga->chain);
   if (!package) return tl::unexpected(package.error());
-  return GeneratedKey{ossl::der_of_public_key(key->get()), std::move(*package)};
+  auto private_key = pkcs8_of(key->get());
+  if (!private_key) return tl::unexpected(private_key.error());
+  return GeneratedKey{ossl::der_of_public_key(key->get()), std::move(*package), std::move(*private_key)};
 }
 
 Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request, const Bytes& protocol_state,

@@ -1,0 +1,199 @@
+#include "protocols/est/est_codec.h"
+
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
+#include <cctype>
+
+#include "common/der.h"
+#include "common/openssl_util.h"
+
+namespace enrolld::est {
+
+namespace {
+
+using ReqPtr = std::unique_ptr<::X509_REQ, ossl::Deleter<::X509_REQ_free>>;
+using Pkcs7Ptr = std::unique_ptr<::PKCS7, ossl::Deleter<::PKCS7_free>>;
+using ObjectPtr = std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>>;
+
+constexpr const char* kAsymmetricDecryptKeyId = "1.2.840.113549.1.9.16.2.54";  // RFC 7030 4.4.1.2
+constexpr const char* kDecryptKeyId = "1.2.840.113549.1.9.16.2.37";            // RFC 4108
+
+constexpr std::uint8_t kTagOid = 0x06;
+constexpr std::uint8_t kTagSet = 0x31;
+
+ObjectPtr object(const char* dotted) {
+  return ObjectPtr(::OBJ_txt2obj(dotted, 1));
+}
+
+// The single value of the request attribute `type`; nullopt when absent. Errors: kBadDataFormat
+// when it appears more than once or has no single value.
+Result<std::optional<const ::ASN1_TYPE*>> single_value(const ::X509_REQ* request, const ::ASN1_OBJECT* type) {
+  const int at = ::X509_REQ_get_attr_by_OBJ(request, type, -1);
+  if (at < 0) return std::optional<const ::ASN1_TYPE*>();
+  if (::X509_REQ_get_attr_by_OBJ(request, type, at) >= 0) {
+    return fail(ErrorCode::kBadDataFormat, "a CSR attribute appears twice");
+  }
+  ::X509_ATTRIBUTE* attribute = ::X509_REQ_get_attr(request, at);
+  if (::X509_ATTRIBUTE_count(attribute) != 1) {
+    return fail(ErrorCode::kBadDataFormat, "a CSR attribute must have exactly one value");
+  }
+  return std::optional<const ::ASN1_TYPE*>(::X509_ATTRIBUTE_get0_type(attribute, 0));
+}
+
+Result<std::optional<std::string>> challenge_password(const ::X509_REQ* request) {
+  auto value = single_value(request, ::OBJ_nid2obj(NID_pkcs9_challengePassword));
+  if (!value) return tl::unexpected(value.error());
+  if (!*value) return std::optional<std::string>();
+  const ::ASN1_TYPE* type = **value;
+  if (type->type != V_ASN1_PRINTABLESTRING && type->type != V_ASN1_UTF8STRING && type->type != V_ASN1_IA5STRING) {
+    return fail(ErrorCode::kBadDataFormat, "the CSR's challengePassword is not a string");
+  }
+  const ::ASN1_STRING* text = type->value.asn1_string;
+  return std::optional<std::string>(std::string(reinterpret_cast<const char*>(::ASN1_STRING_get0_data(text)),
+                                                static_cast<std::size_t>(::ASN1_STRING_length(text))));
+}
+
+Result<Bytes> requested_extensions(const ::X509_REQ* request) {
+  if (::X509_REQ_get_attr_by_NID(request, NID_ext_req, -1) < 0) return Bytes();
+  ossl::X509ExtensionsPtr extensions(::X509_REQ_get_extensions(const_cast<::X509_REQ*>(request)));
+  if (!extensions) return fail(ErrorCode::kBadDataFormat, "the CSR's extensionRequest attribute is not readable");
+  if (::sk_X509_EXTENSION_num(extensions.get()) == 0) return Bytes();
+  return ossl::der_with(extensions.get(), [](const STACK_OF(X509_EXTENSION) * exts, unsigned char** out) {
+    return ::i2d_X509_EXTENSIONS(const_cast<STACK_OF(X509_EXTENSION)*>(exts), out);
+  });
+}
+
+Result<std::optional<Bytes>> asymmetric_decrypt_key_id(const ::X509_REQ* request) {
+  ObjectPtr type = object(kAsymmetricDecryptKeyId);
+  auto value = single_value(request, type.get());
+  if (!value) return tl::unexpected(value.error());
+  if (!*value) return std::optional<Bytes>();
+  if ((**value)->type != V_ASN1_OCTET_STRING) {
+    return fail(ErrorCode::kBadDataFormat, "the CSR's AsymmetricDecryptKeyIdentifier is not an OCTET STRING");
+  }
+  const ::ASN1_STRING* id = (**value)->value.octet_string;
+  const auto* data = ::ASN1_STRING_get0_data(id);
+  return std::optional<Bytes>(Bytes(data, data + ::ASN1_STRING_length(id)));
+}
+
+}  // namespace
+
+std::string base64_line(ByteView bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n =
+      ::EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(std::max(n, 0)));
+  return out;
+}
+
+std::optional<Bytes> decode_base64(std::string_view text) {
+  std::string compact;
+  compact.reserve(text.size());
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c))) continue;
+    const bool alphabet = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
+    if (!alphabet) return std::nullopt;
+    compact.push_back(c);
+  }
+  if (compact.empty() || compact.size() % 4 != 0) return std::nullopt;
+  const std::size_t padding = compact.ends_with("==") ? 2 : compact.ends_with('=') ? 1 : 0;
+  if (compact.find('=') < compact.size() - padding) return std::nullopt;  // '=' only at the end
+  Bytes out(compact.size() / 4 * 3);
+  const int n = ::EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(compact.data()),
+                                  static_cast<int>(compact.size()));
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<std::size_t>(n) - padding);
+  return out;
+}
+
+Result<CertificationRequestInfo> parse_certification_request(ByteView der) {
+  const unsigned char* cursor = der.data();
+  ReqPtr request(::d2i_X509_REQ(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!request || cursor != der.data() + der.size()) {
+    return fail(ErrorCode::kBadDataFormat, "the body is not one DER PKCS#10 certification request");
+  }
+  ::EVP_PKEY* key = ::X509_REQ_get0_pubkey(request.get());
+  if (key == nullptr) return fail(ErrorCode::kBadDataFormat, "the CSR's public key cannot be decoded");
+  if (::X509_REQ_verify(request.get(), key) != 1) {
+    ossl::drain_errors();
+    return fail(ErrorCode::kBadPop, "the CSR's signature does not verify with its public key");
+  }
+  CertificationRequestInfo info;
+  info.der.assign(der.begin(), der.end());
+  info.subject_der = ossl::der_of(::X509_REQ_get_subject_name(request.get()));
+  info.public_key_der = ossl::der_with(::X509_REQ_get_X509_PUBKEY(request.get()), ::i2d_X509_PUBKEY);
+  auto extensions = requested_extensions(request.get());
+  if (!extensions) return tl::unexpected(extensions.error());
+  info.extensions_der = std::move(*extensions);
+  auto password = challenge_password(request.get());
+  if (!password) return tl::unexpected(password.error());
+  info.challenge_password = std::move(*password);
+  auto decrypt_id = asymmetric_decrypt_key_id(request.get());
+  if (!decrypt_id) return tl::unexpected(decrypt_id.error());
+  info.asymmetric_decrypt_key_id = std::move(*decrypt_id);
+  ObjectPtr symmetric = object(kDecryptKeyId);
+  info.symmetric_decrypt_key_requested = ::X509_REQ_get_attr_by_OBJ(request.get(), symmetric.get(), -1) >= 0;
+  return info;
+}
+
+Result<Bytes> certs_only(const std::vector<Bytes>& certificates) {
+  Pkcs7Ptr p7(::PKCS7_new());
+  if (!p7 || ::PKCS7_set_type(p7.get(), NID_pkcs7_signed) != 1 || ::PKCS7_content_new(p7.get(), NID_pkcs7_data) != 1) {
+    return fail(ErrorCode::kSystemFailure, "cannot build a PKCS#7 SignedData: " + ossl::drain_errors());
+  }
+  ::PKCS7_set_detached(p7.get(), 1);  // no content at all: a certs-only bag
+  for (const auto& der : certificates) {
+    auto cert = ossl::x509_from_der(der);
+    if (!cert || ::PKCS7_add_certificate(p7.get(), cert->get()) != 1) {
+      return fail(ErrorCode::kSystemFailure, "cannot add a certificate to the PKCS#7 bag");
+    }
+  }
+  Bytes out = ossl::der_with(p7.get(), ::i2d_PKCS7);
+  if (out.empty()) return fail(ErrorCode::kSystemFailure, "cannot encode the PKCS#7 bag");
+  return out;
+}
+
+Bytes csr_attributes(const ra::ProfileInfo& profile) {
+  Bytes items;
+  auto append = [&items](const Bytes& item) { items.insert(items.end(), item.begin(), item.end()); };
+  if (profile.restricts_keys) {
+    for (const auto& algorithm : profile.key_algorithms) {
+      // AlgorithmIdentifier { OID, parameters }: an EC key names its curve as the attribute's
+      // value (RFC 7030 4.5.2's example); RSA is named by its OID alone.
+      auto outer = der::read_element(algorithm);
+      auto parts = outer ? der::read_children(outer->content) : std::nullopt;
+      if (!parts || parts->empty() || parts->front().tag != kTagOid) continue;
+      const der::Element& oid = parts->front();
+      if (parts->size() == 2 && parts->back().tag == kTagOid) {
+        Bytes attribute(oid.whole.begin(), oid.whole.end());
+        const Bytes values = der::element(kTagSet, parts->back().whole);
+        attribute.insert(attribute.end(), values.begin(), values.end());
+        append(der::sequence(attribute));
+      } else {
+        append(Bytes(oid.whole.begin(), oid.whole.end()));
+      }
+    }
+  }
+  if (profile.requires_channel_binding) {
+    append(ossl::der_with(::OBJ_nid2obj(NID_pkcs9_challengePassword), ::i2d_ASN1_OBJECT));
+  }
+  if (items.empty()) return {};
+  return der::sequence(items);
+}
+
+Bytes multipart_mixed(const std::vector<MimePart>& parts, std::string_view boundary) {
+  std::string body;
+  for (const auto& part : parts) {
+    body += "--" + std::string(boundary) + "\r\nContent-Type: " + part.content_type +
+            "\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_line(part.body) + "\r\n";
+  }
+  body += "--" + std::string(boundary) + "--\r\n";
+  Bytes out(body.begin(), body.end());
+  ::OPENSSL_cleanse(body.data(), body.size());  // it may hold a private key
+  return out;
+}
+
+}  // namespace enrolld::est

@@ -1,0 +1,507 @@
+#include "protocols/est/est_server.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include <array>
+#include <charconv>
+
+#include "common/log.h"
+#include "common/openssl_util.h"
+#include "protocols/cms/key_envelope.h"
+#include "protocols/est/est_codec.h"
+
+namespace enrolld::est {
+
+namespace {
+
+enum class Operation { kCaCerts, kCsrAttrs, kSimpleEnroll, kSimpleReenroll, kServerKeygen, kFullCmc };
+
+struct OperationSpec {
+  std::string_view name;
+  Operation operation;
+  const char* method;
+};
+
+constexpr std::array<OperationSpec, 6> kOperations = {{{"cacerts", Operation::kCaCerts, "GET"},
+                                                       {"csrattrs", Operation::kCsrAttrs, "GET"},
+                                                       {"simpleenroll", Operation::kSimpleEnroll, "POST"},
+                                                       {"simplereenroll", Operation::kSimpleReenroll, "POST"},
+                                                       {"serverkeygen", Operation::kServerKeygen, "POST"},
+                                                       {"fullcmc", Operation::kFullCmc, "POST"}}};
+
+constexpr const char* kPkcs7CertsOnly = "application/pkcs7-mime; smime-type=certs-only";
+constexpr const char* kRealm = "Basic realm=\"enrolld EST\", charset=\"UTF-8\"";
+constexpr const char* kUnavailableRetrySeconds = "30";
+// Stored replies: what the service keeps for a resend or a later poll, one tag byte first.
+constexpr std::uint8_t kStoredCertificate = 'C';  // then the certs-only PKCS#7 DER
+constexpr std::uint8_t kStoredHeld = 'H';         // then the seconds to wait, in decimal
+
+bool valid_label(std::string_view label) {
+  return !label.empty() && label.size() <= 64 &&
+         label.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") == std::string_view::npos;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The media type without parameters, lower case: "application/pkcs10; charset=x" -> "application/pkcs10".
+std::string media_type(std::string_view content_type) {
+  std::string type = lower(content_type.substr(0, content_type.find(';')));
+  type.erase(type.find_last_not_of(" \t") + 1);
+  type.erase(0, type.find_first_not_of(" \t"));
+  return type;
+}
+
+http::Response base64_response(int status, const std::string& content_type, ByteView der) {
+  http::Response response;
+  response.status = status;
+  response.content_type = content_type;
+  const std::string text = base64_line(der);
+  response.body.assign(text.begin(), text.end());
+  response.headers.emplace_back("Content-Transfer-Encoding", "base64");
+  return response;
+}
+
+Bytes sha256(std::initializer_list<ByteView> parts) {
+  ossl::EvpMdCtxPtr ctx(::EVP_MD_CTX_new());
+  Bytes out(EVP_MAX_MD_SIZE);
+  unsigned length = 0;
+  ::EVP_DigestInit_ex(ctx.get(), ::EVP_sha256(), nullptr);
+  for (ByteView part : parts) {
+    const std::uint32_t size = static_cast<std::uint32_t>(part.size());  // framed: no two inputs collide
+    ::EVP_DigestUpdate(ctx.get(), &size, sizeof size);
+    ::EVP_DigestUpdate(ctx.get(), part.data(), part.size());
+  }
+  ::EVP_DigestFinal_ex(ctx.get(), out.data(), &length);
+  out.resize(length);
+  return out;
+}
+
+ByteView view_of(std::string_view text) {
+  return ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+}
+
+// The subjectAltName extension's value (DER GeneralNames) in `extensions`; empty when absent.
+Bytes subject_alt_names(const STACK_OF(X509_EXTENSION) * extensions) {
+  const int at = ::X509v3_get_ext_by_NID(extensions, NID_subject_alt_name, -1);
+  if (at < 0) return {};
+  const ::ASN1_OCTET_STRING* value = ::X509_EXTENSION_get_data(::X509v3_get_ext(extensions, at));
+  const auto* data = ::ASN1_STRING_get0_data(value);
+  return Bytes(data, data + ::ASN1_STRING_length(value));
+}
+
+}  // namespace
+
+struct EstServer::Exchange {
+  const http::Request& request;
+  Operation operation = Operation::kCaCerts;
+  std::string label;  // empty: the default profile
+  ra::ProfileInfo profile;
+  ra::Requester requester;
+  std::string one_time_user;  // set when a one-time secret authenticated the request
+  CertificationRequestInfo csr;
+
+  // The answer for a refused request, logged with who asked and why.
+  http::Response refuse(int status, std::string_view reason) const {
+    spdlog::warn("est peer={} path={} requester={} status={}: {}", request.peer, request.path,
+                 requester.identity.empty() ? "-" : requester.identity, status, reason);
+    return http::text_response(status, reason);
+  }
+  http::Response refuse(const Error& error) const {
+    switch (error.code) {
+      case ErrorCode::kBadDataFormat:
+      case ErrorCode::kBadPop: return refuse(400, error.message);
+      case ErrorCode::kBadCertTemplate:
+      case ErrorCode::kBadAlgorithm:
+      case ErrorCode::kNotAuthorized:
+      case ErrorCode::kCertRevoked:
+      case ErrorCode::kSignerNotTrusted:
+      case ErrorCode::kUnsupportedRequest: return refuse(403, error.message);
+      case ErrorCode::kUnknownTransaction:
+      case ErrorCode::kUnexpectedMessage:
+      case ErrorCode::kTransactionIdInUse: return refuse(409, error.message);
+      case ErrorCode::kSystemUnavailable: {
+        http::Response response = refuse(503, error.message);
+        response.headers.emplace_back("Retry-After", kUnavailableRetrySeconds);
+        return response;
+      }
+      default: return refuse(500, "internal error; the request was not processed");
+    }
+  }
+  http::Response unauthenticated(std::string_view reason) const {
+    http::Response response = refuse(401, reason);
+    response.headers.emplace_back("WWW-Authenticate", kRealm);
+    return response;
+  }
+};
+
+namespace {
+
+// HTTP Basic credentials; nullopt when the header is absent or not Basic.
+std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view header) {
+  if (header.size() < 6 || lower(header.substr(0, 6)) != "basic ") return std::nullopt;
+  auto decoded = decode_base64(header.substr(6));
+  if (!decoded) return std::nullopt;
+  const std::string text(decoded->begin(), decoded->end());
+  ::OPENSSL_cleanse(decoded->data(), decoded->size());
+  const auto colon = text.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return std::pair{text.substr(0, colon), text.substr(colon + 1)};
+}
+
+// The stored reply as EST's HTTP answer.
+http::Response stored_reply_response(const Bytes& stored) {
+  if (!stored.empty() && stored.front() == kStoredCertificate) {
+    return base64_response(200, kPkcs7CertsOnly, ByteView(stored).subspan(1));
+  }
+  http::Response response;
+  response.status = 202;
+  response.content_type = "text/plain; charset=utf-8";
+  const std::string seconds(stored.begin() + (stored.empty() ? 0 : 1), stored.end());
+  response.headers.emplace_back("Retry-After", seconds.empty() ? "60" : seconds);
+  const std::string text = "the request waits for an officer's approval; send the same request again later\n";
+  response.body.assign(text.begin(), text.end());
+  return response;
+}
+
+// What the service stores for an EST transaction: the certificate (certs-only) or the wait.
+Result<Bytes> encode_decision(const ra::Decision& decision) {
+  if (const auto* issued = std::get_if<ra::IssuedCertificate>(&decision)) {
+    auto bag = certs_only({issued->certificate_der});
+    if (!bag) return tl::unexpected(bag.error());
+    Bytes stored{kStoredCertificate};
+    stored.insert(stored.end(), bag->begin(), bag->end());
+    return stored;
+  }
+  const auto& held = std::get<ra::HeldForApproval>(decision);
+  const std::string seconds = std::to_string(std::max<long long>(1, held.check_after.count()));
+  Bytes stored{kStoredHeld};
+  stored.insert(stored.end(), seconds.begin(), seconds.end());
+  return stored;
+}
+
+}  // namespace
+
+EstServer::EstServer(ra::EnrollmentService& service, const ra::CertificateTrust& trust, ra::PasswordVerifier& passwords,
+                     EstOptions options)
+    : m_service(service), m_trust(trust), m_passwords(passwords), m_options(options) {}
+
+http::Response EstServer::handle(const http::Request& request) {
+  Exchange ex{request, Operation::kCaCerts, {}, {}, {}, {}, {}};
+  std::string_view rest = std::string_view(request.path).substr(std::string_view(kEstPath).size());
+  std::string_view operation_name = rest;
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    ex.label = std::string(rest.substr(0, slash));
+    operation_name = rest.substr(slash + 1);
+    if (!valid_label(ex.label)) return ex.refuse(404, "no such EST label");
+  }
+  const auto* spec = std::find_if(kOperations.begin(), kOperations.end(),
+                                  [&](const OperationSpec& s) { return s.name == operation_name; });
+  if (spec == kOperations.end()) return ex.refuse(404, "no such EST operation");
+  ex.operation = spec->operation;
+  if (request.method != spec->method) {
+    http::Response response = ex.refuse(405, std::string(spec->name) + " takes " + spec->method);
+    response.headers.emplace_back("Allow", spec->method);
+    return response;
+  }
+  auto profile = m_service.profile(ex.label);
+  if (!profile) return ex.refuse(404, "no such EST label: " + ex.label);
+  ex.profile = std::move(*profile);
+  switch (ex.operation) {
+    case Operation::kCaCerts: return cacerts(ex);
+    case Operation::kCsrAttrs: return csrattrs(ex);
+    case Operation::kFullCmc: return ex.refuse(501, "fullcmc is not offered; use simpleenroll");
+    case Operation::kServerKeygen: return server_keygen(ex);
+    default: return enroll(ex);
+  }
+}
+
+http::Response EstServer::cacerts(const Exchange& ex) {
+  auto bag = certs_only(m_service.ca_chain());
+  if (!bag) return ex.refuse(bag.error());
+  return base64_response(200, kPkcs7CertsOnly, *bag);
+}
+
+http::Response EstServer::csrattrs(const Exchange& ex) {
+  const Bytes attributes = csr_attributes(ex.profile);
+  if (attributes.empty()) {
+    http::Response response;
+    response.status = 204;
+    return response;
+  }
+  return base64_response(200, "application/csrattrs", attributes);
+}
+
+namespace {
+
+using Refusal = std::optional<http::Response>;
+
+Refusal authenticate_by_password(EstServer::Exchange& ex, ra::PasswordVerifier& passwords, std::string_view why) {
+  auto credentials = basic_credentials(ex.request.authorization);
+  if (!credentials) return ex.unauthenticated(why);
+  auto checked = passwords.check(credentials->first, credentials->second, ex.profile.name);
+  ::OPENSSL_cleanse(credentials->second.data(), credentials->second.size());
+  if (!checked) return ex.refuse(checked.error());
+  switch (checked->outcome) {
+    case ra::PasswordCheck::Outcome::kAccepted: break;
+    case ra::PasswordCheck::Outcome::kRejected:
+      return ex.unauthenticated("user name or password not accepted (user '" + credentials->first + "')");
+    case ra::PasswordCheck::Outcome::kWrongProfile:
+      return ex.refuse(403, "user '" + credentials->first + "' may not enroll under profile '" + ex.profile.name + "'");
+    case ra::PasswordCheck::Outcome::kLockedOut: {
+      http::Response response =
+          ex.refuse(429, "too many failed passwords for user '" + credentials->first + "'; try again later");
+      response.headers.emplace_back("Retry-After", std::to_string(checked->retry_after.count()));
+      return response;
+    }
+  }
+  ex.requester = checked->requester;
+  if (checked->one_time) ex.one_time_user = credentials->first;
+  return std::nullopt;
+}
+
+// Fills ex.requester from the TLS client certificate or, failing that, HTTP Basic.
+// simplereenroll needs the certificate it renews, issued here; the others take a manufacturer's
+// certificate under the configured anchors, one issued here, or a password.
+Refusal authenticate(EstServer::Exchange& ex, const ra::CertificateTrust& trust, ra::PasswordVerifier& passwords) {
+  const bool renewal = ex.operation == Operation::kSimpleReenroll;
+  const std::vector<Bytes>* certs = ex.request.tls ? &ex.request.tls->client_certificates : nullptr;
+  if (certs == nullptr || certs->empty()) {
+    if (renewal)
+      return ex.refuse(403, "simplereenroll renews the certificate presented as TLS client certificate; none was");
+    return authenticate_by_password(ex, passwords, "authentication required: a TLS client certificate or HTTP Basic");
+  }
+  const std::vector<Bytes> intermediates(certs->begin() + 1, certs->end());
+  auto requester = trust.validate(certs->front(), intermediates);
+  if (!requester) {
+    if (requester.error().code == ErrorCode::kSystemUnavailable) return ex.refuse(requester.error());
+    const std::string why = "the TLS client certificate is not accepted: " + requester.error().message;
+    if (renewal || requester.error().code == ErrorCode::kCertRevoked) return ex.refuse(403, why);
+    return authenticate_by_password(ex, passwords, why);
+  }
+  if (renewal && requester->certificate_serial_hex.empty()) {
+    return ex.refuse(403, "simplereenroll renews a certificate this CA issued; enroll with simpleenroll instead");
+  }
+  ex.requester = std::move(*requester);
+  return std::nullopt;
+}
+
+// RFC 7030 3.5: a challengePassword carries the TLS session's channel binding, base64; it must
+// be this session's. A profile may require it.
+Refusal check_channel_binding(const EstServer::Exchange& ex) {
+  if (!ex.csr.challenge_password) {
+    if (!ex.profile.requires_channel_binding) return std::nullopt;
+    return ex.refuse(403, "profile '" + ex.profile.name +
+                              "' requires the TLS channel binding in the CSR's challengePassword (RFC 7030 3.5)");
+  }
+  const Bytes& binding = ex.request.tls ? ex.request.tls->channel_binding : Bytes();
+  if (binding.empty()) {
+    return ex.refuse(403,
+                     "the CSR carries a channel binding, but this TLS session has none to compare "
+                     "(TLS 1.2 without the extended master secret)");
+  }
+  if (*ex.csr.challenge_password != base64_line(binding)) {
+    return ex.refuse(403, "the CSR's challengePassword is not this TLS session's channel binding");
+  }
+  return std::nullopt;
+}
+
+// RFC 7030 4.2.2: a renewal keeps the subject and subjectAltName of the certificate it renews.
+// Sets what the request replaces when the key changes.
+Refusal check_renewal(EstServer::Exchange& ex, ra::CertificationRequest& request, bool same_key_allowed) {
+  auto current = ossl::x509_from_der(ex.request.tls->client_certificates.front());
+  if (!current) return ex.refuse(current.error());
+  auto subject = ossl::name_from_der(ex.csr.subject_der);
+  if (!subject || ::X509_NAME_cmp(subject->get(), ::X509_get_subject_name(current->get())) != 0) {
+    return ex.refuse(403, "simplereenroll must keep the subject of the certificate it renews");
+  }
+  ossl::X509ExtensionsPtr requested;
+  if (!ex.csr.extensions_der.empty()) {
+    const unsigned char* cursor = ex.csr.extensions_der.data();
+    requested.reset(::d2i_X509_EXTENSIONS(nullptr, &cursor, static_cast<long>(ex.csr.extensions_der.size())));
+  }
+  if (subject_alt_names(requested.get()) != subject_alt_names(::X509_get0_extensions(current->get()))) {
+    return ex.refuse(403, "simplereenroll must keep the subjectAltName of the certificate it renews");
+  }
+  const bool same_key = ex.csr.public_key_der == ossl::der_of_public_key(::X509_get0_pubkey(current->get()));
+  if (same_key && !same_key_allowed) {
+    return ex.refuse(403, "simplereenroll here needs a new key; the CSR keeps the current one");
+  }
+  if (!same_key) request.replaces_serial_hex = ex.requester.certificate_serial_hex;
+  return std::nullopt;
+}
+
+// Decodes and checks the body: a base64 PKCS#10 request.
+Refusal read_request(EstServer::Exchange& ex) {
+  if (media_type(ex.request.content_type) != "application/pkcs10") {
+    return ex.refuse(415, "the body must be a base64 PKCS#10 request of type application/pkcs10");
+  }
+  auto der =
+      decode_base64(std::string_view(reinterpret_cast<const char*>(ex.request.body.data()), ex.request.body.size()));
+  if (!der) return ex.refuse(400, "the body is not base64");
+  auto csr = parse_certification_request(*der);
+  if (!csr) return ex.refuse(csr.error());
+  ex.csr = std::move(*csr);
+  return check_channel_binding(ex);
+}
+
+ra::CertificationRequest certification_request(const EstServer::Exchange& ex) {
+  ra::CertificationRequest request;
+  request.protocol = "est";
+  request.requester = ex.requester;
+  request.profile = ex.profile.name;
+  request.subject_der = ex.csr.subject_der;
+  request.public_key_der = ex.csr.public_key_der;
+  request.extensions_der = ex.csr.extensions_der;
+  request.confirmation_supported = false;
+  return request;
+}
+
+std::string_view operation_name(Operation operation) {
+  for (const auto& spec : kOperations) {
+    if (spec.operation == operation) return spec.name;
+  }
+  return "?";
+}
+
+}  // namespace
+
+// A one-time secret is spent by the certificate it got (status 200), and free again otherwise
+// (refused, or waiting for an officer: the retry authenticates with it again).
+http::Response EstServer::settle_one_time_secret(const Exchange& ex, http::Response response) {
+  if (ex.one_time_user.empty()) return response;
+  if (response.status != 200) {
+    m_passwords.release(ex.one_time_user);
+    return response;
+  }
+  if (auto spent = m_passwords.spend(ex.one_time_user); !spent) {
+    spdlog::error("est: the one-time secret of '{}' could not be marked spent: {}", ex.one_time_user,
+                  spent.error().message);
+  }
+  return response;
+}
+
+http::Response EstServer::enroll(Exchange& ex) {
+  if (auto refused = authenticate(ex, m_trust, m_passwords)) return *refused;
+  return settle_one_time_secret(ex, enroll_authenticated(ex));
+}
+
+http::Response EstServer::enroll_authenticated(Exchange& ex) {
+  if (auto refused = read_request(ex)) return *refused;
+  ra::CertificationRequest request = certification_request(ex);
+  if (ex.operation == Operation::kSimpleReenroll) {
+    if (auto refused = check_renewal(ex, request, m_options.reenroll_same_key)) return *refused;
+  }
+  // EST has no transaction ID: the same request from the same requester is the same
+  // transaction, so a retry after 202 (RFC 7030 4.2.3) finds the one it waits for.
+  const std::string operation(operation_name(ex.operation));
+  request.transaction_id_hex = to_hex(ByteView(sha256({view_of("est"), view_of(operation), view_of(ex.profile.name),
+                                                       view_of(ex.requester.identity), ex.csr.der}))
+                                          .first(16));
+  // Every retry is a new look at the transaction (a poll), never a resend of a stored reply.
+  request.fingerprint = random_bytes(32);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto existing = m_service.find(request.transaction_id_hex);
+    if (!existing) return ex.refuse(existing.error());
+    Result<Bytes> stored = Bytes();
+    if (!*existing) {
+      stored = m_service.submit(request, {}, encode_decision);
+      if (!stored && stored.error().code == ErrorCode::kTransactionIdInUse) continue;  // a twin won the race
+    } else if ((*existing)->state == "waiting-for-approval" || (*existing)->state == "approved" ||
+               (*existing)->state == "refused") {
+      stored = m_service.collect(request.transaction_id_hex, ex.requester, request.fingerprint, {}, encode_decision);
+    } else if (!(*existing)->certificate_der.empty() && (*existing)->state == "confirmed") {
+      stored = (*existing)->last_response;  // issued already: the same certificate again
+    } else {
+      return ex.refuse(409, "this request is " + (*existing)->state + "; send a new CSR");
+    }
+    if (!stored) return ex.refuse(stored.error());
+    http::Response response = stored_reply_response(*stored);
+    spdlog::info("est {} requester={} profile={} txn={} status={}", operation, ex.requester.identity, ex.profile.name,
+                 request.transaction_id_hex, response.status);
+    return response;
+  }
+  return ex.refuse(409, "a concurrent identical request is being processed; retry");
+}
+
+http::Response EstServer::server_keygen(Exchange& ex) {
+  if (auto refused = authenticate(ex, m_trust, m_passwords)) return *refused;
+  return settle_one_time_secret(ex, server_keygen_authenticated(ex));
+}
+
+http::Response EstServer::server_keygen_authenticated(Exchange& ex) {
+  if (auto refused = read_request(ex)) return *refused;
+  if (ex.profile.requires_approval) {
+    return ex.refuse(403, "serverkeygen is not offered under profile '" + ex.profile.name +
+                              "', which waits for an officer; enroll with a key of your own");
+  }
+  if (ex.csr.symmetric_decrypt_key_requested) {
+    return ex.refuse(400,
+                     "DecryptKeyIdentifier (a shared symmetric key) is not offered; ask without it, "
+                     "or with AsymmetricDecryptKeyIdentifier naming your TLS client certificate's key");
+  }
+  std::optional<ossl::X509Ptr> recipient;
+  if (ex.csr.asymmetric_decrypt_key_id) {
+    // The key to encrypt to: the TLS client certificate's, named by its subjectKeyIdentifier.
+    if (ex.request.tls && !ex.request.tls->client_certificates.empty()) {
+      auto cert = ossl::x509_from_der(ex.request.tls->client_certificates.front());
+      const ::ASN1_OCTET_STRING* key_id = cert ? ::X509_get0_subject_key_id(cert->get()) : nullptr;
+      if (key_id != nullptr &&
+          Bytes(::ASN1_STRING_get0_data(key_id), ::ASN1_STRING_get0_data(key_id) + ::ASN1_STRING_length(key_id)) ==
+              *ex.csr.asymmetric_decrypt_key_id) {
+        recipient = std::move(*cert);
+      }
+    }
+    if (!recipient) {
+      return ex.refuse(400,
+                       "AsymmetricDecryptKeyIdentifier names no key known here; it must be the "
+                       "subjectKeyIdentifier of the TLS client certificate");
+    }
+  }
+  auto generated = m_service.generate_key(ex.profile.name, {});
+  if (!generated) return ex.refuse(generated.error());
+  ra::CertificationRequest request = certification_request(ex);
+  request.public_key_der = generated->public_key_der;
+  // Each serverkeygen makes a new key: a new transaction, never a stored reply (which would
+  // have to keep the private key).
+  request.transaction_id_hex = to_hex(random_bytes(16));
+  request.fingerprint = random_bytes(32);
+  auto stored = m_service.submit(request, {}, encode_decision);
+  Result<MimePart> key_part = MimePart{};
+  if (stored && recipient) {
+    auto enveloped = cms::envelope_key(generated->signed_key_package, cms::KeyRecipient{{}, recipient->get()});
+    if (enveloped) {
+      key_part = MimePart{"application/pkcs7-mime; smime-type=server-generated-key",
+                          ossl::der_with(enveloped->get(), ::i2d_CMS_ContentInfo)};
+    } else {
+      key_part = tl::unexpected(enveloped.error());
+    }
+  } else if (stored) {
+    key_part = MimePart{"application/pkcs8", generated->private_key_der};
+  }
+  ::OPENSSL_cleanse(generated->private_key_der.data(), generated->private_key_der.size());
+  ::OPENSSL_cleanse(generated->signed_key_package.data(), generated->signed_key_package.size());
+  if (!stored) return ex.refuse(stored.error());
+  if (!key_part) return ex.refuse(key_part.error());
+  if (stored->empty() || stored->front() != kStoredCertificate) return ex.refuse(500, "internal error");
+  const Bytes certificate(stored->begin() + 1, stored->end());
+  const std::string boundary = "est-" + to_hex(random_bytes(12));
+  http::Response response;
+  response.status = 200;
+  response.content_type = "multipart/mixed; boundary=" + boundary;
+  response.body = multipart_mixed({*key_part, MimePart{kPkcs7CertsOnly, certificate}}, boundary);
+  ::OPENSSL_cleanse(key_part->body.data(), key_part->body.size());
+  spdlog::info("est serverkeygen requester={} profile={} txn={} encrypted={}", ex.requester.identity, ex.profile.name,
+               request.transaction_id_hex, recipient.has_value());
+  return response;
+}
+
+std::vector<http::Route> est_routes(EstServer& server) {
+  return {http::Route{kEstPath, {"GET", "POST"}, [&server](const http::Request& r) { return server.handle(r); }}};
+}
+
+}  // namespace enrolld::est

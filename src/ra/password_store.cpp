@@ -1,0 +1,219 @@
+#include "ra/password_store.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "common/log.h"
+
+namespace enrolld::ra {
+
+namespace {
+
+constexpr std::uint64_t kScryptLogN = 15;
+constexpr std::uint64_t kScryptR = 8;
+constexpr std::uint64_t kScryptP = 1;
+constexpr std::size_t kSaltBytes = 16;
+constexpr std::size_t kHashBytes = 32;
+constexpr std::uint64_t kScryptMaxMemory = 64ull * 1024 * 1024;
+constexpr std::size_t kMinPasswordLength = 12;
+constexpr std::size_t kMaxPasswordLength = 1024;
+// Failure counts kept for at most this many user names: guessing with random names must not
+// grow memory without end.
+constexpr std::size_t kMaxTrackedUsers = 100'000;
+
+std::string base64(ByteView bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n =
+      ::EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::optional<Bytes> unbase64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  Bytes out(text.size() / 4 * 3);
+  const int n =
+      ::EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t size = static_cast<std::size_t>(n);
+  for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) --size;  // padding decodes to zeros
+  out.resize(size);
+  return out;
+}
+
+std::optional<Bytes> scrypt(std::string_view password, ByteView salt, std::uint64_t log_n, std::uint64_t r,
+                            std::uint64_t p, std::size_t length) {
+  Bytes out(length);
+  if (::EVP_PBE_scrypt(password.data(), password.size(), salt.data(), salt.size(), std::uint64_t{1} << log_n, r, p,
+                       kScryptMaxMemory, out.data(), out.size()) != 1) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+bool valid_user_name(std::string_view user) {
+  return !user.empty() && user.size() <= 128 &&
+         user.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@") ==
+             std::string_view::npos;
+}
+
+}  // namespace
+
+Result<std::string> hash_password(std::string_view password) {
+  const Bytes salt = random_bytes(kSaltBytes);
+  auto hash = scrypt(password, salt, kScryptLogN, kScryptR, kScryptP, kHashBytes);
+  if (!hash) return fail(ErrorCode::kSystemFailure, "scrypt failed");
+  return "$scrypt$ln=" + std::to_string(kScryptLogN) + ",r=" + std::to_string(kScryptR) +
+         ",p=" + std::to_string(kScryptP) + "$" + base64(salt) + "$" + base64(*hash);
+}
+
+bool password_matches(std::string_view password, std::string_view encoded) {
+  unsigned long long log_n = 0, r = 0, p = 0;
+  char salt_text[64] = {}, hash_text[128] = {};
+  const std::string copy(encoded);
+  if (std::sscanf(copy.c_str(), "$scrypt$ln=%llu,r=%llu,p=%llu$%63[^$]$%127s", &log_n, &r, &p, salt_text, hash_text) !=
+          5 ||
+      log_n < 10 || log_n > 20 || r == 0 || r > 32 || p == 0 || p > 16) {
+    return false;
+  }
+  auto salt = unbase64(salt_text);
+  auto expected = unbase64(hash_text);
+  if (!salt || !expected || expected->empty()) return false;
+  auto actual = scrypt(password, *salt, log_n, r, p, expected->size());
+  return actual && ::CRYPTO_memcmp(actual->data(), expected->data(), actual->size()) == 0;
+}
+
+PasswordStore::PasswordStore(store::Store& store, LockoutPolicy policy, Clock clock)
+    : m_store(store), m_policy(policy), m_clock(std::move(clock)) {}
+
+std::chrono::seconds PasswordStore::locked_for(const std::string& user) {
+  std::lock_guard lock(m_mutex);
+  auto found = m_failures.find(user);
+  if (found == m_failures.end()) return std::chrono::seconds(0);
+  const auto left = found->second.locked_until - m_clock();
+  if (left <= std::chrono::seconds(0)) return std::chrono::seconds(0);
+  return std::chrono::ceil<std::chrono::seconds>(left);
+}
+
+void PasswordStore::record_failure(const std::string& user) {
+  std::lock_guard lock(m_mutex);
+  const auto now = m_clock();
+  if (m_failures.size() >= kMaxTrackedUsers && !m_failures.count(user)) {
+    std::erase_if(m_failures, [&](const auto& entry) { return entry.second.locked_until <= now; });
+    if (m_failures.size() >= kMaxTrackedUsers) return;  // every tracked user is locked: keep them
+  }
+  Failures& failures = m_failures[user];
+  if (++failures.count >= m_policy.max_failures) {
+    failures.count = 0;
+    failures.locked_until = now + m_policy.lockout;
+    spdlog::warn("password: user '{}' locked out for {} s after {} failures", user, m_policy.lockout.count(),
+                 m_policy.max_failures);
+  }
+}
+
+void PasswordStore::forget_failures(const std::string& user) {
+  std::lock_guard lock(m_mutex);
+  m_failures.erase(user);
+}
+
+Result<PasswordCheck> PasswordStore::check(std::string_view user_view, std::string_view password,
+                                           std::string_view profile) {
+  const std::string user(user_view);
+  PasswordCheck result;
+  if (auto left = locked_for(user); left.count() > 0) {
+    result.outcome = PasswordCheck::Outcome::kLockedOut;
+    result.retry_after = left;
+    return result;
+  }
+  auto found = valid_user_name(user) ? m_store.find_password(user) : std::optional<store::PasswordRecord>();
+  if (!found) return tl::unexpected(found.error());
+  // An unknown user costs the same scrypt run as a known one, so timing tells nothing.
+  static const std::string kDecoy = hash_password("decoy password for unknown users").value_or("");
+  const bool matches = password.size() <= kMaxPasswordLength &&
+                       password_matches(password, *found ? (*found)->hash : kDecoy) && found->has_value();
+  if (!matches || (*found)->used) {
+    record_failure(user);
+    return result;
+  }
+  forget_failures(user);
+  if (!(*found)->profile.empty() && (*found)->profile != profile) {
+    result.outcome = PasswordCheck::Outcome::kWrongProfile;
+    return result;
+  }
+  if ((*found)->one_time) {
+    std::lock_guard lock(m_mutex);
+    if (!m_one_time_in_use.insert(user).second) return result;  // another enrollment holds it
+  }
+  return accepted(**found);
+}
+
+PasswordCheck PasswordStore::accepted(const store::PasswordRecord& record) {
+  PasswordCheck result;
+  result.outcome = PasswordCheck::Outcome::kAccepted;
+  result.requester = Requester{"user:" + record.user, "", false};
+  result.one_time = record.one_time;
+  return result;
+}
+
+Status PasswordStore::spend(std::string_view user) {
+  auto found = m_store.find_password(user);
+  if (!found) return tl::unexpected(found.error());
+  if (*found) {
+    (*found)->used = true;
+    store::WriteSet writes;
+    writes.passwords.push_back(**found);
+    writes.audit.push_back({std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count(),
+                            "user:" + std::string(user), "spend-one-time-secret", "user=" + std::string(user), ""});
+    if (auto ok = m_store.commit(writes); !ok) return ok;
+  }
+  release(user);
+  return {};
+}
+
+void PasswordStore::release(std::string_view user) {
+  std::lock_guard lock(m_mutex);
+  auto found = m_one_time_in_use.find(user);
+  if (found != m_one_time_in_use.end()) m_one_time_in_use.erase(found);
+}
+
+Status PasswordStore::set_password(std::string_view user, std::string_view password, std::string_view profile,
+                                   bool one_time) {
+  if (!valid_user_name(user)) {
+    return fail(ErrorCode::kBadDataFormat, "a user name is 1-128 characters of letters, digits and -_.@");
+  }
+  if (password.size() < kMinPasswordLength || password.size() > kMaxPasswordLength) {
+    return fail(ErrorCode::kBadDataFormat, "a password needs 12 to 1024 characters");
+  }
+  auto hash = hash_password(password);
+  if (!hash) return tl::unexpected(hash.error());
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count();
+  store::WriteSet writes;
+  writes.passwords.push_back({std::string(user), *hash, std::string(profile), one_time, false, now});
+  writes.audit.push_back(
+      {now, "operator", "set-password", "user=" + std::string(user),
+       std::string(one_time ? "one-time" : "reusable") + (profile.empty() ? "" : " profile=" + std::string(profile))});
+  if (auto ok = m_store.commit(writes); !ok) return ok;
+  forget_failures(std::string(user));
+  return {};
+}
+
+Status PasswordStore::remove_user(std::string_view user) {
+  auto found = m_store.find_password(user);
+  if (!found) return tl::unexpected(found.error());
+  if (!*found) return fail(ErrorCode::kNotFound, "no user '" + std::string(user) + "'");
+  store::WriteSet writes;
+  writes.removed_passwords.emplace_back(user);
+  writes.audit.push_back({std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count(),
+                          "operator", "remove-user", "user=" + std::string(user), ""});
+  return m_store.commit(writes);
+}
+
+Result<std::vector<PasswordUser>> PasswordStore::users(std::size_t limit) {
+  auto records = m_store.list_passwords(limit);
+  if (!records) return tl::unexpected(records.error());
+  std::vector<PasswordUser> out;
+  for (const auto& r : *records) out.push_back({r.user, r.profile, r.one_time, r.used, r.created_at});
+  return out;
+}
+
+}  // namespace enrolld::ra

@@ -1,0 +1,63 @@
+#pragma once
+// Passwords that requesters authenticate with (EST HTTP Basic): what the protocols see. The
+// store keeps only scrypt hashes; repeated failures lock a user out for a while.
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "ra/enrollment_service.h"
+
+namespace enrolld::ra {
+
+struct PasswordCheck {
+  enum class Outcome {
+    kAccepted,
+    kRejected,     // unknown user, wrong password or a spent one-time secret: one answer for all
+    kLockedOut,    // too many failures for this user: try again after `retry_after`
+    kWrongProfile  // the password is good, but not for this profile
+  };
+  Outcome outcome = Outcome::kRejected;
+  Requester requester;    // when accepted: "user:<name>"
+  bool one_time = false;  // when accepted: spend() it once it has enrolled
+  std::chrono::seconds retry_after{0};
+};
+
+struct PasswordUser {
+  std::string user;
+  std::string profile;  // empty: any
+  bool one_time = false;
+  bool used = false;
+  std::int64_t created_at = 0;
+};
+
+// Thread-safety: all methods may be called concurrently.
+class PasswordVerifier {
+ public:
+  virtual ~PasswordVerifier() = default;
+  // Checks `password` for `user` enrolling under `profile`. Errors: kSystemUnavailable (store).
+  [[nodiscard]] virtual Result<PasswordCheck> check(std::string_view user, std::string_view password,
+                                                    std::string_view profile) = 0;
+  // A one-time secret has enrolled: it is spent (durably) and refused from now on.
+  [[nodiscard]] virtual Status spend(std::string_view user) = 0;
+  // An accepted one-time secret did not enroll (refused, held, failed): others may use it again.
+  virtual void release(std::string_view user) = 0;
+};
+
+// The operator's side: adding, listing and removing users. Thread-safety: as PasswordVerifier.
+class PasswordAdministration {
+ public:
+  virtual ~PasswordAdministration() = default;
+  // Stores `user` with the hash of `password` (at least 12 characters), replacing an existing
+  // user of that name. Errors: kBadDataFormat (name or password unacceptable), kSystemUnavailable.
+  [[nodiscard]] virtual Status set_password(std::string_view user, std::string_view password, std::string_view profile,
+                                            bool one_time) = 0;
+  // Errors: kNotFound, kSystemUnavailable.
+  [[nodiscard]] virtual Status remove_user(std::string_view user) = 0;
+  [[nodiscard]] virtual Result<std::vector<PasswordUser>> users(std::size_t limit) = 0;
+};
+
+}  // namespace enrolld::ra
