@@ -16,6 +16,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # the demo's HSM and the real clients the tests drive
   softhsm2 openssl curl
+  # strongSwan's EST client (pki --est, --estca); its openssl plugin does the ECDSA
+  strongswan-pki libstrongswan-standard-plugins
 )
 
 missing=()

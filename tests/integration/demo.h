@@ -72,6 +72,10 @@ struct Endpoints {
   std::map<std::string, std::string> values;
   std::string http_port, cmp_url, poll_url, admin_url, ref, secret, trust, chain, client_cert, client_key, ra_cert,
       ra_key, crl_url, repo_url;
+  // EST (https base, without /.well-known/est), its demo user, the TLS anchor, the manufacturer
+  // (bootstrap) credential and the labels of the approval and channel-binding profiles.
+  std::string est_url, est_user, est_password, est_tls_trust, est_bootstrap_cert, est_bootstrap_key,
+      est_approval_label, est_bound_label;
 
   std::string base_url() const { return "http://127.0.0.1:" + http_port; }
 
@@ -107,6 +111,14 @@ struct Endpoints {
     take("CMP_RA_KEY", out.ra_key);
     take("CRL_URL", out.crl_url);
     take("REPO_URL", out.repo_url);
+    take("EST_URL", out.est_url);
+    take("EST_USER", out.est_user);
+    take("EST_PASSWORD", out.est_password);
+    take("EST_TLS_TRUST", out.est_tls_trust);
+    take("EST_BOOTSTRAP_CERT", out.est_bootstrap_cert);
+    take("EST_BOOTSTRAP_KEY", out.est_bootstrap_key);
+    take("EST_APPROVAL_LABEL", out.est_approval_label);
+    take("EST_BOUND_LABEL", out.est_bound_label);
     return missing.empty() ? "" : "endpoints.env lacks " + missing;
   }
 };
