@@ -589,7 +589,8 @@ TEST_F(RocksDbStoreTest, CorruptRecordOnDiskIsSystemFailure) {
         {"transactions", rocksdb::ColumnFamilyOptions()},
         {"audit", rocksdb::ColumnFamilyOptions()},
         {"open-transactions", rocksdb::ColumnFamilyOptions()},
-        {"revoked", rocksdb::ColumnFamilyOptions()}};
+        {"revoked", rocksdb::ColumnFamilyOptions()},
+        {"passwords", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
