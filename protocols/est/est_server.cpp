@@ -125,11 +125,15 @@ struct EstServer::Exchange {
       case ErrorCode::kUnexpectedMessage:
       case ErrorCode::kTransactionIdInUse: return refuse(409, error.message);
       case ErrorCode::kSystemUnavailable: {
-        http::Response response = refuse(503, error.message);
+        // The log gets the cause; the client only that it should come back.
+        spdlog::error("est path={}: {}", request.path, error.message);
+        http::Response response = refuse(503, "the CA cannot serve right now (HSM or store); retry later");
         response.headers.emplace_back("Retry-After", kUnavailableRetrySeconds);
         return response;
       }
-      default: return refuse(500, "internal error; the request was not processed");
+      default:
+        spdlog::error("est path={}: {}", request.path, error.message);
+        return refuse(500, "internal error; the request was not processed");
     }
   }
   http::Response unauthenticated(std::string_view reason) const {
