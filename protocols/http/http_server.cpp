@@ -88,6 +88,14 @@ Status check_tls_credential(const TlsOptions& tls) {
   return {};
 }
 
+// The largest over-limit body read (and discarded) so that its 413 arrives intact.
+constexpr unsigned long long kMaxDiscardedBodyBytes = 1024 * 1024;
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
 std::string header_value(MHD_Connection* connection, const char* name) {
   const char* value = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
   return value != nullptr ? value : "";
@@ -149,12 +157,21 @@ struct HttpServer::Impl {
       return answer_early(connection, state, response);
     }
     const std::string length = header_value(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (!length.empty() && std::strtoull(length.c_str(), nullptr, 10) > options.max_body_bytes) {
+    const unsigned long long declared = length.empty() ? 0 : std::strtoull(length.c_str(), nullptr, 10);
+    if (declared > options.max_body_bytes) {
       spdlog::warn("http peer={} path={} body of {} bytes refused (limit {})", state.request.peer, state.request.path,
                    length, options.max_body_bytes);
-      return answer_early(connection, state,
-                          text_response(413, "request body too large; the limit is " +
-                                                 std::to_string(options.max_body_bytes) + " bytes"));
+      // A client that sends its body at once would often lose an early answer: closing with
+      // unread data makes TCP reset the connection. A modest body is read and discarded, and
+      // the 413 follows it; a client waiting for 100-continue, or a huge body, is answered now.
+      const bool waits_for_continue =
+          lower(header_value(connection, MHD_HTTP_HEADER_EXPECT)).find("100-continue") != std::string::npos;
+      if (waits_for_continue || declared > kMaxDiscardedBodyBytes) {
+        return answer_early(connection, state,
+                            text_response(413, "request body too large; the limit is " +
+                                                   std::to_string(options.max_body_bytes) + " bytes"));
+      }
+      state.too_large = true;
     }
     state.request.content_type = header_value(connection, MHD_HTTP_HEADER_CONTENT_TYPE);
     state.request.authorization = header_value(connection, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -200,7 +217,7 @@ struct HttpServer::Impl {
       if (*upload_data_size > 0) {
         // Bodies without Content-Length (chunked) are counted here; past the limit the rest is
         // discarded, never stored, and the request is answered 413.
-        if (state->request.body.size() + *upload_data_size > self->options.max_body_bytes) {
+        if (state->too_large || state->request.body.size() + *upload_data_size > self->options.max_body_bytes) {
           state->too_large = true;
         } else {
           state->request.body.insert(state->request.body.end(), upload_data, upload_data + *upload_data_size);

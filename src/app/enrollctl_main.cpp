@@ -151,7 +151,7 @@ int report_admin_reply(const enrolld::Result<enrolld::app::AdminReply>& reply) {
     return 1;
   }
   const auto body = nlohmann::json::parse(reply->body, nullptr, false);
-  if (reply->status != 200) {
+  if (reply->status < 200 || reply->status > 299) {
     const std::string why = body.is_object() ? body.value("error", reply->body) : reply->body;
     std::cerr << "enrollctl: enrolld refused (HTTP " << reply->status << "): " << why << "\n";
     return 1;
