@@ -805,11 +805,7 @@ Result<Bytes> CmpServer::handle_error_message(Exchange& ex) {
     const ::ASN1_UTF8STRING* part = sk_ASN1_UTF8STRING_value(status->statusString, i);
     text.append(reinterpret_cast<const char*>(part->data), static_cast<std::size_t>(part->length));
   }
-  // The requester's words go into our log: no line breaks or control characters from it.
-  constexpr std::size_t kMaxLoggedText = 200;
-  text.resize(std::min(text.size(), kMaxLoggedText));
-  std::replace_if(
-      text.begin(), text.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }, '?');
+  text = log::client_text(text);  // the requester's words go into our log
   spdlog::warn("cmp peer={} txn={} requester={} reports an error: {}", ex.context.peer, ex.transaction_id_hex,
                ex.requester.identity, text.empty() ? "(no text)" : text);
   auto found = m_service.find(ex.transaction_id_hex);

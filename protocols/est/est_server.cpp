@@ -107,9 +107,11 @@ struct EstServer::Exchange {
 
   // The answer for a refused request, logged with who asked and why.
   http::Response refuse(int status, std::string_view reason) const {
-    spdlog::warn("est peer={} path={} requester={} status={}: {}", request.peer, request.path,
-                 requester.identity.empty() ? "-" : requester.identity, status, reason);
-    return http::text_response(status, reason);
+    // The reason may quote what the client sent (a user name, a label): one safe line.
+    const std::string text = log::client_text(reason, 400);
+    spdlog::warn("est peer={} path={} requester={} status={}: {}", request.peer, log::client_text(request.path),
+                 requester.identity.empty() ? "-" : log::client_text(requester.identity), status, text);
+    return http::text_response(status, text);
   }
   http::Response refuse(const Error& error) const {
     switch (error.code) {
@@ -126,13 +128,13 @@ struct EstServer::Exchange {
       case ErrorCode::kTransactionIdInUse: return refuse(409, error.message);
       case ErrorCode::kSystemUnavailable: {
         // The log gets the cause; the client only that it should come back.
-        spdlog::error("est path={}: {}", request.path, error.message);
+        spdlog::error("est path={}: {}", log::client_text(request.path), error.message);
         http::Response response = refuse(503, "the CA cannot serve right now (HSM or store); retry later");
         response.headers.emplace_back("Retry-After", kUnavailableRetrySeconds);
         return response;
       }
       default:
-        spdlog::error("est path={}: {}", request.path, error.message);
+        spdlog::error("est path={}: {}", log::client_text(request.path), error.message);
         return refuse(500, "internal error; the request was not processed");
     }
   }
@@ -425,8 +427,8 @@ http::Response EstServer::enroll_authenticated(Exchange& ex) {
     }
     if (!stored) return ex.refuse(stored.error());
     http::Response response = stored_reply_response(*stored);
-    spdlog::info("est {} requester={} profile={} txn={} status={}", operation, ex.requester.identity, ex.profile.name,
-                 request.transaction_id_hex, response.status);
+    spdlog::info("est {} requester={} profile={} txn={} status={}", operation, log::client_text(ex.requester.identity),
+                 ex.profile.name, request.transaction_id_hex, response.status);
     return response;
   }
   return ex.refuse(409, "a concurrent identical request is being processed; retry");
@@ -499,8 +501,8 @@ http::Response EstServer::server_keygen_authenticated(Exchange& ex) {
   response.content_type = "multipart/mixed; boundary=" + boundary;
   response.body = multipart_mixed({*key_part, MimePart{kPkcs7CertsOnly, certificate}}, boundary);
   ::OPENSSL_cleanse(key_part->body.data(), key_part->body.size());
-  spdlog::info("est serverkeygen requester={} profile={} txn={} encrypted={}", ex.requester.identity, ex.profile.name,
-               request.transaction_id_hex, recipient.has_value());
+  spdlog::info("est serverkeygen requester={} profile={} txn={} encrypted={}", log::client_text(ex.requester.identity),
+               ex.profile.name, request.transaction_id_hex, recipient.has_value());
   return response;
 }
 

@@ -13,4 +13,13 @@ void init(std::string_view level) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+std::string client_text(std::string_view text, std::size_t max_length) {
+  std::string out(text.substr(0, max_length));
+  for (char& c : out) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) c = '?';
+  }
+  return out;
+}
+
 }  // namespace enrolld::log

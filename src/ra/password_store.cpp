@@ -31,13 +31,13 @@ std::string base64(ByteView bytes) {
 
 std::optional<Bytes> unbase64(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  const std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  if (text.find('=') < text.size() - padding || padding == text.size()) return std::nullopt;
   Bytes out(text.size() / 4 * 3);
   const int n =
       ::EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
-  std::size_t size = static_cast<std::size_t>(n);
-  for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) --size;  // padding decodes to zeros
-  out.resize(size);
+  out.resize(static_cast<std::size_t>(n) - padding);  // padding decodes to zeros
   return out;
 }
 
@@ -78,7 +78,8 @@ bool password_matches(std::string_view password, std::string_view encoded) {
   }
   auto salt = unbase64(salt_text);
   auto expected = unbase64(hash_text);
-  if (!salt || !expected || expected->empty()) return false;
+  // scrypt's output is prefix-consistent: a short stored hash would match many passwords.
+  if (!salt || !expected || expected->size() < kHashBytes) return false;
   auto actual = scrypt(password, *salt, log_n, r, p, expected->size());
   return actual && ::CRYPTO_memcmp(actual->data(), expected->data(), actual->size()) == 0;
 }
@@ -156,6 +157,7 @@ PasswordCheck PasswordStore::accepted(const store::PasswordRecord& record) {
 }
 
 Status PasswordStore::spend(std::string_view user) {
+  std::lock_guard write(m_write_mutex);  // read, change, write: not interleaved with set_password
   auto found = m_store.find_password(user);
   if (!found) return tl::unexpected(found.error());
   if (*found) {
@@ -186,6 +188,7 @@ Status PasswordStore::set_password(std::string_view user, std::string_view passw
   }
   auto hash = hash_password(password);
   if (!hash) return tl::unexpected(hash.error());
+  std::lock_guard write(m_write_mutex);
   const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count();
   store::WriteSet writes;
   writes.passwords.push_back({std::string(user), *hash, std::string(profile), one_time, false, now});

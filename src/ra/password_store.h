@@ -48,7 +48,8 @@ class PasswordStore final : public PasswordVerifier, public PasswordAdministrati
   store::Store& m_store;
   LockoutPolicy m_policy;
   Clock m_clock;
-  std::mutex m_mutex;  // guards the two members below
+  std::mutex m_write_mutex;  // serialises the read-modify-write of password records
+  std::mutex m_mutex;        // guards the two members below
   std::map<std::string, Failures, std::less<>> m_failures;
   std::set<std::string, std::less<>> m_one_time_in_use;  // claimed by an enrollment in progress
 };
