@@ -74,8 +74,8 @@ struct Endpoints {
       ra_key, crl_url, repo_url;
   // EST (https base, without /.well-known/est), its demo user, the TLS anchor, the manufacturer
   // (bootstrap) credential and the labels of the approval and channel-binding profiles.
-  std::string est_url, est_user, est_password, est_tls_trust, est_bootstrap_cert, est_bootstrap_key,
-      est_approval_label, est_bound_label;
+  std::string est_url, est_user, est_password, est_tls_trust, est_bootstrap_cert, est_bootstrap_key, est_approval_label,
+      est_bound_label;
 
   std::string base_url() const { return "http://127.0.0.1:" + http_port; }
 

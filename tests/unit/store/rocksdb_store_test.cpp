@@ -239,7 +239,8 @@ TEST_F(RocksDbStoreTest, RevokedCertificatesAreListedFromTheirRevocationOn) {
   ASSERT_NE(store, nullptr);
   auto born_revoked = certificate("03");
   born_revoked.status = "revoked";
-  ASSERT_TRUE(store->commit(WriteSet{{}, {certificate("01"), certificate("02"), born_revoked}, {}, {}, {}, {}}).has_value());
+  ASSERT_TRUE(
+      store->commit(WriteSet{{}, {certificate("01"), certificate("02"), born_revoked}, {}, {}, {}, {}}).has_value());
   auto listed = store->list_revoked(10);
   ASSERT_TRUE(listed.has_value()) << listed.error().message;
   ASSERT_EQ(listed->size(), 1U);
@@ -479,7 +480,8 @@ TEST_F(RocksDbStoreTest, ListCertificatesIsInSerialOrderAndRespectsLimit) {
 TEST_F(RocksDbStoreTest, ListCertificatesDoesNotIncludeTransactions) {
   auto store = open();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->commit(WriteSet{{transaction("01"), transaction("02")}, {certificate("03")}, {}, {}, {}, {}}).has_value());
+  ASSERT_TRUE(
+      store->commit(WriteSet{{transaction("01"), transaction("02")}, {certificate("03")}, {}, {}, {}, {}}).has_value());
   auto list = store->list_certificates(100);
   ASSERT_TRUE(list.has_value());
   ASSERT_EQ(list->size(), 1u);
