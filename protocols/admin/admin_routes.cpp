@@ -113,7 +113,12 @@ std::string generated_password() {
 // (a generated one when none is given) and answers with it, once.
 http::Response set_user(ra::PasswordAdministration& passwords, const http::Request& request) {
   json body = json::parse(request.body.begin(), request.body.end(), nullptr, false);
-  if (!body.is_object() || !body.contains("user") || !body["user"].is_string()) {
+  auto is_optional = [&body](const char* key, bool (json::*type)() const noexcept) {
+    return !body.contains(key) || (body[key].*type)();
+  };
+  if (!body.is_object() || !body.contains("user") || !body["user"].is_string() ||
+      !is_optional("password", &json::is_string) || !is_optional("profile", &json::is_string) ||
+      !is_optional("one_time", &json::is_boolean)) {
     return json_response(400, {{"error",
                                 "the body must be JSON with \"user\" and optionally \"password\", "
                                 "\"profile\", \"one_time\""}});

@@ -121,8 +121,8 @@ struct EstServer::Exchange {
       case ErrorCode::kBadAlgorithm:
       case ErrorCode::kNotAuthorized:
       case ErrorCode::kCertRevoked:
-      case ErrorCode::kSignerNotTrusted:
-      case ErrorCode::kUnsupportedRequest: return refuse(403, error.message);
+      case ErrorCode::kSignerNotTrusted: return refuse(403, error.message);
+      case ErrorCode::kUnsupportedRequest: return refuse(501, error.message);
       case ErrorCode::kUnknownTransaction:
       case ErrorCode::kUnexpectedMessage:
       case ErrorCode::kTransactionIdInUse: return refuse(409, error.message);
@@ -152,12 +152,28 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(std::string
   if (header.size() < 6 || lower(header.substr(0, 6)) != "basic ") return std::nullopt;
   auto decoded = decode_base64(header.substr(6));
   if (!decoded) return std::nullopt;
-  const std::string text(decoded->begin(), decoded->end());
+  std::string text(decoded->begin(), decoded->end());
   ::OPENSSL_cleanse(decoded->data(), decoded->size());
   const auto colon = text.find(':');
-  if (colon == std::string::npos) return std::nullopt;
-  return std::pair{text.substr(0, colon), text.substr(colon + 1)};
+  std::optional<std::pair<std::string, std::string>> credentials;
+  if (colon != std::string::npos) credentials.emplace(text.substr(0, colon), text.substr(colon + 1));
+  ::OPENSSL_cleanse(text.data(), text.size());  // the password's only other copy
+  return credentials;
 }
+
+Bytes tagged(std::uint8_t tag, ByteView content) {
+  Bytes out;
+  out.reserve(content.size() + 1);
+  out.push_back(tag);
+  out.insert(out.end(), content.begin(), content.end());
+  return out;
+}
+
+// Wipes a buffer that held a private key on every way out of a scope.
+struct WipeOnExit {
+  Bytes& bytes;
+  ~WipeOnExit() { ::OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
 
 // The stored reply as EST's HTTP answer.
 http::Response stored_reply_response(const Bytes& stored) {
@@ -179,15 +195,10 @@ Result<Bytes> encode_decision(const ra::Decision& decision) {
   if (const auto* issued = std::get_if<ra::IssuedCertificate>(&decision)) {
     auto bag = certs_only({issued->certificate_der});
     if (!bag) return tl::unexpected(bag.error());
-    Bytes stored{kStoredCertificate};
-    stored.insert(stored.end(), bag->begin(), bag->end());
-    return stored;
+    return tagged(kStoredCertificate, *bag);
   }
   const auto& held = std::get<ra::HeldForApproval>(decision);
-  const std::string seconds = std::to_string(std::max<long long>(1, held.check_after.count()));
-  Bytes stored{kStoredHeld};
-  stored.insert(stored.end(), seconds.begin(), seconds.end());
-  return stored;
+  return tagged(kStoredHeld, view_of(std::to_string(std::max<long long>(1, held.check_after.count()))));
 }
 
 }  // namespace
@@ -316,13 +327,28 @@ Refusal check_channel_binding(const EstServer::Exchange& ex) {
   return std::nullopt;
 }
 
+bool same_subject(const Bytes& subject_der, const ::X509* cert) {
+  auto subject = ossl::name_from_der(subject_der);
+  return subject && ::X509_NAME_cmp(subject->get(), ::X509_get_subject_name(cert)) == 0;
+}
+
+// A certificate this CA issued speaks for its own subject only: it may not enroll others
+// (nor, through simpleenroll, mint more certificates for another name).
+Refusal check_own_subject(const EstServer::Exchange& ex) {
+  if (ex.operation == Operation::kSimpleReenroll) return std::nullopt;  // check_renewal says more
+  if (ex.requester.certificate_serial_hex.empty() || ex.requester.registration_authority) return std::nullopt;
+  auto current = ossl::x509_from_der(ex.request.tls->client_certificates.front());
+  if (!current) return ex.refuse(current.error());
+  if (same_subject(ex.csr.subject_der, current->get())) return std::nullopt;
+  return ex.refuse(403, "a certificate issued here enrolls only for its own subject; the CSR names another");
+}
+
 // RFC 7030 4.2.2: a renewal keeps the subject and subjectAltName of the certificate it renews.
 // Sets what the request replaces when the key changes.
 Refusal check_renewal(EstServer::Exchange& ex, ra::CertificationRequest& request, bool same_key_allowed) {
   auto current = ossl::x509_from_der(ex.request.tls->client_certificates.front());
   if (!current) return ex.refuse(current.error());
-  auto subject = ossl::name_from_der(ex.csr.subject_der);
-  if (!subject || ::X509_NAME_cmp(subject->get(), ::X509_get_subject_name(current->get())) != 0) {
+  if (!same_subject(ex.csr.subject_der, current->get())) {
     return ex.refuse(403, "simplereenroll must keep the subject of the certificate it renews");
   }
   ossl::X509ExtensionsPtr requested;
@@ -352,6 +378,7 @@ Refusal read_request(EstServer::Exchange& ex) {
   auto csr = parse_certification_request(*der);
   if (!csr) return ex.refuse(csr.error());
   ex.csr = std::move(*csr);
+  if (auto refused = check_own_subject(ex)) return refused;
   return check_channel_binding(ex);
 }
 
@@ -385,8 +412,10 @@ http::Response EstServer::settle_one_time_secret(const Exchange& ex, http::Respo
     return response;
   }
   if (auto spent = m_passwords.spend(ex.one_time_user); !spent) {
-    spdlog::error("est: the one-time secret of '{}' could not be marked spent: {}", ex.one_time_user,
-                  spent.error().message);
+    // Not delivered: a secret that is not spent durably must not have enrolled; the client
+    // retries, and the secret is spent by the certificate it gets then.
+    m_passwords.release(ex.one_time_user);
+    return ex.refuse(spent.error());
   }
   return response;
 }
@@ -402,12 +431,18 @@ http::Response EstServer::enroll_authenticated(Exchange& ex) {
   if (ex.operation == Operation::kSimpleReenroll) {
     if (auto refused = check_renewal(ex, request, m_options.reenroll_same_key)) return *refused;
   }
-  // EST has no transaction ID: the same request from the same requester is the same
-  // transaction, so a retry after 202 (RFC 7030 4.2.3) finds the one it waits for.
+  // EST has no transaction ID. Under a profile that waits for an officer, the same request
+  // (requester, subject, key, extensions: not the signature or challengePassword, which change
+  // with every TLS session) is the same transaction, so a retry after 202 (RFC 7030 4.2.3)
+  // finds the one it waits for. Elsewhere every request is a new transaction.
   const std::string operation(operation_name(ex.operation));
-  request.transaction_id_hex = to_hex(ByteView(sha256({view_of("est"), view_of(operation), view_of(ex.profile.name),
-                                                       view_of(ex.requester.identity), ex.csr.der}))
-                                          .first(16));
+  request.transaction_id_hex =
+      ex.profile.requires_approval
+          ? to_hex(ByteView(sha256({view_of("est"), view_of(operation), view_of(ex.profile.name),
+                                    view_of(ex.requester.identity), ex.csr.subject_der, ex.csr.public_key_der,
+                                    ex.csr.extensions_der}))
+                       .first(16))
+          : to_hex(random_bytes(16));
   // Every retry is a new look at the transaction (a poll), never a resend of a stored reply.
   request.fingerprint = random_bytes(32);
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -470,6 +505,8 @@ http::Response EstServer::server_keygen_authenticated(Exchange& ex) {
   }
   auto generated = m_service.generate_key(ex.profile.name, {});
   if (!generated) return ex.refuse(generated.error());
+  WipeOnExit wipe_key{generated->private_key_der};
+  WipeOnExit wipe_package{generated->signed_key_package};
   ra::CertificationRequest request = certification_request(ex);
   request.public_key_der = generated->public_key_der;
   // Each serverkeygen makes a new key: a new transaction, never a stored reply (which would
@@ -477,30 +514,24 @@ http::Response EstServer::server_keygen_authenticated(Exchange& ex) {
   request.transaction_id_hex = to_hex(random_bytes(16));
   request.fingerprint = random_bytes(32);
   auto stored = m_service.submit(request, {}, encode_decision);
-  Result<MimePart> key_part = MimePart{};
-  if (stored && recipient) {
-    auto enveloped = cms::envelope_key(generated->signed_key_package, cms::KeyRecipient{{}, recipient->get()});
-    if (enveloped) {
-      key_part = MimePart{"application/pkcs7-mime; smime-type=server-generated-key",
-                          ossl::der_with(enveloped->get(), ::i2d_CMS_ContentInfo)};
-    } else {
-      key_part = tl::unexpected(enveloped.error());
-    }
-  } else if (stored) {
-    key_part = MimePart{"application/pkcs8", generated->private_key_der};
-  }
-  ::OPENSSL_cleanse(generated->private_key_der.data(), generated->private_key_der.size());
-  ::OPENSSL_cleanse(generated->signed_key_package.data(), generated->signed_key_package.size());
   if (!stored) return ex.refuse(stored.error());
-  if (!key_part) return ex.refuse(key_part.error());
   if (stored->empty() || stored->front() != kStoredCertificate) return ex.refuse(500, "internal error");
+  MimePart key_part{"application/pkcs8", {}};
+  WipeOnExit wipe_part{key_part.body};
+  if (recipient) {
+    auto enveloped = cms::envelope_key(generated->signed_key_package, cms::KeyRecipient{{}, recipient->get()});
+    if (!enveloped) return ex.refuse(enveloped.error());
+    key_part.content_type = "application/pkcs7-mime; smime-type=server-generated-key";
+    key_part.body = ossl::der_with(enveloped->get(), ::i2d_CMS_ContentInfo);
+  } else {
+    key_part.body = generated->private_key_der;
+  }
   const Bytes certificate(stored->begin() + 1, stored->end());
   const std::string boundary = "est-" + to_hex(random_bytes(12));
   http::Response response;
   response.status = 200;
   response.content_type = "multipart/mixed; boundary=" + boundary;
-  response.body = multipart_mixed({*key_part, MimePart{kPkcs7CertsOnly, certificate}}, boundary);
-  ::OPENSSL_cleanse(key_part->body.data(), key_part->body.size());
+  response.body = multipart_mixed({key_part, MimePart{kPkcs7CertsOnly, certificate}}, boundary);
   spdlog::info("est serverkeygen requester={} profile={} txn={} encrypted={}", log::client_text(ex.requester.identity),
                ex.profile.name, request.transaction_id_hex, recipient.has_value());
   return response;

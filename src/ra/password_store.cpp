@@ -121,12 +121,15 @@ Result<PasswordCheck> PasswordStore::check(std::string_view user_view, std::stri
                                            std::string_view profile) {
   const std::string user(user_view);
   PasswordCheck result;
+  // A name no user can have is refused at once: it costs no scrypt run and no failure entry
+  // (it cannot tell anything about existing users either).
+  if (!valid_user_name(user)) return result;
   if (auto left = locked_for(user); left.count() > 0) {
     result.outcome = PasswordCheck::Outcome::kLockedOut;
     result.retry_after = left;
     return result;
   }
-  auto found = valid_user_name(user) ? m_store.find_password(user) : std::optional<store::PasswordRecord>();
+  auto found = m_store.find_password(user);
   if (!found) return tl::unexpected(found.error());
   // An unknown user costs the same scrypt run as a known one, so timing tells nothing.
   static const std::string kDecoy = hash_password("decoy password for unknown users").value_or("");
@@ -142,8 +145,18 @@ Result<PasswordCheck> PasswordStore::check(std::string_view user_view, std::stri
     return result;
   }
   if ((*found)->one_time) {
-    std::lock_guard lock(m_mutex);
-    if (!m_one_time_in_use.insert(user).second) return result;  // another enrollment holds it
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_one_time_in_use.insert(user).second) return result;  // another enrollment holds it
+    }
+    // Read again under the claim: an enrollment that spent the secret while this one ran
+    // scrypt has released its claim already, but its record says used.
+    auto again = m_store.find_password(user);
+    if (!again || !*again || (*again)->used) {
+      release(user);
+      if (!again) return tl::unexpected(again.error());
+      return result;
+    }
   }
   return accepted(**found);
 }
@@ -201,6 +214,7 @@ Status PasswordStore::set_password(std::string_view user, std::string_view passw
 }
 
 Status PasswordStore::remove_user(std::string_view user) {
+  std::lock_guard write(m_write_mutex);
   auto found = m_store.find_password(user);
   if (!found) return tl::unexpected(found.error());
   if (!*found) return fail(ErrorCode::kNotFound, "no user '" + std::string(user) + "'");

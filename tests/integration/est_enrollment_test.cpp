@@ -103,7 +103,9 @@ TEST_F(EstEnrollmentTest, TheManufacturerCertificateEnrollsAsTlsClientCertificat
 
 // EST has no transaction ID: the same CSR from the same requester again is the same request,
 // and gets the certificate it got before (RFC 7030 4.2.3's retry), not a second one.
-TEST_F(EstEnrollmentTest, TheSameRequestAgainGetsTheSameCertificate) {
+// Outside approval profiles every request is its own transaction: a client that lost the answer
+// asks again and gets a fresh certificate (a stored one might be revoked or expired meanwhile).
+TEST_F(EstEnrollmentTest, TheSameRequestAgainGetsAFreshCertificate) {
   const auto [key, csr] = key_and_csr("again", "/CN=est-again");
   HttpReply first = post_basic("simpleenroll", csr);
   const fs::path cert = work() / "again.pem";
@@ -113,8 +115,9 @@ TEST_F(EstEnrollmentTest, TheSameRequestAgainGetsTheSameCertificate) {
   HttpReply second = post_basic("simpleenroll", csr);
   const fs::path again = work() / "again-2.pem";
   ASSERT_TRUE(expect_certificate_reply(second, again));
-  EXPECT_EQ(read_text(again), read_text(cert));
-  EXPECT_EQ(demo().cert_count(), issued);
+  EXPECT_NE(read_text(again), read_text(cert));
+  EXPECT_FALSE(expect_properly_issued(demo(), again, key, "CN=est-again").empty());
+  EXPECT_EQ(demo().cert_count(), issued + 1);
 }
 
 // ---- simplereenroll -----------------------------------------------------------------------
@@ -164,6 +167,28 @@ TEST_F(EstEnrollmentTest, TheManufacturerCertificateCannotRenew) {
   EXPECT_EQ(reply.status, 403) << reply.describe();
   EXPECT_TRUE(contains(reply.body, "simplereenroll renews a certificate this CA issued")) << reply.describe();
   EXPECT_EQ(demo().cert_count(), before);
+}
+
+// A certificate this CA issued authenticates simpleenroll for its own subject only: it must not
+// mint certificates for other names.
+TEST_F(EstEnrollmentTest, AnIssuedCertificateEnrollsOnlyItsOwnSubject) {
+  const auto [old_key, old_cert] = pki_enroll("own", "CN=est-own, O=est test", "own.example", "O=est test,CN=est-own");
+  ASSERT_FALSE(HasFailure());
+  const std::vector<std::string> client = {"--cert", old_cert.string(), "--key", old_key.string()};
+  const int before = demo().cert_count();
+  const auto [other_key, other_csr] = key_and_csr("own-other", "/CN=est-someone-else");
+  HttpReply refused = post("simpleenroll", other_csr, client);
+  EXPECT_EQ(refused.status, 403) << refused.describe();
+  EXPECT_TRUE(contains(refused.body, "only for its own subject")) << refused.describe();
+  HttpReply keygen = post("serverkeygen", other_csr, client);
+  EXPECT_EQ(keygen.status, 403) << keygen.describe();
+  EXPECT_EQ(demo().cert_count(), before);
+
+  const auto [same_key, same_csr] = key_and_csr("own-same", "/CN=est-own/O=est test");
+  HttpReply accepted = post("simpleenroll", same_csr, client);
+  const fs::path cert = work() / "own-same.pem";
+  ASSERT_TRUE(expect_certificate_reply(accepted, cert));
+  EXPECT_FALSE(expect_properly_issued(demo(), cert, same_key, "O=est test,CN=est-own").empty());
 }
 
 TEST_F(EstEnrollmentTest, ARevokedCertificateCannotRenewNorEnroll) {
@@ -356,7 +381,11 @@ TEST_F(EstApprovalTest, AHeldRequestIs202UntilApprovedThenDelivered) {
 
   RunResult approved = demo().enrollctl({"approve", id, "--officer", "est-officer"});
   ASSERT_TRUE(approved.ok()) << approved.describe();
-  HttpReply delivered = post_basic("simpleenroll", csr, label);
+  // The retry may be signed anew (ECDSA signatures differ each time): same key and subject,
+  // other DER bytes, still the same request.
+  const fs::path resigned = base64_of(make_der_csr(key, "/CN=est-held", "held-again.csr.der"));
+  ASSERT_NE(read_text(resigned), read_text(csr));
+  HttpReply delivered = post_basic("simpleenroll", resigned, label);
   const fs::path cert = work() / "held.pem";
   ASSERT_TRUE(expect_certificate_reply(delivered, cert));
   EXPECT_FALSE(expect_properly_issued(demo(), cert, key, "CN=est-held").empty());
