@@ -185,12 +185,18 @@ Bytes csr_attributes(const ra::ProfileInfo& profile) {
 }
 
 Bytes multipart_mixed(const std::vector<MimePart>& parts, std::string_view boundary) {
+  // Sized up front and every temporary wiped: a part may be a private key.
+  std::size_t size = boundary.size() + 8;
+  for (const auto& part : parts) size += boundary.size() + part.content_type.size() + part.body.size() * 4 / 3 + 80;
   std::string body;
+  body.reserve(size);
   for (const auto& part : parts) {
-    body += "--" + std::string(boundary) + "\r\nContent-Type: " + part.content_type +
-            "\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_line(part.body) + "\r\n";
+    std::string encoded = base64_line(part.body);
+    body.append("--").append(boundary).append("\r\nContent-Type: ").append(part.content_type);
+    body.append("\r\nContent-Transfer-Encoding: base64\r\n\r\n").append(encoded).append("\r\n");
+    ::OPENSSL_cleanse(encoded.data(), encoded.size());
   }
-  body += "--" + std::string(boundary) + "--\r\n";
+  body.append("--").append(boundary).append("--\r\n");
   Bytes out(body.begin(), body.end());
   ::OPENSSL_cleanse(body.data(), body.size());  // it may hold a private key
   return out;
