@@ -529,7 +529,9 @@ class EstServerTest : public ::testing::Test {
   std::unique_ptr<store::RocksDbStore> store = open_store(store_dir);
   Bytes kga_certificate_der;  // set by make_kga()
   ra::EnrollmentServiceImpl service{*store, *ca.issuing, profiles(), policy(), system_clock(), make_kga()};
-  ra::CertificateTrustImpl trust{*store, service.ca_chain(), {}, {}, system_clock()};
+  std::chrono::hours trust_clock_advance{0};  // moves only the trust's clock: certificates expire
+  ra::CertificateTrustImpl trust{
+      *store, service.ca_chain(), {}, {}, [this] { return std::chrono::system_clock::now() + trust_clock_advance; }};
   ra::PasswordStore passwords{*store, ra::LockoutPolicy{}, system_clock()};
   EstServer est{service, trust, passwords, EstOptions{}};
   Credential server_credential;
@@ -905,6 +907,58 @@ TEST_F(EstServerTest, StoreThatCannotWriteAnswers503WithRetryAfter) {
   EXPECT_EQ(reply.body.find("IO error"), std::string::npos) << reply.body;
   // Nothing was issued: no certificate left the CA without its record.
   EXPECT_EQ(certificate_count(), before);
+}
+
+// ---- simplereenroll: expiry and the key policy -----------------------------------------
+
+TEST_F(EstServerTest, AnExpiredCertificateCannotRenew) {
+  const Credential device = enrolled_device(kSubject);
+  const std::size_t before = certificate_count();
+  trust_clock_advance = std::chrono::hours(24 * 400);  // past the device certificate's year
+  TlsConnection connection = connect(TLS1_3_VERSION, &device);
+  ossl::EvpPkeyPtr new_key = p256_key();
+  CsrSpec spec;
+  spec.subject = kSubject;
+  const HttpReply reply = connection.post_csr(est_path("", "simplereenroll"), make_csr(spec, new_key.get()));
+  EXPECT_EQ(reply.status, 403) << reply.body;
+  EXPECT_NE(reply.body.find("not accepted"), std::string::npos) << reply.body;
+  EXPECT_EQ(certificate_count(), before);
+}
+
+TEST_F(EstServerTest, RenewalKeepingTheKeyFollowsThePolicy) {
+  const Credential device = enrolled_device(kSubject);
+  CsrSpec spec;
+  spec.subject = kSubject;
+  {
+    TlsConnection connection = connect(TLS1_3_VERSION, &device);  // default policy: the key may stay
+    const HttpReply reply = connection.post_csr(est_path("", "simplereenroll"), make_csr(spec, device.key.get()));
+    ASSERT_EQ(reply.status, 200) << reply.body;
+  }
+  // The same server code with reenroll_same_key = false, on a listener of its own.
+  EstServer strict{service, trust, passwords, EstOptions{false}};
+  http::ServerOptions options;
+  options.port = 0;
+  options.threads = 2;
+  options.tls = tls_options();
+  auto started = http::HttpServer::start(options, est_routes(strict));
+  ASSERT_TRUE(started) << started.error().message;
+  std::swap(server, *started);  // connect() talks to `server`
+  const std::size_t before = certificate_count();
+  {
+    TlsConnection connection = connect(TLS1_3_VERSION, &device);
+    const HttpReply same = connection.post_csr(est_path("", "simplereenroll"), make_csr(spec, device.key.get()));
+    EXPECT_EQ(same.status, 403) << same.body;
+    EXPECT_NE(same.body.find("needs a new key"), std::string::npos) << same.body;
+  }
+  EXPECT_EQ(certificate_count(), before);
+  ossl::EvpPkeyPtr new_key = p256_key();
+  {
+    TlsConnection connection = connect(TLS1_3_VERSION, &device);
+    const HttpReply renewed = connection.post_csr(est_path("", "simplereenroll"), make_csr(spec, new_key.get()));
+    EXPECT_EQ(renewed.status, 200) << renewed.body;
+  }
+  server->stop(std::chrono::seconds(5));  // before `strict` goes
+  std::swap(server, *started);
 }
 
 }  // namespace
