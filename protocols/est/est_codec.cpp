@@ -81,32 +81,13 @@ Result<std::optional<Bytes>> asymmetric_decrypt_key_id(const ::X509_REQ* request
 
 }  // namespace
 
-std::string base64_line(ByteView bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n =
-      ::EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(), static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(std::max(n, 0)));
-  return out;
-}
-
 std::optional<Bytes> decode_base64(std::string_view text) {
   std::string compact;
   compact.reserve(text.size());
   for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c))) continue;
-    const bool alphabet = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
-    if (!alphabet) return std::nullopt;
-    compact.push_back(c);
+    if (!std::isspace(static_cast<unsigned char>(c))) compact.push_back(c);
   }
-  if (compact.empty() || compact.size() % 4 != 0) return std::nullopt;
-  const std::size_t padding = compact.ends_with("==") ? 2 : compact.ends_with('=') ? 1 : 0;
-  if (compact.find('=') < compact.size() - padding) return std::nullopt;  // '=' only at the end
-  Bytes out(compact.size() / 4 * 3);
-  const int n = ::EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(compact.data()),
-                                  static_cast<int>(compact.size()));
-  if (n < 0) return std::nullopt;
-  out.resize(static_cast<std::size_t>(n) - padding);
-  return out;
+  return from_base64(compact);
 }
 
 Result<CertificationRequestInfo> parse_certification_request(ByteView der) {

@@ -13,7 +13,9 @@
 namespace enrolld::est {
 
 // Base64 on one line without breaks: strongSwan's client reads nothing else.
-std::string base64_line(ByteView bytes);
+inline std::string base64_line(ByteView bytes) {
+  return to_base64(bytes);
+}
 // Base64 with or without line breaks and other white space (RFC 8951 2.1); nullopt if not base64.
 std::optional<Bytes> decode_base64(std::string_view text);
 

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 namespace enrolld {
@@ -42,6 +43,31 @@ Bytes from_hex(std::string_view hex, bool* ok) {
 
 Bytes to_bytes(std::string_view text) {
   return Bytes(text.begin(), text.end());
+}
+
+std::string to_base64(ByteView bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n =
+      ::EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n > 0 ? n : 0));
+  return out;
+}
+
+std::optional<Bytes> from_base64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  const std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  for (std::size_t i = 0; i < text.size() - padding; ++i) {
+    const char c = text[i];
+    const bool alphabet =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    if (!alphabet) return std::nullopt;
+  }
+  Bytes out(text.size() / 4 * 3);
+  const int n =
+      ::EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<std::size_t>(n) - padding);  // EVP_DecodeBlock decodes padding as zeros
+  return out;
 }
 
 Bytes random_bytes(std::size_t count) {

@@ -21,26 +21,6 @@ constexpr std::size_t kMaxPasswordLength = 1024;
 // grow memory without end.
 constexpr std::size_t kMaxTrackedUsers = 100'000;
 
-std::string base64(ByteView bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n =
-      ::EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(), static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::optional<Bytes> unbase64(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  const std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
-  if (text.find('=') < text.size() - padding || padding == text.size()) return std::nullopt;
-  Bytes out(text.size() / 4 * 3);
-  const int n =
-      ::EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  out.resize(static_cast<std::size_t>(n) - padding);  // padding decodes to zeros
-  return out;
-}
-
 std::optional<Bytes> scrypt(std::string_view password, ByteView salt, std::uint64_t log_n, std::uint64_t r,
                             std::uint64_t p, std::size_t length) {
   Bytes out(length);
@@ -64,7 +44,7 @@ Result<std::string> hash_password(std::string_view password) {
   auto hash = scrypt(password, salt, kScryptLogN, kScryptR, kScryptP, kHashBytes);
   if (!hash) return fail(ErrorCode::kSystemFailure, "scrypt failed");
   return "$scrypt$ln=" + std::to_string(kScryptLogN) + ",r=" + std::to_string(kScryptR) +
-         ",p=" + std::to_string(kScryptP) + "$" + base64(salt) + "$" + base64(*hash);
+         ",p=" + std::to_string(kScryptP) + "$" + to_base64(salt) + "$" + to_base64(*hash);
 }
 
 bool password_matches(std::string_view password, std::string_view encoded) {
@@ -76,8 +56,8 @@ bool password_matches(std::string_view password, std::string_view encoded) {
       log_n < 10 || log_n > 20 || r == 0 || r > 32 || p == 0 || p > 16) {
     return false;
   }
-  auto salt = unbase64(salt_text);
-  auto expected = unbase64(hash_text);
+  auto salt = from_base64(salt_text);
+  auto expected = from_base64(hash_text);
   // scrypt's output is prefix-consistent: a short stored hash would match many passwords.
   if (!salt || !expected || expected->size() < kHashBytes) return false;
   auto actual = scrypt(password, *salt, log_n, r, p, expected->size());

@@ -78,6 +78,39 @@ TEST(BytesToBytes, CopiesTextBytes) {
   EXPECT_TRUE(to_bytes("").empty());
 }
 
+// RFC 4648 section 10.
+TEST(BytesBase64, Rfc4648Vectors) {
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(to_base64(to_bytes(plain)), encoded);
+    if (*plain == '\0') continue;  // empty input is not base64 to decode
+    auto decoded = from_base64(encoded);
+    ASSERT_TRUE(decoded.has_value()) << encoded;
+    EXPECT_EQ(*decoded, to_bytes(plain));
+  }
+}
+
+TEST(BytesBase64, RoundTripsAllByteValues) {
+  Bytes all(256);
+  for (int i = 0; i < 256; ++i) all[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(i);
+  const std::string encoded = to_base64(all);
+  EXPECT_EQ(encoded.find('\n'), std::string::npos);
+  EXPECT_EQ(from_base64(encoded), all);
+}
+
+TEST(BytesBase64, FromBase64RejectsWhatIsNotStrictBase64) {
+  for (const char* text :
+       {"", "Zg", "Zg=", "====", "A===", "Zg==Zg==", "Z=g=", "Zm9v\n", "Zm 9v", "Zm9-", "Zm9_", "Zm9v\xff"}) {
+    EXPECT_FALSE(from_base64(text).has_value()) << text;
+  }
+}
+
 TEST(BytesRandom, HasRequestedLength) {
   for (std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{16}, std::size_t{1000}}) {
     EXPECT_EQ(random_bytes(count).size(), count);
