@@ -102,7 +102,8 @@ struct EstServer::Exchange {
   std::string label;  // empty: the default profile
   ra::ProfileInfo profile;
   ra::Requester requester;
-  std::string one_time_user;  // set when a one-time secret authenticated the request
+  std::string one_time_user;         // set when a one-time secret authenticated the request
+  ossl::X509Ptr client_certificate;  // set when the TLS client certificate authenticated it
   CertificationRequestInfo csr;
 
   // The answer for a refused request, logged with who asked and why.
@@ -205,10 +206,14 @@ Result<Bytes> encode_decision(const ra::Decision& decision) {
 
 EstServer::EstServer(ra::EnrollmentService& service, const ra::CertificateTrust& trust, ra::PasswordVerifier& passwords,
                      EstOptions options)
-    : m_service(service), m_trust(trust), m_passwords(passwords), m_options(options) {}
+    : m_service(service),
+      m_trust(trust),
+      m_passwords(passwords),
+      m_options(options),
+      m_ca_certificates(certs_only(service.ca_chain())) {}
 
 http::Response EstServer::handle(const http::Request& request) {
-  Exchange ex{request, Operation::kCaCerts, {}, {}, {}, {}, {}};
+  Exchange ex{request, Operation::kCaCerts, {}, {}, {}, {}, {}, {}};
   std::string_view rest = std::string_view(request.path).substr(std::string_view(kEstPath).size());
   std::string_view operation_name = rest;
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
@@ -238,9 +243,8 @@ http::Response EstServer::handle(const http::Request& request) {
 }
 
 http::Response EstServer::cacerts(const Exchange& ex) {
-  auto bag = certs_only(m_service.ca_chain());
-  if (!bag) return ex.refuse(bag.error());
-  return base64_response(200, kPkcs7CertsOnly, *bag);
+  if (!m_ca_certificates) return ex.refuse(m_ca_certificates.error());
+  return base64_response(200, kPkcs7CertsOnly, *m_ca_certificates);
 }
 
 http::Response EstServer::csrattrs(const Exchange& ex) {
@@ -303,6 +307,10 @@ Refusal authenticate(EstServer::Exchange& ex, const ra::CertificateTrust& trust,
   if (renewal && requester->certificate_serial_hex.empty()) {
     return ex.refuse(403, "simplereenroll renews a certificate this CA issued; enroll with simpleenroll instead");
   }
+  // Kept for the checks on what it may ask (its subject, a renewal's subject and SAN).
+  auto certificate = ossl::x509_from_der(certs->front());
+  if (!certificate) return ex.refuse(certificate.error());
+  ex.client_certificate = std::move(*certificate);
   ex.requester = std::move(*requester);
   return std::nullopt;
 }
@@ -337,18 +345,15 @@ bool same_subject(const Bytes& subject_der, const ::X509* cert) {
 Refusal check_own_subject(const EstServer::Exchange& ex) {
   if (ex.operation == Operation::kSimpleReenroll) return std::nullopt;  // check_renewal says more
   if (ex.requester.certificate_serial_hex.empty() || ex.requester.registration_authority) return std::nullopt;
-  auto current = ossl::x509_from_der(ex.request.tls->client_certificates.front());
-  if (!current) return ex.refuse(current.error());
-  if (same_subject(ex.csr.subject_der, current->get())) return std::nullopt;
+  if (same_subject(ex.csr.subject_der, ex.client_certificate.get())) return std::nullopt;
   return ex.refuse(403, "a certificate issued here enrolls only for its own subject; the CSR names another");
 }
 
 // RFC 7030 4.2.2: a renewal keeps the subject and subjectAltName of the certificate it renews.
 // Sets what the request replaces when the key changes.
 Refusal check_renewal(EstServer::Exchange& ex, ra::CertificationRequest& request, bool same_key_allowed) {
-  auto current = ossl::x509_from_der(ex.request.tls->client_certificates.front());
-  if (!current) return ex.refuse(current.error());
-  if (!same_subject(ex.csr.subject_der, current->get())) {
+  const ::X509* current = ex.client_certificate.get();
+  if (!same_subject(ex.csr.subject_der, current)) {
     return ex.refuse(403, "simplereenroll must keep the subject of the certificate it renews");
   }
   ossl::X509ExtensionsPtr requested;
@@ -356,10 +361,10 @@ Refusal check_renewal(EstServer::Exchange& ex, ra::CertificationRequest& request
     const unsigned char* cursor = ex.csr.extensions_der.data();
     requested.reset(::d2i_X509_EXTENSIONS(nullptr, &cursor, static_cast<long>(ex.csr.extensions_der.size())));
   }
-  if (subject_alt_names(requested.get()) != subject_alt_names(::X509_get0_extensions(current->get()))) {
+  if (subject_alt_names(requested.get()) != subject_alt_names(::X509_get0_extensions(current))) {
     return ex.refuse(403, "simplereenroll must keep the subjectAltName of the certificate it renews");
   }
-  const bool same_key = ex.csr.public_key_der == ossl::der_of_public_key(::X509_get0_pubkey(current->get()));
+  const bool same_key = ex.csr.public_key_der == ossl::der_of_public_key(::X509_get0_pubkey(current));
   if (same_key && !same_key_allowed) {
     return ex.refuse(403, "simplereenroll here needs a new key; the CSR keeps the current one");
   }

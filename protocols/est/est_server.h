@@ -42,6 +42,7 @@ class EstServer {
   const ra::CertificateTrust& m_trust;
   ra::PasswordVerifier& m_passwords;
   EstOptions m_options;
+  const Result<Bytes> m_ca_certificates;  // the cacerts bag: the chain does not change while serving
 };
 
 // The route that hands every EST path to `server`.

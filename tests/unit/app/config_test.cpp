@@ -518,5 +518,65 @@ TEST_F(ConfigTest, MissingFileIsConfigInvalid) {
   EXPECT_THAT(config.error().message, HasSubstr(missing.string()));
 }
 
+TEST_F(ConfigTest, EstSectionAndProfileKeysAreRead) {
+  auto config = load(minimal_plus(R"(
+[est]
+listen = "127.0.0.2"
+port = 9443
+tls_certificate = "tls/server.pem"
+tls_key = "tls/server.key"
+trust_anchors = ["vendor/ca.pem"]
+reenroll_same_key = false
+max_password_failures = 3
+lockout_seconds = 120
+
+[[profile]]
+name = "bound"
+key_types = ["P-256", "RSA-3072"]
+require_channel_binding = true
+)"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  const auto& est = config->est;
+  EXPECT_EQ(est.listen, "127.0.0.2");
+  EXPECT_EQ(est.port, 9443);
+  ASSERT_TRUE(est.tls_certificate && est.tls_key);
+  EXPECT_EQ(*est.tls_certificate, m_dir.path() / "tls/server.pem");
+  EXPECT_EQ(*est.tls_key, m_dir.path() / "tls/server.key");
+  ASSERT_EQ(est.trust_anchors.size(), 1u);
+  EXPECT_EQ(est.trust_anchors.front(), m_dir.path() / "vendor/ca.pem");
+  EXPECT_FALSE(est.reenroll_same_key);
+  EXPECT_EQ(est.max_password_failures, 3u);
+  EXPECT_EQ(est.lockout_seconds, 120u);
+  ASSERT_EQ(config->profiles.size(), 1u);
+  EXPECT_EQ(config->profiles.front().key_types, (std::vector<std::string>{"P-256", "RSA-3072"}));
+  EXPECT_TRUE(config->profiles.front().require_channel_binding);
+}
+
+TEST_F(ConfigTest, EstIsOffWithoutATlsCredential) {
+  auto config = load(kMinimalConfig);
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_FALSE(config->est.tls_certificate.has_value());
+  EXPECT_TRUE(config->est.reenroll_same_key);
+}
+
+TEST_F(ConfigTest, EstBadValuesAreRefusedWithTheirLine) {
+  expect_invalid(minimal_plus("[est]\nport = 70000\n"), "port = 70000", "est.port");
+  expect_invalid(minimal_plus("[est]\nmax_password_failures = 0\n"), "max_password_failures = 0",
+                 "est.max_password_failures");
+  expect_invalid(minimal_plus("[est]\nbogus = 1\n"), "bogus = 1", "est.bogus");
+  expect_invalid(minimal_plus("[[profile]]\nname = \"p\"\nkey_types = [\"P-521\"]\n"), "key_types",
+                 "profile.key_types");
+  expect_invalid(minimal_plus("[[profile]]\nname = \"p\"\nkey_types = []\n"), "key_types", "profile.key_types");
+  expect_invalid(minimal_plus("[[profile]]\nname = \"p\"\nrequire_channel_binding = 1\n"), "require_channel_binding",
+                 "profile.require_channel_binding");
+}
+
+TEST_F(ConfigTest, EstTlsCertificateWithoutKeyIsRefused) {
+  auto config = load(minimal_plus("[est]\ntls_certificate = \"tls/server.pem\"\n"));
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().code, ErrorCode::kConfigInvalid);
+  EXPECT_THAT(config.error().message, HasSubstr("est.tls_key"));
+}
+
 }  // namespace
 }  // namespace enrolld::app

@@ -351,6 +351,31 @@ class HttpsServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> m_server;
 };
 
+// libmicrohttpd itself only says "cannot start"; the operator must learn which file is wrong.
+TEST_F(HttpsServerTest, AKeyThatIsNotTheCertificatesIsNamedAtStartUp) {
+  TlsOptions tls = tls_options(false);
+  tls.private_key_pem = ossl::pem_of_private_key(m_client.key.get());  // another key
+  ServerOptions options;
+  options.tls = tls;
+  auto started = HttpServer::start(options, {});
+  ASSERT_FALSE(started.has_value());
+  EXPECT_EQ(started.error().code, ErrorCode::kConfigInvalid);
+  EXPECT_NE(started.error().message.find("TLS certificate and key"), std::string::npos) << started.error().message;
+
+  options.tls = tls_options(false);
+  options.tls->certificate_chain_pem = "not PEM";
+  started = HttpServer::start(options, {});
+  ASSERT_FALSE(started.has_value());
+  EXPECT_EQ(started.error().code, ErrorCode::kConfigInvalid);
+
+  options.tls = tls_options(false);
+  options.tls->client_ca_pem = "no certificate here";
+  started = HttpServer::start(options, {});
+  ASSERT_FALSE(started.has_value());
+  EXPECT_EQ(started.error().code, ErrorCode::kConfigInvalid);
+  EXPECT_NE(started.error().message.find("client CA"), std::string::npos) << started.error().message;
+}
+
 TEST_F(HttpsServerTest, Tls13RequestCarriesTheTlsExporterChannelBinding) {
   ASSERT_NO_FATAL_FAILURE(start(tls_options(false)));
   const ClientView view = get({.min_version = TLS1_3_VERSION, .max_version = TLS1_3_VERSION});
