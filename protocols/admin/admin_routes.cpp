@@ -13,6 +13,7 @@ namespace {
 constexpr const char* kPending = "/admin/pending";
 constexpr const char* kTransactions = "/admin/transactions/";
 constexpr const char* kEstUsers = "/admin/est/users";
+constexpr const char* kCertificates = "/admin/certificates/";
 constexpr std::size_t kPendingLimit = 10'000;
 constexpr std::size_t kUsersLimit = 100'000;
 constexpr std::size_t kGeneratedPasswordBytes = 18;  // 24 base64 characters
@@ -42,6 +43,8 @@ http::Response error_response(const Error& error) {
     case ErrorCode::kSystemUnavailable: status = 503; break;
     case ErrorCode::kNotFound: status = 404; break;
     case ErrorCode::kBadDataFormat: status = 400; break;
+    case ErrorCode::kUnsupportedRequest: status = 400; break;
+    case ErrorCode::kCertRevoked: status = 409; break;
     default: break;
   }
   return json_response(status, {{"error", error.message}});
@@ -145,10 +148,49 @@ http::Response remove_user(ra::PasswordAdministration& passwords, const http::Re
   return json_response(200, {{"removed", request.path.substr(prefix.size())}});
 }
 
+// POST /admin/certificates/<serial>/revoke {"officer", "reason"}.
+http::Response revoke(ra::RevocationAdministration& revocations, const http::Request& request) {
+  const std::string rest = request.path.substr(std::string_view(kCertificates).size());
+  const auto slash = rest.find('/');
+  const std::string serial = rest.substr(0, slash);
+  if (serial.empty() || serial.find_first_not_of("0123456789abcdef") != std::string::npos ||
+      slash == std::string::npos || rest.substr(slash + 1) != "revoke") {
+    return json_response(404, {{"error", "use /admin/certificates/<lower-case hex serial>/revoke"}});
+  }
+  const json body = json::parse(request.body.begin(), request.body.end(), nullptr, false);
+  const bool typed = body.is_object() && body.contains("officer") && body["officer"].is_string() &&
+                     body.contains("reason") && body["reason"].is_string();
+  const std::string officer = typed ? body["officer"].get<std::string>() : "";
+  if (officer.empty()) {
+    return json_response(400, {{"error", "the body must be JSON with \"officer\" and \"reason\" (strings)"}});
+  }
+  const auto reason = revocation_reason(body["reason"].get<std::string>());
+  if (!reason) {
+    return json_response(400, {{"error",
+                                "unknown reason; use unspecified, keyCompromise, cACompromise, affiliationChanged, "
+                                "superseded, cessationOfOperation, certificateHold, removeFromCRL, "
+                                "privilegeWithdrawn or aACompromise"}});
+  }
+  if (Status done = revocations.revoke_by_officer(serial, *reason, officer); !done) return error_response(done.error());
+  return json_response(200, {{"serial", serial}, {"reason", body["reason"]}});
+}
+
 }  // namespace
 
+std::optional<int> revocation_reason(std::string_view name) {
+  // RFC 5280 5.3.1 CRLReason; 7 is not used.
+  static constexpr std::pair<std::string_view, int> kReasons[] = {
+      {"unspecified", 0},        {"keyCompromise", 1},        {"cACompromise", 2},    {"affiliationChanged", 3},
+      {"superseded", 4},         {"cessationOfOperation", 5}, {"certificateHold", 6}, {"removeFromCRL", 8},
+      {"privilegeWithdrawn", 9}, {"aACompromise", 10}};
+  for (const auto& [known, code] : kReasons) {
+    if (known == name) return code;
+  }
+  return std::nullopt;
+}
+
 std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, ra::PasswordAdministration& passwords,
-                                      std::string token) {
+                                      ra::RevocationAdministration& revocations, std::string token) {
   auto guard = [token = std::move(token)](http::Handler handler) -> http::Handler {
     return [token, handler = std::move(handler)](const http::Request& request) {
       if (!authorized(request, token)) {
@@ -169,6 +211,7 @@ std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, ra::PasswordAdmi
       {std::string(kEstUsers) + "/", {"DELETE"}, guard([&passwords](const http::Request& r) {
          return remove_user(passwords, r);
        })},
+      {kCertificates, {"POST"}, guard([&revocations](const http::Request& r) { return revoke(revocations, r); })},
   };
 }
 

@@ -6,9 +6,13 @@
 //   GET  /admin/est/users                       EST users (HTTP Basic), without their hashes
 //   POST /admin/est/users                       {"user", "password"?, "profile"?, "one_time"?}
 //   DELETE /admin/est/users/<user>
+//   POST /admin/certificates/<serial>/revoke    {"officer": "...", "reason": "keyCompromise"}
+//        (an RFC 5280 reason name; certificateHold suspends, removeFromCRL lifts a hold)
 // Every route needs "Authorization: Bearer <token>" with the token from [admin] token_file.
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocols/http/http_server.h"
@@ -17,8 +21,11 @@
 
 namespace enrolld::admin {
 
-// `queue` and `passwords` must outlive the routes.
+// The RFC 5280 CRLReason that `name` ("keyCompromise", ...) spells, or nullopt.
+std::optional<int> revocation_reason(std::string_view name);
+
+// `queue`, `passwords` and `revocations` must outlive the routes.
 std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, ra::PasswordAdministration& passwords,
-                                      std::string token);
+                                      ra::RevocationAdministration& revocations, std::string token);
 
 }  // namespace enrolld::admin

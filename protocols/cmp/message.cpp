@@ -14,13 +14,6 @@ namespace {
 constexpr std::uint8_t kSequenceTag = 0x30;
 constexpr std::size_t kNonceBytes = 16;  // RFC 9483 3.1: 128 bits
 
-Bytes sha256(ByteView data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  ::EVP_Digest(data.data(), data.size(), digest, &len, ::EVP_sha256(), nullptr);
-  return Bytes(digest, digest + len);
-}
-
 bool set_octets(::ASN1_OCTET_STRING** target, const Bytes& value) {
   if (value.empty()) return true;
   *target = ::ASN1_OCTET_STRING_new();
@@ -109,7 +102,7 @@ Result<ParsedMessage> parse_message(ByteView der) {
   }
   Bytes covered((*parts)[0].whole.begin(), (*parts)[0].whole.end());
   covered.insert(covered.end(), (*parts)[1].whole.begin(), (*parts)[1].whole.end());
-  ParsedMessage parsed{std::move(message), der::sequence(covered), sha256(der), {}};
+  ParsedMessage parsed{std::move(message), der::sequence(covered), ossl::sha256(der), {}};
   if (parsed.message->body->type == ECMP_BODY_NESTED) parsed.inner_messages = inner_messages_of((*parts)[1]);
   return parsed;
 }

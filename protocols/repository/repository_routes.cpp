@@ -19,15 +19,24 @@ http::Response der_response(const char* content_type, Bytes der, const char* cac
   return response;
 }
 
+http::Response unavailable(const http::Request& request, const Error& error) {
+  spdlog::warn("repository peer={} path={} CRL unavailable: {}", request.peer, request.path, error.message);
+  http::Response response = http::text_response(503, "the CRL cannot be produced right now; try again");
+  response.headers.emplace_back("Retry-After", kRetryAfterSeconds);
+  return response;
+}
+
 http::Response crl(ra::EnrollmentService& service, const http::Request& request) {
   auto current = service.current_crl();
-  if (!current) {
-    spdlog::warn("repository peer={} CRL unavailable: {}", request.peer, current.error().message);
-    http::Response unavailable = http::text_response(503, "the CRL cannot be produced right now; try again");
-    unavailable.headers.emplace_back("Retry-After", kRetryAfterSeconds);
-    return unavailable;
-  }
+  if (!current) return unavailable(request, current.error());
   return der_response("application/pkix-crl", std::move(current->der), kCrlCacheControl);
+}
+
+http::Response delta_crl(ra::EnrollmentService& service, const http::Request& request) {
+  auto current = service.current_delta_crl();
+  if (!current) return unavailable(request, current.error());
+  if (!*current) return http::text_response(404, "this CA publishes no delta CRLs");
+  return der_response("application/pkix-crl", std::move((*current)->der), kCrlCacheControl);
 }
 
 }  // namespace
@@ -35,6 +44,7 @@ http::Response crl(ra::EnrollmentService& service, const http::Request& request)
 std::vector<http::Route> repository_routes(ra::EnrollmentService& service) {
   return {
       {kCrlPath, {"GET"}, [&service](const http::Request& r) { return crl(service, r); }},
+      {kDeltaCrlPath, {"GET"}, [&service](const http::Request& r) { return delta_crl(service, r); }},
       {kIssuingCaPath,
        {"GET"},
        [&service](const http::Request&) {

@@ -2,6 +2,7 @@
 // The certificate repository that relying parties read over plain HTTP (RFC 5280 4.2.1.13 CRL
 // distribution points, 4.2.2.1 authority information access):
 //   GET /repo/issuing.crl   the issuing CA's current CRL   (application/pkix-crl, DER)
+//   GET /repo/issuing-delta.crl  its delta CRL, when delta CRLs are on (404 otherwise)
 //   GET /repo/issuing.crt   the issuing CA certificate     (application/pkix-cert, DER)
 //   GET /repo/root.crt      the root CA certificate        (application/pkix-cert, DER)
 
@@ -13,7 +14,9 @@
 namespace enrolld::repository {
 
 inline constexpr const char* kCrlPath = "/repo/issuing.crl";
+inline constexpr const char* kDeltaCrlPath = "/repo/issuing-delta.crl";
 inline constexpr const char* kIssuingCaPath = "/repo/issuing.crt";
+inline constexpr const char* kOcspPath = "/ocsp";
 inline constexpr const char* kRootCaPath = "/repo/root.crt";
 
 // `service` must outlive the routes.

@@ -89,7 +89,8 @@ Result<std::unique_ptr<http::HttpServer>> start_admin(const Config& config, cons
   admin.bind_address = config.admin_listen;
   admin.port = options.admin_port.value_or(config.admin_port);
   admin.threads = 2;  // an operator's occasional request; libmicrohttpd wants a pool of 2 or more
-  return http::HttpServer::start(admin, admin::admin_routes(core.approvals(), core.passwords(), std::move(*token)));
+  return http::HttpServer::start(
+      admin, admin::admin_routes(core.approvals(), core.passwords(), core.revocations(), std::move(*token)));
 }
 
 Result<std::string> read_text(const std::filesystem::path& file) {

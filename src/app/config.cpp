@@ -1,5 +1,6 @@
 #include "app/config.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -135,6 +136,28 @@ std::string check_pkcs11_uri(const std::string& value) {
   return value.rfind("pkcs11:", 0) == 0 ? "" : "must be an RFC 7512 pkcs11: URI";
 }
 
+// A URL that relying parties fetch: RFC 5280 4.2.1.13 and RFC 6960 point at http, and a
+// CRL fetched over https would need revocation checking of its own.
+std::string check_http_url(const std::string& value) {
+  const bool printable = std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  return value.rfind("http://", 0) == 0 && value.size() > 7 && value.size() <= 512 && printable &&
+                 value.find_first_of(",;") == std::string::npos
+             ? ""
+             : "must be an http:// URL (no spaces, commas or semicolons)";
+}
+
+template <typename T>
+Setter optional_integer(std::optional<T> Config::*field, std::int64_t min, std::int64_t max) {
+  return [=](const toml::node& node, Config& config) -> std::string {
+    auto value = node.value<std::int64_t>();
+    if (!node.is_integer() || !value || *value < min || *value > max) {
+      return "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    }
+    config.*field = static_cast<T>(*value);
+    return {};
+  };
+}
+
 const std::map<std::string, TableSchema>& schema() {
   static const std::map<std::string, TableSchema> kSchema = {
       {"server",
@@ -150,7 +173,20 @@ const std::map<std::string, TableSchema>& schema() {
         {"chain", optional_path(&Config::ca_chain)},
         {"key", text(&Config::ca_key, check_pkcs11_uri)},
         {"validity_days", integer(&Config::validity_days, 1, 36500)},
-        {"root_update", optional_path(&Config::root_update)}}},
+        {"root_update", optional_path(&Config::root_update)},
+        {"crl_url", text(&Config::crl_url, check_http_url)},
+        {"ocsp_url", text(&Config::ocsp_url, check_http_url)},
+        {"ca_issuers_url", text(&Config::ca_issuers_url, check_http_url)}}},
+      {"crl",
+       {{"validity_seconds", integer(&Config::crl_validity_seconds, 60, 86400 * 366)},
+        {"refresh_seconds", optional_integer(&Config::crl_refresh_seconds, 1, 86400 * 366)},
+        {"on_revocation", boolean(&Config::crl_on_revocation)},
+        {"delta_validity_seconds", integer(&Config::delta_crl_validity_seconds, 0, 86400 * 31)},
+        {"delta_url", text(&Config::delta_crl_url, check_http_url)}}},
+      {"ocsp",
+       {{"signer_key", optional_pkcs11_uri(&Config::ocsp_signer_key)},
+        {"signer_certificate", optional_path(&Config::ocsp_signer_certificate)},
+        {"validity_seconds", integer(&Config::ocsp_validity_seconds, 60, 86400 * 7)}}},
       {"cmp",
        {{"grant_implicit_confirm", boolean(&Config::grant_implicit_confirm)},
         {"revoke_replaced_on_key_update", boolean(&Config::revoke_replaced_on_key_update)},
@@ -323,6 +359,24 @@ Status check_alias_profiles(const Config& config, const toml::table& root) {
   return {};
 }
 
+// The schedule must renew a CRL before it expires, and delta CRLs need a URL to be found at.
+Status check_crl_schedule(const Config& config, const toml::table& root) {
+  auto at = [&](const char* key) {
+    const toml::node* node = root.at_path(key).node();
+    return node != nullptr ? where(config, node->source()) : config.file.string();
+  };
+  if (config.crl_refresh_seconds && *config.crl_refresh_seconds >= config.crl_validity_seconds) {
+    return fail(ErrorCode::kConfigInvalid, at("crl.refresh_seconds") +
+                                               ": key 'crl.refresh_seconds' must be less than 'crl.validity_seconds' "
+                                               "(a CRL must be renewed before it expires)");
+  }
+  if (config.delta_crl_validity_seconds > 0 && config.delta_crl_url.empty()) {
+    return fail(ErrorCode::kConfigInvalid, at("crl.delta_validity_seconds") +
+                                               ": delta CRLs need 'crl.delta_url', where relying parties fetch them");
+  }
+  return {};
+}
+
 Status read_table(const std::string& name, const toml::table& table, Config& config) {
   const auto& known = schema().at(name);
   for (const auto& [key, value] : table) {
@@ -382,6 +436,13 @@ Result<Config> load_config(const std::filesystem::path& file) {
         ErrorCode::kConfigInvalid,
         config.file.string() + ": keys 'cmp.kga_key' and 'cmp.kga_certificate' go together: set both or neither");
   }
+  if (config.ocsp_signer_key.has_value() != config.ocsp_signer_certificate.has_value()) {
+    return fail(ErrorCode::kConfigInvalid,
+                config.file.string() +
+                    ": keys 'ocsp.signer_key' and 'ocsp.signer_certificate' go together: set both (a delegated "
+                    "responder signs) or neither (the CA signs)");
+  }
+  if (auto ok = check_crl_schedule(config, root); !ok) return tl::unexpected(ok.error());
   if (config.est.tls_certificate.has_value() != config.est.tls_key.has_value()) {
     return fail(ErrorCode::kConfigInvalid, config.file.string() +
                                                ": keys 'est.tls_certificate' and 'est.tls_key' go together: set both "

@@ -76,6 +76,23 @@ struct Config {
   unsigned validity_days = 365;
   // A root CA key update to announce: the folder enrollctl ca rollover-root wrote.
   std::optional<std::filesystem::path> root_update;
+  // Written into every issued certificate (empty: left out): the CRL distribution point, the
+  // OCSP responder and the issuing CA certificate (authorityInfoAccess).
+  std::string crl_url;
+  std::string ocsp_url;
+  std::string ca_issuers_url;
+
+  // [crl]
+  unsigned crl_validity_seconds = 86400;        // nextUpdate - thisUpdate
+  std::optional<unsigned> crl_refresh_seconds;  // a new CRL at least this often; default: half the validity
+  bool crl_on_revocation = true;                // false: a revocation waits for the next scheduled CRL
+  unsigned delta_crl_validity_seconds = 0;      // 0: no delta CRLs
+  std::string delta_crl_url;                    // where delta CRLs are served (the full CRL's freshestCRL)
+
+  // [ocsp]: the responder at /ocsp; signed by the CA unless a delegated responder is named.
+  std::optional<std::string> ocsp_signer_key;                    // RFC 7512 pkcs11: URI; with ocsp_signer_certificate
+  std::optional<std::filesystem::path> ocsp_signer_certificate;  // id-kp-OCSPSigning, issued by the CA
+  unsigned ocsp_validity_seconds = 3600;                         // nextUpdate - thisUpdate of a response
 
   // [cmp]
   bool grant_implicit_confirm = true;

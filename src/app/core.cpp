@@ -155,6 +155,9 @@ struct Core::Parts {
       profile.name = p.name;
       profile.validity = std::chrono::hours(24) * p.validity_days.value_or(config.validity_days);
       if (!p.key_types.empty()) profile.keys = key_rules(p.key_types);
+      profile.crl_url = config.crl_url;
+      profile.ocsp_url = config.ocsp_url;
+      profile.ca_issuers_url = config.ca_issuers_url;
       profiles.push_back(std::move(profile));
     }
     return profiles;
@@ -178,6 +181,11 @@ struct Core::Parts {
     policy.revoke_replaced_certificate = config.revoke_replaced_on_key_update;
     policy.check_after = std::chrono::seconds(config.check_after_seconds);
     policy.approval_wait = std::chrono::seconds(config.approval_wait_seconds);
+    policy.crl.validity = std::chrono::seconds(config.crl_validity_seconds);
+    policy.crl.refresh = std::chrono::seconds(config.crl_refresh_seconds.value_or(config.crl_validity_seconds / 2));
+    policy.crl.on_revocation = config.crl_on_revocation;
+    policy.crl.delta_validity = std::chrono::seconds(config.delta_crl_validity_seconds);
+    policy.crl.delta_url = config.delta_crl_url;
     for (const auto& p : config.profiles) {
       if (p.require_approval) policy.approval_profiles.insert(p.name);
       if (p.require_channel_binding) policy.channel_binding_profiles.insert(p.name);
@@ -235,6 +243,9 @@ ra::EnrollmentService& Core::enrollment() {
   return m_parts->service;
 }
 ra::ApprovalQueue& Core::approvals() {
+  return m_parts->service;
+}
+ra::RevocationAdministration& Core::revocations() {
   return m_parts->service;
 }
 Result<std::size_t> Core::expire_overdue() {

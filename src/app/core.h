@@ -29,6 +29,7 @@ class Core {
   // The core as the protocols see it (e.g. for the repository's CRL and CA certificates).
   ra::EnrollmentService& enrollment();
   ra::ApprovalQueue& approvals();
+  ra::RevocationAdministration& revocations();
   // Expires transactions past their deadline (see EnrollmentServiceImpl::expire_overdue).
   Result<std::size_t> expire_overdue();
   std::string ca_name() const;

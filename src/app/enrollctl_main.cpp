@@ -8,6 +8,7 @@
 //   enrollctl --config FILE [--admin-url URL] reject TRANSACTION --reason TEXT [--officer NAME]
 //   enrollctl --config FILE [--admin-url URL] est-user add USER [--profile P] [--one-time] [--password-stdin]
 //   enrollctl --config FILE [--admin-url URL] est-user list | remove USER
+//   enrollctl --config FILE [--admin-url URL] revoke SERIAL --reason REASON [--officer NAME]
 
 #include <algorithm>
 #include <ctime>
@@ -191,6 +192,19 @@ int decide(const AdminAccess& admin, const std::string& transaction, const std::
   return 0;
 }
 
+// Revokes (or holds, or releases from hold) a certificate through the running enrolld.
+int revoke(const AdminAccess& admin, const std::string& serial, const std::string& reason, const std::string& officer) {
+  std::string id = serial;  // serials are stored in lower-case hex; accept any case and a 0x
+  for (auto& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (id.rfind("0x", 0) == 0) id.erase(0, 2);
+  nlohmann::json body = {{"officer", officer}, {"reason", reason}};
+  auto reply = enrolld::app::admin_request("POST", admin.url + "/admin/certificates/" + id + "/revoke", admin.token,
+                                           body.dump());
+  if (int status = report_admin_reply(reply); status != 0) return status;
+  std::cout << (reason == "removeFromCRL" ? "released " : "revoked ") << id << " (" << reason << ")\n";
+  return 0;
+}
+
 // EST users (HTTP Basic). Without --password-stdin enrolld generates the password, and it is
 // printed once: only its hash is kept.
 int add_est_user(const AdminAccess& admin, const std::string& user, const std::string& profile, bool one_time,
@@ -335,6 +349,16 @@ int main(int argc, char** argv) {
   reject->add_option("transaction", transaction, "transaction ID (hex)")->required();
   reject->add_option("--reason", reason, "why, in words the requester's operator can act on")->required();
   reject->add_option("--officer", officer, "who decides (for the audit trail)")->capture_default_str();
+  std::string revoke_serial, revoke_reason;
+  auto* revoke_cmd = cli.add_subcommand("revoke", "revoke a certificate (or put it on hold, or lift the hold)");
+  revoke_cmd->add_option("serial", revoke_serial, "serial number (hex, as 'cert list' shows it)")->required();
+  revoke_cmd
+      ->add_option("--reason", revoke_reason,
+                   "RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, "
+                   "cessationOfOperation, certificateHold (suspend), removeFromCRL (lift a hold), "
+                   "privilegeWithdrawn, aACompromise")
+      ->required();
+  revoke_cmd->add_option("--officer", officer, "who revokes (for the audit trail)")->capture_default_str();
   auto* est_user = cli.add_subcommand("est-user", "EST users (HTTP Basic passwords, kept hashed)");
   est_user->require_subcommand(1);
   std::string user, user_profile;
@@ -358,6 +382,15 @@ int main(int argc, char** argv) {
     if (*user_add) return add_est_user(*admin, user, user_profile, one_time, password_stdin);
     if (*user_list) return list_est_users(*admin);
     return remove_est_user(*admin, user);
+  }
+
+  if (*revoke_cmd) {
+    auto admin = admin_access(config_file, admin_url);
+    if (!admin) {
+      std::cerr << "enrollctl: " << admin.error().message << "\n";
+      return 1;
+    }
+    return revoke(*admin, revoke_serial, revoke_reason, officer);
   }
 
   if (*pending || *approve || *reject) {

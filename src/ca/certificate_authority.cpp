@@ -36,6 +36,21 @@ Status copy_requested_extensions(::X509* cert, ByteView der, const Profile& prof
   return {};
 }
 
+// cRLDistributionPoints and authorityInfoAccess from the profile's URLs.
+Status add_repository_urls(::X509* cert, ::X509V3_CTX* ctx, const Profile& profile) {
+  if (!profile.crl_url.empty()) {
+    const std::string value = "URI:" + profile.crl_url;
+    if (auto ok = add_extension(cert, ctx, NID_crl_distribution_points, value.c_str()); !ok) return ok;
+  }
+  std::string access;
+  if (!profile.ocsp_url.empty()) access = "OCSP;URI:" + profile.ocsp_url;
+  if (!profile.ca_issuers_url.empty()) {
+    access += (access.empty() ? "" : ",") + std::string("caIssuers;URI:") + profile.ca_issuers_url;
+  }
+  if (access.empty()) return {};
+  return add_extension(cert, ctx, NID_info_access, access.c_str());
+}
+
 }  // namespace
 
 bool key_allowed(::EVP_PKEY* key, const std::vector<KeyRule>& rules) {
@@ -131,6 +146,7 @@ Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& 
         std::pair{NID_subject_key_identifier, "hash"}, std::pair{NID_authority_key_identifier, "keyid:always"}}) {
     if (auto ok = add_extension(cert.get(), &ctx, nid, value); !ok) return tl::unexpected(ok.error());
   }
+  if (auto ok = add_repository_urls(cert.get(), &ctx, profile); !ok) return tl::unexpected(ok.error());
   if (auto ok = copy_requested_extensions(cert.get(), input.extensions_der, profile); !ok) {
     return tl::unexpected(ok.error());
   }

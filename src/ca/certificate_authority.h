@@ -50,6 +50,11 @@ struct Profile {
   std::chrono::seconds validity = std::chrono::hours(24 * 365);
   std::chrono::seconds backdate = std::chrono::minutes(5);  // tolerance for device clock skew
   bool copy_subject_alt_name = true;                        // take SAN from the request
+  // Where relying parties find revocation status and the issuer (RFC 5280 4.2.1.13, 4.2.2.1);
+  // each is left out when empty.
+  std::string crl_url;         // cRLDistributionPoints
+  std::string ocsp_url;        // authorityInfoAccess id-ad-ocsp
+  std::string ca_issuers_url;  // authorityInfoAccess id-ad-caIssuers
 };
 
 // Returns whether a serial (lower-case hex) is already used; errors pass through.

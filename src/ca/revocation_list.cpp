@@ -49,6 +49,26 @@ Result<RevokedPtr> revoked_entry(const RevokedEntry& entry) {
   return revoked;
 }
 
+// RFC 5280 5.2.4: "The delta CRL indicator is a critical CRL extension"; 5.2.6: freshestCRL
+// "MUST be marked as non-critical".
+Status add_delta_extensions(::X509_CRL* crl, ::X509V3_CTX* ctx, const CrlInput& input) {
+  if (input.delta_base) {
+    ossl::Asn1IntegerPtr base(::ASN1_INTEGER_new());
+    if (!base || ::ASN1_INTEGER_set_uint64(base.get(), *input.delta_base) != 1 ||
+        ::X509_CRL_add1_ext_i2d(crl, NID_delta_crl, base.get(), 1, 0) != 1) {
+      return fail(ErrorCode::kSystemFailure, "cannot add deltaCRLIndicator: " + ossl::drain_errors());
+    }
+  }
+  if (!input.freshest_crl_url.empty()) {
+    const std::string value = "URI:" + input.freshest_crl_url;
+    ossl::X509ExtensionPtr freshest(::X509V3_EXT_conf_nid(nullptr, ctx, NID_freshest_crl, value.c_str()));
+    if (!freshest || ::X509_CRL_add_ext(crl, freshest.get(), -1) != 1) {
+      return fail(ErrorCode::kSystemFailure, "cannot add freshestCRL: " + ossl::drain_errors());
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Bytes> CertificateAuthority::sign_crl(const CrlInput& input) const {
@@ -70,6 +90,7 @@ Result<Bytes> CertificateAuthority::sign_crl(const CrlInput& input) const {
   if (!akid || ::X509_CRL_add_ext(crl.get(), akid.get(), -1) != 1) {
     return fail(ErrorCode::kSystemFailure, "cannot add authorityKeyIdentifier: " + ossl::drain_errors());
   }
+  if (auto ok = add_delta_extensions(crl.get(), &ctx, input); !ok) return tl::unexpected(ok.error());
   for (const auto& entry : input.revoked) {
     auto revoked = revoked_entry(entry);
     if (!revoked) return tl::unexpected(revoked.error());

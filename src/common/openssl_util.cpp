@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -63,6 +64,15 @@ std::string integer_hex(const ::ASN1_INTEGER* value) {
   Bytes raw(static_cast<std::size_t>(BN_num_bytes(bn.get())));
   ::BN_bn2bin(bn.get(), raw.data());
   return to_hex(raw);
+}
+
+Bytes sha256(ByteView data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (::EVP_Digest(data.data(), data.size(), digest, &len, ::EVP_sha256(), nullptr) != 1) {
+    std::abort();  // SHA-256 unavailable: OpenSSL itself is broken
+  }
+  return Bytes(digest, digest + len);
 }
 
 Bytes der_of(const ::X509* cert) {

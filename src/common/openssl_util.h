@@ -73,6 +73,9 @@ Bytes der_with(const T* object, I2d i2d) {
 // ("0f5c..."): how serials are written in the store and shown to operators. Empty for null.
 std::string integer_hex(const ::ASN1_INTEGER* value);
 
+// SHA-256 of `data`.
+Bytes sha256(ByteView data);
+
 // DER encodings of common types; an empty result means the object could not be encoded.
 Bytes der_of(const ::X509* cert);
 Bytes der_of(const ::X509_NAME* name);

@@ -157,9 +157,12 @@ class EnrollmentService {
                                               const Bytes& fingerprint, const Bytes& reply) = 0;
 
   // Revokes the certificate at once (durable before returning) and writes an audit record.
-  // A certificate may revoke itself, a requester the certificates it enrolled. Errors: kBadCertId (no such
-  // certificate from this issuer), kCertRevoked (already revoked), kNotAuthorized,
-  // kUnsupportedRequest (not an RFC 5280 reason code), kSystemUnavailable.
+  // certificateHold suspends it; a held certificate may then be revoked for good with another
+  // reason, or become valid again with removeFromCRL. A certificate may revoke itself, a
+  // requester the certificates it enrolled. Errors: kBadCertId (no such certificate from this
+  // issuer), kCertRevoked (already revoked, or already on hold), kUnexpectedMessage
+  // (removeFromCRL for a certificate not on hold), kNotAuthorized, kUnsupportedRequest (not an
+  // RFC 5280 reason code), kSystemUnavailable.
   [[nodiscard]] virtual Status revoke(const RevocationRequest& request) = 0;
 
   // The issuing CA's chain, issuing CA first, DER.
@@ -168,9 +171,13 @@ class EnrollmentService {
   // The root CA key update to announce, if one is under way; for the root ca_chain() ends with.
   virtual const std::optional<RootCaUpdate>& root_ca_update() const = 0;
 
-  // The issuing CA's current CRL (every certificate it revoked); a new one only when something
-  // was revoked since or the last one is past half its validity. Errors: kSystemUnavailable.
+  // The issuing CA's current CRL (every certificate it revoked); a new one only when it is due
+  // (see ra::CrlSchedule). Errors: kSystemUnavailable, kSystemFailure.
   [[nodiscard]] virtual Result<RevocationList> current_crl() = 0;
+
+  // The issuing CA's current delta CRL (what changed since current_crl()), nullopt when delta
+  // CRLs are not configured. Errors: kSystemUnavailable, kSystemFailure.
+  [[nodiscard]] virtual Result<std::optional<RevocationList>> current_delta_crl() = 0;
 
   // Returns the profile named `name` (empty: the default), or kBadCertTemplate if unknown.
   [[nodiscard]] virtual Result<ProfileInfo> profile(std::string_view name) const = 0;
@@ -206,6 +213,17 @@ class ApprovalQueue {
   [[nodiscard]] virtual Status approve(std::string_view transaction_id_hex, std::string_view officer) = 0;
   [[nodiscard]] virtual Status reject(std::string_view transaction_id_hex, std::string_view officer,
                                       std::string_view reason) = 0;
+};
+
+// The officer's side of revocation (enrollctl revoke): any certificate of this CA, whoever
+// enrolled it. Thread-safety: may be called concurrently, and with EnrollmentService's methods.
+class RevocationAdministration {
+ public:
+  virtual ~RevocationAdministration() = default;
+  // Revokes, holds or releases as EnrollmentService::revoke does, with an audit record naming
+  // `officer`. Errors: kNotFound (no such serial), kCertRevoked, kUnexpectedMessage,
+  // kUnsupportedRequest, kSystemUnavailable.
+  [[nodiscard]] virtual Status revoke_by_officer(std::string_view serial_hex, int reason, std::string_view officer) = 0;
 };
 
 // Certificates that requesters sign with: vendor (manufacturer) certificates under the

@@ -117,7 +117,7 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::Cert
       m_profiles(std::move(profiles)),
       m_policy(std::move(policy)),
       m_clock(std::move(clock)),
-      m_crls(store, authority, m_policy.crl_validity, m_clock),
+      m_crls(store, authority, m_policy.crl, m_clock),
       m_kga(std::move(kga)),
       m_root_update(std::move(root_update)) {
   for (const auto& cert : m_authority.chain()) m_chain_der.push_back(ossl::der_of(cert.get()));
@@ -449,12 +449,52 @@ Result<std::size_t> EnrollmentServiceImpl::expire_overdue() {
   return expired;
 }
 
-Status EnrollmentServiceImpl::revoke(const RevocationRequest& request) {
-  // RFC 5280 5.3.1: reason codes 0-10; 7 is not used.
-  if (request.reason < 0 || request.reason > 10 || request.reason == 7) {
+namespace {
+
+constexpr int kReasonCertificateHold = ca::kReasonCertificateHold;
+constexpr int kReasonRemoveFromCrl = ca::kReasonRemoveFromCrl;
+
+// RFC 5280 5.3.1: reason codes 0-10; 7 is not used.
+Status check_reason(int reason) {
+  if (reason < 0 || reason > 10 || reason == 7) {
     return fail(ErrorCode::kUnsupportedRequest,
-                "revocation reason " + std::to_string(request.reason) + " is not an RFC 5280 CRLReason");
+                "revocation reason " + std::to_string(reason) + " is not an RFC 5280 CRLReason");
   }
+  return {};
+}
+
+bool on_hold(const store::CertificateRecord& cert) {
+  return cert.status == "revoked" && cert.revocation_reason == kReasonCertificateHold;
+}
+
+// Moves `cert` to what `reason` asks: revoked (a held certificate may be revoked for good with
+// another reason), on hold (certificateHold), or valid again (removeFromCRL lifts a hold).
+Status change_status(store::CertificateRecord& cert, int reason, std::int64_t now) {
+  if (reason == kReasonRemoveFromCrl) {
+    if (!on_hold(cert)) {
+      return fail(ErrorCode::kUnexpectedMessage,
+                  "serial " + cert.serial_hex + " is not on hold; removeFromCRL only lifts a certificateHold");
+    }
+    cert.status = "valid";
+    cert.revoked_at = 0;
+    cert.revocation_reason = 0;
+    cert.hold_released_at = now;
+    return {};
+  }
+  if (cert.status == "revoked" && (!on_hold(cert) || reason == kReasonCertificateHold)) {
+    return fail(ErrorCode::kCertRevoked,
+                on_hold(cert) ? "the certificate is already on hold" : "the certificate is already revoked");
+  }
+  cert.status = "revoked";
+  cert.revoked_at = now;
+  cert.revocation_reason = reason;
+  return {};
+}
+
+}  // namespace
+
+Status EnrollmentServiceImpl::revoke(const RevocationRequest& request) {
+  if (auto ok = check_reason(request.reason); !ok) return ok;
   std::lock_guard lock(lock_for(request.serial_hex));
   auto found = m_store.find_certificate(request.serial_hex);
   if (!found) return tl::unexpected(found.error());
@@ -466,22 +506,34 @@ Status EnrollmentServiceImpl::revoke(const RevocationRequest& request) {
       return fail(ErrorCode::kBadCertId, "serial " + request.serial_hex + " was not issued by that issuer");
     }
   }
-  if (cert.status == "revoked") return fail(ErrorCode::kCertRevoked, "the certificate is already revoked");
   // RFC 9483 4.2: a certificate may revoke itself; a requester may revoke what it enrolled.
   if (cert.requester != request.requester.identity && request.requester.certificate_serial_hex != cert.serial_hex) {
     return fail(ErrorCode::kNotAuthorized, "only the certificate itself or its requester may revoke it");
   }
+  return commit_status_change(std::move(cert), request.reason, request.requester.identity,
+                              "txn=" + request.transaction_id_hex);
+}
+
+Status EnrollmentServiceImpl::revoke_by_officer(std::string_view serial_hex, int reason, std::string_view officer) {
+  if (auto ok = check_reason(reason); !ok) return ok;
+  std::lock_guard lock(lock_for(serial_hex));
+  auto found = m_store.find_certificate(serial_hex);
+  if (!found) return tl::unexpected(found.error());
+  if (!*found) return fail(ErrorCode::kNotFound, "no certificate with serial " + std::string(serial_hex));
+  return commit_status_change(std::move(**found), reason, "officer:" + std::string(officer), "enrollctl");
+}
+
+Status EnrollmentServiceImpl::commit_status_change(store::CertificateRecord cert, int reason, const std::string& actor,
+                                                   const std::string& detail) {
   const std::int64_t now = now_seconds();
-  cert.status = "revoked";
-  cert.revoked_at = now;
-  cert.revocation_reason = request.reason;
+  if (auto ok = change_status(cert, reason, now); !ok) return ok;
+  const char* action = reason == kReasonRemoveFromCrl ? "release-hold" : "revoke";
   store::WriteSet writes;
   writes.updated_certificates.push_back(cert);
-  writes.audit.push_back({now, request.requester.identity, "revoke", "serial=" + cert.serial_hex,
-                          "reason=" + std::to_string(request.reason) + " txn=" + request.transaction_id_hex});
+  writes.audit.push_back(
+      {now, actor, action, "serial=" + cert.serial_hex, "reason=" + std::to_string(reason) + " " + detail});
   if (auto ok = m_store.commit(writes); !ok) return ok;
-  spdlog::info("revoked serial={} reason={} by={} txn={}", cert.serial_hex, request.reason, request.requester.identity,
-               request.transaction_id_hex);
+  spdlog::info("{} serial={} reason={} by={} {}", action, cert.serial_hex, reason, actor, detail);
   return {};
 }
 

@@ -28,7 +28,7 @@ struct Policy {
   std::chrono::seconds check_after = std::chrono::seconds(10);  // told to a polling requester
   // How long a held request may wait for a decision, and an approved one for its requester.
   std::chrono::seconds approval_wait = std::chrono::hours(24 * 7);
-  std::chrono::seconds crl_validity = std::chrono::hours(24);  // nextUpdate - thisUpdate
+  CrlSchedule crl;
 };
 
 // The key generation authority of central key generation (RFC 9483 4.1.6): its key in the
@@ -41,7 +41,7 @@ struct KeyGenerationAuthority {
 
 // Thread-safety: see EnrollmentService and ApprovalQueue. The store and CA must outlive this
 // object.
-class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQueue {
+class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQueue, public RevocationAdministration {
  public:
   // `profiles` must not be empty; the first is the default. Without `kga`, central key
   // generation is refused.
@@ -59,6 +59,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
                         const Bytes& reply) override;
   const std::vector<Bytes>& ca_chain() const override { return m_chain_der; }
   Result<RevocationList> current_crl() override { return m_crls.current(); }
+  Result<std::optional<RevocationList>> current_delta_crl() override { return m_crls.current_delta(); }
   const std::optional<RootCaUpdate>& root_ca_update() const override { return m_root_update; }
   Result<ProfileInfo> profile(std::string_view name) const override;
   Result<GeneratedKey> generate_key(std::string_view profile, ByteView algorithm_der) override;
@@ -67,6 +68,8 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   Result<std::vector<PendingRequest>> pending(std::size_t limit) override;
   Status approve(std::string_view transaction_id_hex, std::string_view officer) override;
   Status reject(std::string_view transaction_id_hex, std::string_view officer, std::string_view reason) override;
+
+  Status revoke_by_officer(std::string_view serial_hex, int reason, std::string_view officer) override;
 
   // Expires open transactions whose deadline has passed (revoking certificates that were never
   // confirmed, RFC 4210 5.3.18) and returns how many. The appliance calls it periodically, so a
@@ -96,6 +99,9 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   // record, if the policy asks for it and the old certificate is still valid.
   Status supersede(const std::string& old_serial, const std::string& new_serial, const std::string& transaction,
                    std::int64_t now, store::WriteSet& writes);
+  // Applies a revocation, hold or release to `cert` and commits it with its audit record.
+  Status commit_status_change(store::CertificateRecord cert, int reason, const std::string& actor,
+                              const std::string& detail);
   // The certificate revoked now, reason unspecified (nullopt if absent), ready to commit.
   Result<std::optional<store::CertificateRecord>> revoked_certificate(const std::string& serial_hex);
   // Moves a transaction past its deadline to expired and revokes its certificate, if any.

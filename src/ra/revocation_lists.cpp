@@ -8,56 +8,166 @@ namespace enrolld::ra {
 
 namespace {
 
-// More than any CA here will revoke; a CRL that large would need partitioning (issue 5).
+// More than any CA here will revoke; a CRL that large would need partitioning.
 constexpr std::size_t kMaxRevokedListed = 1'000'000;
+constexpr const char* kFull = "full";
+constexpr const char* kDelta = "delta";
 
-bool same_entries(const std::vector<ca::RevokedEntry>& a, const std::vector<ca::RevokedEntry>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
-    return x.serial_hex == y.serial_hex && x.revoked_at == y.revoked_at && x.reason == y.reason;
-  });
+using TimePoint = std::chrono::system_clock::time_point;
+
+std::int64_t seconds_of(TimePoint at) {
+  return std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count();
+}
+
+TimePoint time_of(std::int64_t seconds) {
+  return TimePoint(std::chrono::seconds(seconds));
+}
+
+// Identifies what a CRL lists, so that a restarted process knows whether its stored CRL is
+// still up to date without parsing it.
+Bytes digest_of(const std::vector<ca::RevokedEntry>& entries) {
+  std::string text;
+  for (const auto& entry : entries) {
+    text += entry.serial_hex + ' ' + std::to_string(entry.revoked_at) + ' ' + std::to_string(entry.reason) + '\n';
+  }
+  return ossl::sha256(to_bytes(text));
+}
+
+std::vector<ca::RevokedEntry> full_entries(const std::vector<store::CertificateRecord>& records) {
+  std::vector<ca::RevokedEntry> entries;
+  for (const auto& cert : records) {
+    if (cert.status == "revoked") entries.push_back({cert.serial_hex, cert.revoked_at, cert.revocation_reason});
+  }
+  return entries;
+}
+
+// What changed since `since` (the full CRL's thisUpdate): revocations, and holds that were
+// lifted. RFC 5280 5.3.1: removeFromCRL "is for use with delta CRLs ... to indicate that a
+// certificate is to be removed from a CRL ... because the certificate hold was released".
+// A change within the full CRL's own second is listed again: harmless, never lost.
+std::vector<ca::RevokedEntry> delta_entries(const std::vector<store::CertificateRecord>& records, std::int64_t since) {
+  std::vector<ca::RevokedEntry> entries;
+  for (const auto& cert : records) {
+    if (cert.status == "revoked" && cert.revoked_at >= since) {
+      entries.push_back({cert.serial_hex, cert.revoked_at, cert.revocation_reason});
+    } else if (cert.status != "revoked" && cert.hold_released_at >= since) {
+      entries.push_back({cert.serial_hex, cert.hold_released_at, ca::kReasonRemoveFromCrl});
+    }
+  }
+  return entries;
 }
 
 }  // namespace
 
-RevocationLists::RevocationLists(store::Store& store, const ca::CertificateAuthority& authority,
-                                 std::chrono::seconds validity, ca::Clock clock)
-    : m_store(store), m_authority(authority), m_validity(validity), m_clock(std::move(clock)) {}
+RevocationLists::RevocationLists(store::Store& store, const ca::CertificateAuthority& authority, CrlSchedule schedule,
+                                 ca::Clock clock)
+    : m_store(store), m_authority(authority), m_schedule(std::move(schedule)), m_clock(std::move(clock)) {}
 
-Result<std::vector<ca::RevokedEntry>> RevocationLists::revoked_now() {
-  auto revoked = m_store.list_revoked(kMaxRevokedListed + 1);
-  if (!revoked) return tl::unexpected(revoked.error());
-  if (revoked->size() > kMaxRevokedListed) {
+Status RevocationLists::load() {
+  if (m_loaded) return {};
+  for (auto [kind, slot] : {std::pair{kFull, &m_full}, std::pair{kDelta, &m_delta}}) {
+    auto stored = m_store.find_crl(kind);
+    if (!stored) return tl::unexpected(stored.error());
+    if (*stored) {
+      RevocationList crl{(*stored)->der, time_of((*stored)->this_update)};
+      *slot = Signed{std::move(**stored), std::move(crl)};
+    }
+  }
+  m_loaded = true;
+  return {};
+}
+
+Result<std::vector<store::CertificateRecord>> RevocationLists::revocation_records() {
+  auto records = m_store.list_revoked(kMaxRevokedListed + 1);
+  if (!records) return tl::unexpected(records.error());
+  if (records->size() > kMaxRevokedListed) {
     // A CRL that left some out would say they are valid: refuse rather than mislead.
     return fail(ErrorCode::kSystemFailure, "more than " + std::to_string(kMaxRevokedListed) +
                                                " revoked certificates; this CA needs partitioned CRLs");
   }
-  std::vector<ca::RevokedEntry> entries;
-  entries.reserve(revoked->size());
-  for (const auto& cert : *revoked) entries.push_back({cert.serial_hex, cert.revoked_at, cert.revocation_reason});
-  return entries;
+  return records;
+}
+
+// RFC 5280 5.2.3: "CRL numbers MUST be ... monotonically increasing"; full and delta CRLs share
+// one sequence. The last number is stored with each CRL, so a restart continues from it. Stores
+// from before that had numbers from the clock's seconds: never go below those.
+std::uint64_t RevocationLists::next_number(TimePoint now) const {
+  std::uint64_t last = 0;
+  for (const auto* crl : {&m_full, &m_delta}) {
+    if (*crl) last = std::max(last, (*crl)->record.number);
+  }
+  return std::max(last + 1, static_cast<std::uint64_t>(seconds_of(now)));
+}
+
+Result<RevocationLists::Signed> RevocationLists::sign(const std::string& kind,
+                                                      const std::vector<ca::RevokedEntry>& entries, TimePoint now,
+                                                      std::chrono::seconds validity,
+                                                      std::optional<std::uint64_t> delta_base) {
+  const std::uint64_t number = next_number(now);
+  const bool announce_deltas = !delta_base && m_schedule.delta_validity.count() > 0;
+  ca::CrlInput input{entries, now,        now + validity,
+                     number,  delta_base, announce_deltas ? m_schedule.delta_url : std::string()};
+  auto der = m_authority.sign_crl(input);
+  if (!der) return tl::unexpected(der.error());
+  store::CrlRecord record{
+      kind,           number, delta_base.value_or(0), seconds_of(now), seconds_of(now + validity), digest_of(entries),
+      std::move(*der)};
+  store::WriteSet writes;
+  writes.crls.push_back(record);
+  // A CRL whose number is not durable could be numbered again after a restart: never serve it.
+  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  spdlog::info("crl signed kind={} number={} entries={}{}", kind, number, entries.size(),
+               delta_base ? " base=" + std::to_string(*delta_base) : "");
+  RevocationList crl{record.der, now};
+  return Signed{std::move(record), std::move(crl)};
+}
+
+Result<RevocationLists::Signed> RevocationLists::current_full(const std::vector<store::CertificateRecord>& records,
+                                                              TimePoint now) {
+  auto entries = full_entries(records);
+  if (m_full) {
+    const bool changed = m_schedule.on_revocation && digest_of(entries) != m_full->record.entries_digest;
+    const bool stale = now >= m_full->crl.this_update + m_schedule.refresh;
+    // At most one CRL per second: a newer CRL must say so by a later thisUpdate (RFC 9480
+    // 5.3.19.17 compares it), and a thisUpdate ahead of the clock would make it "not yet valid".
+    if ((!changed && !stale) || now <= m_full->crl.this_update) return *m_full;
+  }
+  auto signed_crl = sign(kFull, entries, now, m_schedule.validity, std::nullopt);
+  if (!signed_crl) return tl::unexpected(signed_crl.error());
+  m_full = std::move(*signed_crl);
+  return *m_full;
 }
 
 Result<RevocationList> RevocationLists::current() {
   std::lock_guard lock(m_mutex);
-  auto entries = revoked_now();
-  if (!entries) return tl::unexpected(entries.error());
+  if (auto ok = load(); !ok) return tl::unexpected(ok.error());
+  auto records = revocation_records();
+  if (!records) return tl::unexpected(records.error());
+  auto full = current_full(*records, std::chrono::time_point_cast<std::chrono::seconds>(m_clock()));
+  if (!full) return tl::unexpected(full.error());
+  return std::move(full->crl);
+}
+
+Result<std::optional<RevocationList>> RevocationLists::current_delta() {
+  if (m_schedule.delta_validity.count() <= 0) return std::optional<RevocationList>();
+  std::lock_guard lock(m_mutex);
+  if (auto ok = load(); !ok) return tl::unexpected(ok.error());
+  auto records = revocation_records();
+  if (!records) return tl::unexpected(records.error());
   const auto now = std::chrono::time_point_cast<std::chrono::seconds>(m_clock());
-  if (m_last && same_entries(m_last->entries, *entries) && now < m_last->crl.this_update + m_validity / 2) {
-    return m_last->crl;
+  auto full = current_full(*records, now);
+  if (!full) return tl::unexpected(full.error());
+  auto entries = delta_entries(*records, full->record.this_update);
+  if (m_delta) {
+    const bool same =
+        m_delta->record.base_number == full->record.number && m_delta->record.entries_digest == digest_of(entries);
+    const bool fresh = now < m_delta->crl.this_update + m_schedule.delta_validity / 2;
+    if ((same && fresh) || now <= m_delta->crl.this_update) return std::optional<RevocationList>(m_delta->crl);
   }
-  // At most one CRL per second: a newer CRL must say so by a later thisUpdate (RFC 9480
-  // 5.3.19.17 compares it), and a thisUpdate ahead of the clock would make it "not yet valid".
-  // A revocation reaches the CRL within the second.
-  if (m_last && now <= m_last->crl.this_update) return m_last->crl;
-  // RFC 5280 5.2.3: cRLNumber increases with every CRL. The clock's seconds keep it increasing
-  // across restarts too; +1 when two CRLs fall into one second.
-  const auto seconds = static_cast<std::uint64_t>(now.time_since_epoch().count());
-  const std::uint64_t number = std::max(seconds, m_last ? m_last->number + 1 : 0);
-  auto der = m_authority.sign_crl({*entries, now, now + m_validity, number});
-  if (!der) return tl::unexpected(der.error());
-  spdlog::info("crl signed number={} entries={}", number, entries->size());
-  m_last = Signed{{std::move(*der), now}, std::move(*entries), number};
-  return m_last->crl;
+  auto signed_crl = sign(kDelta, entries, now, m_schedule.delta_validity, full->record.number);
+  if (!signed_crl) return tl::unexpected(signed_crl.error());
+  m_delta = std::move(*signed_crl);
+  return std::optional<RevocationList>(m_delta->crl);
 }
 
 }  // namespace enrolld::ra

@@ -1,11 +1,14 @@
 #pragma once
-// The issuing CA's current CRL, signed only when something changed: CRL requests (CMP genm
-// crlStatusList, later the CRL distribution point) never cost an HSM signature each.
+// The issuing CA's CRLs: the full CRL and, when configured, delta CRLs (RFC 5280 5.2.4). A CRL
+// is signed only when it is due, so CRL requests (CMP genm crlStatusList, the CRL distribution
+// point) never cost an HSM signature each. Every CRL is stored before it is served, so that
+// cRLNumber keeps increasing across restarts.
 
 #include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "ca/certificate_authority.h"
@@ -14,34 +17,65 @@
 
 namespace enrolld::ra {
 
-// Thread-safety: current() may be called concurrently; one caller signs, the others wait and
+// When CRLs are signed.
+struct CrlSchedule {
+  std::chrono::seconds validity = std::chrono::hours(24);  // nextUpdate - thisUpdate of a full CRL
+  // A new full CRL at least this often, revoked certificates or not.
+  std::chrono::seconds refresh = std::chrono::hours(12);
+  // A revocation is on the next full CRL that is asked for (true), or waits for the schedule.
+  bool on_revocation = true;
+  // Delta CRLs: their nextUpdate - thisUpdate; zero: none are made. A delta CRL lists what
+  // changed since the current full CRL and is signed afresh when that changes.
+  std::chrono::seconds delta_validity{0};
+  // Where delta CRLs are published, for the full CRL's freshestCRL extension.
+  std::string delta_url;
+};
+
+// Thread-safety: every method may be called concurrently; one caller signs, the others wait and
 // get its CRL. The store and CA must outlive this object.
 class RevocationLists {
  public:
-  // `validity`: nextUpdate - thisUpdate. A CRL is signed afresh once half of it has passed.
-  RevocationLists(store::Store& store, const ca::CertificateAuthority& authority, std::chrono::seconds validity,
+  RevocationLists(store::Store& store, const ca::CertificateAuthority& authority, CrlSchedule schedule,
                   ca::Clock clock);
 
-  // Returns the CRL listing every revoked certificate: the previous one if no certificate was
-  // revoked since and it is not past half its validity, or if it was signed within the current
-  // second; else a new one with a greater cRLNumber and thisUpdate. Errors: kSystemUnavailable
+  // Returns the full CRL listing every revoked certificate: the last one signed (also by an
+  // earlier process) unless a new one is due: none yet, past `refresh`, or (`on_revocation`) the
+  // revoked certificates changed. At most one CRL per second. Errors: kSystemUnavailable
   // (store, HSM), kSystemFailure.
   [[nodiscard]] Result<RevocationList> current();
 
+  // Returns the delta CRL against the current full CRL, nullopt when delta CRLs are off. Signed
+  // afresh when its base changed, what it lists changed, or half its validity has passed.
+  // Errors: as current().
+  [[nodiscard]] Result<std::optional<RevocationList>> current_delta();
+
  private:
   struct Signed {
+    store::CrlRecord record;
     RevocationList crl;
-    std::vector<ca::RevokedEntry> entries;  // what it lists, to see whether anything changed
-    std::uint64_t number = 0;
   };
-  Result<std::vector<ca::RevokedEntry>> revoked_now();
+  struct Entries {
+    std::vector<ca::RevokedEntry> full;   // revoked now
+    std::vector<ca::RevokedEntry> delta;  // changed since the current full CRL
+  };
+  // The stored CRLs, read once.
+  Status load();
+  Result<std::vector<store::CertificateRecord>> revocation_records();
+  Result<Signed> current_full(const std::vector<store::CertificateRecord>& records,
+                              std::chrono::system_clock::time_point now);
+  Result<Signed> sign(const std::string& kind, const std::vector<ca::RevokedEntry>& entries,
+                      std::chrono::system_clock::time_point now, std::chrono::seconds validity,
+                      std::optional<std::uint64_t> delta_base);
+  std::uint64_t next_number(std::chrono::system_clock::time_point now) const;
 
   store::Store& m_store;
   const ca::CertificateAuthority& m_authority;
-  std::chrono::seconds m_validity;
+  CrlSchedule m_schedule;
   ca::Clock m_clock;
   std::mutex m_mutex;
-  std::optional<Signed> m_last;
+  bool m_loaded = false;
+  std::optional<Signed> m_full;
+  std::optional<Signed> m_delta;
 };
 
 }  // namespace enrolld::ra

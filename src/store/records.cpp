@@ -32,9 +32,10 @@ Result<T> decode_with(ByteView bytes, const char* what, Fill fill) {
 }  // namespace
 
 Bytes encode(const CertificateRecord& r) {
-  json doc = {{"serial", r.serial_hex}, {"issuer", r.issuer}, {"subject", r.subject}, {"der", binary(r.der)},
-              {"nbf", r.not_before},    {"naf", r.not_after}, {"at", r.issued_at},    {"txn", r.transaction_id_hex},
-              {"req", r.requester},     {"status", r.status}, {"rat", r.revoked_at},  {"reason", r.revocation_reason}};
+  json doc = {{"serial", r.serial_hex},   {"issuer", r.issuer}, {"subject", r.subject}, {"der", binary(r.der)},
+              {"nbf", r.not_before},      {"naf", r.not_after}, {"at", r.issued_at},    {"txn", r.transaction_id_hex},
+              {"req", r.requester},       {"status", r.status}, {"rat", r.revoked_at},  {"reason", r.revocation_reason},
+              {"rel", r.hold_released_at}};
   return json::to_cbor(doc);
 }
 
@@ -73,6 +74,7 @@ Result<CertificateRecord> decode_certificate(ByteView bytes) {
     d.at("status").get_to(r.status);
     r.revoked_at = d.value("rat", std::int64_t{0});
     r.revocation_reason = d.value("reason", 0);
+    r.hold_released_at = d.value("rel", std::int64_t{0});
   });
 }
 
@@ -127,6 +129,25 @@ Result<PasswordRecord> decode_password(ByteView bytes) {
     d.at("once").get_to(r.one_time);
     d.at("used").get_to(r.used);
     d.at("created").get_to(r.created_at);
+  });
+}
+
+Bytes encode(const CrlRecord& r) {
+  json doc = {{"kind", r.kind},      {"number", r.number},  {"base", r.base_number},
+              {"tu", r.this_update}, {"nu", r.next_update}, {"digest", binary(r.entries_digest)},
+              {"der", binary(r.der)}};
+  return json::to_cbor(doc);
+}
+
+Result<CrlRecord> decode_crl(ByteView bytes) {
+  return decode_with<CrlRecord>(bytes, "CRL", [](const json& d, CrlRecord& r) {
+    d.at("kind").get_to(r.kind);
+    d.at("number").get_to(r.number);
+    d.at("base").get_to(r.base_number);
+    d.at("tu").get_to(r.this_update);
+    d.at("nu").get_to(r.next_update);
+    r.entries_digest = binary_of(d.at("digest"));
+    r.der = binary_of(d.at("der"));
   });
 }
 

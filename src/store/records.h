@@ -24,8 +24,25 @@ struct CertificateRecord {
   std::string status = "valid";  // "valid" or "revoked"
   std::int64_t revoked_at = 0;   // set when revoked
   int revocation_reason = 0;     // RFC 5280 CRLReason when revoked
+  // When a hold (certificateHold) was lifted and the certificate became valid again; 0 if
+  // never. Delta CRLs list such certificates as removeFromCRL (RFC 5280 5.3.1).
+  std::int64_t hold_released_at = 0;
 
   bool operator==(const CertificateRecord&) const = default;
+};
+
+// The last CRL of one kind that the CA signed ("full" or "delta"), kept so that cRLNumber keeps
+// increasing across restarts (RFC 5280 5.2.3) and a restart serves the same CRL.
+struct CrlRecord {
+  std::string kind;               // key: "full" or "delta"
+  std::uint64_t number = 0;       // its cRLNumber
+  std::uint64_t base_number = 0;  // delta: the cRLNumber of the full CRL it extends
+  std::int64_t this_update = 0;   // seconds since the epoch
+  std::int64_t next_update = 0;
+  Bytes entries_digest;  // SHA-256 of what it lists, to see after a restart whether anything changed
+  Bytes der;
+
+  bool operator==(const CrlRecord&) const = default;
 };
 
 // Who did what, when: one record per security-relevant change, kept with the change itself.
@@ -85,5 +102,7 @@ Bytes encode(const AuditRecord& record);
 Result<AuditRecord> decode_audit(ByteView bytes);
 Bytes encode(const PasswordRecord& record);
 Result<PasswordRecord> decode_password(ByteView bytes);
+Bytes encode(const CrlRecord& record);
+Result<CrlRecord> decode_crl(ByteView bytes);
 
 }  // namespace enrolld::store

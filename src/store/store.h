@@ -20,6 +20,7 @@ struct WriteSet {
   std::vector<AuditRecord> audit;                       // appended
   std::vector<PasswordRecord> passwords;                // inserted or replaced
   std::vector<std::string> removed_passwords;           // by user
+  std::vector<CrlRecord> crls{};                        // inserted or replaced, by kind
 };
 
 // Thread-safety: every method may be called from any thread concurrently.
@@ -46,9 +47,13 @@ class Store {
   // Returns up to `limit` transactions whose record says `open`, in ID order.
   [[nodiscard]] virtual Result<std::vector<TransactionRecord>> list_open_transactions(std::size_t limit) = 0;
 
-  // Returns up to `limit` revoked certificates in serial order (revocation is final: a
-  // certificate never leaves this list).
+  // Returns up to `limit` certificates in serial order that are revoked or were once on hold
+  // (hold_released_at set): what full and delta CRLs are made from. A certificate leaves this
+  // list only by expiring from the store, never by a status change.
   [[nodiscard]] virtual Result<std::vector<CertificateRecord>> list_revoked(std::size_t limit) = 0;
+
+  // Returns the last CRL of `kind` ("full", "delta") that was committed, nullopt if none.
+  [[nodiscard]] virtual Result<std::optional<CrlRecord>> find_crl(std::string_view kind) = 0;
 
   // Returns the password record of `user`, nullopt if there is none.
   [[nodiscard]] virtual Result<std::optional<PasswordRecord>> find_password(std::string_view user) = 0;

@@ -17,6 +17,13 @@ constexpr const char* kAudit = "audit";
 constexpr const char* kOpenTransactions = "open-transactions";
 constexpr const char* kRevoked = "revoked";
 constexpr const char* kPasswords = "passwords";
+constexpr const char* kCrls = "crls";
+
+// Certificates that CRLs are made from: revoked now, or released from a hold (delta CRLs say
+// removeFromCRL for those).
+bool on_revocation_lists(const CertificateRecord& cert) {
+  return cert.status == "revoked" || cert.hold_released_at != 0;
+}
 
 // Audit keys sort by time: 16 hex digits of the second, 16 of a per-process sequence, then
 // random bytes so that two processes never collide.
@@ -59,20 +66,20 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
       {kAudit, rocksdb::ColumnFamilyOptions()},
       {kOpenTransactions, rocksdb::ColumnFamilyOptions()},
       {kRevoked, rocksdb::ColumnFamilyOptions()},
-      {kPasswords, rocksdb::ColumnFamilyOptions()}};
+      {kPasswords, rocksdb::ColumnFamilyOptions()},
+      {kCrls, rocksdb::ColumnFamilyOptions()}};
 
   // A database from before the revoked index: fill it from the certificates once (below).
   std::vector<std::string> existing;
   const bool existed = rocksdb::DB::ListColumnFamilies(options, path, &existing).ok();
   const bool index_revoked = existed && std::find(existing.begin(), existing.end(), kRevoked) == existing.end();
-  const bool lacks_passwords = existed && std::find(existing.begin(), existing.end(), kPasswords) == existing.end();
-  if (lacks_passwords && mode == Mode::kReadOnly) {
-    return fail(ErrorCode::kSystemUnavailable,
-                "the store at " + path + " predates EST passwords; start enrolld once to add them");
-  }
-  if (index_revoked && mode == Mode::kReadOnly) {
-    return fail(ErrorCode::kSystemUnavailable,
-                "the store at " + path + " predates the revoked-certificate index; start enrolld once to add it");
+  // A read-only open cannot add column families: an older store must be opened read-write once.
+  for (const auto& descriptor : descriptors) {
+    if (existed && mode == Mode::kReadOnly &&
+        std::find(existing.begin(), existing.end(), descriptor.name) == existing.end()) {
+      return fail(ErrorCode::kSystemUnavailable, "the store at " + path + " predates its '" + descriptor.name +
+                                                     "' records; start enrolld once to add them");
+    }
   }
 
   std::unique_ptr<RocksDbStore> store(new RocksDbStore());
@@ -90,6 +97,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_open = store->m_families[4];
   store->m_revoked = store->m_families[5];
   store->m_passwords = store->m_families[6];
+  store->m_crls = store->m_families[7];
   if (index_revoked) {
     if (auto ok = store->index_revoked_certificates(); !ok) return tl::unexpected(ok.error());
   }
@@ -102,7 +110,7 @@ Status RocksDbStore::index_revoked_certificates() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto cert = decode_certificate(view(it->value().ToString()));
     if (!cert) return tl::unexpected(cert.error());
-    if (cert->status == "revoked") batch.Put(m_revoked, it->key(), rocksdb::Slice());
+    if (on_revocation_lists(*cert)) batch.Put(m_revoked, it->key(), rocksdb::Slice());
   }
   if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
   rocksdb::WriteOptions options;
@@ -133,9 +141,10 @@ Status RocksDbStore::commit(const WriteSet& writes) {
   for (const auto* certs : {&writes.new_certificates, &writes.updated_certificates}) {
     for (const auto& cert : *certs) {
       batch.Put(m_certificates, slice(cert.serial_hex), slice(encode(cert)));
-      if (cert.status == "revoked") batch.Put(m_revoked, slice(cert.serial_hex), rocksdb::Slice());
+      if (on_revocation_lists(cert)) batch.Put(m_revoked, slice(cert.serial_hex), rocksdb::Slice());
     }
   }
+  for (const auto& crl : writes.crls) batch.Put(m_crls, slice(crl.kind), slice(encode(crl)));
   for (const auto& password : writes.passwords) {
     batch.Put(m_passwords, slice(password.user), slice(encode(password)));
   }
@@ -205,6 +214,15 @@ Result<std::vector<PasswordRecord>> RocksDbStore::list_passwords(std::size_t lim
                               [](const rocksdb::Iterator& it) -> Result<std::optional<PasswordRecord>> {
                                 return decode_password(view(it.value().ToString()));
                               });
+}
+
+Result<std::optional<CrlRecord>> RocksDbStore::find_crl(std::string_view kind) {
+  auto value = get(m_crls, kind);
+  if (!value) return tl::unexpected(value.error());
+  if (!*value) return std::optional<CrlRecord>();
+  auto record = decode_crl(view(**value));
+  if (!record) return tl::unexpected(record.error());
+  return std::optional<CrlRecord>(std::move(*record));
 }
 
 Result<bool> RocksDbStore::serial_taken(std::string_view serial_hex) {

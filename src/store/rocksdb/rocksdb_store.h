@@ -34,6 +34,7 @@ class RocksDbStore final : public Store {
   Result<std::vector<CertificateRecord>> list_revoked(std::size_t limit) override;
   Result<std::optional<PasswordRecord>> find_password(std::string_view user) override;
   Result<std::vector<PasswordRecord>> list_passwords(std::size_t limit) override;
+  Result<std::optional<CrlRecord>> find_crl(std::string_view kind) override;
 
  private:
   RocksDbStore() = default;
@@ -50,9 +51,11 @@ class RocksDbStore final : public Store {
   rocksdb::ColumnFamilyHandle* m_certificates = nullptr;
   rocksdb::ColumnFamilyHandle* m_transactions = nullptr;
   rocksdb::ColumnFamilyHandle* m_audit = nullptr;
-  rocksdb::ColumnFamilyHandle* m_open = nullptr;     // IDs of open transactions (empty values)
-  rocksdb::ColumnFamilyHandle* m_revoked = nullptr;  // serials of revoked certificates (empty values)
+  rocksdb::ColumnFamilyHandle* m_open = nullptr;  // IDs of open transactions (empty values)
+  // Serials of revoked certificates and of those released from hold (empty values).
+  rocksdb::ColumnFamilyHandle* m_revoked = nullptr;
   rocksdb::ColumnFamilyHandle* m_passwords = nullptr;
+  rocksdb::ColumnFamilyHandle* m_crls = nullptr;
   std::uint64_t m_audit_sequence = 0;  // orders audit records written in the same second
   std::mutex m_commit_mutex;
 };

@@ -578,5 +578,51 @@ TEST_F(ConfigTest, EstTlsCertificateWithoutKeyIsRefused) {
   EXPECT_THAT(config.error().message, HasSubstr("est.tls_key"));
 }
 
+TEST_F(ConfigTest, RevocationUrlsCrlScheduleAndOcspAreRead) {
+  auto config = load(minimal_plus(
+      "crl_url = \"http://pki.example/issuing.crl\"\nocsp_url = \"http://pki.example/ocsp\"\n"
+      "ca_issuers_url = \"http://pki.example/issuing.crt\"\n"
+      "[crl]\nvalidity_seconds = 7200\nrefresh_seconds = 600\non_revocation = false\n"
+      "delta_validity_seconds = 300\ndelta_url = \"http://pki.example/delta.crl\"\n"
+      "[ocsp]\nsigner_key = \"pkcs11:object=ocsp\"\nsigner_certificate = \"ocsp.pem\"\nvalidity_seconds = 900\n"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->crl_url, "http://pki.example/issuing.crl");
+  EXPECT_EQ(config->ocsp_url, "http://pki.example/ocsp");
+  EXPECT_EQ(config->ca_issuers_url, "http://pki.example/issuing.crt");
+  EXPECT_EQ(config->crl_validity_seconds, 7200u);
+  EXPECT_EQ(config->crl_refresh_seconds, 600u);
+  EXPECT_FALSE(config->crl_on_revocation);
+  EXPECT_EQ(config->delta_crl_validity_seconds, 300u);
+  EXPECT_EQ(config->delta_crl_url, "http://pki.example/delta.crl");
+  EXPECT_EQ(config->ocsp_signer_key, "pkcs11:object=ocsp");
+  EXPECT_EQ(config->ocsp_signer_certificate, m_dir.path() / "ocsp.pem");
+  EXPECT_EQ(config->ocsp_validity_seconds, 900u);
+
+  auto defaults = load(kMinimalConfig);
+  ASSERT_TRUE(defaults.has_value()) << defaults.error().message;
+  EXPECT_TRUE(defaults->crl_url.empty());
+  EXPECT_EQ(defaults->crl_validity_seconds, 86400u);
+  EXPECT_FALSE(defaults->crl_refresh_seconds.has_value());
+  EXPECT_TRUE(defaults->crl_on_revocation);
+  EXPECT_EQ(defaults->delta_crl_validity_seconds, 0u);
+  EXPECT_FALSE(defaults->ocsp_signer_key.has_value());
+  EXPECT_EQ(defaults->ocsp_validity_seconds, 3600u);
+}
+
+TEST_F(ConfigTest, RevocationSettingsRefuseBadValuesWithTheirLine) {
+  expect_invalid(minimal_plus("crl_url = \"https://pki.example/x.crl\"\n"), "crl_url", "http:// URL");
+  expect_invalid(minimal_plus("ocsp_url = \"http://pki.example/a b\"\n"), "ocsp_url", "http:// URL");
+  expect_invalid(minimal_plus("ca_issuers_url = \"http://a,b\"\n"), "ca_issuers_url", "http:// URL");
+  expect_invalid(minimal_plus("[crl]\nvalidity_seconds = 10\n"), "validity_seconds", "crl.validity_seconds");
+  expect_invalid(minimal_plus("[crl]\nvalidity_seconds = 600\nrefresh_seconds = 600\n"), "refresh_seconds",
+                 "less than 'crl.validity_seconds'");
+  expect_invalid(minimal_plus("[crl]\ndelta_validity_seconds = 60\n"), "delta_validity_seconds", "crl.delta_url");
+  expect_invalid(minimal_plus("[ocsp]\nsigner_key = \"ocsp\"\n"), "signer_key", "pkcs11: URI");
+  expect_invalid(minimal_plus("[ocsp]\nvalidity_seconds = 1\n"), "validity_seconds", "ocsp.validity_seconds");
+  auto alone = load(minimal_plus("[ocsp]\nsigner_key = \"pkcs11:object=ocsp\"\n"));
+  ASSERT_FALSE(alone.has_value());
+  EXPECT_THAT(alone.error().message, HasSubstr("go together"));
+}
+
 }  // namespace
 }  // namespace enrolld::app

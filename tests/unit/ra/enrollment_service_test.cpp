@@ -1,5 +1,5 @@
 // EnrollmentServiceImpl on the real stack (SoftHSM, RocksDB): key updates and what happens to
-// the certificate they replace.
+// the certificate they replace; revocation, holds and the officer's revocations.
 #include "ra/enrollment_service_impl.h"
 
 #include <gtest/gtest.h>
@@ -101,6 +101,58 @@ TEST_F(EnrollmentServiceTest, AKeyUpdateNeedsTheSameSubjectANewKeyAndAValidCerti
   EXPECT_EQ(try_update(service, new_key.get(), "CN=device", "0bad").error().code, ErrorCode::kBadCertId);
   ASSERT_TRUE(service.revoke(RevocationRequest{"t", Requester{"mac:tester", ""}, old_serial, {}, 1}));
   EXPECT_EQ(try_update(service, new_key.get(), "CN=device", old_serial).error().code, ErrorCode::kCertRevoked);
+}
+
+// RFC 5280 5.3.1: certificateHold "is reversible"; removeFromCRL lifts it, and a held
+// certificate may still be revoked for good.
+TEST_F(EnrollmentServiceTest, AHeldCertificateIsReleasedOrRevokedForGood) {
+  auto service = service_with(false);
+  const std::string serial = enroll(service, old_key.get(), "CN=held");
+  auto as_requester = [&](int reason) {
+    return service.revoke(RevocationRequest{"t", Requester{"mac:tester", ""}, serial, {}, reason});
+  };
+  EXPECT_EQ(as_requester(8).error().code, ErrorCode::kUnexpectedMessage) << "not on hold: nothing to release";
+  ASSERT_TRUE(as_requester(6));
+  EXPECT_EQ(certificate(serial).status, "revoked");
+  EXPECT_EQ(as_requester(6).error().code, ErrorCode::kCertRevoked) << "already on hold";
+  ASSERT_TRUE(as_requester(8));
+  store::CertificateRecord released = certificate(serial);
+  EXPECT_EQ(released.status, "valid");
+  EXPECT_EQ(released.revocation_reason, 0);
+  EXPECT_NE(released.hold_released_at, 0);
+
+  ASSERT_TRUE(as_requester(6));
+  ASSERT_TRUE(as_requester(1)) << "a held certificate may be revoked for good";
+  EXPECT_EQ(certificate(serial).revocation_reason, 1);
+  EXPECT_EQ(as_requester(8).error().code, ErrorCode::kUnexpectedMessage) << "a final revocation cannot be lifted";
+  EXPECT_EQ(as_requester(4).error().code, ErrorCode::kCertRevoked);
+  EXPECT_EQ(as_requester(7).error().code, ErrorCode::kUnsupportedRequest) << "7 is not a CRLReason";
+
+  auto audit = store->list_audit(10);
+  ASSERT_TRUE(audit);
+  std::vector<std::string> actions;
+  for (const auto& record : *audit) actions.push_back(record.action);
+  EXPECT_EQ(actions, (std::vector<std::string>{"revoke", "release-hold", "revoke", "revoke"}));
+}
+
+TEST_F(EnrollmentServiceTest, AnOfficerRevokesAnyCertificateAndIsNamedInTheAudit) {
+  auto service = service_with(false);
+  const std::string serial = enroll(service, old_key.get(), "CN=someone-elses");
+  EXPECT_EQ(service.revoke(RevocationRequest{"t", Requester{"mac:other", ""}, serial, {}, 1}).error().code,
+            ErrorCode::kNotAuthorized);
+  EXPECT_EQ(service.revoke_by_officer("0bad", 1, "alice").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(service.revoke_by_officer(serial, 11, "alice").error().code, ErrorCode::kUnsupportedRequest);
+  ASSERT_TRUE(service.revoke_by_officer(serial, 6, "alice"));
+  ASSERT_TRUE(service.revoke_by_officer(serial, 8, "bob"));
+  ASSERT_TRUE(service.revoke_by_officer(serial, 3, "carol"));
+  EXPECT_EQ(certificate(serial).revocation_reason, 3);
+  auto audit = store->list_audit(10);
+  ASSERT_TRUE(audit);
+  ASSERT_EQ(audit->size(), 3U);
+  EXPECT_EQ(audit->at(0).actor, "officer:alice");
+  EXPECT_EQ(audit->at(1).actor, "officer:bob");
+  EXPECT_EQ(audit->at(1).action, "release-hold");
+  EXPECT_EQ(audit->at(2).detail, "reason=3 enrollctl");
 }
 
 }  // namespace

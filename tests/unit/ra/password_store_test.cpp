@@ -657,7 +657,8 @@ TEST_F(PasswordColumnFamilyTest, ACorruptPasswordRecordIsSystemFailure) {
         {"audit", rocksdb::ColumnFamilyOptions()},
         {"open-transactions", rocksdb::ColumnFamilyOptions()},
         {"revoked", rocksdb::ColumnFamilyOptions()},
-        {"passwords", rocksdb::ColumnFamilyOptions()}};
+        {"passwords", rocksdb::ColumnFamilyOptions()},
+        {"crls", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
@@ -711,7 +712,8 @@ TEST_F(PasswordColumnFamilyTest, AStoreWithoutPasswordsGetsThemOnReadWriteOpen) 
   auto read_only = store::RocksDbStore::open(db_path(), store::RocksDbStore::Mode::kReadOnly);
   ASSERT_FALSE(read_only.has_value());
   EXPECT_EQ(read_only.error().code, ErrorCode::kSystemUnavailable);
-  EXPECT_NE(read_only.error().message.find("predates EST passwords"), std::string::npos) << read_only.error().message;
+  EXPECT_NE(read_only.error().message.find("predates its 'passwords' records"), std::string::npos)
+      << read_only.error().message;
   EXPECT_NE(read_only.error().message.find("start enrolld once"), std::string::npos) << read_only.error().message;
   EXPECT_NE(read_only.error().message.find(db_path()), std::string::npos) << read_only.error().message;
 

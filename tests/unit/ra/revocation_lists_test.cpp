@@ -1,5 +1,6 @@
-// RevocationLists on the real stack (SoftHSM, RocksDB): a CRL is signed only when something
-// changed or half its validity has passed, and every new one has a greater cRLNumber.
+// RevocationLists on the real stack (SoftHSM, RocksDB): a CRL is signed only when it is due, every
+// new one has a greater cRLNumber (also after a restart), holds come and go, and delta CRLs list
+// what changed since their base.
 #include "ra/revocation_lists.h"
 
 #include <gtest/gtest.h>
@@ -24,6 +25,26 @@ long crl_number(const Bytes& der) {
   ossl::Asn1IntegerPtr number(
       static_cast<::ASN1_INTEGER*>(::X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, nullptr, nullptr)));
   return number ? ::ASN1_INTEGER_get(number.get()) : -1;
+}
+
+long extension_integer(const Bytes& der, int nid, int* critical = nullptr) {
+  CrlPtr crl = crl_from(der);
+  ossl::Asn1IntegerPtr value(static_cast<::ASN1_INTEGER*>(::X509_CRL_get_ext_d2i(crl.get(), nid, critical, nullptr)));
+  return value ? ::ASN1_INTEGER_get(value.get()) : -1;
+}
+
+// The reasonCode of the entry for `serial` (0 when it has none), -1 when it is not listed.
+int reason_on(const Bytes& der, const std::string& serial) {
+  CrlPtr crl = crl_from(der);
+  const STACK_OF(X509_REVOKED)* entries = ::X509_CRL_get_REVOKED(crl.get());
+  for (int i = 0; i < sk_X509_REVOKED_num(entries); ++i) {
+    ::X509_REVOKED* entry = sk_X509_REVOKED_value(entries, i);
+    if (ossl::integer_hex(::X509_REVOKED_get0_serialNumber(entry)) != serial) continue;
+    std::unique_ptr<::ASN1_ENUMERATED, ossl::Deleter<::ASN1_ENUMERATED_free>> reason(
+        static_cast<::ASN1_ENUMERATED*>(::X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
+    return reason ? static_cast<int>(::ASN1_ENUMERATED_get(reason.get())) : 0;
+  }
+  return -1;
 }
 
 std::vector<std::string> serials_on(const Bytes& der) {
@@ -57,6 +78,7 @@ class RevocationListsTest : public ::testing::Test {
   }
 
   void revoke(const std::string& serial, int reason) {
+    advance += std::chrono::seconds(1);  // each change in a second of its own, as in life
     auto revoked = service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, serial, {}, reason});
     ASSERT_TRUE(revoked) << revoked.error().message;
   }
@@ -67,6 +89,22 @@ class RevocationListsTest : public ::testing::Test {
     return crl ? *crl : RevocationList{};
   }
 
+  RevocationList delta(RevocationLists& from) {
+    auto crl = from.current_delta();
+    EXPECT_TRUE(crl) << (crl ? "" : crl.error().message);
+    EXPECT_TRUE(crl && *crl) << "no delta CRL";
+    return crl && *crl ? **crl : RevocationList{};
+  }
+
+  // Full CRLs on a schedule, revocations on delta CRLs in between.
+  static CrlSchedule with_deltas() {
+    CrlSchedule schedule;
+    schedule.on_revocation = false;
+    schedule.delta_validity = std::chrono::hours(1);
+    schedule.delta_url = "http://127.0.0.1/repo/issuing-delta.crl";
+    return schedule;
+  }
+
   testing::SoftHsmToken token;
   testing::TestCa ca = testing::make_test_ca(token);
   testing::TempDir dir{"enrolld-crl-test"};
@@ -74,7 +112,7 @@ class RevocationListsTest : public ::testing::Test {
   std::chrono::seconds advance{0};
   ca::Clock clock = [this] { return std::chrono::system_clock::now() + advance; };
   EnrollmentServiceImpl service{*store, *ca.issuing, {ca::Profile{}}, Policy{}, clock};
-  RevocationLists lists{*store, *ca.issuing, std::chrono::hours(24), clock};
+  RevocationLists lists{*store, *ca.issuing, CrlSchedule{}, clock};
   ossl::EvpPkeyPtr key = testing::make_ec_key();
 };
 
@@ -88,7 +126,6 @@ TEST_F(RevocationListsTest, TheSameCrlIsReturnedUntilSomethingIsRevoked) {
   EXPECT_EQ(current().der, first.der);  // an issuance changes nothing on a CRL
 
   revoke(serial, 1);
-  advance = std::chrono::seconds(1);  // at most one CRL per second
   const RevocationList second = current();
   EXPECT_NE(second.der, first.der);
   EXPECT_EQ(serials_on(second.der), std::vector<std::string>{serial});
@@ -100,9 +137,9 @@ TEST_F(RevocationListsTest, TheSameCrlIsReturnedUntilSomethingIsRevoked) {
 TEST_F(RevocationListsTest, PastHalfItsValidityTheCrlIsSignedAgainWithTheSameEntries) {
   revoke(enroll("CN=gone"), 0);
   const RevocationList first = current();
-  advance = std::chrono::hours(11);
+  advance += std::chrono::hours(11);
   EXPECT_EQ(current().der, first.der);
-  advance = std::chrono::hours(13);
+  advance += std::chrono::hours(2);
   const RevocationList renewed = current();
   EXPECT_NE(renewed.der, first.der);
   EXPECT_EQ(serials_on(renewed.der), serials_on(first.der));
@@ -114,6 +151,99 @@ TEST_F(RevocationListsTest, PastHalfItsValidityTheCrlIsSignedAgainWithTheSameEnt
       ::ASN1_TIME_diff(&days, &seconds, ::X509_CRL_get0_lastUpdate(crl.get()), ::X509_CRL_get0_nextUpdate(crl.get())),
       1);
   EXPECT_EQ(days * 86400 + seconds, 24 * 3600);
+}
+
+TEST_F(RevocationListsTest, RevocationsInTheSecondOfASignedCrlWaitForTheNextSecond) {
+  const RevocationList first = current();
+  const std::string serial = enroll("CN=quick");
+  ASSERT_TRUE(service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, serial, {}, 1}));
+  EXPECT_EQ(current().der, first.der) << "a second CRL within the same second";
+  advance += std::chrono::seconds(1);
+  EXPECT_EQ(serials_on(current().der), std::vector<std::string>{serial});
+}
+
+// RFC 5280 5.2.3: "CRL numbers MUST be ... monotonically increasing", across restarts too: a
+// new process reads the last number from the store, even with the clock set back.
+TEST_F(RevocationListsTest, ARestartServesTheStoredCrlAndKeepsNumbersIncreasing) {
+  revoke(enroll("CN=before-restart"), 1);
+  const RevocationList before = current();
+  RevocationLists restarted{*store, *ca.issuing, CrlSchedule{}, clock};
+  auto again = restarted.current();
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->der, before.der) << "nothing changed: the stored CRL is served, not a new signature";
+
+  advance -= std::chrono::hours(1);  // the clock went back while the process was down
+  revoke(enroll("CN=after-restart"), 1);
+  advance += std::chrono::hours(2);
+  RevocationLists later{*store, *ca.issuing, CrlSchedule{}, clock};
+  auto after = later.current();
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_EQ(serials_on(after->der).size(), 2u);
+  EXPECT_GT(crl_number(after->der), crl_number(before.der));
+}
+
+TEST_F(RevocationListsTest, WithoutOnRevocationARevocationWaitsForTheSchedule) {
+  CrlSchedule schedule;
+  schedule.on_revocation = false;
+  schedule.refresh = std::chrono::hours(1);
+  RevocationLists scheduled{*store, *ca.issuing, schedule, clock};
+  const Bytes first = scheduled.current()->der;
+  revoke(enroll("CN=waits"), 1);
+  advance += std::chrono::minutes(30);
+  EXPECT_EQ(scheduled.current()->der, first);
+  advance += std::chrono::minutes(31);
+  EXPECT_EQ(serials_on(scheduled.current()->der).size(), 1u);
+}
+
+// A hold suspends (certificateHold on the CRL); lifting it takes the certificate off the full
+// CRL, and the delta CRL says removeFromCRL (RFC 5280 5.3.1).
+TEST_F(RevocationListsTest, AHoldIsListedAndALiftedHoldIsRemoveFromCrlOnTheDelta) {
+  RevocationLists lists_with_deltas{*store, *ca.issuing, with_deltas(), clock};
+  const std::string held = enroll("CN=held");
+  revoke(held, ca::kReasonCertificateHold);
+  advance += std::chrono::seconds(1);
+  const RevocationList full = *lists_with_deltas.current();
+  EXPECT_EQ(reason_on(full.der, held), ca::kReasonCertificateHold);
+
+  revoke(held, ca::kReasonRemoveFromCrl);
+  const RevocationList lifted = delta(lists_with_deltas);
+  EXPECT_EQ(reason_on(lifted.der, held), ca::kReasonRemoveFromCrl);
+  advance += std::chrono::seconds(1);
+  EXPECT_EQ(reason_on(current().der, held), -1) << "a lifted hold leaves the full CRL";
+}
+
+TEST_F(RevocationListsTest, ADeltaCrlNamesItsBaseAndListsOnlyWhatChangedSince) {
+  RevocationLists lists_with_deltas{*store, *ca.issuing, with_deltas(), clock};
+  const std::string old_one = enroll("CN=old");
+  revoke(old_one, 1);
+  advance += std::chrono::seconds(1);
+  const RevocationList full = *lists_with_deltas.current();
+  CrlPtr full_crl = crl_from(full.der);
+  std::unique_ptr<STACK_OF(DIST_POINT), ossl::Deleter<CRL_DIST_POINTS_free>> freshest(
+      static_cast<STACK_OF(DIST_POINT)*>(::X509_CRL_get_ext_d2i(full_crl.get(), NID_freshest_crl, nullptr, nullptr)));
+  EXPECT_TRUE(freshest) << "a full CRL points at its deltas (freshestCRL)";
+
+  const std::string new_one = enroll("CN=new");
+  revoke(new_one, 1);
+  const RevocationList first_delta = delta(lists_with_deltas);
+  int critical = 0;
+  EXPECT_EQ(extension_integer(first_delta.der, NID_delta_crl, &critical), crl_number(full.der));
+  EXPECT_EQ(critical, 1) << "RFC 5280 5.2.4: the delta CRL indicator is critical";
+  EXPECT_EQ(serials_on(first_delta.der), std::vector<std::string>{new_one});
+  EXPECT_GT(crl_number(first_delta.der), crl_number(full.der)) << "one number sequence for full and delta CRLs";
+  EXPECT_EQ(delta(lists_with_deltas).der, first_delta.der) << "nothing changed: the same delta";
+
+  // Half the delta's validity later it is signed again; a new full CRL becomes its base.
+  advance += std::chrono::minutes(31);
+  const RevocationList renewed = delta(lists_with_deltas);
+  EXPECT_NE(renewed.der, first_delta.der);
+  EXPECT_GT(crl_number(renewed.der), crl_number(first_delta.der));
+}
+
+TEST_F(RevocationListsTest, WithoutDeltaCrlsThereIsNone) {
+  auto none = lists.current_delta();
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(*none);
 }
 
 }  // namespace

@@ -261,6 +261,50 @@ TEST_F(RocksDbStoreTest, RevokedCertificatesAreListedFromTheirRevocationOn) {
   EXPECT_EQ(limited->size(), 1U);
 }
 
+// A hold lifted (status valid again) keeps the certificate listed, with hold_released_at, so
+// that delta CRLs can say removeFromCRL.
+TEST_F(RocksDbStoreTest, ACertificateReleasedFromHoldStaysListedWithItsReleaseTime) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto held = certificate("0a");
+  held.status = "revoked";
+  held.revocation_reason = 6;
+  held.revoked_at = 1'700'000'000;
+  ASSERT_TRUE(store->commit(WriteSet{{}, {held}, {}, {}, {}, {}}).has_value());
+  auto released = certificate("0a");
+  released.hold_released_at = 1'700'000'100;
+  ASSERT_TRUE(store->commit(WriteSet{{}, {}, {released}, {}, {}, {}}).has_value());
+  auto listed = store->list_revoked(10);
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+  ASSERT_EQ(listed->size(), 1U);
+  EXPECT_EQ(listed->front(), released);
+  EXPECT_EQ((*store->find_certificate("0a"))->hold_released_at, 1'700'000'100);
+}
+
+TEST_F(RocksDbStoreTest, CrlRecordsAreKeptByKindAndSurviveReopen) {
+  CrlRecord full{"full", 41, 0, 1'700'000'000, 1'700'086'400, Bytes(32, 0x11), {0x30, 0x01, 0x00}};
+  CrlRecord delta{"delta", 42, 41, 1'700'000'060, 1'700'003'660, Bytes(32, 0x22), {0x30, 0x01, 0x01}};
+  {
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    EXPECT_FALSE(store->find_crl("full")->has_value());
+    WriteSet writes;
+    writes.crls = {full, delta};
+    ASSERT_TRUE(store->commit(writes).has_value());
+    full.number = 43;
+    writes.crls = {full};
+    ASSERT_TRUE(store->commit(writes).has_value());  // replaced, by kind
+  }
+  auto store = open(RocksDbStore::Mode::kReadOnly);
+  ASSERT_NE(store, nullptr);
+  auto found_full = store->find_crl("full");
+  auto found_delta = store->find_crl("delta");
+  ASSERT_TRUE(found_full && *found_full);
+  ASSERT_TRUE(found_delta && *found_delta);
+  EXPECT_EQ(**found_full, full);
+  EXPECT_EQ(**found_delta, delta);
+}
+
 // A store written before the revoked index existed: the first read-write open fills the index,
 // so no certificate revoked back then is missing from the CRL; a read-only open says why not.
 TEST_F(RocksDbStoreTest, AStoreWithoutTheRevokedIndexGetsItFilledOnOpen) {
@@ -592,7 +636,8 @@ TEST_F(RocksDbStoreTest, CorruptRecordOnDiskIsSystemFailure) {
         {"audit", rocksdb::ColumnFamilyOptions()},
         {"open-transactions", rocksdb::ColumnFamilyOptions()},
         {"revoked", rocksdb::ColumnFamilyOptions()},
-        {"passwords", rocksdb::ColumnFamilyOptions()}};
+        {"passwords", rocksdb::ColumnFamilyOptions()},
+        {"crls", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
