@@ -10,6 +10,8 @@ namespace {
 // within seconds of a revocation, so this bounds how late they learn of it.
 constexpr const char* kCrlCacheControl = "max-age=60";
 constexpr const char* kRetryAfterSeconds = "30";
+// The same bound for a status answer: a response is signed afresh on the next revocation.
+constexpr const char* kOcspCacheControl = "max-age=60";
 
 http::Response der_response(const char* content_type, Bytes der, const char* cache_control) {
   http::Response response;
@@ -39,12 +41,37 @@ http::Response delta_crl(ra::EnrollmentService& service, const http::Request& re
   return der_response("application/pkix-crl", std::move((*current)->der), kCrlCacheControl);
 }
 
+// RFC 6960 A.1: "An OCSP request using the GET method is constructed as follows: GET {url}/{url-
+// encoding of base64 encoding of the DER encoding of the OCSPRequest}". The HTTP front has
+// undone the URL encoding; what is not base64 goes on as no request, answered malformedRequest.
+Bytes get_request_der(const http::Request& request) {
+  const std::string encoded = request.path.substr(std::string_view(kOcspPath).size() + 1);
+  return from_base64(encoded).value_or(Bytes());
+}
+
+http::Response ocsp(ra::StatusResponder& status, const http::Request& request) {
+  const bool get = request.method == "GET";
+  if (!get && request.content_type != "application/ocsp-request") {
+    return http::text_response(415, "an OCSP request is POSTed as application/ocsp-request (RFC 6960 A.1)");
+  }
+  ra::OcspReply reply = status.answer(get ? ByteView(get_request_der(request)) : ByteView(request.body));
+  if (!reply.successful) spdlog::warn("ocsp peer={} answered without status: {}", request.peer, reply.problem);
+  http::Response response;
+  response.content_type = "application/ocsp-response";
+  response.body = std::move(reply.der);
+  // RFC 5019 6.2: GET responses may be cached; the responder signs afresh well before nextUpdate.
+  if (get && reply.successful) response.headers.emplace_back("Cache-Control", kOcspCacheControl);
+  return response;
+}
+
 }  // namespace
 
-std::vector<http::Route> repository_routes(ra::EnrollmentService& service) {
+std::vector<http::Route> repository_routes(ra::EnrollmentService& service, ra::StatusResponder& status) {
   return {
       {kCrlPath, {"GET"}, [&service](const http::Request& r) { return crl(service, r); }},
       {kDeltaCrlPath, {"GET"}, [&service](const http::Request& r) { return delta_crl(service, r); }},
+      {kOcspPath, {"POST"}, [&status](const http::Request& r) { return ocsp(status, r); }},
+      {std::string(kOcspPath) + "/", {"GET"}, [&status](const http::Request& r) { return ocsp(status, r); }},
       {kIssuingCaPath,
        {"GET"},
        [&service](const http::Request&) {

@@ -5,6 +5,7 @@
 //   GET /repo/issuing-delta.crl  its delta CRL, when delta CRLs are on (404 otherwise)
 //   GET /repo/issuing.crt   the issuing CA certificate     (application/pkix-cert, DER)
 //   GET /repo/root.crt      the root CA certificate        (application/pkix-cert, DER)
+//   POST /ocsp, GET /ocsp/<base64 request>   the OCSP responder (RFC 6960 Appendix A)
 
 #include <vector>
 
@@ -19,7 +20,7 @@ inline constexpr const char* kIssuingCaPath = "/repo/issuing.crt";
 inline constexpr const char* kOcspPath = "/ocsp";
 inline constexpr const char* kRootCaPath = "/repo/root.crt";
 
-// `service` must outlive the routes.
-std::vector<http::Route> repository_routes(ra::EnrollmentService& service);
+// `service` and `status` must outlive the routes.
+std::vector<http::Route> repository_routes(ra::EnrollmentService& service, ra::StatusResponder& status);
 
 }  // namespace enrolld::repository

@@ -54,7 +54,8 @@ Result<std::string> read_admin_token(const std::filesystem::path& file) {
 }
 
 // Expires overdue transactions in the background, so that an unconfirmed certificate is
-// revoked on time even if its requester never comes back.
+// revoked on time even if its requester never comes back, and signs the CRLs the schedule asks
+// for, so that they are current before anybody fetches them.
 class DeadlineSweeper {
  public:
   DeadlineSweeper(Core& core, std::chrono::seconds interval)
@@ -71,6 +72,8 @@ class DeadlineSweeper {
       auto expired = core.expire_overdue();
       if (!expired) spdlog::error("deadline sweep failed: {}", expired.error().message);
       if (expired && *expired > 0) spdlog::info("deadline sweep expired {} transaction(s)", *expired);
+      if (auto crls = core.refresh_crls(); !crls)
+        spdlog::error("scheduled CRL signing failed: {}", crls.error().message);
     }
   }
   std::jthread m_thread;  // asked to stop and joined when the sweeper is destroyed
@@ -161,7 +164,8 @@ int run(const Config& config, const RunOptions& options) {
   std::vector<cmp::HttpAlias> aliases;
   for (const auto& alias : config.cmp_aliases) aliases.push_back({alias.path, alias.profile});
   std::vector<http::Route> routes = cmp::http_routes((*core)->cmp(), aliases);
-  for (auto& route : repository::repository_routes((*core)->enrollment())) routes.push_back(std::move(route));
+  for (auto& route : repository::repository_routes((*core)->enrollment(), (*core)->status()))
+    routes.push_back(std::move(route));
   auto server = http::HttpServer::start(http_options, std::move(routes));
   if (!server) return report(server.error());
   auto admin = start_admin(config, options, **core);

@@ -11,6 +11,7 @@
 #include "ra/certificate_trust_impl.h"
 #include "ra/enrollment_service_impl.h"
 #include "ra/hsm_message_signer.h"
+#include "ra/ocsp_status_responder.h"
 #include "ra/password_store.h"
 #include "ra/static_secrets.h"
 #include "store/rocksdb/rocksdb_store.h"
@@ -80,6 +81,17 @@ Result<std::optional<ra::KeyGenerationAuthority>> load_kga(const Config& config,
   return kga;
 }
 
+// The delegated OCSP responder ([ocsp] signer_key and signer_certificate), if configured.
+Result<std::pair<std::unique_ptr<hsm::Signer>, ossl::X509Ptr>> load_ocsp_signer(const Config& config,
+                                                                                OpenTokens& tokens) {
+  if (!config.ocsp_signer_key) return std::pair<std::unique_ptr<hsm::Signer>, ossl::X509Ptr>();
+  auto signer = open_signer(config, *config.ocsp_signer_key, tokens);
+  if (!signer) return tl::unexpected(signer.error());
+  auto cert = load_certificate_for(*config.ocsp_signer_certificate, **signer, "ocsp.signer_key");
+  if (!cert) return tl::unexpected(cert.error());
+  return std::pair{std::move(*signer), std::move(*cert)};
+}
+
 ra::StaticSharedSecrets shared_secrets(const Config& config) {
   std::map<std::string, Bytes, std::less<>> secrets;
   for (const auto& credential : config.credentials) secrets[credential.reference] = to_bytes(credential.secret);
@@ -111,6 +123,8 @@ struct Core::Parts {
   ra::PasswordStore passwords;
   ra::CertificateTrustImpl est_trust;  // manufacturer anchors of [est], and this CA
   est::EstServer est;
+  std::unique_ptr<hsm::Signer> ocsp_signer;  // a delegated responder's key; null: the CA signs
+  ra::OcspStatusResponder ocsp;
 
   // What start-up read from the HSM and the files, before anything is built from it.
   struct Loaded {
@@ -122,6 +136,8 @@ struct Core::Parts {
     std::vector<Bytes> est_anchors;
     std::optional<ra::KeyGenerationAuthority> kga;
     std::optional<ra::RootCaUpdate> root_update;
+    std::unique_ptr<hsm::Signer> ocsp_signer;  // with its certificate, or both null
+    ossl::X509Ptr ocsp_certificate;
   };
 
   Parts(const Config& config, Loaded loaded)
@@ -137,7 +153,12 @@ struct Core::Parts {
                   ra::LockoutPolicy{config.est.max_password_failures, std::chrono::seconds(config.est.lockout_seconds)},
                   system_clock()),
         est_trust(*store, service.ca_chain(), loaded.est_anchors, {}, system_clock()),
-        est(service, est_trust, passwords, est::EstOptions{config.est.reenroll_same_key}) {}
+        est(service, est_trust, passwords, est::EstOptions{config.est.reenroll_same_key}),
+        ocsp_signer(std::move(loaded.ocsp_signer)),
+        ocsp(*store, authority, ocsp_signer ? *ocsp_signer : authority.signer(),
+             loaded.ocsp_certificate ? std::move(loaded.ocsp_certificate)
+                                     : ossl::up_ref(authority.chain().front().get()),
+             std::chrono::seconds(config.ocsp_validity_seconds), system_clock()) {}
 
   // The configured profiles, with "default" (from [ca]) first unless configured explicitly.
   static std::vector<ca::Profile> profiles_of(const Config& config) {
@@ -219,11 +240,15 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
     if (!loaded) return tl::unexpected(loaded.error());
     root_update = std::move(*loaded);
   }
+  auto ocsp = load_ocsp_signer(config, tokens);
+  if (!ocsp) return tl::unexpected(ocsp.error());
   auto store = store::RocksDbStore::open(config.store_path.string());
   if (!store) return tl::unexpected(store.error());
   auto parts = std::make_unique<Parts>(
       config, Parts::Loaded{std::move(*store), std::move(*chain), std::move(*signer), std::move(*anchors),
-                            std::move(*ras), std::move(*est_anchors), std::move(*kga), std::move(root_update)});
+                            std::move(*ras), std::move(*est_anchors), std::move(*kga), std::move(root_update),
+                            std::move(ocsp->first), std::move(ocsp->second)});
+  if (auto ok = parts->ocsp.configuration(); !ok) return tl::unexpected(ok.error());
   return std::unique_ptr<Core>(new Core(std::move(parts)));
 }
 
@@ -248,8 +273,16 @@ ra::ApprovalQueue& Core::approvals() {
 ra::RevocationAdministration& Core::revocations() {
   return m_parts->service;
 }
+ra::StatusResponder& Core::status() {
+  return m_parts->ocsp;
+}
 Result<std::size_t> Core::expire_overdue() {
   return m_parts->service.expire_overdue();
+}
+Status Core::refresh_crls() {
+  if (auto full = m_parts->service.current_crl(); !full) return tl::unexpected(full.error());
+  if (auto delta = m_parts->service.current_delta_crl(); !delta) return tl::unexpected(delta.error());
+  return {};
 }
 std::string Core::ca_name() const {
   return m_parts->authority.name();

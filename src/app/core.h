@@ -30,8 +30,11 @@ class Core {
   ra::EnrollmentService& enrollment();
   ra::ApprovalQueue& approvals();
   ra::RevocationAdministration& revocations();
+  ra::StatusResponder& status();  // the OCSP responder
   // Expires transactions past their deadline (see EnrollmentServiceImpl::expire_overdue).
   Result<std::size_t> expire_overdue();
+  // Signs the CRLs that are due by the [crl] schedule, whether or not anybody asks for them.
+  Status refresh_crls();
   std::string ca_name() const;
 
   struct Parts;

@@ -1,6 +1,9 @@
 #include "app/demo.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -28,6 +31,7 @@ constexpr const char* kTokenLabel = "enrolld-demo";
 constexpr const char* kRootKey = "root-ca";
 constexpr const char* kIssuingKey = "issuing-ca";
 constexpr const char* kKgaKey = "key-generation";  // signs centrally generated keys
+constexpr const char* kOcspKey = "ocsp-signer";    // the delegated OCSP responder's key
 constexpr const char* kCmpReference = "demo-device";
 constexpr const char* kEstUser = "demo-est";
 constexpr const char* kSoftHsmModule = "/usr/lib/softhsm/libsofthsm2.so";
@@ -97,6 +101,40 @@ Status ensure_kga_certificate(const fs::path& dir, const hsm::TokenAccess& acces
   auto cert = ca::make_key_generation_certificate(spec, (*kga_signer)->public_key(), issuing->get(), **issuing_signer);
   if (!cert) return tl::unexpected(cert.error());
   return write_text(kga_pem, ossl::pem_of(cert->get()));
+}
+
+// The delegated OCSP responder's certificate (id-kp-OCSPSigning), issued by the issuing CA.
+Status ensure_ocsp_certificate(const fs::path& dir, const hsm::TokenAccess& access) {
+  const fs::path ocsp_pem = dir / "ca" / "ocsp-signer.pem";
+  if (fs::exists(ocsp_pem)) return {};
+  auto token = hsm::Pkcs11Token::open(access);
+  if (!token) return tl::unexpected(token.error());
+  auto issuing_signer = (*token)->signer(kIssuingKey);
+  if (!issuing_signer) return tl::unexpected(issuing_signer.error());
+  auto ocsp_signer = (*token)->signer(kOcspKey);
+  if (!ocsp_signer) return tl::unexpected(ocsp_signer.error());
+  auto issuing = ossl::read_pem_certificate((dir / "ca" / "issuing.pem").string());
+  if (!issuing) return tl::unexpected(issuing.error());
+  ca::CaCertificateSpec spec{
+      {{"O", "enrolld demo"}, {"CN", "enrolld demo OCSP responder"}}, std::chrono::hours(24 * 365), -1};
+  auto cert = ca::make_ocsp_signing_certificate(spec, (*ocsp_signer)->public_key(), issuing->get(), **issuing_signer);
+  if (!cert) return tl::unexpected(cert.error());
+  return write_text(ocsp_pem, ossl::pem_of(cert->get()));
+}
+
+// A port on 127.0.0.1 that nothing listens on now, for the demo's fixed HTTP port.
+Result<std::uint16_t> free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return fail(ErrorCode::kSystemFailure, "cannot create a socket");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  if (!bound) return fail(ErrorCode::kSystemFailure, "cannot find a free port on 127.0.0.1");
+  return ntohs(address.sin_port);
 }
 
 // Issues a certificate for a fresh P-256 key under `factory` and writes `stem`.pem and
@@ -195,16 +233,31 @@ Status ensure_vendor_credentials(const fs::path& dir) {
   return write_software_credential(factory, "demo-device-0001", vendor / "device");
 }
 
-std::string config_text(const std::string& cmp_secret) {
+std::string config_text(const std::string& cmp_secret, std::uint16_t http_port) {
+  const std::string base = "http://127.0.0.1:" + std::to_string(http_port);
   std::ostringstream out;
   out << "# enrolld demo instance: made by 'enrolld demo'. Paths are relative to this file.\n"
-      << "[server]\nlisten = \"127.0.0.1\"\nhttp_port = 0\nthreads = 2\nmax_body_bytes = 65536\n\n"
+      << "[server]\nlisten = \"127.0.0.1\"\n"
+      << "# Fixed when the demo was made: issued certificates name it in their CRL and OCSP URLs.\n"
+      << "http_port = " << http_port << "\nthreads = 2\nmax_body_bytes = 65536\n\n"
       << "[log]\nlevel = \"info\"\n\n"
       << "[store]\npath = \"db\"\n\n"
       << "[hsm]\nmodule = \"" << kSoftHsmModule << "\"\nsofthsm2_conf = \"softhsm2.conf\"\n\n"
       << "[ca]\ncertificate = \"ca/issuing.pem\"\nchain = \"ca/root.pem\"\n"
       << "key = \"pkcs11:token=" << kTokenLabel << ";object=" << kIssuingKey << "?pin-source=file:hsm-user-pin\"\n"
-      << "validity_days = 365\n\n"
+      << "validity_days = 365\n"
+      << "# Written into every certificate: where relying parties check revocation and find the CA.\n"
+      << "crl_url = \"" << base << repository::kCrlPath << "\"\n"
+      << "ocsp_url = \"" << base << repository::kOcspPath << "\"\n"
+      << "ca_issuers_url = \"" << base << repository::kIssuingCaPath << "\"\n\n"
+      << "[crl]\n# A full CRL at least every refresh_seconds, and at once after a revocation.\n"
+      << "validity_seconds = 86400\nrefresh_seconds = 43200\non_revocation = true\n"
+      << "# Delta CRLs (what changed since the last full CRL) suit full CRLs on a schedule only\n"
+      << "# (on_revocation = false); to have them:\n"
+      << "# delta_validity_seconds = 3600\n# delta_url = \"" << base << repository::kDeltaCrlPath << "\"\n\n"
+      << "[ocsp]\n# A delegated responder (id-kp-OCSPSigning) signs; without these two keys the CA does.\n"
+      << "signer_key = \"pkcs11:token=" << kTokenLabel << ";object=" << kOcspKey << "?pin-source=file:hsm-user-pin\"\n"
+      << "signer_certificate = \"ca/ocsp-signer.pem\"\nvalidity_seconds = 3600\n\n"
       << "[cmp]\ngrant_implicit_confirm = true\nconfirm_wait_seconds = 300\n"
       << "# After a key update (kur): revoke the replaced certificate as superseded?\n"
       << "revoke_replaced_on_key_update = false\n"
@@ -240,7 +293,7 @@ std::string config_text(const std::string& cmp_secret) {
 
 }  // namespace
 
-Result<fs::path> ensure_demo_instance(const fs::path& requested_dir) {
+Result<fs::path> ensure_demo_instance(const fs::path& requested_dir, std::uint16_t http_port) {
   const fs::path dir = fs::absolute(requested_dir);
   const fs::path config_file = dir / "enrolld.toml";
   if (fs::exists(config_file)) return config_file;
@@ -263,18 +316,26 @@ Result<fs::path> ensure_demo_instance(const fs::path& requested_dir) {
   if (!so_pin) return tl::unexpected(so_pin.error());
   hsm::TokenAccess access{kSoftHsmModule, kTokenLabel, *user_pin};
   if (auto ok = hsm::ensure_token(access, *so_pin); !ok) return tl::unexpected(ok.error());
-  for (const char* key : {kRootKey, kIssuingKey, kKgaKey}) {
+  for (const char* key : {kRootKey, kIssuingKey, kKgaKey, kOcspKey}) {
     auto made = hsm::ensure_key_pair(access, key, hsm::KeyType::kEcP256);
     if (!made) return tl::unexpected(made.error());
   }
   if (auto ok = ensure_ca_certificates(dir, access); !ok) return tl::unexpected(ok.error());
   if (auto ok = ensure_kga_certificate(dir, access); !ok) return tl::unexpected(ok.error());
+  if (auto ok = ensure_ocsp_certificate(dir, access); !ok) return tl::unexpected(ok.error());
   if (auto ok = ensure_vendor_credentials(dir); !ok) return tl::unexpected(ok.error());
   fs::create_directories(dir / "db");
   if (auto ok = ensure_tls_credential(dir, access); !ok) return tl::unexpected(ok.error());
   if (auto ok = ensure_est_user(dir); !ok) return tl::unexpected(ok.error());
   if (auto token = ensure_secret_file(dir / "admin-token", 24); !token) return tl::unexpected(token.error());
-  if (auto ok = write_text(config_file, config_text(random_token(16)), 0600); !ok) return tl::unexpected(ok.error());
+  if (http_port == 0) {
+    auto free_port = free_loopback_port();
+    if (!free_port) return tl::unexpected(free_port.error());
+    http_port = *free_port;
+  }
+  if (auto ok = write_text(config_file, config_text(random_token(16), http_port), 0600); !ok) {
+    return tl::unexpected(ok.error());
+  }
   spdlog::info("demo instance created in {}", dir.string());
   return config_file;
 }
@@ -308,6 +369,8 @@ Status write_endpoints(const fs::path& requested_dir, const Config& config, cons
       << "CMP_RA_CERT=" << (dir / "vendor" / "ra.pem").string() << "\n"
       << "CMP_RA_KEY=" << (dir / "vendor" / "ra.key").string() << "\n"
       << "CRL_URL=" << base << repository::kCrlPath << "\n"
+      << "OCSP_URL=" << base << repository::kOcspPath << "\n"
+      << "OCSP_SIGNER_CERT=" << (dir / "ca" / "ocsp-signer.pem").string() << "\n"
       << "REPO_URL=" << base << "/repo\n";
   if (listening.est_port != 0) {
     auto password = read_first_line(dir / "est-password");

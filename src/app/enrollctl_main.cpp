@@ -160,6 +160,16 @@ int report_admin_reply(const enrolld::Result<enrolld::app::AdminReply>& reply) {
   return 0;
 }
 
+// Stored serials are whole octets in lower-case hex with no leading zero octet ("0f5c...");
+// an operator may type any case, a 0x, and any number of leading zeros.
+std::string stored_serial(std::string serial) {
+  for (auto& c : serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (serial.rfind("0x", 0) == 0) serial.erase(0, 2);
+  serial.erase(0, std::min(serial.find_first_not_of('0'), serial.size()));
+  if (serial.size() % 2 == 1) serial.insert(0, "0");
+  return serial;
+}
+
 int list_pending(const AdminAccess& admin) {
   auto reply = enrolld::app::admin_request("GET", admin.url + "/admin/pending", admin.token);
   if (int status = report_admin_reply(reply); status != 0) return status;
@@ -194,9 +204,7 @@ int decide(const AdminAccess& admin, const std::string& transaction, const std::
 
 // Revokes (or holds, or releases from hold) a certificate through the running enrolld.
 int revoke(const AdminAccess& admin, const std::string& serial, const std::string& reason, const std::string& officer) {
-  std::string id = serial;  // serials are stored in lower-case hex; accept any case and a 0x
-  for (auto& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (id.rfind("0x", 0) == 0) id.erase(0, 2);
+  const std::string id = stored_serial(serial);
   nlohmann::json body = {{"officer", officer}, {"reason", reason}};
   auto reply = enrolld::app::admin_request("POST", admin.url + "/admin/certificates/" + id + "/revoke", admin.token,
                                            body.dump());
@@ -271,12 +279,8 @@ int roll_root_over(const std::string& config_file, const std::string& root_key, 
   return 0;
 }
 
-int show_certificate(enrolld::store::Store& store, std::string serial) {
-  // Stored serials are whole octets in lower-case hex with no leading zero octet ("0f5c...");
-  // accept any case and any number of leading zeros.
-  for (auto& c : serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  serial.erase(0, std::min(serial.find_first_not_of('0'), serial.size()));
-  if (serial.size() % 2 == 1) serial.insert(0, "0");
+int show_certificate(enrolld::store::Store& store, const std::string& typed) {
+  const std::string serial = stored_serial(typed);
   auto cert = store.find_certificate(serial);
   if (!cert) {
     std::cerr << "enrollctl: " << cert.error().message << "\n";

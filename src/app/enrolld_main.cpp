@@ -23,7 +23,7 @@ void print_endpoints(const std::filesystem::path& dir) {
 }
 
 int run_demo(const std::filesystem::path& dir, std::optional<std::uint16_t> http_port) {
-  auto config_file = enrolld::app::ensure_demo_instance(dir);
+  auto config_file = enrolld::app::ensure_demo_instance(dir, http_port.value_or(0));
   if (!config_file) {
     std::cerr << "enrolld demo: " << config_file.error().message << "\n";
     return 1;
@@ -34,7 +34,12 @@ int run_demo(const std::filesystem::path& dir, std::optional<std::uint16_t> http
     return 1;
   }
   enrolld::app::RunOptions options;
-  options.http_port = http_port.value_or(0);
+  // The port the demo was made with is in its config and in its certificates' URLs; another one
+  // moves the listener, and certificates issued before still name the first.
+  if (http_port.value_or(0) != 0 && *http_port != config->http_port) {
+    spdlog::warn("listening on port {}, but the demo's CRL and OCSP URLs name port {}", *http_port, config->http_port);
+    options.http_port = *http_port;
+  }
   options.on_listening = [&](const enrolld::app::Listening& listening) {
     if (auto ok = enrolld::app::write_endpoints(dir, *config, listening); !ok) {
       spdlog::error("cannot write endpoints: {}", ok.error().message);
@@ -60,7 +65,7 @@ int main(int argc, char** argv) {
   std::string demo_dir;
   std::optional<std::uint16_t> http_port;
   demo->add_option("--dir", demo_dir, "folder of the demo instance")->required();
-  demo->add_option("--http-port", http_port, "HTTP port (0: pick a free one)");
+  demo->add_option("--http-port", http_port, "HTTP port, fixed when the demo is made (0: pick a free one)");
   CLI11_PARSE(cli, argc, argv);
 
   enrolld::log::init("info");

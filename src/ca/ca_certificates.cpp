@@ -118,13 +118,37 @@ Result<RootRollover> make_root_rollover(const ::X509* old_root, const hsm::Signe
   return RootRollover{std::move(*new_with_new), std::move(*new_with_old), std::move(*old_with_new)};
 }
 
+namespace {
+
+// The certificate of a service that signs in the CA's name (key generation authority, OCSP
+// responder): an end entity whose key only signs, for the purpose `extended_key_usage`, with
+// `more` extensions after it.
+Result<ossl::X509Ptr> make_service_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
+                                               const ::X509* issuer, const hsm::Signer& issuer_signer,
+                                               const std::string& extended_key_usage, const Extensions& more = {}) {
+  Extensions extensions = {{NID_basic_constraints, "critical,CA:FALSE"},
+                           {NID_key_usage, "critical,digitalSignature"},
+                           {NID_ext_key_usage, extended_key_usage}};
+  extensions.insert(extensions.end(), more.begin(), more.end());
+  return make_certificate(spec, subject_key, issuer, issuer_signer, std::move(extensions));
+}
+
+}  // namespace
+
 Result<ossl::X509Ptr> make_key_generation_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
                                                       const ::X509* issuer, const hsm::Signer& issuer_signer) {
   // RFC 9483 4.1.6: the key generation authority's certificate carries id-kp-cmKGA (RFC 9480 2.10).
-  return make_certificate(spec, subject_key, issuer, issuer_signer,
-                          {{NID_basic_constraints, "critical,CA:FALSE"},
-                           {NID_key_usage, "critical,digitalSignature"},
-                           {NID_ext_key_usage, "1.3.6.1.5.5.7.3.32"}});
+  return make_service_certificate(spec, subject_key, issuer, issuer_signer, "1.3.6.1.5.5.7.3.32");
+}
+
+Result<ossl::X509Ptr> make_ocsp_signing_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
+                                                    const ::X509* issuer, const hsm::Signer& issuer_signer) {
+  // RFC 6960 4.2.2.2: "OCSP signing delegation SHALL be designated by the inclusion of
+  // id-kp-OCSPSigning in an extended key usage certificate extension". RFC 6960 4.2.2.2.1:
+  // id-pkix-ocsp-nocheck "SHOULD be a non-critical extension. The value of the extension SHOULD
+  // be NULL" (OpenSSL writes NULL whatever the text).
+  return make_service_certificate(spec, subject_key, issuer, issuer_signer, "OCSPSigning",
+                                  {{NID_id_pkix_OCSP_noCheck, "ignored"}});
 }
 
 }  // namespace enrolld::ca

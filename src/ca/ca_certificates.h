@@ -33,6 +33,14 @@ Result<ossl::X509Ptr> make_subordinate_certificate(const CaCertificateSpec& spec
 Result<ossl::X509Ptr> make_key_generation_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
                                                       const ::X509* issuer, const hsm::Signer& issuer_signer);
 
+// Returns the certificate of a delegated OCSP responder (RFC 6960 4.2.2.2) for `subject_key`: an
+// end entity with extended key usage id-kp-OCSPSigning and id-pkix-ocsp-nocheck (clients do not
+// check its own revocation, RFC 6960 4.2.2.2.1: keep `spec.validity` short), issued by `issuer`
+// and signed by its signer. `spec.path_length` is ignored. Errors: kSystemUnavailable (HSM),
+// kSystemFailure (a subject that cannot be built, a signature that does not verify).
+Result<ossl::X509Ptr> make_ocsp_signing_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
+                                                    const ::X509* issuer, const hsm::Signer& issuer_signer);
+
 // The certificates of a root CA key update (RFC 4210 4.4.1): the new root (NewWithNew), the new
 // root's key certified by the old root (NewWithOld: relying parties that trust the old root
 // reach the new one), and the old root's key certified by the new root (OldWithNew). All keep

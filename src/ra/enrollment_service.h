@@ -215,6 +215,25 @@ class ApprovalQueue {
                                       std::string_view reason) = 0;
 };
 
+// An answer of the OCSP responder (RFC 6960): the DER OCSPResponse to send, successful or not.
+struct OcspReply {
+  Bytes der;
+  bool successful = false;
+  std::string problem;  // why it is not successful, for the log
+  bool from_cache = false;
+};
+
+// Answers certificate status requests (OCSP) for the issuing CA's certificates.
+// Thread-safety: answer() may be called concurrently.
+class StatusResponder {
+ public:
+  virtual ~StatusResponder() = default;
+  // Returns the response to a DER OCSPRequest: signed, with good / revoked (time, reason) /
+  // unknown per certificate and the request's nonce; or unsigned malformedRequest (not a
+  // request), tryLater (store or HSM unavailable), internalError.
+  [[nodiscard]] virtual OcspReply answer(ByteView request_der) = 0;
+};
+
 // The officer's side of revocation (enrollctl revoke): any certificate of this CA, whoever
 // enrolled it. Thread-safety: may be called concurrently, and with EnrollmentService's methods.
 class RevocationAdministration {

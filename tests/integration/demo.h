@@ -71,7 +71,7 @@ inline int serial_bits(const std::string& hex) {
 struct Endpoints {
   std::map<std::string, std::string> values;
   std::string http_port, cmp_url, poll_url, admin_url, ref, secret, trust, chain, client_cert, client_key, ra_cert,
-      ra_key, crl_url, repo_url;
+      ra_key, crl_url, ocsp_url, ocsp_signer_cert, repo_url;
   // EST (https base, without /.well-known/est), its demo user, the TLS anchor, the manufacturer
   // (bootstrap) credential and the labels of the approval and channel-binding profiles.
   std::string est_url, est_user, est_password, est_tls_trust, est_bootstrap_cert, est_bootstrap_key, est_approval_label,
@@ -110,6 +110,8 @@ struct Endpoints {
     take("CMP_RA_CERT", out.ra_cert);
     take("CMP_RA_KEY", out.ra_key);
     take("CRL_URL", out.crl_url);
+    take("OCSP_URL", out.ocsp_url);
+    take("OCSP_SIGNER_CERT", out.ocsp_signer_cert);
     take("REPO_URL", out.repo_url);
     take("EST_URL", out.est_url);
     take("EST_USER", out.est_user);
@@ -242,7 +244,7 @@ class Demo {
   // The tests send traffic to 127.0.0.1 only: refuse endpoints anywhere else.
   std::string check_local() const {
     const std::string local = "http://127.0.0.1:" + m_endpoints.http_port + "/";
-    for (const auto& url : {m_endpoints.cmp_url, m_endpoints.poll_url}) {
+    for (const auto& url : {m_endpoints.cmp_url, m_endpoints.poll_url, m_endpoints.crl_url, m_endpoints.ocsp_url}) {
       if (url.rfind(local, 0) != 0) return url + " is not on " + local + "; not sending anything there";
     }
     if (m_endpoints.admin_url.rfind("http://127.0.0.1:", 0) != 0) {

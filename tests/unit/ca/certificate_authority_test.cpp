@@ -1,5 +1,7 @@
 #include "ca/certificate_authority.h"
 
+#include <map>
+
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
 
@@ -101,6 +103,44 @@ TEST_F(CertificateAuthorityTest, CopiesTheRequestedSubjectAltName) {
   auto issued = test_ca.issuing->issue(with_san, Profile{}, never_taken);
   ASSERT_TRUE(issued) << issued.error().message;
   EXPECT_EQ(::X509_check_host(issued->certificate.get(), "device-1.example", 0, 0, nullptr), 1);
+}
+
+// RFC 5280 4.2.1.13 and 4.2.2.1: where relying parties fetch the CRL, ask OCSP and find the
+// issuer, as the profile says; nothing when it says nothing.
+TEST_F(CertificateAuthorityTest, WritesTheProfilesCrlAndAuthorityInformationUrls) {
+  Profile profile;
+  profile.crl_url = "http://pki.example/issuing.crl";
+  profile.ocsp_url = "http://pki.example/ocsp";
+  profile.ca_issuers_url = "http://pki.example/issuing.crt";
+  auto issued = test_ca.issuing->issue(input(), profile, never_taken);
+  ASSERT_TRUE(issued) << issued.error().message;
+  ::X509* cert = issued->certificate.get();
+  std::unique_ptr<STACK_OF(DIST_POINT), ossl::Deleter<CRL_DIST_POINTS_free>> points(
+      static_cast<STACK_OF(DIST_POINT)*>(::X509_get_ext_d2i(cert, NID_crl_distribution_points, nullptr, nullptr)));
+  ASSERT_TRUE(points);
+  ASSERT_EQ(sk_DIST_POINT_num(points.get()), 1);
+  const GENERAL_NAMES* names = sk_DIST_POINT_value(points.get(), 0)->distpoint->name.fullname;
+  ASSERT_EQ(sk_GENERAL_NAME_num(names), 1);
+  const ::ASN1_IA5STRING* uri = sk_GENERAL_NAME_value(names, 0)->d.uniformResourceIdentifier;
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(uri->data), uri->length), profile.crl_url);
+
+  std::unique_ptr<AUTHORITY_INFO_ACCESS, ossl::Deleter<AUTHORITY_INFO_ACCESS_free>> access(
+      static_cast<AUTHORITY_INFO_ACCESS*>(::X509_get_ext_d2i(cert, NID_info_access, nullptr, nullptr)));
+  ASSERT_TRUE(access);
+  std::map<int, std::string> by_method;
+  for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(access.get()); ++i) {
+    const ACCESS_DESCRIPTION* description = sk_ACCESS_DESCRIPTION_value(access.get(), i);
+    const ::ASN1_IA5STRING* location = description->location->d.uniformResourceIdentifier;
+    by_method[::OBJ_obj2nid(description->method)] =
+        std::string(reinterpret_cast<const char*>(location->data), location->length);
+  }
+  EXPECT_EQ(by_method[NID_ad_OCSP], profile.ocsp_url);
+  EXPECT_EQ(by_method[NID_ad_ca_issuers], profile.ca_issuers_url);
+
+  auto plain = test_ca.issuing->issue(input(), Profile{}, never_taken);
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_LT(::X509_get_ext_by_NID(plain->certificate.get(), NID_crl_distribution_points, -1), 0);
+  EXPECT_LT(::X509_get_ext_by_NID(plain->certificate.get(), NID_info_access, -1), 0);
 }
 
 TEST_F(CertificateAuthorityTest, NeverOutlivesTheIssuingCa) {
