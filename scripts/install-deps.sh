@@ -18,6 +18,9 @@ packages=(
   softhsm2 openssl curl
   # strongSwan's EST client (pki --est, --estca); its openssl plugin does the ECDSA
   strongswan-pki libstrongswan-standard-plugins
+  # the LDAP publisher (libldap) and its tests: a real OpenLDAP slapd, started by the tests on a
+  # free port with their own throwaway config, checked with ldapsearch
+  slapd ldap-utils libldap-dev
 )
 
 missing=()
@@ -34,4 +37,11 @@ sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
+# slapd's postinst would otherwise make a system directory (dc=<host domain>, a random admin
+# password) and start a system slapd on port 389 that nothing here uses: ask it for no
+# configuration, so a fresh machine gets the binaries only. Set only when slapd is being
+# installed now, so an existing system slapd's answers stay as they are.
+if [[ " ${missing[*]} " == *" slapd "* ]]; then
+  echo "slapd slapd/no_configuration boolean true" | $sudo debconf-set-selections
+fi
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

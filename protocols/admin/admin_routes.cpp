@@ -14,6 +14,7 @@ constexpr const char* kPending = "/admin/pending";
 constexpr const char* kTransactions = "/admin/transactions/";
 constexpr const char* kEstUsers = "/admin/est/users";
 constexpr const char* kCertificates = "/admin/certificates/";
+constexpr const char* kStatus = "/admin/status";
 constexpr std::size_t kPendingLimit = 10'000;
 constexpr std::size_t kUsersLimit = 100'000;
 constexpr std::size_t kGeneratedPasswordBytes = 18;  // 24 base64 characters
@@ -175,6 +176,33 @@ http::Response revoke(ra::RevocationAdministration& revocations, const http::Req
   return json_response(200, {{"serial", serial}, {"reason", body["reason"]}});
 }
 
+http::Response status_report(ra::OperationsReport& operations) {
+  auto report = operations.report();
+  if (!report) return error_response(report.error());
+  json cas = json::array();
+  for (const auto& ca : report->cas) cas.push_back({{"subject", ca.subject}, {"not_after", ca.not_after}});
+  json crls = json::array();
+  for (const auto& crl : report->crls) {
+    crls.push_back({{"kind", crl.kind},
+                    {"number", crl.number},
+                    {"this_update", crl.this_update},
+                    {"next_update", crl.next_update}});
+  }
+  json publishers = json::array();
+  for (const auto& p : report->publishers) {
+    publishers.push_back({{"name", p.name},
+                          {"waiting", p.waiting},
+                          {"oldest_created_at", p.oldest_created_at},
+                          {"attempts", p.attempts},
+                          {"last_error", p.last_error}});
+  }
+  return json_response(200, {{"version", report->version},
+                             {"cas", cas},
+                             {"crls", crls},
+                             {"publishers", publishers},
+                             {"pending_approvals", report->pending_approvals}});
+}
+
 }  // namespace
 
 std::optional<int> revocation_reason(std::string_view name) {
@@ -189,8 +217,11 @@ std::optional<int> revocation_reason(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, ra::PasswordAdministration& passwords,
-                                      ra::RevocationAdministration& revocations, std::string token) {
+std::vector<http::Route> admin_routes(AdminServices services, std::string token) {
+  ra::ApprovalQueue& queue = services.queue;
+  ra::PasswordAdministration& passwords = services.passwords;
+  ra::RevocationAdministration& revocations = services.revocations;
+  ra::OperationsReport& operations = services.operations;
   auto guard = [token = std::move(token)](http::Handler handler) -> http::Handler {
     return [token, handler = std::move(handler)](const http::Request& request) {
       if (!authorized(request, token)) {
@@ -212,6 +243,7 @@ std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, ra::PasswordAdmi
          return remove_user(passwords, r);
        })},
       {kCertificates, {"POST"}, guard([&revocations](const http::Request& r) { return revoke(revocations, r); })},
+      {kStatus, {"GET"}, guard([&operations](const http::Request&) { return status_report(operations); })},
   };
 }
 

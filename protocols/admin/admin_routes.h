@@ -8,6 +8,7 @@
 //   DELETE /admin/est/users/<user>
 //   POST /admin/certificates/<serial>/revoke    {"officer": "...", "reason": "keyCompromise"}
 //        (an RFC 5280 reason name; certificateHold suspends, removeFromCRL lifts a hold)
+//   GET  /admin/status                          version, CAs, CRLs, publisher backlog, pending
 // Every route needs "Authorization: Bearer <token>" with the token from [admin] token_file.
 
 #include <optional>
@@ -24,8 +25,14 @@ namespace enrolld::admin {
 // The RFC 5280 CRLReason that `name` ("keyCompromise", ...) spells, or nullopt.
 std::optional<int> revocation_reason(std::string_view name);
 
-// `queue`, `passwords` and `revocations` must outlive the routes.
-std::vector<http::Route> admin_routes(ra::ApprovalQueue& queue, ra::PasswordAdministration& passwords,
-                                      ra::RevocationAdministration& revocations, std::string token);
+// What the admin routes act on; each must outlive the routes.
+struct AdminServices {
+  ra::ApprovalQueue& queue;
+  ra::PasswordAdministration& passwords;
+  ra::RevocationAdministration& revocations;
+  ra::OperationsReport& operations;
+};
+
+std::vector<http::Route> admin_routes(AdminServices services, std::string token);
 
 }  // namespace enrolld::admin

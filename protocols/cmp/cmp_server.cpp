@@ -64,8 +64,19 @@ struct Requested {
   Bytes extensions_der;
   int cert_req_id = kCertReqIdCrmf;
   bool central_keygen = false;
-  Bytes key_algorithm_der;  // central key generation: the kind of key asked for; empty: any
+  Bytes key_algorithm_der;                // central key generation: the kind of key asked for; empty: any
+  std::optional<std::int64_t> not_after;  // the template's validity notAfter, if it has one
 };
+
+// The notAfter of a template's OptionalValidity (RFC 4211 5), seconds since the epoch.
+Result<std::optional<std::int64_t>> requested_not_after(const ECMP_CERTTEMPLATE& tmpl) {
+  if (tmpl.validity == nullptr || tmpl.validity->notAfter == nullptr) return std::optional<std::int64_t>();
+  struct tm tm {};
+  if (::ASN1_TIME_to_tm(tmpl.validity->notAfter, &tm) != 1) {
+    return fail(ErrorCode::kBadCertTemplate, "the template's validity notAfter is not a valid time");
+  }
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(::timegm(&tm)));
+}
 
 // The tag of the CertReqMsg's ProofOfPossession choice; 0 when there is none.
 std::uint8_t pop_tag(const OSSL_CRMF_MSG* crm) {
@@ -125,6 +136,9 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAM
   Requested out;
   out.subject_der = ossl::der_of(has_subject ? tmpl->subject : fallback_subject);
   if (tmpl->extensions != nullptr) out.extensions_der = ossl::der_with(tmpl->extensions, ::i2d_X509_EXTENSIONS);
+  auto not_after = requested_not_after(*tmpl);
+  if (!not_after) return tl::unexpected(not_after.error());
+  out.not_after = *not_after;
   if (asks_for_central_keygen(*tmpl)) {
     if (pop_tag(crm) != 0) {
       return fail(ErrorCode::kBadPop, "a key to be generated centrally has no proof of possession (RFC 9483 4.1.6)");
@@ -698,6 +712,7 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
   request.subject_der = std::move(requested->subject_der);
   request.public_key_der = std::move(requested->public_key_der);
   request.extensions_der = std::move(requested->extensions_der);
+  request.requested_not_after = requested->not_after;
   request.implicit_confirm_requested = has_implicit_confirm(ex.header());
   request.fingerprint = ex.request.fingerprint;
   request.replaces_serial_hex = request_type == ECMP_BODY_KUR ? ex.requester.certificate_serial_hex : "";

@@ -8,7 +8,9 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include <openssl/crypto.h>
@@ -53,31 +55,46 @@ Result<std::string> read_admin_token(const std::filesystem::path& file) {
   return token;
 }
 
-// Expires overdue transactions in the background, so that an unconfirmed certificate is
-// revoked on time even if its requester never comes back, and signs the CRLs the schedule asks
-// for, so that they are current before anybody fetches them.
-class DeadlineSweeper {
+// Runs `work` every `interval` on a thread of its own until destroyed.
+class Periodic {
  public:
-  DeadlineSweeper(Core& core, std::chrono::seconds interval)
-      : m_thread([&core, interval](std::stop_token stop) { run(core, interval, stop); }) {}
+  Periodic(std::chrono::seconds interval, std::function<void()> work)
+      : m_thread([interval, work = std::move(work)](std::stop_token stop) { run(interval, work, stop); }) {}
 
  private:
-  static void run(Core& core, std::chrono::seconds interval, std::stop_token stop) {
+  static void run(std::chrono::seconds interval, const std::function<void()>& work, std::stop_token stop) {
     std::mutex mutex;
     std::condition_variable_any wake;
     std::unique_lock lock(mutex);
     for (;;) {
       wake.wait_for(lock, stop, interval, [] { return false; });  // wakes early only when stopped
       if (stop.stop_requested()) return;
-      auto expired = core.expire_overdue();
-      if (!expired) spdlog::error("deadline sweep failed: {}", expired.error().message);
-      if (expired && *expired > 0) spdlog::info("deadline sweep expired {} transaction(s)", *expired);
-      if (auto crls = core.refresh_crls(); !crls)
-        spdlog::error("scheduled CRL signing failed: {}", crls.error().message);
+      work();
     }
   }
-  std::jthread m_thread;  // asked to stop and joined when the sweeper is destroyed
+  std::jthread m_thread;  // asked to stop and joined when destroyed
 };
+
+// Expires overdue transactions, so that an unconfirmed certificate is revoked on time even if
+// its requester never comes back, and signs the CRLs the schedule asks for, so that they are
+// current (and on their way to the publishers) before anybody fetches them.
+void sweep(Core& core) {
+  auto expired = core.expire_overdue();
+  if (!expired) spdlog::error("deadline sweep failed: {}", expired.error().message);
+  if (expired && *expired > 0) spdlog::info("deadline sweep expired {} transaction(s)", *expired);
+  if (auto crls = core.refresh_crls(); !crls) spdlog::error("scheduled CRL signing failed: {}", crls.error().message);
+}
+
+// Signs the CRL a revocation made due, and hands the publishers what the outbox holds; a
+// publisher that is down waits out its back-off.
+void publish(Core& core) {
+  if (auto crls = core.refresh_crls(); !crls) spdlog::error("CRL signing failed: {}", crls.error().message);
+  if (auto published = core.publish_outbox(); !published) {
+    spdlog::error("publishing failed: {}", published.error().message);
+  }
+}
+
+constexpr std::chrono::seconds kPublishInterval{1};  // how late a publisher learns of a change
 
 // Often enough that a deadline is kept within a quarter of the confirmation wait.
 std::chrono::seconds sweep_interval(const Config& config) {
@@ -93,7 +110,8 @@ Result<std::unique_ptr<http::HttpServer>> start_admin(const Config& config, cons
   admin.port = options.admin_port.value_or(config.admin_port);
   admin.threads = 2;  // an operator's occasional request; libmicrohttpd wants a pool of 2 or more
   return http::HttpServer::start(
-      admin, admin::admin_routes(core.approvals(), core.passwords(), core.revocations(), std::move(*token)));
+      admin, admin::admin_routes({core.approvals(), core.passwords(), core.revocations(), core.operations()},
+                                 std::move(*token)));
 }
 
 Result<std::string> read_text(const std::filesystem::path& file) {
@@ -144,7 +162,10 @@ Result<std::unique_ptr<http::HttpServer>> start_est(const Config& config, const 
 
 }  // namespace
 
-void block_termination_signals() {
+void prepare_signals() {
+  // A peer that closed its connection (an LDAP server, a client) must cost a failed write, never
+  // the process.
+  ::signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -174,7 +195,9 @@ int run(const Config& config, const RunOptions& options) {
   auto est_server = start_est(config, options, **core);
   if (!est_server) return report(est_server.error());
   const std::uint16_t est_port = *est_server ? (*est_server)->port() : 0;
-  DeadlineSweeper sweeper(**core, sweep_interval(config));
+  Periodic sweeper(sweep_interval(config), [&core] { sweep(**core); });
+  std::optional<Periodic> publisher;
+  if ((*core)->has_publishers()) publisher.emplace(kPublishInterval, [&core] { publish(**core); });
 
   spdlog::info(
       "enrolld serving: ca=\"{}\" http={}:{} est={} admin={} store={}", (*core)->ca_name(), config.listen,

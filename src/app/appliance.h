@@ -23,8 +23,9 @@ struct RunOptions {
   std::function<void(const Listening&)> on_listening;  // called once serving
 };
 
-// Blocks SIGTERM and SIGINT in the calling thread; call before any other thread starts.
-void block_termination_signals();
+// Blocks SIGTERM and SIGINT in the calling thread (run() waits for them) and ignores SIGPIPE;
+// call before any other thread starts.
+void prepare_signals();
 
 // Runs the appliance. Returns the process exit status: 0 after a clean shutdown, 1 if
 // start-up failed (the reason is logged).

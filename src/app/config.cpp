@@ -5,7 +5,14 @@
 #include <map>
 #include <set>
 
+#include <arpa/inet.h>
+
+#include <charconv>
+
+#include <openssl/objects.h>
 #include <toml++/toml.h>
+
+#include "common/openssl_util.h"
 
 namespace enrolld::app {
 
@@ -98,6 +105,20 @@ Setter path_list(std::vector<std::filesystem::path> Owner::*field) {
       paths.push_back(resolve(config, *item.value<std::string>()));
     }
     part<Owner>(config).*field = std::move(paths);
+    return {};
+  };
+}
+
+Setter review_patterns(std::vector<std::string> ReviewConfig::*field) {
+  return [=](const toml::node& node, Config& config) -> std::string {
+    const toml::array* list = node.as_array();
+    if (list == nullptr) return "must be a list of patterns";
+    std::vector<std::string> patterns;
+    for (const auto& item : *list) {
+      if (!item.is_string() || item.value<std::string>()->empty()) return "must be a list of non-empty patterns";
+      patterns.push_back(*item.value<std::string>());
+    }
+    config.review.*field = std::move(patterns);
     return {};
   };
 }
@@ -198,6 +219,10 @@ const std::map<std::string, TableSchema>& schema() {
         {"kga_key", optional_pkcs11_uri(&Config::kga_key)},
         {"kga_certificate", optional_path(&Config::kga_certificate)},
         {"central_key_package", text(&Config::central_key_package, check_key_package)}}},
+      {"review",
+       {{"subjects", review_patterns(&ReviewConfig::subjects)},
+        {"sans", review_patterns(&ReviewConfig::sans)},
+        {"requesters", review_patterns(&ReviewConfig::requesters)}}},
       {"ra",
        {{"check_after_seconds", integer(&Config::check_after_seconds, 1, 86400)},
         {"approval_wait_seconds", integer(&Config::approval_wait_seconds, 60, 86400 * 365)}}},
@@ -256,6 +281,79 @@ bool is_profile_name(const std::string& name) {
          name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos;
 }
 
+// Checks of list items; each returns an error text, empty when the item is good.
+std::string check_attribute(const std::string& name) {
+  const int nid = ::OBJ_txt2nid(name.c_str());
+  return nid != NID_undef && ::OBJ_nid2sn(nid) != nullptr ? "" : "is not a subject attribute OpenSSL knows";
+}
+
+std::string check_dns_rule(const std::string& rule) {
+  const std::string name = rule.rfind("*.", 0) == 0 ? rule.substr(2) : rule;
+  const bool ok =
+      !name.empty() && name.size() <= 253 && name.front() != '.' && name.back() != '.' &&
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == std::string::npos;
+  return ok ? "" : "must be a DNS name, or *. and a DNS name";
+}
+
+std::string check_cidr(const std::string& rule) {
+  const auto slash = rule.find('/');
+  const std::string base = rule.substr(0, slash);
+  unsigned char address[16];
+  const bool v6 = base.find(':') != std::string::npos;
+  if (slash == std::string::npos || ::inet_pton(v6 ? AF_INET6 : AF_INET, base.c_str(), address) != 1) {
+    return "must be a CIDR range such as 10.0.0.0/8 or 2001:db8::/32";
+  }
+  int bits = -1;
+  const char* last = rule.data() + rule.size();
+  if (std::from_chars(rule.data() + slash + 1, last, bits).ptr != last || bits < 0 || bits > (v6 ? 128 : 32)) {
+    return "has a prefix length out of range";
+  }
+  return "";
+}
+
+std::string check_not_empty(const std::string& value) {
+  return value.empty() || value.find_first_of(" \t\r\n,") != std::string::npos
+             ? "must be non-empty, without spaces or commas"
+             : "";
+}
+
+std::string check_key_usage(const std::string& name) {
+  static const std::set<std::string> kNames = {"digitalSignature", "nonRepudiation", "keyEncipherment",
+                                               "dataEncipherment", "keyAgreement",   "encipherOnly",
+                                               "decipherOnly"};
+  return kNames.count(name) ? "" : "is not an end-entity keyUsage (keyCertSign and cRLSign are for CAs)";
+}
+
+std::string check_oid(const std::string& oid) {
+  using ObjectPtr = std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>>;
+  ObjectPtr object(::OBJ_txt2obj(oid.c_str(), 1));
+  return object && oid.find_first_not_of("0123456789.") == std::string::npos ? "" : "is not a dotted OID";
+}
+
+std::string check_extended_key_usage(const std::string& name) {
+  return ::OBJ_txt2nid(name.c_str()) != NID_undef || check_oid(name).empty() ? ""
+                                                                             : "is not a known extendedKeyUsage or OID";
+}
+
+// The profile's list-valued keys: where each goes and how its items are checked.
+struct ProfileList {
+  std::vector<std::string>* target = nullptr;
+  std::function<std::string(const std::string&)> check;
+};
+
+ProfileList profile_list(ProfileConfig& profile, const std::string& key) {
+  if (key == "subject_required") return {&profile.subject_required, check_attribute};
+  if (key == "subject_forbidden") return {&profile.subject_forbidden, check_attribute};
+  if (key == "san_dns") return {&profile.san_dns, check_dns_rule};
+  if (key == "san_ip") return {&profile.san_ip, check_cidr};
+  if (key == "san_uri") return {&profile.san_uri, check_not_empty};
+  if (key == "san_email") return {&profile.san_email, check_dns_rule};
+  if (key == "key_usage") return {&profile.key_usage, check_key_usage};
+  if (key == "extended_key_usage") return {&profile.extended_key_usage, check_extended_key_usage};
+  if (key == "certificate_policies") return {&profile.certificate_policies, check_oid};
+  return {};
+}
+
 Status read_profile(const toml::table& table, Config& config) {
   ProfileConfig profile;
   for (const auto& [key, value] : table) {
@@ -287,6 +385,19 @@ Status read_profile(const toml::table& table, Config& config) {
         }
         profile.key_types.push_back(*item.value<std::string>());
       }
+    } else if (auto list = profile_list(profile, name); list.target != nullptr) {
+      const toml::array* items = value.as_array();
+      if (items == nullptr) return fail(ErrorCode::kConfigInvalid, at + "must be a list of strings");
+      for (const auto& item : *items) {
+        const std::string problem = item.is_string() ? list.check(*item.value<std::string>()) : "must be strings";
+        if (!problem.empty()) {
+          return fail(ErrorCode::kConfigInvalid, at + "'" + item.value_or(std::string("?")) + "' " + problem);
+        }
+        list.target->push_back(*item.value<std::string>());
+      }
+    } else if (name == "san_required" || name == "requester_validity") {
+      if (!value.is_boolean()) return fail(ErrorCode::kConfigInvalid, at + "must be true or false");
+      (name == "san_required" ? profile.san_required : profile.requester_validity) = *value.value<bool>();
     } else {
       return fail(ErrorCode::kConfigInvalid, where(config, value.source()) + ": unknown key 'profile." + name + "'");
     }
@@ -377,6 +488,110 @@ Status check_crl_schedule(const Config& config, const toml::table& root) {
   return {};
 }
 
+// [publish.directory] and [publish.ldap]: each key read by `read(key, value)`, which returns
+// an error text (empty when good) or "unknown" for a key it does not know.
+template <typename Read>
+Status read_publisher(const toml::table& table, const std::string& name, Config& config, Read read) {
+  for (const auto& [key, value] : table) {
+    const std::string key_name(key.str());
+    const std::string problem = read(key_name, value);
+    if (problem == "unknown") {
+      return fail(ErrorCode::kConfigInvalid,
+                  where(config, value.source()) + ": unknown key 'publish." + name + "." + key_name + "'");
+    }
+    if (!problem.empty()) {
+      return fail(ErrorCode::kConfigInvalid,
+                  where(config, value.source()) + ": key 'publish." + name + "." + key_name + "' " + problem);
+    }
+  }
+  return {};
+}
+
+std::string string_value(const toml::node& value, std::string& out) {
+  if (!value.is_string() || value.value<std::string>()->empty()) return "must be a non-empty string";
+  out = *value.value<std::string>();
+  return {};
+}
+
+std::string bool_value(const toml::node& value, bool& out) {
+  if (!value.is_boolean()) return "must be true or false";
+  out = *value.value<bool>();
+  return {};
+}
+
+Status read_directory_publisher(const toml::table& table, Config& config) {
+  DirectoryPublishConfig directory;
+  auto ok = read_publisher(table, "directory", config, [&](const std::string& key, const toml::node& value) {
+    std::string text;
+    if (key == "path") {
+      auto problem = string_value(value, text);
+      if (problem.empty()) directory.path = resolve(config, text);
+      return problem;
+    }
+    if (key == "certificates") return bool_value(value, directory.certificates);
+    return std::string("unknown");
+  });
+  if (!ok) return ok;
+  if (directory.path.empty()) {
+    return fail(ErrorCode::kConfigInvalid, where(config, table.source()) + ": [publish.directory] needs a path");
+  }
+  config.publish_directory = std::move(directory);
+  return {};
+}
+
+Status read_ldap_publisher(const toml::table& table, Config& config) {
+  LdapPublishConfig ldap;
+  auto ok = read_publisher(table, "ldap", config, [&](const std::string& key, const toml::node& value) {
+    std::string text;
+    if (key == "url") {
+      auto problem = string_value(value, ldap.url);
+      if (problem.empty() && ldap.url.rfind("ldap://", 0) != 0 && ldap.url.rfind("ldaps://", 0) != 0) {
+        return std::string("must be an ldap:// or ldaps:// URL");
+      }
+      return problem;
+    }
+    if (key == "bind_dn") return string_value(value, ldap.bind_dn);
+    if (key == "base_dn") return string_value(value, ldap.base_dn);
+    if (key == "password_file") {
+      auto problem = string_value(value, text);
+      if (problem.empty()) ldap.password_file = resolve(config, text);
+      return problem;
+    }
+    if (key == "certificates") return bool_value(value, ldap.certificates);
+    if (key == "timeout_seconds") {
+      auto seconds = value.value<std::int64_t>();
+      if (!value.is_integer() || !seconds || *seconds < 1 || *seconds > 300) return std::string("must be 1 to 300");
+      ldap.timeout_seconds = static_cast<unsigned>(*seconds);
+      return std::string();
+    }
+    return std::string("unknown");
+  });
+  if (!ok) return ok;
+  if (ldap.url.empty() || ldap.bind_dn.empty() || ldap.base_dn.empty() || ldap.password_file.empty()) {
+    return fail(ErrorCode::kConfigInvalid,
+                where(config, table.source()) + ": [publish.ldap] needs url, bind_dn, password_file and base_dn");
+  }
+  config.publish_ldap = std::move(ldap);
+  return {};
+}
+
+Status read_publishers(const toml::node& node, Config& config) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr)
+    return fail(ErrorCode::kConfigInvalid, where(config, node.source()) + ": [publish] must be a table");
+  for (const auto& [key, value] : *table) {
+    const std::string name(key.str());
+    if (!value.is_table() || (name != "directory" && name != "ldap")) {
+      return fail(ErrorCode::kConfigInvalid, where(config, value.source()) + ": unknown section 'publish." + name +
+                                                 "' (publishers: [publish.directory], [publish.ldap])");
+    }
+    auto ok = name == "directory" ? read_directory_publisher(*value.as_table(), config)
+                                  : read_ldap_publisher(*value.as_table(), config);
+    if (!ok) return ok;
+  }
+  return {};
+}
+
 Status read_table(const std::string& name, const toml::table& table, Config& config) {
   const auto& known = schema().at(name);
   for (const auto& [key, value] : table) {
@@ -418,6 +633,10 @@ Result<Config> load_config(const std::filesystem::path& file) {
     const std::string name(key.str());
     if (name == "profile") {
       if (auto ok = read_profiles(value, config); !ok) return tl::unexpected(ok.error());
+      continue;
+    }
+    if (name == "publish") {
+      if (auto ok = read_publishers(value, config); !ok) return tl::unexpected(ok.error());
       continue;
     }
     if (!schema().count(name) || !value.is_table()) {

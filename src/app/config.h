@@ -34,6 +34,29 @@ struct ProfileConfig {
   // accepts that size and larger). Empty: every type the CA supports.
   std::vector<std::string> key_types;
   bool require_channel_binding = false;  // EST: the CSR must carry the TLS channel binding
+  // Subject attributes (short names: CN, O, OU, C, serialNumber, ...) it must and must not hold.
+  std::vector<std::string> subject_required;
+  std::vector<std::string> subject_forbidden;
+  // subjectAltName namespaces: DNS names ("host.example.com", "*.example.com"), IP ranges
+  // (CIDR), URI prefixes, mail domains. None: any SAN; any: a SAN outside them is refused.
+  std::vector<std::string> san_dns;
+  std::vector<std::string> san_ip;
+  std::vector<std::string> san_uri;
+  std::vector<std::string> san_email;
+  bool san_required = false;
+  // What the CA sets whatever the request says: keyUsage and extendedKeyUsage names as OpenSSL
+  // spells them, certificatePolicies OIDs.
+  std::vector<std::string> key_usage;
+  std::vector<std::string> extended_key_usage;
+  std::vector<std::string> certificate_policies;
+  bool requester_validity = false;  // a shorter validity the requester asks for is honoured
+};
+
+// [review]: requests that wait for an officer whatever their profile (fnmatch(3) patterns).
+struct ReviewConfig {
+  std::vector<std::string> subjects;    // on the RFC 2253 subject: "*CN=admin*"
+  std::vector<std::string> sans;        // on each requested SAN: "DNS:*.bank.example", "IP:10.*"
+  std::vector<std::string> requesters;  // on the requester: "vendor:*", "mac:lab-*"
 };
 
 // [est]: EST over HTTPS (RFC 7030); served when tls_certificate and tls_key are set.
@@ -48,6 +71,23 @@ struct EstConfig {
   // HTTP Basic: after this many wrong passwords for a user, it is locked for lockout_seconds.
   unsigned max_password_failures = 5;
   unsigned lockout_seconds = 60;
+};
+
+// [publish.directory]: CRLs and CA certificates (and, with `certificates`, every issued
+// certificate) as files for a web server or CDN, replaced atomically.
+struct DirectoryPublishConfig {
+  std::filesystem::path path;
+  bool certificates = false;
+};
+
+// [publish.ldap]: the same into an LDAP directory (RFC 4523 attributes) through libldap.
+struct LdapPublishConfig {
+  std::string url;  // ldap://host:port
+  std::string bind_dn;
+  std::filesystem::path password_file;  // the bind password, first line (mode 0600)
+  std::string base_dn;                  // entries go below it; created if absent
+  bool certificates = true;
+  unsigned timeout_seconds = 5;
 };
 
 struct Config {
@@ -124,6 +164,11 @@ struct Config {
   std::optional<std::filesystem::path> admin_token_file;
 
   EstConfig est;
+
+  ReviewConfig review;
+
+  std::optional<DirectoryPublishConfig> publish_directory;
+  std::optional<LdapPublishConfig> publish_ldap;
 
   std::vector<ProfileConfig> profiles;  // [[profile]]; "default" is implied from [ca]
 };

@@ -2,16 +2,20 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 
 #include "app/hsm_keys.h"
 #include "app/root_rollover.h"
 #include "ca/certificate_authority.h"
 #include "hsm/pkcs11/token.h"
+#include "publish/directory_publisher.h"
+#include "publish/ldap_publisher.h"
 #include "ra/certificate_trust_impl.h"
 #include "ra/enrollment_service_impl.h"
 #include "ra/hsm_message_signer.h"
 #include "ra/ocsp_status_responder.h"
+#include "ra/outbox_drainer.h"
 #include "ra/password_store.h"
 #include "ra/static_secrets.h"
 #include "store/rocksdb/rocksdb_store.h"
@@ -19,6 +23,8 @@
 namespace enrolld::app {
 
 namespace {
+
+constexpr std::size_t kPendingLimit = 100'000;  // more held requests than any officer works through
 
 // Tokens opened at start-up, by module and token label: a module is loaded once, because
 // loading it again (C_Initialize/C_Finalize) invalidates the sessions of the first load.
@@ -92,6 +98,30 @@ Result<std::pair<std::unique_ptr<hsm::Signer>, ossl::X509Ptr>> load_ocsp_signer(
   return std::pair{std::move(*signer), std::move(*cert)};
 }
 
+Result<std::string> first_line_of(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) return fail(ErrorCode::kConfigInvalid, "cannot read " + file.string());
+  line.erase(line.find_last_not_of(" \t\r") + 1);
+  return line;
+}
+
+// The configured publishers ([publish.directory], [publish.ldap]), in that order.
+Result<std::vector<std::unique_ptr<publish::Publisher>>> make_publishers(const Config& config) {
+  std::vector<std::unique_ptr<publish::Publisher>> publishers;
+  if (config.publish_directory) {
+    publishers.push_back(std::make_unique<publish::DirectoryPublisher>(config.publish_directory->path));
+  }
+  if (config.publish_ldap) {
+    auto password = first_line_of(config.publish_ldap->password_file);
+    if (!password) return tl::unexpected(password.error());
+    publishers.push_back(std::make_unique<publish::LdapPublisher>(publish::LdapOptions{
+        config.publish_ldap->url, config.publish_ldap->bind_dn, std::move(*password), config.publish_ldap->base_dn,
+        std::chrono::seconds(config.publish_ldap->timeout_seconds)}));
+  }
+  return publishers;
+}
+
 ra::StaticSharedSecrets shared_secrets(const Config& config) {
   std::map<std::string, Bytes, std::less<>> secrets;
   for (const auto& credential : config.credentials) secrets[credential.reference] = to_bytes(credential.secret);
@@ -125,6 +155,7 @@ struct Core::Parts {
   est::EstServer est;
   std::unique_ptr<hsm::Signer> ocsp_signer;  // a delegated responder's key; null: the CA signs
   ra::OcspStatusResponder ocsp;
+  ra::OutboxDrainer outbox;
 
   // What start-up read from the HSM and the files, before anything is built from it.
   struct Loaded {
@@ -138,6 +169,7 @@ struct Core::Parts {
     std::optional<ra::RootCaUpdate> root_update;
     std::unique_ptr<hsm::Signer> ocsp_signer;  // with its certificate, or both null
     ossl::X509Ptr ocsp_certificate;
+    std::vector<std::unique_ptr<publish::Publisher>> publishers;
   };
 
   Parts(const Config& config, Loaded loaded)
@@ -158,7 +190,8 @@ struct Core::Parts {
         ocsp(*store, authority, ocsp_signer ? *ocsp_signer : authority.signer(),
              loaded.ocsp_certificate ? std::move(loaded.ocsp_certificate)
                                      : ossl::up_ref(authority.chain().front().get()),
-             std::chrono::seconds(config.ocsp_validity_seconds), system_clock()) {}
+             std::chrono::seconds(config.ocsp_validity_seconds), system_clock()),
+        outbox(*store, std::move(loaded.publishers), system_clock()) {}
 
   // The configured profiles, with "default" (from [ca]) first unless configured explicitly.
   static std::vector<ca::Profile> profiles_of(const Config& config) {
@@ -166,7 +199,9 @@ struct Core::Parts {
     auto is_default = [](const ProfileConfig& p) { return p.name == "default"; };
     auto found = std::find_if(wanted.begin(), wanted.end(), is_default);
     if (found == wanted.end()) {
-      wanted.insert(wanted.begin(), ProfileConfig{"default", std::nullopt, false, {}, false});
+      ProfileConfig implied;
+      implied.name = "default";
+      wanted.insert(wanted.begin(), std::move(implied));
     } else {
       std::rotate(wanted.begin(), found, found + 1);
     }
@@ -176,12 +211,26 @@ struct Core::Parts {
       profile.name = p.name;
       profile.validity = std::chrono::hours(24) * p.validity_days.value_or(config.validity_days);
       if (!p.key_types.empty()) profile.keys = key_rules(p.key_types);
+      profile.subject_required = p.subject_required;
+      profile.subject_forbidden = p.subject_forbidden;
+      profile.san = {p.san_dns, p.san_ip, p.san_uri, p.san_email};
+      profile.san_required = p.san_required;
+      profile.key_usage = joined(p.key_usage);
+      profile.extended_key_usage = joined(p.extended_key_usage);
+      profile.policies = p.certificate_policies;
+      profile.requester_validity = p.requester_validity;
       profile.crl_url = config.crl_url;
       profile.ocsp_url = config.ocsp_url;
       profile.ca_issuers_url = config.ca_issuers_url;
       profiles.push_back(std::move(profile));
     }
     return profiles;
+  }
+  // "a,b,c": OpenSSL's configuration syntax for a list of usages.
+  static std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& name : names) out += (out.empty() ? "" : ",") + name;
+    return out;
   }
   // Key type names as the config spells them (checked there) to the CA's rules.
   static std::vector<ca::KeyRule> key_rules(const std::vector<std::string>& names) {
@@ -207,12 +256,45 @@ struct Core::Parts {
     policy.crl.on_revocation = config.crl_on_revocation;
     policy.crl.delta_validity = std::chrono::seconds(config.delta_crl_validity_seconds);
     policy.crl.delta_url = config.delta_crl_url;
+    policy.review = {config.review.subjects, config.review.sans, config.review.requesters};
+    // The names the publishers go by (publish::DirectoryPublisher, LdapPublisher).
+    if (config.publish_directory) {
+      policy.crl.publishers.push_back("directory");
+      if (config.publish_directory->certificates) policy.certificate_publishers.push_back("directory");
+    }
+    if (config.publish_ldap) {
+      policy.crl.publishers.push_back("ldap");
+      if (config.publish_ldap->certificates) policy.certificate_publishers.push_back("ldap");
+    }
     for (const auto& p : config.profiles) {
       if (p.require_approval) policy.approval_profiles.insert(p.name);
       if (p.require_channel_binding) policy.channel_binding_profiles.insert(p.name);
     }
     return policy;
   }
+  // Every start hands the publishers the CA certificates again: cheap, and a new publisher (or
+  // a wiped directory) gets them without anybody asking.
+  Status queue_ca_certificates() {
+    store::WriteSet writes;
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(system_clock()().time_since_epoch()).count();
+    const auto& chain = authority.chain();
+    for (const auto& name : outbox.publisher_names()) {
+      for (auto [which, cert] : {std::pair{"issuing", chain.front().get()}, std::pair{"root", chain.back().get()}}) {
+        writes.outbox.push_back({name,
+                                 ra::kOutboxCaCertificate,
+                                 which,
+                                 ossl::name_to_string(::X509_get_subject_name(cert)),
+                                 ossl::der_of(cert),
+                                 0,
+                                 now,
+                                 0,
+                                 0,
+                                 {}});
+      }
+    }
+    return writes.outbox.empty() ? Status() : store->commit(writes);
+  }
+
   static cmp::CmpServerOptions cmp_options(const Config& config) {
     cmp::CmpServerOptions options;
     options.pbm = config.pbm;
@@ -242,13 +324,16 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   }
   auto ocsp = load_ocsp_signer(config, tokens);
   if (!ocsp) return tl::unexpected(ocsp.error());
+  auto publishers = make_publishers(config);
+  if (!publishers) return tl::unexpected(publishers.error());
   auto store = store::RocksDbStore::open(config.store_path.string());
   if (!store) return tl::unexpected(store.error());
   auto parts = std::make_unique<Parts>(
       config, Parts::Loaded{std::move(*store), std::move(*chain), std::move(*signer), std::move(*anchors),
                             std::move(*ras), std::move(*est_anchors), std::move(*kga), std::move(root_update),
-                            std::move(ocsp->first), std::move(ocsp->second)});
+                            std::move(ocsp->first), std::move(ocsp->second), std::move(*publishers)});
   if (auto ok = parts->ocsp.configuration(); !ok) return tl::unexpected(ok.error());
+  if (auto ok = parts->queue_ca_certificates(); !ok) return tl::unexpected(ok.error());
   return std::unique_ptr<Core>(new Core(std::move(parts)));
 }
 
@@ -279,6 +364,40 @@ ra::StatusResponder& Core::status() {
 Result<std::size_t> Core::expire_overdue() {
   return m_parts->service.expire_overdue();
 }
+Result<std::size_t> Core::publish_outbox() {
+  return m_parts->outbox.drain_once();
+}
+bool Core::has_publishers() const {
+  return !m_parts->outbox.publisher_names().empty();
+}
+ra::OperationsReport& Core::operations() {
+  return *this;
+}
+
+Result<ra::ApplianceReport> Core::report() {
+  ra::ApplianceReport report;
+  report.version = ENROLLD_VERSION;
+  for (const auto& cert : m_parts->authority.chain()) {
+    struct tm tm {};
+    ::ASN1_TIME_to_tm(::X509_get0_notAfter(cert.get()), &tm);
+    report.cas.push_back({ossl::name_to_string(::X509_get_subject_name(cert.get())), ::timegm(&tm)});
+  }
+  for (const char* kind : {"full", "delta"}) {
+    auto crl = m_parts->store->find_crl(kind);
+    if (!crl) return tl::unexpected(crl.error());
+    if (*crl) report.crls.push_back({kind, (*crl)->number, (*crl)->this_update, (*crl)->next_update});
+  }
+  auto backlog = m_parts->outbox.backlog();
+  if (!backlog) return tl::unexpected(backlog.error());
+  for (auto& b : *backlog) {
+    report.publishers.push_back({b.publisher, b.waiting, b.oldest_created_at, b.attempts, std::move(b.last_error)});
+  }
+  auto pending = m_parts->service.pending(kPendingLimit);
+  if (!pending) return tl::unexpected(pending.error());
+  report.pending_approvals = pending->size();
+  return report;
+}
+
 Status Core::refresh_crls() {
   if (auto full = m_parts->service.current_crl(); !full) return tl::unexpected(full.error());
   if (auto delta = m_parts->service.current_delta_crl(); !delta) return tl::unexpected(delta.error());

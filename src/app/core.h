@@ -15,13 +15,13 @@
 namespace enrolld::app {
 
 // Thread-safety: as its parts (the CMP handler may be called concurrently).
-class Core {
+class Core final : public ra::OperationsReport {
  public:
   // Opens the HSM key, checks it against the CA certificate, opens the store read-write and
   // wires everything. Errors name what failed: kConfigInvalid, kSystemUnavailable (HSM, or the
   // store held by a running enrolld).
   static Result<std::unique_ptr<Core>> build(const Config& config);
-  ~Core();
+  ~Core() override;
 
   cmp::CmpServer& cmp();
   est::EstServer& est();
@@ -35,6 +35,12 @@ class Core {
   Result<std::size_t> expire_overdue();
   // Signs the CRLs that are due by the [crl] schedule, whether or not anybody asks for them.
   Status refresh_crls();
+  // Hands the publishers what waits in the outbox (see ra::OutboxDrainer::drain_once).
+  Result<std::size_t> publish_outbox();
+  bool has_publishers() const;
+  // Version, CAs, CRLs, publisher backlog and pending approvals (enrollctl status).
+  ra::OperationsReport& operations();
+  Result<ra::ApplianceReport> report() override;
   std::string ca_name() const;
 
   struct Parts;

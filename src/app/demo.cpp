@@ -273,6 +273,13 @@ std::string config_text(const std::string& cmp_secret, std::uint16_t http_port) 
       << "[[cmp.credential]]\nreference = \"" << kCmpReference << "\"\nsecret = \"" << cmp_secret << "\"\n\n"
       << "# Paths that device firmware may have built in, answering like /.well-known/cmp/p/<profile>.\n"
       << "[cmp.aliases]\n\"/pkix\" = \"default\"\n\n"
+      << "[publish.directory]\n# CRLs, CA certificates and every issued certificate as files for a web server or CDN.\n"
+      << "path = \"www\"\ncertificates = true\n"
+      << "# [publish.ldap] puts the same into an LDAP directory:\n"
+      << "# url = \"ldap://127.0.0.1:389\"\n# bind_dn = \"cn=admin,dc=example,dc=org\"\n"
+      << "# password_file = \"ldap-password\"\n# base_dn = \"ou=pki,dc=example,dc=org\"\n# certificates = true\n\n"
+      << "[review]\n# Requests for names below review.devices.example wait for an officer, whatever their profile.\n"
+      << "sans = [\"DNS:*.review.devices.example\"]\n\n"
       << "[ra]\n# A device polling for a held request is told to come back after this many seconds.\n"
       << "check_after_seconds = 1\napproval_wait_seconds = 604800\n\n"
       << "[admin]\n# enrollctl approve/reject talk to this loopback listener with the token in token_file.\n"
@@ -287,7 +294,13 @@ std::string config_text(const std::string& cmp_secret, std::uint16_t http_port) 
       << "# Requests to /.well-known/cmp/p/approval (EST label 'approval') wait for 'enrollctl approve'.\n"
       << "[[profile]]\nname = \"approval\"\nrequire_approval = true\n\n"
       << "# EST label 'bound': P-256 keys only, and the CSR must carry the TLS channel binding.\n"
-      << "[[profile]]\nname = \"bound\"\nkey_types = [\"P-256\"]\nrequire_channel_binding = true\n";
+      << "[[profile]]\nname = \"bound\"\nkey_types = [\"P-256\"]\nrequire_channel_binding = true\n\n"
+      << "# TLS servers of the demo fleet (/.well-known/cmp/p/tls-server, EST label tls-server): names\n"
+      << "# below devices.example or loopback addresses only; see conf/profiles.example.toml for more.\n"
+      << "[[profile]]\nname = \"tls-server\"\nvalidity_days = 90\nrequester_validity = true\n"
+      << "key_types = [\"P-256\", \"RSA-2048\"]\nsubject_required = [\"CN\"]\n"
+      << "san_dns = [\"*.devices.example\"]\nsan_ip = [\"127.0.0.0/8\"]\nsan_required = true\n"
+      << "key_usage = [\"digitalSignature\", \"keyEncipherment\"]\nextended_key_usage = [\"serverAuth\"]\n";
   return out.str();
 }
 
@@ -371,7 +384,8 @@ Status write_endpoints(const fs::path& requested_dir, const Config& config, cons
       << "CRL_URL=" << base << repository::kCrlPath << "\n"
       << "OCSP_URL=" << base << repository::kOcspPath << "\n"
       << "OCSP_SIGNER_CERT=" << (dir / "ca" / "ocsp-signer.pem").string() << "\n"
-      << "REPO_URL=" << base << "/repo\n";
+      << "REPO_URL=" << base << "/repo\n"
+      << "PUBLISH_DIR=" << (dir / "www").string() << "\n";
   if (listening.est_port != 0) {
     auto password = read_first_line(dir / "est-password");
     if (!password) return tl::unexpected(password.error());

@@ -9,6 +9,7 @@
 //   enrollctl --config FILE [--admin-url URL] est-user add USER [--profile P] [--one-time] [--password-stdin]
 //   enrollctl --config FILE [--admin-url URL] est-user list | remove USER
 //   enrollctl --config FILE [--admin-url URL] revoke SERIAL --reason REASON [--officer NAME]
+//   enrollctl --config FILE [--admin-url URL] status
 
 #include <algorithm>
 #include <ctime>
@@ -213,6 +214,39 @@ int revoke(const AdminAccess& admin, const std::string& serial, const std::strin
   return 0;
 }
 
+// What the running enrolld reports of itself: version, CAs, CRLs, publishers, pending approvals.
+int print_status(const AdminAccess& admin) {
+  auto reply = enrolld::app::admin_request("GET", admin.url + "/admin/status", admin.token);
+  if (int status = report_admin_reply(reply); status != 0) return status;
+  const auto report = nlohmann::json::parse(reply->body, nullptr, false);
+  if (!report.is_object()) {
+    std::cerr << "enrollctl: unexpected reply from enrolld\n";
+    return 1;
+  }
+  std::cout << "enrolld " << report.value("version", "?") << "\n";
+  for (const auto& ca : report.value("cas", nlohmann::json::array())) {
+    std::cout << "CA         " << ca.value("subject", "") << "  (until " << utc(ca.value("not_after", std::int64_t{0}))
+              << ")\n";
+  }
+  for (const auto& crl : report.value("crls", nlohmann::json::array())) {
+    std::cout << "CRL        " << crl.value("kind", "") << " number " << crl.value("number", std::uint64_t{0})
+              << ", this update " << utc(crl.value("this_update", std::int64_t{0})) << ", next update "
+              << utc(crl.value("next_update", std::int64_t{0})) << "\n";
+  }
+  for (const auto& p : report.value("publishers", nlohmann::json::array())) {
+    std::cout << "publisher  " << p.value("name", "") << ": " << p.value("waiting", std::size_t{0}) << " waiting";
+    if (p.value("waiting", std::size_t{0}) > 0) {
+      std::cout << ", oldest " << utc(p.value("oldest_created_at", std::int64_t{0}));
+    }
+    if (p.value("attempts", 0) > 0) {
+      std::cout << ", " << p.value("attempts", 0) << " failed attempts, last: " << p.value("last_error", "");
+    }
+    std::cout << "\n";
+  }
+  std::cout << "pending    " << report.value("pending_approvals", std::size_t{0}) << " request(s) for an officer\n";
+  return 0;
+}
+
 // EST users (HTTP Basic). Without --password-stdin enrolld generates the password, and it is
 // printed once: only its hash is kept.
 int add_est_user(const AdminAccess& admin, const std::string& user, const std::string& profile, bool one_time,
@@ -363,6 +397,7 @@ int main(int argc, char** argv) {
                    "privilegeWithdrawn, aACompromise")
       ->required();
   revoke_cmd->add_option("--officer", officer, "who revokes (for the audit trail)")->capture_default_str();
+  auto* status_cmd = cli.add_subcommand("status", "what the running enrolld reports: CAs, CRLs, publishers, pending");
   auto* est_user = cli.add_subcommand("est-user", "EST users (HTTP Basic passwords, kept hashed)");
   est_user->require_subcommand(1);
   std::string user, user_profile;
@@ -386,6 +421,15 @@ int main(int argc, char** argv) {
     if (*user_add) return add_est_user(*admin, user, user_profile, one_time, password_stdin);
     if (*user_list) return list_est_users(*admin);
     return remove_est_user(*admin, user);
+  }
+
+  if (*status_cmd) {
+    auto admin = admin_access(config_file, admin_url);
+    if (!admin) {
+      std::cerr << "enrollctl: " << admin.error().message << "\n";
+      return 1;
+    }
+    return print_status(*admin);
   }
 
   if (*revoke_cmd) {

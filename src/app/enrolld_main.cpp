@@ -53,7 +53,7 @@ int run_demo(const std::filesystem::path& dir, std::optional<std::uint16_t> http
 }  // namespace
 
 int main(int argc, char** argv) {
-  enrolld::app::block_termination_signals();
+  enrolld::app::prepare_signals();
   CLI::App cli{"enrolld: CMP/EST certificate-enrollment appliance"};
   cli.set_version_flag("--version", std::string("enrolld ") + ENROLLD_VERSION);
   std::string config_file;

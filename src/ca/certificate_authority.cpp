@@ -1,5 +1,7 @@
 #include "ca/certificate_authority.h"
 
+#include "ca/profile_policy.h"
+
 #include <openssl/x509v3.h>
 
 namespace enrolld::ca {
@@ -11,7 +13,8 @@ constexpr int kSerialDraws = 4;  // a collision at 127 bits means a broken RNG, 
 Status add_extension(::X509* cert, ::X509V3_CTX* ctx, int nid, const char* value) {
   ossl::X509ExtensionPtr ext(::X509V3_EXT_conf_nid(nullptr, ctx, nid, value));
   if (!ext || ::X509_add_ext(cert, ext.get(), -1) != 1) {
-    return fail(ErrorCode::kSystemFailure, std::string("cannot add extension ") + ::OBJ_nid2sn(nid));
+    return fail(ErrorCode::kSystemFailure,
+                std::string("cannot add extension ") + ::OBJ_nid2sn(nid) + ": " + ossl::drain_errors());
   }
   return {};
 }
@@ -32,6 +35,28 @@ Status copy_requested_extensions(::X509* cert, ByteView der, const Profile& prof
   int at = ::X509v3_get_ext_by_NID(exts->get(), NID_subject_alt_name, -1);
   if (at >= 0 && ::X509_add_ext(cert, ::X509v3_get_ext(exts->get(), at), -1) != 1) {
     return fail(ErrorCode::kSystemFailure, "cannot copy subjectAltName");
+  }
+  return {};
+}
+
+// extendedKeyUsage and certificatePolicies, as the profile sets them.
+Status add_profile_usages(::X509* cert, ::X509V3_CTX* ctx, const Profile& profile) {
+  if (!profile.extended_key_usage.empty()) {
+    if (auto ok = add_extension(cert, ctx, NID_ext_key_usage, profile.extended_key_usage.c_str()); !ok) return ok;
+  }
+  if (profile.policies.empty()) return {};
+  // Built directly: OpenSSL's text form of certificatePolicies wants a configuration database.
+  std::unique_ptr<CERTIFICATEPOLICIES, ossl::Deleter<CERTIFICATEPOLICIES_free>> policies(CERTIFICATEPOLICIES_new());
+  for (const auto& oid : profile.policies) {
+    POLICYINFO* info = POLICYINFO_new();
+    if (info != nullptr) info->policyid = ::OBJ_txt2obj(oid.c_str(), 1);
+    if (!policies || info == nullptr || info->policyid == nullptr || sk_POLICYINFO_push(policies.get(), info) == 0) {
+      POLICYINFO_free(info);
+      return fail(ErrorCode::kSystemFailure, "cannot build certificatePolicies for " + oid);
+    }
+  }
+  if (::X509_add1_ext_i2d(cert, NID_certificate_policies, policies.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    return fail(ErrorCode::kSystemFailure, "cannot add certificatePolicies: " + ossl::drain_errors());
   }
   return {};
 }
@@ -97,17 +122,12 @@ std::string CertificateAuthority::name() const {
 
 Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& input, const Profile& profile,
                                                       const SerialTaken& serial_taken) const {
+  std::time_t now = std::chrono::system_clock::to_time_t(m_clock());
+  // Checked again here, whatever the caller checked: nothing outside the profile is ever signed.
+  if (auto ok = check_request(input, profile, now); !ok) return tl::unexpected(ok.error());
   auto subject = ossl::name_from_der(input.subject_der);
-  if (!subject || ::X509_NAME_entry_count(subject->get()) == 0) {
-    return fail(ErrorCode::kBadCertTemplate, "the request has no usable subject name");
-  }
   auto key = ossl::public_key_from_der(input.public_key_der);
-  if (!key) return fail(ErrorCode::kBadAlgorithm, "the requested public key cannot be decoded");
-  if (!key_allowed(key->get(), profile.keys)) {
-    return fail(ErrorCode::kBadAlgorithm, "profile '" + profile.name + "' does not accept a " +
-                                              std::to_string(::EVP_PKEY_get_bits(key->get())) + "-bit " +
-                                              ::OBJ_nid2sn(::EVP_PKEY_get_base_id(key->get())) + " key");
-  }
+  if (!subject || !key) return fail(ErrorCode::kSystemFailure, "a checked request no longer decodes");
 
   Bytes serial;
   for (int draw = 0; draw < kSerialDraws && serial.empty(); ++draw) {
@@ -121,9 +141,12 @@ Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& 
   ossl::X509Ptr cert(::X509_new());
   ossl::BignumPtr serial_bn(::BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr));
   ossl::Asn1IntegerPtr serial_int(::BN_to_ASN1_INTEGER(serial_bn.get(), nullptr));
-  std::time_t now = std::chrono::system_clock::to_time_t(m_clock());
   const auto not_before = now - profile.backdate.count();
-  const auto not_after = now + profile.validity.count();
+  auto not_after = now + profile.validity.count();
+  if (profile.requester_validity && input.requested_not_after && *input.requested_not_after > now &&
+      *input.requested_not_after < not_after) {
+    not_after = static_cast<std::time_t>(*input.requested_not_after);
+  }
   if (!cert || !serial_int || ::X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
       ::X509_set_serialNumber(cert.get(), serial_int.get()) != 1 ||
       ::X509_set_issuer_name(cert.get(), ::X509_get_subject_name(certificate())) != 1 ||
@@ -140,12 +163,15 @@ Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& 
   ::X509V3_CTX ctx;
   ::X509V3_set_ctx(&ctx, const_cast<::X509*>(certificate()), cert.get(), nullptr, nullptr, 0);
   const bool is_rsa = ::EVP_PKEY_get_base_id(key->get()) == EVP_PKEY_RSA;
+  const std::string key_usage = "critical," + (!profile.key_usage.empty() ? profile.key_usage
+                                               : is_rsa                   ? "digitalSignature,keyEncipherment"
+                                                                          : "digitalSignature");
   for (auto [nid, value] :
-       {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
-        std::pair{NID_key_usage, is_rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature"},
+       {std::pair{NID_basic_constraints, "critical,CA:FALSE"}, std::pair{NID_key_usage, key_usage.c_str()},
         std::pair{NID_subject_key_identifier, "hash"}, std::pair{NID_authority_key_identifier, "keyid:always"}}) {
     if (auto ok = add_extension(cert.get(), &ctx, nid, value); !ok) return tl::unexpected(ok.error());
   }
+  if (auto ok = add_profile_usages(cert.get(), &ctx, profile); !ok) return tl::unexpected(ok.error());
   if (auto ok = add_repository_urls(cert.get(), &ctx, profile); !ok) return tl::unexpected(ok.error());
   if (auto ok = copy_requested_extensions(cert.get(), input.extensions_der, profile); !ok) {
     return tl::unexpected(ok.error());

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct CertificationInput {
   Bytes subject_der;     // DER Name
   Bytes public_key_der;  // DER SubjectPublicKeyInfo
   Bytes extensions_der;  // DER Extensions (SEQUENCE OF Extension); empty when none requested
+  // The notAfter the requester asked for (CMP certTemplate validity), seconds since the epoch.
+  std::optional<std::int64_t> requested_not_after{};
 };
 
 // A kind of subject key a profile accepts: an EC key on a named curve, or RSA of some size.
@@ -42,6 +45,17 @@ bool key_allowed(::EVP_PKEY* key, const std::vector<KeyRule>& rules);
 // rsaEncryption), as CMP's signKeyPairTypes lists them.
 Bytes algorithm_identifier_der(const KeyRule& rule);
 
+// The subject alternative names a profile allows. With no rule at all, any SAN is taken; with
+// any rule, a name of a kind without rules is refused.
+struct SanRules {
+  std::vector<std::string> dns;    // "host.example.com" exactly, or "*.example.com": any name below it
+  std::vector<std::string> ip;     // CIDR ranges: "10.0.0.0/8", "2001:db8::/32"
+  std::vector<std::string> uri;    // prefixes: "urn:dev:ops:", "https://devices.example.com/"
+  std::vector<std::string> email;  // mail domains: "example.com"
+
+  bool restricted() const { return !dns.empty() || !ip.empty() || !uri.empty() || !email.empty(); }
+};
+
 // The certificate profile: what the CA sets, and what it takes from the request.
 struct Profile {
   std::string name = "default";
@@ -55,6 +69,20 @@ struct Profile {
   std::string crl_url;         // cRLDistributionPoints
   std::string ocsp_url;        // authorityInfoAccess id-ad-ocsp
   std::string ca_issuers_url;  // authorityInfoAccess id-ad-caIssuers
+
+  // What the subject must and must not hold: attribute short names (CN, O, OU, serialNumber, ...).
+  std::vector<std::string> subject_required;
+  std::vector<std::string> subject_forbidden;
+  SanRules san;
+  bool san_required = false;
+  // What the CA always sets, whatever the request says (OpenSSL's configuration syntax). Empty
+  // key_usage: digitalSignature (and keyEncipherment for RSA); empty extended_key_usage: none.
+  std::string key_usage;              // "digitalSignature,keyAgreement"
+  std::string extended_key_usage;     // "serverAuth,clientAuth"
+  std::vector<std::string> policies;  // certificatePolicies OIDs
+  // The requester may ask for a shorter validity (CMP certTemplate notAfter); a longer one is
+  // refused either way.
+  bool requester_validity = false;
 };
 
 // Returns whether a serial (lower-case hex) is already used; errors pass through.

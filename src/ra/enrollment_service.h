@@ -36,6 +36,8 @@ struct CertificationRequest {
   Bytes subject_der;     // DER Name
   Bytes public_key_der;  // DER SubjectPublicKeyInfo
   Bytes extensions_der;  // DER Extensions; empty when none requested
+  // The notAfter the requester asked for (seconds since the epoch); the profile may refuse it.
+  std::optional<std::int64_t> requested_not_after;
   bool implicit_confirm_requested = false;
   Bytes fingerprint;  // digest of the request message: an equal one later is a resend
   // Key update: the serial of the certificate this one replaces (same subject, new key).
@@ -232,6 +234,40 @@ class StatusResponder {
   // unknown per certificate and the request's nonce; or unsigned malformedRequest (not a
   // request), tryLater (store or HSM unavailable), internalError.
   [[nodiscard]] virtual OcspReply answer(ByteView request_der) = 0;
+};
+
+// What an operator asks of a running appliance (enrollctl status).
+struct ApplianceReport {
+  struct Ca {
+    std::string subject;         // RFC 2253
+    std::int64_t not_after = 0;  // seconds since the epoch
+  };
+  struct Crl {
+    std::string kind;  // "full", "delta"
+    std::uint64_t number = 0;
+    std::int64_t this_update = 0;
+    std::int64_t next_update = 0;
+  };
+  struct Publisher {
+    std::string name;
+    std::size_t waiting = 0;             // outbox records not yet published
+    std::int64_t oldest_created_at = 0;  // 0 when none waits
+    int attempts = 0;                    // most failed attempts of a waiting record
+    std::string last_error;
+  };
+  std::string version;
+  std::vector<Ca> cas;  // the issuing CA first, up to the root
+  std::vector<Crl> crls;
+  std::vector<Publisher> publishers;
+  std::size_t pending_approvals = 0;
+};
+
+// Thread-safety: report() may be called concurrently.
+class OperationsReport {
+ public:
+  virtual ~OperationsReport() = default;
+  // Errors: kSystemUnavailable (store).
+  [[nodiscard]] virtual Result<ApplianceReport> report() = 0;
 };
 
 // The officer's side of revocation (enrollctl revoke): any certificate of this CA, whoever

@@ -2,6 +2,13 @@
 
 #include "ra/key_generation.h"
 
+#include <fnmatch.h>
+
+#include <algorithm>
+
+#include "ca/profile_policy.h"
+#include "ra/outbox_drainer.h"
+
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -68,7 +75,8 @@ Bytes encode_held(const CertificationRequest& request) {
                         {"key", json::binary(request.public_key_der)},
                         {"ext", json::binary(request.extensions_der)},
                         {"implicit", request.implicit_confirm_requested},
-                        {"confirms", request.confirmation_supported}});
+                        {"confirms", request.confirmation_supported},
+                        {"naf", request.requested_not_after.value_or(0)}});
 }
 
 Result<CertificationRequest> decode_held(const store::TransactionRecord& record) {
@@ -89,6 +97,8 @@ Result<CertificationRequest> decode_held(const store::TransactionRecord& record)
     request.implicit_confirm_requested = doc.at("implicit").get<bool>();
     request.confirmation_supported = doc.value("confirms", true);  // absent in records from before EST
     request.replaces_serial_hex = record.replaces_serial_hex;
+    if (const auto not_after = doc.value("naf", std::int64_t{0}); not_after != 0)
+      request.requested_not_after = not_after;
     return request;
   } catch (const nlohmann::json::exception& e) {
     return fail(ErrorCode::kSystemFailure, "corrupt held request in transaction " + record.id_hex + ": " + e.what());
@@ -121,6 +131,13 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::Cert
       m_kga(std::move(kga)),
       m_root_update(std::move(root_update)) {
   for (const auto& cert : m_authority.chain()) m_chain_der.push_back(ossl::der_of(cert.get()));
+}
+
+Status EnrollmentServiceImpl::commit(const store::WriteSet& writes) {
+  if (auto ok = m_store.commit(writes); !ok) return ok;
+  // Status changes (revoked, held, released) are what CRLs list; new certificates are not.
+  if (!writes.updated_certificates.empty()) m_crls.note_change();
+  return {};
 }
 
 std::mutex& EnrollmentServiceImpl::lock_for(std::string_view transaction_id_hex) {
@@ -240,6 +257,15 @@ Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request,
   if (!request.replaces_serial_hex.empty()) {
     if (auto ok = check_key_update(request); !ok) return tl::unexpected(ok.error());
   }
+  // Refused before anything is held: no officer reviews what the profile never allows.
+  if (auto ok = ca::check_request(
+          {request.subject_der, request.public_key_der, request.extensions_der, request.requested_not_after}, *profile,
+          now_seconds());
+      !ok) {
+    spdlog::warn("refused txn={} profile={} requester={}: {}", request.transaction_id_hex, profile->name,
+                 request.requester.identity, ok.error().message);
+    return tl::unexpected(ok.error());
+  }
   store::TransactionRecord record;
   record.id_hex = request.transaction_id_hex;
   record.protocol = request.protocol;
@@ -249,8 +275,24 @@ Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request,
   record.request_fingerprint = request.fingerprint;
   record.protocol_state = protocol_state;
   record.created_at = now_seconds();
-  if (m_policy.approval_profiles.contains(profile->name)) return hold(request, std::move(record), encode);
+  if (needs_review(request, *profile)) return hold(request, std::move(record), encode);
   return issue(request, *profile, txn::State::kReceived, record, encode);
+}
+
+// Seed 004's manual review list: the profile, or a pattern matching the subject, a requested
+// subjectAltName or the requester, sends the request to an officer.
+bool EnrollmentServiceImpl::needs_review(const CertificationRequest& request, const ca::Profile& profile) const {
+  if (m_policy.approval_profiles.contains(profile.name)) return true;
+  const ReviewRules& review = m_policy.review;
+  auto matches = [](const std::vector<std::string>& patterns, const std::string& text) {
+    return std::any_of(patterns.begin(), patterns.end(),
+                       [&](const std::string& pattern) { return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0; });
+  };
+  if (matches(review.requesters, request.requester.identity)) return true;
+  if (!review.subjects.empty() && matches(review.subjects, subject_text(request.subject_der))) return true;
+  if (review.sans.empty()) return false;
+  const auto sans = ca::requested_san_texts(request.extensions_der);
+  return std::any_of(sans.begin(), sans.end(), [&](const std::string& san) { return matches(review.sans, san); });
 }
 
 Result<Bytes> EnrollmentServiceImpl::hold(const CertificationRequest& request, store::TransactionRecord record,
@@ -267,7 +309,7 @@ Result<Bytes> EnrollmentServiceImpl::hold(const CertificationRequest& request, s
   record.deadline = now + m_policy.approval_wait.count();
   store::WriteSet writes;
   writes.transactions.push_back(std::move(record));
-  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  if (auto ok = commit(writes); !ok) return tl::unexpected(ok.error());
   spdlog::info("held for approval txn={} profile={} subject=\"{}\" requester={}", request.transaction_id_hex,
                writes.transactions.front().profile, subject_text(request.subject_der), request.requester.identity);
   return reply;
@@ -286,7 +328,8 @@ Result<Bytes> EnrollmentServiceImpl::issue_once(const CertificationRequest& requ
                                                 txn::State from, store::TransactionRecord record,
                                                 const ReplyEncoder& encode) {
   auto txn = txn::Transaction::resume(from);
-  ca::CertificationInput input{request.subject_der, request.public_key_der, request.extensions_der};
+  ca::CertificationInput input{request.subject_der, request.public_key_der, request.extensions_der,
+                               request.requested_not_after};
   auto issued =
       m_authority.issue(input, profile, [this](const std::string& serial) { return m_store.serial_taken(serial); });
   if (!issued) return tl::unexpected(issued.error());
@@ -313,7 +356,20 @@ Result<Bytes> EnrollmentServiceImpl::issue_once(const CertificationRequest& requ
     }
   }
   writes.transactions.push_back(std::move(record));
-  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  const store::CertificateRecord& issued_record = writes.new_certificates.front();
+  for (const auto& publisher : m_policy.certificate_publishers) {
+    writes.outbox.push_back({publisher,
+                             kOutboxCertificate,
+                             issued_record.serial_hex,
+                             issued_record.subject,
+                             issued_record.der,
+                             0,
+                             now,
+                             0,
+                             0,
+                             {}});
+  }
+  if (auto ok = commit(writes); !ok) return tl::unexpected(ok.error());
   spdlog::info("issued txn={} serial={} subject=\"{}\" requester={} state={}", request.transaction_id_hex,
                issued->serial_hex, writes.new_certificates.front().subject, request.requester.identity,
                txn::to_string(*state));
@@ -359,7 +415,8 @@ Result<Bytes> EnrollmentServiceImpl::collect(std::string_view transaction_id_hex
     record.request_fingerprint = fingerprint;
     record.protocol_state = protocol_state;
     record.last_response = *reply;
-    if (auto stored = m_store.commit({{record}, {}, {}, {}, {}, {}}); !stored) return tl::unexpected(stored.error());
+    if (auto stored = commit(store::WriteSet{{record}, {}, {}, {}, {}, {}}); !stored)
+      return tl::unexpected(stored.error());
     return reply;
   }
   auto request = decode_held(record);
@@ -391,7 +448,7 @@ Result<Bytes> EnrollmentServiceImpl::redeliver(store::TransactionRecord record, 
   record.updated_at = now_seconds();
   store::WriteSet writes;
   writes.transactions.push_back(std::move(record));
-  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  if (auto ok = commit(writes); !ok) return tl::unexpected(ok.error());
   return reply;
 }
 
@@ -420,7 +477,7 @@ Status EnrollmentServiceImpl::expire(store::TransactionRecord record, txn::Trans
   set_state(record, *state, now_seconds());
   record.deadline = 0;
   writes.transactions.push_back(record);
-  if (auto ok = m_store.commit(writes); !ok) return ok;
+  if (auto ok = commit(writes); !ok) return ok;
   spdlog::warn("expired txn={} serial={}: its deadline passed{}", record.id_hex, record.certificate_serial_hex,
                writes.updated_certificates.empty() ? "" : "; the unconfirmed certificate was revoked");
   return {};
@@ -532,7 +589,7 @@ Status EnrollmentServiceImpl::commit_status_change(store::CertificateRecord cert
   writes.updated_certificates.push_back(cert);
   writes.audit.push_back(
       {now, actor, action, "serial=" + cert.serial_hex, "reason=" + std::to_string(reason) + " " + detail});
-  if (auto ok = m_store.commit(writes); !ok) return ok;
+  if (auto ok = commit(writes); !ok) return ok;
   spdlog::info("{} serial={} reason={} by={} {}", action, cert.serial_hex, reason, actor, detail);
   return {};
 }
@@ -585,7 +642,7 @@ Result<Bytes> EnrollmentServiceImpl::confirm(std::string_view transaction_id_hex
   record.last_response = reply;
   record.deadline = 0;
   writes.transactions.push_back(record);
-  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  if (auto ok = commit(writes); !ok) return tl::unexpected(ok.error());
   spdlog::info("{} txn={} serial={}", accepted ? "confirmed" : "rejected by requester", transaction_id_hex,
                record.certificate_serial_hex);
   return reply;
@@ -633,7 +690,7 @@ Status EnrollmentServiceImpl::decide(std::string_view transaction_id_hex, std::s
       {now, "officer:" + std::string(officer), approved ? "approve" : "reject", "txn=" + record.id_hex,
        approved ? "profile=" + record.profile + " requester=" + record.requester : "reason=" + std::string(reason)});
   writes.transactions.push_back(std::move(record));
-  if (auto ok = m_store.commit(writes); !ok) return ok;
+  if (auto ok = commit(writes); !ok) return ok;
   spdlog::info("{} txn={} by officer={} {}", approved ? "approved" : "rejected", transaction_id_hex, officer, reason);
   return {};
 }

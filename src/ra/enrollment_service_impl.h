@@ -15,6 +15,15 @@
 
 namespace enrolld::ra {
 
+// Requests an officer reviews whatever their profile (seed 004's manual review list): fnmatch(3)
+// patterns on the subject (RFC 2253, e.g. "*CN=admin*"), on each requested subjectAltName
+// ("DNS:*.bank.example", "IP:10.*"), and on the requester ("vendor:*", "mac:lab-*").
+struct ReviewRules {
+  std::vector<std::string> subjects;
+  std::vector<std::string> sans;
+  std::vector<std::string> requesters;
+};
+
 struct Policy {
   bool grant_implicit_confirm = true;                           // when the requester asks for it
   std::chrono::seconds confirm_wait = std::chrono::minutes(5);  // how long a certConf may take
@@ -23,12 +32,15 @@ struct Policy {
   bool revoke_replaced_certificate = false;
   // Delayed delivery: requests under these profiles wait for an officer (ApprovalQueue).
   std::set<std::string, std::less<>> approval_profiles;
+  ReviewRules review;
   // EST: requests under these profiles must carry the TLS session's channel binding.
   std::set<std::string, std::less<>> channel_binding_profiles;
   std::chrono::seconds check_after = std::chrono::seconds(10);  // told to a polling requester
   // How long a held request may wait for a decision, and an approved one for its requester.
   std::chrono::seconds approval_wait = std::chrono::hours(24 * 7);
   CrlSchedule crl;
+  // Publishers that also publish every issued certificate (an outbox record in the issuing commit).
+  std::vector<std::string> certificate_publishers;
 };
 
 // The key generation authority of central key generation (RFC 9483 4.1.6): its key in the
@@ -80,7 +92,10 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   // Requests for one transaction ID take the same lock, so a resend racing the original can
   // never issue twice. Striped: unrelated transactions rarely share a lock.
   std::mutex& lock_for(std::string_view transaction_id_hex);
+  // Commits `writes` to the store and tells the CRLs when a certificate's status changed.
+  Status commit(const store::WriteSet& writes);
   const ca::Profile* find_profile(std::string_view name) const;
+  bool needs_review(const CertificationRequest& request, const ca::Profile& profile) const;
   // The stored transaction, or kUnknownTransaction.
   Result<store::TransactionRecord> existing_transaction(std::string_view transaction_id_hex);
   // Issues for `request`, moving `record` (new, or approved) from `from` to issued, and stores

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ra/outbox_drainer.h"
+
 namespace enrolld::ra {
 
 namespace {
@@ -12,6 +14,7 @@ namespace {
 constexpr std::size_t kMaxRevokedListed = 1'000'000;
 constexpr const char* kFull = "full";
 constexpr const char* kDelta = "delta";
+constexpr std::uint64_t kNeverChecked = ~std::uint64_t{0};
 
 using TimePoint = std::chrono::system_clock::time_point;
 
@@ -70,7 +73,9 @@ Status RevocationLists::load() {
     if (!stored) return tl::unexpected(stored.error());
     if (*stored) {
       RevocationList crl{(*stored)->der, time_of((*stored)->this_update)};
-      *slot = Signed{std::move(**stored), std::move(crl)};
+      // Never checked against the store by this process: what an earlier one revoked after it
+      // signed this CRL must still get onto the next.
+      *slot = Signed{std::move(**stored), std::move(crl), kNeverChecked};
     }
   }
   m_loaded = true;
@@ -114,6 +119,18 @@ Result<RevocationLists::Signed> RevocationLists::sign(const std::string& kind,
       std::move(*der)};
   store::WriteSet writes;
   writes.crls.push_back(record);
+  for (const auto& publisher : m_schedule.publishers) {
+    writes.outbox.push_back({publisher,
+                             delta_base ? kOutboxDeltaCrl : kOutboxCrl,
+                             "issuing",
+                             "",
+                             record.der,
+                             0,
+                             record.this_update,
+                             0,
+                             0,
+                             {}});
+  }
   // A CRL whose number is not durable could be numbered again after a restart: never serve it.
   if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
   spdlog::info("crl signed kind={} number={} entries={}{}", kind, number, entries.size(),
@@ -122,28 +139,40 @@ Result<RevocationLists::Signed> RevocationLists::sign(const std::string& kind,
   return Signed{std::move(record), std::move(crl)};
 }
 
-Result<RevocationLists::Signed> RevocationLists::current_full(const std::vector<store::CertificateRecord>& records,
-                                                              TimePoint now) {
-  auto entries = full_entries(records);
+bool RevocationLists::unchanged(const std::optional<Signed>& crl, std::uint64_t changes, TimePoint now,
+                                std::chrono::seconds refresh) const {
+  return crl && crl->changes_seen == changes && now < crl->crl.this_update + refresh;
+}
+
+Result<RevocationLists::Signed> RevocationLists::current_full(TimePoint now, std::uint64_t changes) {
+  if (unchanged(m_full, changes, now, m_schedule.refresh)) return *m_full;
+  auto records = revocation_records();
+  if (!records) return tl::unexpected(records.error());
+  auto entries = full_entries(*records);
   if (m_full) {
     const bool changed = m_schedule.on_revocation && digest_of(entries) != m_full->record.entries_digest;
     const bool stale = now >= m_full->crl.this_update + m_schedule.refresh;
+    if (!changed && !stale) {
+      m_full->changes_seen = changes;
+      return *m_full;
+    }
     // At most one CRL per second: a newer CRL must say so by a later thisUpdate (RFC 9480
     // 5.3.19.17 compares it), and a thisUpdate ahead of the clock would make it "not yet valid".
-    if ((!changed && !stale) || now <= m_full->crl.this_update) return *m_full;
+    // The change stays unseen, so the next second signs it.
+    if (now <= m_full->crl.this_update) return *m_full;
   }
   auto signed_crl = sign(kFull, entries, now, m_schedule.validity, std::nullopt);
   if (!signed_crl) return tl::unexpected(signed_crl.error());
   m_full = std::move(*signed_crl);
+  m_full->changes_seen = changes;
   return *m_full;
 }
 
 Result<RevocationList> RevocationLists::current() {
   std::lock_guard lock(m_mutex);
   if (auto ok = load(); !ok) return tl::unexpected(ok.error());
-  auto records = revocation_records();
-  if (!records) return tl::unexpected(records.error());
-  auto full = current_full(*records, std::chrono::time_point_cast<std::chrono::seconds>(m_clock()));
+  const std::uint64_t changes = m_changes.load(std::memory_order_acquire);
+  auto full = current_full(std::chrono::time_point_cast<std::chrono::seconds>(m_clock()), changes);
   if (!full) return tl::unexpected(full.error());
   return std::move(full->crl);
 }
@@ -152,21 +181,30 @@ Result<std::optional<RevocationList>> RevocationLists::current_delta() {
   if (m_schedule.delta_validity.count() <= 0) return std::optional<RevocationList>();
   std::lock_guard lock(m_mutex);
   if (auto ok = load(); !ok) return tl::unexpected(ok.error());
+  const std::uint64_t changes = m_changes.load(std::memory_order_acquire);
+  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(m_clock());
+  auto full = current_full(now, changes);
+  if (!full) return tl::unexpected(full.error());
+  const auto half = m_schedule.delta_validity / 2;
+  if (unchanged(m_delta, changes, now, half) && m_delta->record.base_number == full->record.number) {
+    return std::optional<RevocationList>(m_delta->crl);
+  }
   auto records = revocation_records();
   if (!records) return tl::unexpected(records.error());
-  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(m_clock());
-  auto full = current_full(*records, now);
-  if (!full) return tl::unexpected(full.error());
   auto entries = delta_entries(*records, full->record.this_update);
   if (m_delta) {
     const bool same =
         m_delta->record.base_number == full->record.number && m_delta->record.entries_digest == digest_of(entries);
-    const bool fresh = now < m_delta->crl.this_update + m_schedule.delta_validity / 2;
-    if ((same && fresh) || now <= m_delta->crl.this_update) return std::optional<RevocationList>(m_delta->crl);
+    if (same && now < m_delta->crl.this_update + half) {
+      m_delta->changes_seen = changes;
+      return std::optional<RevocationList>(m_delta->crl);
+    }
+    if (now <= m_delta->crl.this_update) return std::optional<RevocationList>(m_delta->crl);
   }
   auto signed_crl = sign(kDelta, entries, now, m_schedule.delta_validity, full->record.number);
   if (!signed_crl) return tl::unexpected(signed_crl.error());
   m_delta = std::move(*signed_crl);
+  m_delta->changes_seen = changes;
   return std::optional<RevocationList>(m_delta->crl);
 }
 

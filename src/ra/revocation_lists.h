@@ -4,6 +4,7 @@
 // point) never cost an HSM signature each. Every CRL is stored before it is served, so that
 // cRLNumber keeps increasing across restarts.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -29,6 +30,8 @@ struct CrlSchedule {
   std::chrono::seconds delta_validity{0};
   // Where delta CRLs are published, for the full CRL's freshestCRL extension.
   std::string delta_url;
+  // Publishers that get every new CRL (an outbox record in the commit that stores it).
+  std::vector<std::string> publishers;
 };
 
 // Thread-safety: every method may be called concurrently; one caller signs, the others wait and
@@ -44,6 +47,11 @@ class RevocationLists {
   // (store, HSM), kSystemFailure.
   [[nodiscard]] Result<RevocationList> current();
 
+  // Says that a certificate's status changed (revoked, held, released) since the last call, so
+  // that the next current() looks at the store again; until then, and while nothing is stale,
+  // current() answers without reading the store. Lock-free, for the revoking threads.
+  void note_change() { m_changes.fetch_add(1, std::memory_order_release); }
+
   // Returns the delta CRL against the current full CRL, nullopt when delta CRLs are off. Signed
   // afresh when its base changed, what it lists changed, or half its validity has passed.
   // Errors: as current().
@@ -53,6 +61,7 @@ class RevocationLists {
   struct Signed {
     store::CrlRecord record;
     RevocationList crl;
+    std::uint64_t changes_seen = 0;  // m_changes when it was last found up to date
   };
   struct Entries {
     std::vector<ca::RevokedEntry> full;   // revoked now
@@ -61,8 +70,11 @@ class RevocationLists {
   // The stored CRLs, read once.
   Status load();
   Result<std::vector<store::CertificateRecord>> revocation_records();
-  Result<Signed> current_full(const std::vector<store::CertificateRecord>& records,
-                              std::chrono::system_clock::time_point now);
+  Result<Signed> current_full(std::chrono::system_clock::time_point now, std::uint64_t changes);
+  // Whether `crl` is still what it should be at `now` without looking at the store: nothing
+  // changed since it was found up to date, and it is not past `refresh`.
+  bool unchanged(const std::optional<Signed>& crl, std::uint64_t changes, std::chrono::system_clock::time_point now,
+                 std::chrono::seconds refresh) const;
   Result<Signed> sign(const std::string& kind, const std::vector<ca::RevokedEntry>& entries,
                       std::chrono::system_clock::time_point now, std::chrono::seconds validity,
                       std::optional<std::uint64_t> delta_base);
@@ -76,6 +88,7 @@ class RevocationLists {
   bool m_loaded = false;
   std::optional<Signed> m_full;
   std::optional<Signed> m_delta;
+  std::atomic<std::uint64_t> m_changes{0};
 };
 
 }  // namespace enrolld::ra

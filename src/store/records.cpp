@@ -151,4 +151,26 @@ Result<CrlRecord> decode_crl(ByteView bytes) {
   });
 }
 
+Bytes encode(const OutboxRecord& r) {
+  json doc = {{"pub", r.publisher},        {"kind", r.kind},       {"name", r.name},     {"subject", r.subject},
+              {"der", binary(r.der)},      {"version", r.version}, {"at", r.created_at}, {"attempts", r.attempts},
+              {"next", r.next_attempt_at}, {"error", r.last_error}};
+  return json::to_cbor(doc);
+}
+
+Result<OutboxRecord> decode_outbox(ByteView bytes) {
+  return decode_with<OutboxRecord>(bytes, "outbox", [](const json& d, OutboxRecord& r) {
+    d.at("pub").get_to(r.publisher);
+    d.at("kind").get_to(r.kind);
+    d.at("name").get_to(r.name);
+    d.at("subject").get_to(r.subject);
+    r.der = binary_of(d.at("der"));
+    d.at("version").get_to(r.version);
+    d.at("at").get_to(r.created_at);
+    d.at("attempts").get_to(r.attempts);
+    d.at("next").get_to(r.next_attempt_at);
+    d.at("error").get_to(r.last_error);
+  });
+}
+
 }  // namespace enrolld::store

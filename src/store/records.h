@@ -92,6 +92,25 @@ struct PasswordRecord {
   bool operator==(const PasswordRecord&) const = default;
 };
 
+// Something one publisher (directory, LDAP) still has to put in place: written in the same commit
+// as what it publishes (an issued certificate, a new CRL), so nothing uncommitted is published and
+// nothing committed is forgotten while a publisher is down. One record per publisher, kind and
+// name: a newer CRL replaces the older one still waiting.
+struct OutboxRecord {
+  std::string publisher;  // "directory", "ldap"
+  std::string kind;       // "ca-certificate", "crl", "delta-crl", "certificate"
+  std::string name;       // "issuing", "root", or a certificate's serial
+  std::string subject;    // RFC 2253 subject of a certificate; empty for CRLs
+  Bytes der;
+  std::uint64_t version = 0;  // set by the store on insertion: tells a replaced record from its successor
+  std::int64_t created_at = 0;
+  int attempts = 0;                  // failed publications so far
+  std::int64_t next_attempt_at = 0;  // not before this second (back-off)
+  std::string last_error;
+
+  bool operator==(const OutboxRecord&) const = default;
+};
+
 // Compact binary encodings (CBOR) of the records; decoding returns kSystemFailure for bytes
 // that are not a record of that kind (a corrupt store is not a client's fault).
 Bytes encode(const CertificateRecord& record);
@@ -104,5 +123,7 @@ Bytes encode(const PasswordRecord& record);
 Result<PasswordRecord> decode_password(ByteView bytes);
 Bytes encode(const CrlRecord& record);
 Result<CrlRecord> decode_crl(ByteView bytes);
+Bytes encode(const OutboxRecord& record);
+Result<OutboxRecord> decode_outbox(ByteView bytes);
 
 }  // namespace enrolld::store

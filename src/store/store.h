@@ -21,6 +21,12 @@ struct WriteSet {
   std::vector<PasswordRecord> passwords;                // inserted or replaced
   std::vector<std::string> removed_passwords;           // by user
   std::vector<CrlRecord> crls{};                        // inserted or replaced, by kind
+  // Inserted or replaced (by publisher, kind and name), each with a fresh version.
+  std::vector<OutboxRecord> outbox{};
+  // Published: removed, unless a newer version replaced it meanwhile (that one stays).
+  std::vector<OutboxRecord> outbox_done{};
+  // Failed again: attempts and back-off replaced, unless a newer version replaced it meanwhile.
+  std::vector<OutboxRecord> outbox_retry{};
 };
 
 // Thread-safety: every method may be called from any thread concurrently.
@@ -51,6 +57,10 @@ class Store {
   // (hold_released_at set): what full and delta CRLs are made from. A certificate leaves this
   // list only by expiring from the store, never by a status change.
   [[nodiscard]] virtual Result<std::vector<CertificateRecord>> list_revoked(std::size_t limit) = 0;
+
+  // Returns up to `limit` outbox records of `publisher`, in key order (kind, then name).
+  [[nodiscard]] virtual Result<std::vector<OutboxRecord>> list_outbox(std::string_view publisher,
+                                                                      std::size_t limit) = 0;
 
   // Returns the last CRL of `kind` ("full", "delta") that was committed, nullopt if none.
   [[nodiscard]] virtual Result<std::optional<CrlRecord>> find_crl(std::string_view kind) = 0;

@@ -71,7 +71,7 @@ inline int serial_bits(const std::string& hex) {
 struct Endpoints {
   std::map<std::string, std::string> values;
   std::string http_port, cmp_url, poll_url, admin_url, ref, secret, trust, chain, client_cert, client_key, ra_cert,
-      ra_key, crl_url, ocsp_url, ocsp_signer_cert, repo_url;
+      ra_key, crl_url, ocsp_url, ocsp_signer_cert, repo_url, publish_dir;
   // EST (https base, without /.well-known/est), its demo user, the TLS anchor, the manufacturer
   // (bootstrap) credential and the labels of the approval and channel-binding profiles.
   std::string est_url, est_user, est_password, est_tls_trust, est_bootstrap_cert, est_bootstrap_key, est_approval_label,
@@ -113,6 +113,7 @@ struct Endpoints {
     take("OCSP_URL", out.ocsp_url);
     take("OCSP_SIGNER_CERT", out.ocsp_signer_cert);
     take("REPO_URL", out.repo_url);
+    take("PUBLISH_DIR", out.publish_dir);
     take("EST_URL", out.est_url);
     take("EST_USER", out.est_user);
     take("EST_PASSWORD", out.est_password);

@@ -1,6 +1,7 @@
 #include "store/rocksdb/rocksdb_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include <rocksdb/db.h>
@@ -18,6 +19,12 @@ constexpr const char* kOpenTransactions = "open-transactions";
 constexpr const char* kRevoked = "revoked";
 constexpr const char* kPasswords = "passwords";
 constexpr const char* kCrls = "crls";
+constexpr const char* kOutbox = "outbox";
+
+// Outbox keys group a publisher's records: "<publisher>\0<kind>\0<name>".
+std::string outbox_key(const OutboxRecord& record) {
+  return record.publisher + '\0' + record.kind + '\0' + record.name;
+}
 
 // Certificates that CRLs are made from: revoked now, or released from a hold (delta CRLs say
 // removeFromCRL for those).
@@ -67,7 +74,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
       {kOpenTransactions, rocksdb::ColumnFamilyOptions()},
       {kRevoked, rocksdb::ColumnFamilyOptions()},
       {kPasswords, rocksdb::ColumnFamilyOptions()},
-      {kCrls, rocksdb::ColumnFamilyOptions()}};
+      {kCrls, rocksdb::ColumnFamilyOptions()},
+      {kOutbox, rocksdb::ColumnFamilyOptions()}};
 
   // A database from before the revoked index: fill it from the certificates once (below).
   std::vector<std::string> existing;
@@ -98,6 +106,11 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_revoked = store->m_families[5];
   store->m_passwords = store->m_families[6];
   store->m_crls = store->m_families[7];
+  store->m_outbox = store->m_families[8];
+  // Versions only need to differ from those of earlier processes: start from the clock (ns).
+  store->m_outbox_version = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   if (index_revoked) {
     if (auto ok = store->index_revoked_certificates(); !ok) return tl::unexpected(ok.error());
   }
@@ -156,6 +169,7 @@ Status RocksDbStore::commit(const WriteSet& writes) {
   for (const auto& record : writes.audit) {
     batch.Put(m_audit, slice(audit_key(record.at, m_audit_sequence++)), slice(encode(record)));
   }
+  if (auto ok = add_outbox(writes, batch); !ok) return ok;
   std::set<std::string_view> batch_serials;
   for (const auto& cert : writes.new_certificates) {
     auto taken = serial_taken(cert.serial_hex);
@@ -214,6 +228,45 @@ Result<std::vector<PasswordRecord>> RocksDbStore::list_passwords(std::size_t lim
                               [](const rocksdb::Iterator& it) -> Result<std::optional<PasswordRecord>> {
                                 return decode_password(view(it.value().ToString()));
                               });
+}
+
+Status RocksDbStore::add_outbox(const WriteSet& writes, rocksdb::WriteBatch& batch) {
+  for (OutboxRecord record : writes.outbox) {
+    record.version = ++m_outbox_version;
+    batch.Put(m_outbox, slice(outbox_key(record)), slice(encode(record)));
+  }
+  // Done and retried records change only while they are the version the drainer worked on: a
+  // newer CRL committed while the older one was being published must stay to be published.
+  for (const auto* changes : {&writes.outbox_done, &writes.outbox_retry}) {
+    for (const auto& record : *changes) {
+      const std::string key = outbox_key(record);
+      auto stored = get(m_outbox, key);
+      if (!stored) return tl::unexpected(stored.error());
+      if (!*stored) continue;
+      auto current = decode_outbox(view(**stored));
+      if (!current) return tl::unexpected(current.error());
+      if (current->version != record.version) continue;
+      if (changes == &writes.outbox_done) {
+        batch.Delete(m_outbox, slice(key));
+      } else {
+        batch.Put(m_outbox, slice(key), slice(encode(record)));
+      }
+    }
+  }
+  return {};
+}
+
+Result<std::vector<OutboxRecord>> RocksDbStore::list_outbox(std::string_view publisher, std::size_t limit) {
+  const std::string prefix = std::string(publisher) + '\0';
+  std::vector<OutboxRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_outbox));
+  for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(slice(prefix)) && out.size() < limit; it->Next()) {
+    auto record = decode_outbox(view(it->value().ToString()));
+    if (!record) return tl::unexpected(record.error());
+    out.push_back(std::move(*record));
+  }
+  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
+  return out;
 }
 
 Result<std::optional<CrlRecord>> RocksDbStore::find_crl(std::string_view kind) {

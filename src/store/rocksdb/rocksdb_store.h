@@ -7,6 +7,7 @@
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 class ColumnFamilyHandle;
 }  // namespace rocksdb
 
@@ -35,6 +36,7 @@ class RocksDbStore final : public Store {
   Result<std::optional<PasswordRecord>> find_password(std::string_view user) override;
   Result<std::vector<PasswordRecord>> list_passwords(std::size_t limit) override;
   Result<std::optional<CrlRecord>> find_crl(std::string_view kind) override;
+  Result<std::vector<OutboxRecord>> list_outbox(std::string_view publisher, std::size_t limit) override;
 
  private:
   RocksDbStore() = default;
@@ -56,7 +58,11 @@ class RocksDbStore final : public Store {
   rocksdb::ColumnFamilyHandle* m_revoked = nullptr;
   rocksdb::ColumnFamilyHandle* m_passwords = nullptr;
   rocksdb::ColumnFamilyHandle* m_crls = nullptr;
+  rocksdb::ColumnFamilyHandle* m_outbox = nullptr;
   std::uint64_t m_audit_sequence = 0;  // orders audit records written in the same second
+  std::uint64_t m_outbox_version = 0;  // the last outbox version handed out (starts from the clock)
+  // Adds the outbox changes of `writes` to `batch`; the caller holds m_commit_mutex.
+  Status add_outbox(const WriteSet& writes, rocksdb::WriteBatch& batch);
   std::mutex m_commit_mutex;
 };
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -622,6 +623,93 @@ TEST_F(ConfigTest, RevocationSettingsRefuseBadValuesWithTheirLine) {
   auto alone = load(minimal_plus("[ocsp]\nsigner_key = \"pkcs11:object=ocsp\"\n"));
   ASSERT_FALSE(alone.has_value());
   EXPECT_THAT(alone.error().message, HasSubstr("go together"));
+}
+
+TEST_F(ConfigTest, PublishersAreRead) {
+  auto config = load(
+      minimal_plus("[publish.directory]\npath = \"www\"\ncertificates = true\n"
+                   "[publish.ldap]\nurl = \"ldap://127.0.0.1:3890\"\nbind_dn = \"cn=admin,dc=example,dc=org\"\n"
+                   "password_file = \"ldap-password\"\nbase_dn = \"ou=pki,dc=example,dc=org\"\ncertificates = false\n"
+                   "timeout_seconds = 3\n"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  ASSERT_TRUE(config->publish_directory.has_value());
+  EXPECT_EQ(config->publish_directory->path, m_dir.path() / "www");
+  EXPECT_TRUE(config->publish_directory->certificates);
+  ASSERT_TRUE(config->publish_ldap.has_value());
+  EXPECT_EQ(config->publish_ldap->url, "ldap://127.0.0.1:3890");
+  EXPECT_EQ(config->publish_ldap->bind_dn, "cn=admin,dc=example,dc=org");
+  EXPECT_EQ(config->publish_ldap->password_file, m_dir.path() / "ldap-password");
+  EXPECT_EQ(config->publish_ldap->base_dn, "ou=pki,dc=example,dc=org");
+  EXPECT_FALSE(config->publish_ldap->certificates);
+  EXPECT_EQ(config->publish_ldap->timeout_seconds, 3u);
+  auto none = load(kMinimalConfig);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_FALSE(none->publish_directory || none->publish_ldap);
+}
+
+TEST_F(ConfigTest, PublishersRefuseBadValuesWithTheirLine) {
+  expect_invalid(minimal_plus("[publish.cdn]\npath = \"x\"\n"), "[publish.cdn]", "publish.cdn");
+  expect_invalid(minimal_plus("[publish.directory]\npath = \"x\"\nbogus = 1\n"), "bogus", "publish.directory.bogus");
+  expect_invalid(minimal_plus("[publish.directory]\ncertificates = true\n"), "[publish.directory]", "needs a path");
+  expect_invalid(minimal_plus("[publish.ldap]\nurl = \"http://x\"\n"), "url", "ldap:// or ldaps://");
+  expect_invalid(minimal_plus("[publish.ldap]\nurl = \"ldap://x\"\n"), "[publish.ldap]", "needs url, bind_dn");
+  expect_invalid(minimal_plus("[publish.ldap]\ntimeout_seconds = 0\n"), "timeout_seconds",
+                 "publish.ldap.timeout_seconds");
+}
+
+TEST_F(ConfigTest, ProfileRulesAndReviewPatternsAreRead) {
+  auto config = load(minimal_plus(
+      "[review]\nsubjects = [\"*CN=admin*\"]\nsans = [\"DNS:*.bank.example\"]\nrequesters = [\"vendor:*\"]\n"
+      "[[profile]]\nname = \"tls-server\"\nsubject_required = [\"CN\"]\nsubject_forbidden = [\"OU\"]\n"
+      "san_dns = [\"*.example.com\", \"example.com\"]\nsan_ip = [\"10.0.0.0/8\", \"2001:db8::/32\"]\n"
+      "san_uri = [\"urn:dev:\"]\nsan_email = [\"example.com\"]\nsan_required = true\n"
+      "key_usage = [\"digitalSignature\", \"keyEncipherment\"]\nextended_key_usage = [\"serverAuth\", "
+      "\"1.3.6.1.5.5.7.3.30\"]\ncertificate_policies = [\"2.23.140.1.2.1\"]\nrequester_validity = true\n"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  ASSERT_EQ(config->profiles.size(), 1u);
+  const ProfileConfig& p = config->profiles.front();
+  EXPECT_EQ(p.subject_required, std::vector<std::string>{"CN"});
+  EXPECT_EQ(p.subject_forbidden, std::vector<std::string>{"OU"});
+  EXPECT_EQ(p.san_dns, (std::vector<std::string>{"*.example.com", "example.com"}));
+  EXPECT_EQ(p.san_ip, (std::vector<std::string>{"10.0.0.0/8", "2001:db8::/32"}));
+  EXPECT_EQ(p.san_uri, std::vector<std::string>{"urn:dev:"});
+  EXPECT_EQ(p.san_email, std::vector<std::string>{"example.com"});
+  EXPECT_TRUE(p.san_required);
+  EXPECT_EQ(p.key_usage, (std::vector<std::string>{"digitalSignature", "keyEncipherment"}));
+  EXPECT_EQ(p.extended_key_usage, (std::vector<std::string>{"serverAuth", "1.3.6.1.5.5.7.3.30"}));
+  EXPECT_EQ(p.certificate_policies, std::vector<std::string>{"2.23.140.1.2.1"});
+  EXPECT_TRUE(p.requester_validity);
+  EXPECT_EQ(config->review.subjects, std::vector<std::string>{"*CN=admin*"});
+  EXPECT_EQ(config->review.sans, std::vector<std::string>{"DNS:*.bank.example"});
+  EXPECT_EQ(config->review.requesters, std::vector<std::string>{"vendor:*"});
+}
+
+TEST_F(ConfigTest, ProfileRulesRefuseBadValuesWithTheirLine) {
+  const std::string head = "[[profile]]\nname = \"p\"\n";
+  expect_invalid(minimal_plus(head + "subject_required = [\"Colour\"]\n"), "subject_required",
+                 "profile.subject_required");
+  expect_invalid(minimal_plus(head + "san_dns = [\"bad name\"]\n"), "san_dns", "DNS name");
+  expect_invalid(minimal_plus(head + "san_ip = [\"10.0.0.0\"]\n"), "san_ip", "CIDR");
+  expect_invalid(minimal_plus(head + "san_ip = [\"10.0.0.0/33\"]\n"), "san_ip", "prefix length");
+  expect_invalid(minimal_plus(head + "key_usage = [\"keyCertSign\"]\n"), "key_usage", "for CAs");
+  expect_invalid(minimal_plus(head + "extended_key_usage = [\"flying\"]\n"), "extended_key_usage", "extendedKeyUsage");
+  expect_invalid(minimal_plus(head + "certificate_policies = [\"policy-1\"]\n"), "certificate_policies", "dotted OID");
+  expect_invalid(minimal_plus(head + "san_required = \"yes\"\n"), "san_required", "true or false");
+  expect_invalid(minimal_plus(head + "san_uri = \"urn:x\"\n"), "san_uri", "list of strings");
+  expect_invalid(minimal_plus("[review]\nsubjects = \"*\"\n"), "subjects", "review.subjects");
+}
+
+// conf/profiles.example.toml is what operators start from: it must load as it is.
+TEST_F(ConfigTest, TheShippedExampleProfilesLoad) {
+  std::ifstream in(std::string(ENROLLD_SOURCE_DIR) + "/conf/profiles.example.toml");
+  ASSERT_TRUE(in) << "conf/profiles.example.toml is missing";
+  std::stringstream examples;
+  examples << in.rdbuf();
+  auto config = load(minimal_plus(examples.str()));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  std::vector<std::string> names;
+  for (const auto& p : config->profiles) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"device-identity", "tls-server", "tls-client", "ra"}));
 }
 
 }  // namespace

@@ -658,7 +658,8 @@ TEST_F(PasswordColumnFamilyTest, ACorruptPasswordRecordIsSystemFailure) {
         {"open-transactions", rocksdb::ColumnFamilyOptions()},
         {"revoked", rocksdb::ColumnFamilyOptions()},
         {"passwords", rocksdb::ColumnFamilyOptions()},
-        {"crls", rocksdb::ColumnFamilyOptions()}};
+        {"crls", rocksdb::ColumnFamilyOptions()},
+        {"outbox", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());

@@ -3,6 +3,8 @@
 // what changed since their base.
 #include "ra/revocation_lists.h"
 
+#include <list>
+
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
 
@@ -81,6 +83,12 @@ class RevocationListsTest : public ::testing::Test {
     advance += std::chrono::seconds(1);  // each change in a second of its own, as in life
     auto revoked = service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, serial, {}, reason});
     ASSERT_TRUE(revoked) << revoked.error().message;
+    for (auto& watching : m_lists) watching.note_change();  // as the service tells its own
+  }
+
+  // A RevocationLists on the test's store, told of every revocation revoke() makes.
+  RevocationLists& lists_with(const CrlSchedule& schedule) {
+    return m_lists.emplace_back(*store, *ca.issuing, schedule, clock);
   }
 
   RevocationList current() {
@@ -112,7 +120,8 @@ class RevocationListsTest : public ::testing::Test {
   std::chrono::seconds advance{0};
   ca::Clock clock = [this] { return std::chrono::system_clock::now() + advance; };
   EnrollmentServiceImpl service{*store, *ca.issuing, {ca::Profile{}}, Policy{}, clock};
-  RevocationLists lists{*store, *ca.issuing, CrlSchedule{}, clock};
+  std::list<RevocationLists> m_lists;
+  RevocationLists& lists = lists_with(CrlSchedule{});
   ossl::EvpPkeyPtr key = testing::make_ec_key();
 };
 
@@ -157,6 +166,7 @@ TEST_F(RevocationListsTest, RevocationsInTheSecondOfASignedCrlWaitForTheNextSeco
   const RevocationList first = current();
   const std::string serial = enroll("CN=quick");
   ASSERT_TRUE(service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, serial, {}, 1}));
+  lists.note_change();
   EXPECT_EQ(current().der, first.der) << "a second CRL within the same second";
   advance += std::chrono::seconds(1);
   EXPECT_EQ(serials_on(current().der), std::vector<std::string>{serial});
@@ -186,7 +196,7 @@ TEST_F(RevocationListsTest, WithoutOnRevocationARevocationWaitsForTheSchedule) {
   CrlSchedule schedule;
   schedule.on_revocation = false;
   schedule.refresh = std::chrono::hours(1);
-  RevocationLists scheduled{*store, *ca.issuing, schedule, clock};
+  RevocationLists& scheduled = lists_with(schedule);
   const Bytes first = scheduled.current()->der;
   revoke(enroll("CN=waits"), 1);
   advance += std::chrono::minutes(30);
@@ -198,7 +208,7 @@ TEST_F(RevocationListsTest, WithoutOnRevocationARevocationWaitsForTheSchedule) {
 // A hold suspends (certificateHold on the CRL); lifting it takes the certificate off the full
 // CRL, and the delta CRL says removeFromCRL (RFC 5280 5.3.1).
 TEST_F(RevocationListsTest, AHoldIsListedAndALiftedHoldIsRemoveFromCrlOnTheDelta) {
-  RevocationLists lists_with_deltas{*store, *ca.issuing, with_deltas(), clock};
+  RevocationLists& lists_with_deltas = lists_with(with_deltas());
   const std::string held = enroll("CN=held");
   revoke(held, ca::kReasonCertificateHold);
   advance += std::chrono::seconds(1);
@@ -213,7 +223,7 @@ TEST_F(RevocationListsTest, AHoldIsListedAndALiftedHoldIsRemoveFromCrlOnTheDelta
 }
 
 TEST_F(RevocationListsTest, ADeltaCrlNamesItsBaseAndListsOnlyWhatChangedSince) {
-  RevocationLists lists_with_deltas{*store, *ca.issuing, with_deltas(), clock};
+  RevocationLists& lists_with_deltas = lists_with(with_deltas());
   const std::string old_one = enroll("CN=old");
   revoke(old_one, 1);
   advance += std::chrono::seconds(1);
@@ -238,6 +248,20 @@ TEST_F(RevocationListsTest, ADeltaCrlNamesItsBaseAndListsOnlyWhatChangedSince) {
   const RevocationList renewed = delta(lists_with_deltas);
   EXPECT_NE(renewed.der, first_delta.der);
   EXPECT_GT(crl_number(renewed.der), crl_number(first_delta.der));
+}
+
+// Nothing noted, nothing read: a CRL request costs no store scan until a status changes.
+TEST_F(RevocationListsTest, AChangeNobodyNotedIsSeenOnlyAtTheNextRefresh) {
+  CrlSchedule schedule;
+  schedule.refresh = std::chrono::minutes(10);
+  RevocationLists unnoticed{*store, *ca.issuing, schedule, clock};
+  const Bytes first = unnoticed.current()->der;
+  const std::string serial = enroll("CN=unnoticed");
+  ASSERT_TRUE(service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, serial, {}, 1}));
+  advance += std::chrono::seconds(2);
+  EXPECT_EQ(unnoticed.current()->der, first) << "not told, not looked at";
+  unnoticed.note_change();
+  EXPECT_EQ(serials_on(unnoticed.current()->der), std::vector<std::string>{serial});
 }
 
 TEST_F(RevocationListsTest, WithoutDeltaCrlsThereIsNone) {

@@ -305,6 +305,57 @@ TEST_F(RocksDbStoreTest, CrlRecordsAreKeptByKindAndSurviveReopen) {
   EXPECT_EQ(**found_delta, delta);
 }
 
+OutboxRecord outbox_item(const std::string& publisher, const std::string& kind, const std::string& name) {
+  OutboxRecord r;
+  r.publisher = publisher;
+  r.kind = kind;
+  r.name = name;
+  r.der = {0x30, 0x00};
+  r.created_at = 1'700'000'000;
+  return r;
+}
+
+TEST_F(RocksDbStoreTest, OutboxRecordsAreListedPerPublisherAndANewerOneReplacesTheOlder) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  WriteSet writes;
+  writes.outbox = {outbox_item("ldap", "crl", "issuing"), outbox_item("directory", "crl", "issuing"),
+                   outbox_item("ldap", "certificate", "0a")};
+  ASSERT_TRUE(store->commit(writes).has_value());
+  auto ldap = store->list_outbox("ldap", 10);
+  ASSERT_TRUE(ldap.has_value()) << ldap.error().message;
+  ASSERT_EQ(ldap->size(), 2U);
+  EXPECT_EQ(ldap->at(0).kind, "certificate");  // key order: kind, then name
+  EXPECT_NE(ldap->at(0).version, ldap->at(1).version);
+  EXPECT_EQ(store->list_outbox("directory", 10)->size(), 1U);
+  EXPECT_TRUE(store->list_outbox("ld", 10)->empty()) << "a publisher's name is not a prefix of another's";
+
+  const OutboxRecord taken = ldap->at(1);  // the drainer works on this CRL
+  auto newer = outbox_item("ldap", "crl", "issuing");
+  newer.der = {0x30, 0x01, 0x00};
+  writes = WriteSet{};
+  writes.outbox = {newer};
+  ASSERT_TRUE(store->commit(writes).has_value());
+  writes = WriteSet{};
+  writes.outbox_done = {taken};  // published the older one: the newer one stays
+  ASSERT_TRUE(store->commit(writes).has_value());
+  ldap = store->list_outbox("ldap", 10);
+  ASSERT_EQ(ldap->size(), 2U);
+  EXPECT_EQ(ldap->at(1).der, newer.der);
+
+  OutboxRecord retry = ldap->at(1);
+  retry.attempts = 3;
+  retry.last_error = "server down";
+  writes = WriteSet{};
+  writes.outbox_retry = {retry};
+  ASSERT_TRUE(store->commit(writes).has_value());
+  EXPECT_EQ(store->list_outbox("ldap", 10)->at(1), retry);
+  writes = WriteSet{};
+  writes.outbox_done = {retry, ldap->at(0)};
+  ASSERT_TRUE(store->commit(writes).has_value());
+  EXPECT_TRUE(store->list_outbox("ldap", 10)->empty());
+}
+
 // A store written before the revoked index existed: the first read-write open fills the index,
 // so no certificate revoked back then is missing from the CRL; a read-only open says why not.
 TEST_F(RocksDbStoreTest, AStoreWithoutTheRevokedIndexGetsItFilledOnOpen) {
@@ -637,7 +688,8 @@ TEST_F(RocksDbStoreTest, CorruptRecordOnDiskIsSystemFailure) {
         {"open-transactions", rocksdb::ColumnFamilyOptions()},
         {"revoked", rocksdb::ColumnFamilyOptions()},
         {"passwords", rocksdb::ColumnFamilyOptions()},
-        {"crls", rocksdb::ColumnFamilyOptions()}};
+        {"crls", rocksdb::ColumnFamilyOptions()},
+        {"outbox", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());

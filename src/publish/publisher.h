@@ -1,0 +1,36 @@
+#pragma once
+// Publishers put what relying parties fetch (CA certificates, CRLs, optionally issued certificates)
+// where they fetch it: a directory a web server or CDN serves, an LDAP directory. They are called by
+// the outbox drainer, never on a request's path, so a publisher that is down delays publishing only.
+#include <string>
+
+#include "common/bytes.h"
+#include "common/error.h"
+
+namespace enrolld::publish {
+
+// One thing to publish. `kind` says what it is; `name` tells items of one kind apart.
+struct Publication {
+  enum class Kind { kCaCertificate, kCrl, kDeltaCrl, kCertificate };
+  Kind kind = Kind::kCrl;
+  // kCaCertificate: "issuing" or "root"; kCrl / kDeltaCrl: "issuing" (or "root"); kCertificate: lower-case hex
+  // serial, as ossl::integer_hex writes it.
+  std::string name;
+  std::string subject;  // RFC 2253 subject of the certificate (kCaCertificate, kCertificate); empty otherwise
+  Bytes der;            // the DER certificate or CRL
+};
+
+// Thread-safety: publish() is called from one thread at a time (the drainer's).
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+  virtual const std::string& name() const = 0;  // for logs and the backlog ("directory", "ldap")
+  // Puts `item` in place, replacing an older one of the same kind and name. Returns kSystemUnavailable when the
+  // target cannot take it now (down, unreachable, disk full: the drainer retries later with back-off), kConfigInvalid
+  // when it never will (e.g. bad credentials, no such base DN) — also retried, but logged as an error.
+  // kSystemFailure when `item` itself is malformed (a name that could escape its folder or DN, no DER): a bug
+  // upstream; nothing is written.
+  [[nodiscard]] virtual Status publish(const Publication& item) = 0;
+};
+
+}  // namespace enrolld::publish

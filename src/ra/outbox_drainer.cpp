@@ -1,0 +1,104 @@
+#include "ra/outbox_drainer.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "common/log.h"
+
+namespace enrolld::ra {
+
+namespace {
+
+constexpr std::size_t kBatch = 256;  // records per publisher and round
+constexpr std::size_t kBacklogScan = 1'000'000;
+constexpr std::int64_t kMaxBackoffSeconds = 300;
+
+std::optional<publish::Publication::Kind> kind_of(const std::string& kind) {
+  using Kind = publish::Publication::Kind;
+  if (kind == kOutboxCaCertificate) return Kind::kCaCertificate;
+  if (kind == kOutboxCrl) return Kind::kCrl;
+  if (kind == kOutboxDeltaCrl) return Kind::kDeltaCrl;
+  if (kind == kOutboxCertificate) return Kind::kCertificate;
+  return std::nullopt;
+}
+
+std::int64_t backoff_seconds(int attempts) {
+  return std::min(kMaxBackoffSeconds, std::int64_t{1} << std::clamp(attempts - 1, 0, 16));
+}
+
+}  // namespace
+
+OutboxDrainer::OutboxDrainer(store::Store& store, std::vector<std::unique_ptr<publish::Publisher>> publishers,
+                             Clock clock)
+    : m_store(store), m_publishers(std::move(publishers)), m_clock(std::move(clock)) {}
+
+std::vector<std::string> OutboxDrainer::publisher_names() const {
+  std::vector<std::string> names;
+  for (const auto& publisher : m_publishers) names.push_back(publisher->name());
+  return names;
+}
+
+Result<std::size_t> OutboxDrainer::drain_once() {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count();
+  std::size_t published = 0;
+  for (auto& publisher : m_publishers) {
+    auto done = drain(*publisher, now);
+    if (!done) return done;
+    published += *done;
+  }
+  return published;
+}
+
+Result<std::size_t> OutboxDrainer::drain(publish::Publisher& publisher, std::int64_t now) {
+  auto records = m_store.list_outbox(publisher.name(), kBatch);
+  if (!records) return tl::unexpected(records.error());
+  std::size_t published = 0;
+  for (auto& record : *records) {
+    if (record.next_attempt_at > now) continue;
+    const auto kind = kind_of(record.kind);
+    Status outcome = kind ? publisher.publish({*kind, record.name, record.subject, record.der})
+                          : Status(fail(ErrorCode::kSystemFailure, "unknown outbox kind '" + record.kind + "'"));
+    store::WriteSet writes;
+    if (outcome) {
+      writes.outbox_done.push_back(record);
+    } else {
+      record.attempts += 1;
+      record.next_attempt_at = now + backoff_seconds(record.attempts);
+      record.last_error = outcome.error().message;
+      writes.outbox_retry.push_back(record);
+    }
+    if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+    if (!outcome) {
+      const auto level =
+          outcome.error().code == ErrorCode::kSystemUnavailable ? spdlog::level::warn : spdlog::level::err;
+      spdlog::log(level, "publish publisher={} kind={} name={} failed (attempt {}, next in {} s): {}", publisher.name(),
+                  record.kind, record.name, record.attempts, record.next_attempt_at - now, outcome.error().message);
+      break;  // the rest would meet the same publisher
+    }
+    spdlog::info("published publisher={} kind={} name={}", publisher.name(), record.kind, record.name);
+    ++published;
+  }
+  return published;
+}
+
+Result<std::vector<PublisherBacklog>> OutboxDrainer::backlog() {
+  std::vector<PublisherBacklog> out;
+  for (const auto& publisher : m_publishers) {
+    auto records = m_store.list_outbox(publisher->name(), kBacklogScan);
+    if (!records) return tl::unexpected(records.error());
+    PublisherBacklog backlog{publisher->name(), records->size(), 0, 0, {}};
+    for (const auto& record : *records) {
+      if (backlog.oldest_created_at == 0 || record.created_at < backlog.oldest_created_at) {
+        backlog.oldest_created_at = record.created_at;
+      }
+      if (record.attempts > backlog.attempts) {
+        backlog.attempts = record.attempts;
+        backlog.last_error = record.last_error;
+      }
+    }
+    out.push_back(std::move(backlog));
+  }
+  return out;
+}
+
+}  // namespace enrolld::ra

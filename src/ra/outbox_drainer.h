@@ -1,0 +1,60 @@
+#pragma once
+// Drains the store's outbox into the publishers (directory, LDAP): issuance and CRL signing only
+// write outbox records, so they never wait for a publisher, and a publisher that is down catches
+// up when it is back, with back-off in between.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "publish/publisher.h"
+#include "store/store.h"
+
+namespace enrolld::ra {
+
+// What one publisher still has to do.
+struct PublisherBacklog {
+  std::string publisher;
+  std::size_t waiting = 0;
+  std::int64_t oldest_created_at = 0;  // 0 when nothing waits
+  int attempts = 0;                    // most failed attempts of a waiting record
+  std::string last_error;
+};
+
+// Outbox kinds, as the store keeps them.
+inline constexpr const char* kOutboxCaCertificate = "ca-certificate";
+inline constexpr const char* kOutboxCrl = "crl";
+inline constexpr const char* kOutboxDeltaCrl = "delta-crl";
+inline constexpr const char* kOutboxCertificate = "certificate";
+
+// Thread-safety: drain_once() from one thread (the appliance's publishing thread); backlog()
+// from any. The store must outlive this object.
+class OutboxDrainer {
+ public:
+  OutboxDrainer(store::Store& store, std::vector<std::unique_ptr<publish::Publisher>> publishers, Clock clock);
+
+  // Publishes, per publisher, the records that are due, until one fails: the publisher is down
+  // or refusing, and the rest would fail the same way. A failure is stored with its back-off
+  // (1 s, doubling, at most 5 min). Returns how many records were published. Errors:
+  // kSystemUnavailable / kSystemFailure (store).
+  [[nodiscard]] Result<std::size_t> drain_once();
+
+  // What waits, per publisher. Errors: as the store's.
+  [[nodiscard]] Result<std::vector<PublisherBacklog>> backlog();
+
+  // The names of the publishers, in configuration order.
+  std::vector<std::string> publisher_names() const;
+
+ private:
+  Result<std::size_t> drain(publish::Publisher& publisher, std::int64_t now);
+
+  store::Store& m_store;
+  std::vector<std::unique_ptr<publish::Publisher>> m_publishers;
+  Clock m_clock;
+};
+
+}  // namespace enrolld::ra

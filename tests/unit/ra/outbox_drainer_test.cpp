@@ -1,0 +1,149 @@
+// The outbox on the real stack (RocksDB, a real DirectoryPublisher): issuance and CRL signing
+// only queue what the publishers need; a publisher that cannot write keeps it, backs off, and
+// catches up when it can write again; a newer CRL replaces an older one still waiting.
+#include "ra/outbox_drainer.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "publish/directory_publisher.h"
+#include "ra/enrollment_service_impl.h"
+#include "store/rocksdb/rocksdb_store.h"
+#include "support/softhsm_fixture.h"
+
+namespace enrolld::ra {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class OutboxDrainerTest : public ::testing::Test {
+ protected:
+  static Policy publishing_everything() {
+    Policy policy;
+    policy.crl.publishers = {"directory"};
+    policy.certificate_publishers = {"directory"};
+    return policy;
+  }
+
+  std::string enroll(const std::string& subject) {
+    CertificationRequest request;
+    request.transaction_id_hex = to_hex(random_bytes(16));
+    request.requester = Requester{"mac:tester", ""};
+    request.subject_der = testing::name_der(subject);
+    request.public_key_der = testing::public_key_der(key.get());
+    request.fingerprint = random_bytes(32);
+    request.confirmation_supported = false;
+    std::string serial;
+    auto reply = service.submit(request, {}, [&](const Decision& decision) -> Result<Bytes> {
+      auto cert = ossl::x509_from_der(std::get<IssuedCertificate>(decision).certificate_der);
+      serial = ossl::integer_hex(::X509_get0_serialNumber(cert->get()));
+      return to_bytes("reply");
+    });
+    EXPECT_TRUE(reply) << (reply ? "" : reply.error().message);
+    return serial;
+  }
+
+  OutboxDrainer drainer_into(const fs::path& root) {
+    std::vector<std::unique_ptr<publish::Publisher>> publishers;
+    publishers.push_back(std::make_unique<publish::DirectoryPublisher>(root));
+    return OutboxDrainer(*store, std::move(publishers), clock);
+  }
+
+  std::size_t waiting(OutboxDrainer& drainer) {
+    auto backlog = drainer.backlog();
+    EXPECT_TRUE(backlog) << (backlog ? "" : backlog.error().message);
+    return backlog && !backlog->empty() ? backlog->front().waiting : 0;
+  }
+
+  testing::SoftHsmToken token;
+  testing::TestCa ca = testing::make_test_ca(token);
+  testing::TempDir dir{"enrolld-outbox-test"};
+  std::unique_ptr<store::RocksDbStore> store = std::move(*store::RocksDbStore::open((dir.path() / "db").string()));
+  std::chrono::seconds advance{0};
+  Clock clock = [this] { return std::chrono::system_clock::now() + advance; };
+  EnrollmentServiceImpl service{*store, *ca.issuing, {ca::Profile{}}, publishing_everything(), clock};
+  ossl::EvpPkeyPtr key = testing::make_ec_key();
+};
+
+TEST_F(OutboxDrainerTest, IssuedCertificatesAndCrlsReachTheDirectory) {
+  const std::string serial = enroll("CN=published");
+  ASSERT_TRUE(service.current_crl());
+  const fs::path www = dir.path() / "www";
+  OutboxDrainer drainer = drainer_into(www);
+  EXPECT_EQ(waiting(drainer), 2U) << "the certificate and the CRL";
+  auto published = drainer.drain_once();
+  ASSERT_TRUE(published) << published.error().message;
+  EXPECT_EQ(*published, 2U);
+  EXPECT_EQ(waiting(drainer), 0U);
+  auto cert = store->find_certificate(serial);
+  ASSERT_TRUE(cert && *cert);
+  const std::string cert_file = read_file(www / "certs" / (serial + ".crt"));
+  EXPECT_EQ(Bytes(cert_file.begin(), cert_file.end()), (*cert)->der);
+  const std::string crl_file = read_file(www / "issuing.crl");
+  EXPECT_EQ(Bytes(crl_file.begin(), crl_file.end()), service.current_crl()->der);
+}
+
+// The publisher cannot write (its folder would be below a regular file); it backs off, keeps
+// everything, and catches up with the newest CRL once it can write again.
+TEST_F(OutboxDrainerTest, APublisherThatCannotWriteBacksOffAndCatchesUp) {
+  const fs::path blocker = dir.path() / "blocker";
+  { std::ofstream(blocker) << "a file where the folder should be"; }
+  OutboxDrainer drainer = drainer_into(blocker / "www");
+  enroll("CN=while-down");
+  ASSERT_TRUE(service.current_crl());
+  auto first = drainer.drain_once();
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(*first, 0U);
+  auto backlog = drainer.backlog();
+  ASSERT_TRUE(backlog);
+  EXPECT_EQ(backlog->front().waiting, 2U);
+  EXPECT_EQ(backlog->front().attempts, 1);
+  EXPECT_FALSE(backlog->front().last_error.empty());
+  EXPECT_GT(backlog->front().oldest_created_at, 0);
+
+  // Within the back-off nothing is tried again.
+  ASSERT_TRUE(drainer.drain_once());
+  EXPECT_EQ(drainer.backlog()->front().attempts, 1);
+
+  // A revocation meanwhile: the newer CRL replaces the one waiting.
+  const std::string revoked = enroll("CN=revoked-while-down");
+  ASSERT_TRUE(service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, revoked, {}, 1}));
+  advance += std::chrono::seconds(2);
+  const Bytes newest = service.current_crl()->der;
+  EXPECT_EQ(waiting(drainer), 3U) << "two certificates and one CRL";
+
+  fs::remove(blocker);
+  advance += std::chrono::seconds(5);  // past the back-off
+  auto caught_up = drainer.drain_once();
+  ASSERT_TRUE(caught_up) << caught_up.error().message;
+  EXPECT_EQ(*caught_up, 3U);
+  EXPECT_EQ(waiting(drainer), 0U);
+  const std::string crl_file = read_file(blocker / "www" / "issuing.crl");
+  EXPECT_EQ(Bytes(crl_file.begin(), crl_file.end()), newest);
+}
+
+TEST_F(OutboxDrainerTest, WithoutCertificatePublishingOnlyCrlsAreQueued) {
+  Policy crls_only;
+  crls_only.crl.publishers = {"directory"};
+  EnrollmentServiceImpl quiet{*store, *ca.issuing, {ca::Profile{}}, crls_only, clock};
+  CertificationRequest request;
+  request.transaction_id_hex = to_hex(random_bytes(16));
+  request.requester = Requester{"mac:tester", ""};
+  request.subject_der = testing::name_der("CN=not-published");
+  request.public_key_der = testing::public_key_der(key.get());
+  request.fingerprint = random_bytes(32);
+  ASSERT_TRUE(quiet.submit(request, {}, [](const Decision&) -> Result<Bytes> { return to_bytes("r"); }));
+  OutboxDrainer drainer = drainer_into(dir.path() / "www");
+  EXPECT_EQ(waiting(drainer), 0U);
+  ASSERT_TRUE(quiet.current_crl());
+  EXPECT_EQ(waiting(drainer), 1U);
+}
+
+}  // namespace
+}  // namespace enrolld::ra
