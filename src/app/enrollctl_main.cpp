@@ -10,6 +10,7 @@
 //   enrollctl --config FILE [--admin-url URL] est-user list | remove USER
 //   enrollctl --config FILE [--admin-url URL] revoke SERIAL --reason REASON [--officer NAME]
 //   enrollctl --config FILE [--admin-url URL] status
+//   enrollctl [--config FILE] ca init | create-intermediate | csr | import   (see --help)
 
 #include <algorithm>
 #include <ctime>
@@ -28,6 +29,7 @@
 #include "app/admin_client.h"
 #include "app/config.h"
 #include "app/core.h"
+#include "app/enrollctl_ca.h"
 #include "app/root_rollover.h"
 #include "common/openssl_util.h"
 #include "store/rocksdb/rocksdb_store.h"
@@ -374,6 +376,7 @@ int main(int argc, char** argv) {
   rollover->add_option("--out", rollover_out, "folder for new-with-new.pem, new-with-old.pem, old-with-new.pem")
       ->required();
   rollover->add_option("--validity-days", rollover_days, "validity of the new root")->capture_default_str();
+  const enrolld::app::CaSetupCommands ca_setup(*ca);
   std::string admin_url;
   cli.add_option("--admin-url", admin_url, "enrolld's admin listener (default: from [admin] in the config)");
   std::string transaction;
@@ -451,6 +454,7 @@ int main(int argc, char** argv) {
     return decide(*admin, transaction, officer, *reject ? std::optional<std::string>(reason) : std::nullopt);
   }
 
+  if (ca_setup.chosen()) return ca_setup.run(config_file);
   if (*rollover) return roll_root_over(config_file, root_key, new_key, rollover_out, rollover_days);
 
   if (*process) {

@@ -151,4 +151,72 @@ Result<ossl::X509Ptr> make_ocsp_signing_certificate(const CaCertificateSpec& spe
                                   {{NID_id_pkix_OCSP_noCheck, "ignored"}});
 }
 
+Result<ossl::X509ReqPtr> make_ca_request(const std::vector<std::pair<std::string, std::string>>& subject,
+                                         const hsm::Signer& signer) {
+  auto name = build_name(subject);
+  if (!name) return tl::unexpected(name.error());
+  ossl::X509ReqPtr request(::X509_REQ_new());
+  ossl::X509ExtensionsPtr extensions(sk_X509_EXTENSION_new_null());
+  if (!request || !extensions || ::X509_REQ_set_version(request.get(), X509_REQ_VERSION_1) != 1 ||
+      ::X509_REQ_set_subject_name(request.get(), name->get()) != 1 ||
+      ::X509_REQ_set_pubkey(request.get(), signer.public_key()) != 1) {
+    return fail(ErrorCode::kSystemFailure, "cannot build the CA request: " + ossl::drain_errors());
+  }
+  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
+                            std::pair{NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"}}) {
+    ::X509_EXTENSION* extension = ::X509V3_EXT_conf_nid(nullptr, nullptr, nid, value);
+    if (extension == nullptr || sk_X509_EXTENSION_push(extensions.get(), extension) == 0) {
+      ::X509_EXTENSION_free(extension);
+      return fail(ErrorCode::kSystemFailure, "cannot build the CA request's extensions");
+    }
+  }
+  if (::X509_REQ_add_extensions(request.get(), extensions.get()) != 1) {
+    return fail(ErrorCode::kSystemFailure, "cannot add the requested extensions: " + ossl::drain_errors());
+  }
+  if (::X509_REQ_sign(request.get(), signer.signing_key(), signer.digest()) <= 0) {
+    return fail(ErrorCode::kSystemUnavailable, "HSM could not sign the request: " + ossl::drain_errors());
+  }
+  if (::X509_REQ_verify(request.get(), signer.public_key()) != 1) {
+    return fail(ErrorCode::kSystemFailure, "HSM signature on the request does not verify");
+  }
+  return request;
+}
+
+Status check_issuing_certificate(const ::X509* cert, const std::vector<ossl::X509Ptr>& chain,
+                                 const hsm::Signer& signer) {
+  ::X509* subject = const_cast<::X509*>(cert);
+  if (::EVP_PKEY_eq(::X509_get0_pubkey(subject), signer.public_key()) != 1) {
+    return fail(ErrorCode::kConfigInvalid, "the certificate is not for the CA key in the HSM");
+  }
+  // RFC 5280 4.2.1.9: "If the basic constraints extension is not present ... or the cA boolean is
+  // not asserted, then the certified public key MUST NOT be used to verify certificate signatures."
+  if (::X509_check_ca(subject) == 0 || (::X509_get_extension_flags(subject) & EXFLAG_KUSAGE) == 0 ||
+      (::X509_get_key_usage(subject) & KU_KEY_CERT_SIGN) == 0) {
+    return fail(ErrorCode::kConfigInvalid, "the certificate is not a CA certificate with keyUsage keyCertSign");
+  }
+  if (chain.empty() || ::X509_check_issued(chain.back().get(), chain.back().get()) != X509_V_OK) {
+    return fail(ErrorCode::kConfigInvalid, "the chain must end with a self-signed root CA certificate");
+  }
+  std::unique_ptr<::X509_STORE, ossl::Deleter<::X509_STORE_free>> anchors(::X509_STORE_new());
+  std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE_CTX_free>> context(::X509_STORE_CTX_new());
+  ossl::X509StackPtr untrusted(sk_X509_new_null());
+  if (!anchors || !context || !untrusted || ::X509_STORE_add_cert(anchors.get(), chain.back().get()) != 1) {
+    return fail(ErrorCode::kSystemFailure, "out of memory");
+  }
+  for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+    if (sk_X509_push(untrusted.get(), ossl::up_ref(chain[i].get()).release()) == 0) {
+      return fail(ErrorCode::kSystemFailure, "out of memory");
+    }
+  }
+  if (::X509_STORE_CTX_init(context.get(), anchors.get(), subject, untrusted.get()) != 1) {
+    return fail(ErrorCode::kSystemFailure, "cannot set up path validation");
+  }
+  if (::X509_verify_cert(context.get()) != 1) {
+    return fail(ErrorCode::kConfigInvalid,
+                std::string("the chain does not validate the certificate: ") +
+                    ::X509_verify_cert_error_string(::X509_STORE_CTX_get_error(context.get())));
+  }
+  return {};
+}
+
 }  // namespace enrolld::ca

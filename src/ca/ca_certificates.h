@@ -41,6 +41,19 @@ Result<ossl::X509Ptr> make_key_generation_certificate(const CaCertificateSpec& s
 Result<ossl::X509Ptr> make_ocsp_signing_certificate(const CaCertificateSpec& spec, ::EVP_PKEY* subject_key,
                                                     const ::X509* issuer, const hsm::Signer& issuer_signer);
 
+// Returns a PKCS#10 request for the CA key of `signer` with `subject`, asking for a CA
+// certificate (basicConstraints cA:TRUE, keyUsage keyCertSign and cRLSign), signed in the HSM and
+// checked: what an outside CA signs when enrolld's issuing CA lives under an existing root.
+// Errors: kConfigInvalid (bad subject), kSystemUnavailable (HSM), kSystemFailure.
+Result<ossl::X509ReqPtr> make_ca_request(const std::vector<std::pair<std::string, std::string>>& subject,
+                                         const hsm::Signer& signer);
+
+// Checks that `cert` may serve as an issuing CA for the key of `signer`: it certifies that key,
+// is a CA (basicConstraints cA:TRUE, keyUsage keyCertSign) valid now, and `chain` (its issuers,
+// ending with a self-signed root) validates it. Errors: kConfigInvalid saying what is wrong.
+[[nodiscard]] Status check_issuing_certificate(const ::X509* cert, const std::vector<ossl::X509Ptr>& chain,
+                                               const hsm::Signer& signer);
+
 // The certificates of a root CA key update (RFC 4210 4.4.1): the new root (NewWithNew), the new
 // root's key certified by the old root (NewWithOld: relying parties that trust the old root
 // reach the new one), and the old root's key certified by the new root (OldWithNew). All keep
