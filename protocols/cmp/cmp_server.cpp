@@ -329,6 +329,26 @@ bool general_names_include(ByteView general_names_der, const ::X509_NAME* name) 
   return false;
 }
 
+// RFC 5280 4.2.1.13: DistributionPointName ::= CHOICE { fullName [0] GeneralNames, ... }
+// (implicit tags): whether its fullName holds one of `urls`, where this CA publishes its CRLs.
+bool distribution_point_is_ours(ByteView dpn_der, const std::vector<std::string>& urls) {
+  constexpr std::uint8_t kFullNameTag = 0xa0;
+  auto name = der::read_element(dpn_der);
+  if (!name || name->tag != kFullNameTag) return false;
+  const Bytes names_der = der::sequence(name->content);
+  const unsigned char* p = names_der.data();
+  std::unique_ptr<GENERAL_NAMES, ossl::Deleter<::GENERAL_NAMES_free>> names(
+      ::d2i_GENERAL_NAMES(nullptr, &p, static_cast<long>(names_der.size())));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const ::GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+    if (gn->type != GEN_URI) continue;
+    const std::string uri(reinterpret_cast<const char*>(::ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier)),
+                          static_cast<std::size_t>(::ASN1_STRING_length(gn->d.uniformResourceIdentifier)));
+    if (std::find(urls.begin(), urls.end(), uri) != urls.end()) return true;
+  }
+  return false;
+}
+
 std::optional<std::chrono::system_clock::time_point> time_of(ByteView der) {
   const unsigned char* p = der.data();
   std::unique_ptr<::ASN1_TIME, ossl::Deleter<::ASN1_TIME_free>> time(
@@ -339,7 +359,8 @@ std::optional<std::chrono::system_clock::time_point> time_of(ByteView der) {
 // RFC 9480 2.17: CRLStatusList ::= SEQUENCE SIZE (1..MAX) OF CRLStatus,
 // CRLStatus ::= SEQUENCE { source CRLSource, thisUpdate Time OPTIONAL },
 // CRLSource ::= CHOICE { dpn [0] DistributionPointName, issuer [1] GeneralNames } (explicit tags).
-Result<std::vector<CrlStatus>> parse_crl_status_list(const ECMP_ITAV& itav, const ::X509_NAME* ca_name) {
+Result<std::vector<CrlStatus>> parse_crl_status_list(const ECMP_ITAV& itav, const ::X509_NAME* ca_name,
+                                                     const std::vector<std::string>& crl_urls) {
   constexpr std::uint8_t kDpnTag = 0xa0;
   constexpr std::uint8_t kIssuerTag = 0xa1;
   constexpr std::uint8_t kUtcTimeTag = 0x17;
@@ -358,8 +379,10 @@ Result<std::vector<CrlStatus>> parse_crl_status_list(const ECMP_ITAV& itav, cons
       return fail(ErrorCode::kBadDataFormat, "a CRLStatus must be { source [0] dpn or [1] issuer, thisUpdate }");
     }
     CrlStatus parsed;
-    // We publish no distribution point yet, so a dpn never names one of ours.
-    parsed.names_this_ca = (*parts)[0].tag == kIssuerTag && general_names_include((*parts)[0].content, ca_name);
+    // A client takes the source from the certificate's cRLDistributionPoints when it has one
+    // (OpenSSL 3.5 does), else from its issuer.
+    parsed.names_this_ca = (*parts)[0].tag == kIssuerTag ? general_names_include((*parts)[0].content, ca_name)
+                                                         : distribution_point_is_ours((*parts)[0].content, crl_urls);
     if (parts->size() == 2) {
       const auto& time = (*parts)[1];
       parsed.this_update =
@@ -1007,7 +1030,7 @@ Bytes CmpServer::root_ca_key_update(const ECMP_ITAV& root_ca_cert) const {
 // RFC 9483 4.3.4: the CRLs newer than those the requester has (SEQUENCE OF CertificateList),
 // or nothing (the value absent) when it is up to date. This CA serves its own CRL only.
 Result<Bytes> CmpServer::crl_update(const ECMP_ITAV& itav) {
-  auto statuses = parse_crl_status_list(itav, m_responder.get());
+  auto statuses = parse_crl_status_list(itav, m_responder.get(), m_options.crl_urls);
   if (!statuses) return tl::unexpected(statuses.error());
   for (const auto& status : *statuses) {
     if (!status.names_this_ca) {

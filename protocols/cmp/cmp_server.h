@@ -3,6 +3,7 @@
 // CoAP all call handle(); it knows nothing of any transport.
 
 #include <string>
+#include <vector>
 
 #include <chrono>
 
@@ -21,6 +22,9 @@ struct CmpServerOptions {
   // RFC 9483 3.1: a messageTime further than this from our clock is refused with badTime.
   std::chrono::seconds max_clock_skew = std::chrono::minutes(10);
   Clock clock = system_clock();
+  // Where this CA publishes its CRLs (the cRLDistributionPoints it writes): a crlStatusList
+  // source naming one of them asks for our CRL.
+  std::vector<std::string> crl_urls;
 };
 
 struct CmpRequestContext {

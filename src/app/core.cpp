@@ -298,6 +298,9 @@ struct Core::Parts {
   static cmp::CmpServerOptions cmp_options(const Config& config) {
     cmp::CmpServerOptions options;
     options.pbm = config.pbm;
+    for (const auto* url : {&config.crl_url, &config.delta_crl_url}) {
+      if (!url->empty()) options.crl_urls.push_back(*url);
+    }
     return options;
   }
 };

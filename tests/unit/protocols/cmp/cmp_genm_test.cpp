@@ -204,6 +204,17 @@ TEST_F(GenmTest, CrlStatusListForThisCaGetsItsCurrentCrlUnlessTheRequesterIsUpTo
   EXPECT_EQ(crls_in(older[0].second), std::vector<Bytes>{current->der});
 }
 
+// OpenSSL 3.5 names the source by the certificate's cRLDistributionPoints when it has one.
+TEST_F(GenmTest, CrlStatusListNamingOurDistributionPointGetsTheCrl) {
+  const Bytes dpn = der::sequence(der::element(0xa0, der::element(0xa0, der::element(0x86, to_bytes(kCrlUrl)))));
+  auto answered = itavs(read_reply(send(genm({{kCrlStatusList, sequence_of({dpn})}}))));
+  ASSERT_EQ(answered.size(), 1U);
+  EXPECT_EQ(answered[0].first, kCrls);
+  auto current = service.current_crl();
+  ASSERT_TRUE(current);
+  EXPECT_EQ(crls_in(answered[0].second), std::vector<Bytes>{current->der});
+}
+
 TEST_F(GenmTest, CrlStatusListForAnotherSourceOrMalformedIsRefused) {
   ossl::X509NamePtr stranger(::X509_NAME_new());
   ::X509_NAME_add_entry_by_txt(stranger.get(), "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("Other CA"),

@@ -115,7 +115,14 @@ class CmpServerTest : public ::testing::Test {
                                       return std::chrono::system_clock::now() + clock_advance;
                                     }};
   ra::StaticSharedSecrets secrets{{{kReference, to_bytes(kSecret)}, {kOtherReference, to_bytes(kOtherSecret)}}};
-  CmpServer server{service, secrets, CmpServerOptions{}};
+  // Where this test CA says it publishes its CRL (crlStatusList sources may name it).
+  static constexpr const char* kCrlUrl = "http://pki.example/issuing.crl";
+  static CmpServerOptions server_options() {
+    CmpServerOptions options;
+    options.crl_urls = {kCrlUrl};
+    return options;
+  }
+  CmpServer server{service, secrets, server_options()};
 };
 
 }  // namespace enrolld::cmp::test
