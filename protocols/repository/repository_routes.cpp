@@ -22,6 +22,11 @@ http::Response der_response(const char* content_type, Bytes der, const char* cac
 }
 
 http::Response unavailable(const http::Request& request, const Error& error) {
+  // The HSM or the store may come back: 503. Anything else (a broken invariant) will not.
+  if (error.code != ErrorCode::kSystemUnavailable) {
+    spdlog::error("repository peer={} path={} CRL failed: {}", request.peer, request.path, error.message);
+    return http::text_response(500, "the CRL cannot be produced; the operator has to look at the log");
+  }
   spdlog::warn("repository peer={} path={} CRL unavailable: {}", request.peer, request.path, error.message);
   http::Response response = http::text_response(503, "the CRL cannot be produced right now; try again");
   response.headers.emplace_back("Retry-After", kRetryAfterSeconds);

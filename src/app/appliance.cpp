@@ -82,6 +82,8 @@ void sweep(Core& core) {
   auto expired = core.expire_overdue();
   if (!expired) spdlog::error("deadline sweep failed: {}", expired.error().message);
   if (expired && *expired > 0) spdlog::info("deadline sweep expired {} transaction(s)", *expired);
+  // With publishers, their thread keeps the CRLs current every second.
+  if (core.has_publishers()) return;
   if (auto crls = core.refresh_crls(); !crls) spdlog::error("scheduled CRL signing failed: {}", crls.error().message);
 }
 

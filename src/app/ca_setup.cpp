@@ -91,8 +91,7 @@ Result<std::string> create_intermediate(const KeyLocation& root_key, const ::X50
 
 Result<std::string> issuing_request(const KeyLocation& key, hsm::KeyType type,
                                     const std::vector<std::pair<std::string, std::string>>& subject) {
-  auto made = hsm::ensure_key_pair(key.token, key.object, type);
-  if (!made) return tl::unexpected(made.error());
+  if (auto ok = make_fresh_key(key, type); !ok) return tl::unexpected(ok.error());
   auto signer = signer_for(key);
   if (!signer) return tl::unexpected(signer.error());
   auto request = ca::make_ca_request(subject, **signer);

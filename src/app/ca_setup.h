@@ -35,8 +35,8 @@ namespace enrolld::app {
                                                       const std::string& key_label, hsm::KeyType type,
                                                       const ca::CaCertificateSpec& spec);
 
-// Makes the key pair `key` if the token has none of that label, and returns a PKCS#10 request
-// for it (PEM) asking for a CA certificate. Errors: as init_root.
+// Makes a new key pair `key` (a label in use is refused, as for init_root) and returns a PKCS#10
+// request for it (PEM) asking for a CA certificate. Errors: as init_root.
 [[nodiscard]] Result<std::string> issuing_request(const KeyLocation& key, hsm::KeyType type,
                                                   const std::vector<std::pair<std::string, std::string>>& subject);
 

@@ -311,10 +311,16 @@ std::string check_cidr(const std::string& rule) {
   return "";
 }
 
-std::string check_not_empty(const std::string& value) {
-  return value.empty() || value.find_first_of(" \t\r\n,") != std::string::npos
-             ? "must be non-empty, without spaces or commas"
-             : "";
+// A URI prefix ends where a URI's parts do ('/' or ':'): "https://devices.example.com" would
+// also admit "https://devices.example.com.evil.net/".
+std::string check_uri_prefix(const std::string& value) {
+  const bool ok = value.size() >= 2 && value.find_first_of(" \t\r\n,") == std::string::npos &&
+                  (value.back() == '/' || value.back() == ':');
+  return ok ? "" : "must be a URI prefix ending in '/' or ':', without spaces or commas";
+}
+
+std::string check_mail_domain(const std::string& value) {
+  return value.rfind("*.", 0) != 0 && check_dns_rule(value).empty() ? "" : "must be a mail domain (no wildcard)";
 }
 
 std::string check_key_usage(const std::string& name) {
@@ -346,8 +352,8 @@ ProfileList profile_list(ProfileConfig& profile, const std::string& key) {
   if (key == "subject_forbidden") return {&profile.subject_forbidden, check_attribute};
   if (key == "san_dns") return {&profile.san_dns, check_dns_rule};
   if (key == "san_ip") return {&profile.san_ip, check_cidr};
-  if (key == "san_uri") return {&profile.san_uri, check_not_empty};
-  if (key == "san_email") return {&profile.san_email, check_dns_rule};
+  if (key == "san_uri") return {&profile.san_uri, check_uri_prefix};
+  if (key == "san_email") return {&profile.san_email, check_mail_domain};
   if (key == "key_usage") return {&profile.key_usage, check_key_usage};
   if (key == "extended_key_usage") return {&profile.extended_key_usage, check_extended_key_usage};
   if (key == "certificate_policies") return {&profile.certificate_policies, check_oid};

@@ -281,7 +281,7 @@ struct Core::Parts {
     for (const auto& name : outbox.publisher_names()) {
       for (auto [which, cert] : {std::pair{"issuing", chain.front().get()}, std::pair{"root", chain.back().get()}}) {
         writes.outbox.push_back({name,
-                                 ra::kOutboxCaCertificate,
+                                 store::kOutboxCaCertificate,
                                  which,
                                  ossl::name_to_string(::X509_get_subject_name(cert)),
                                  ossl::der_of(cert),

@@ -69,7 +69,7 @@ CaSetupCommands::CaSetupCommands(CLI::App& ca) {
   m_intermediate->add_option("--out", m_out, "where to write its certificate (PEM)")->required();
 
   m_csr = ca.add_subcommand("csr", "a CSR for an issuing CA key in the HSM, for an outside root to sign");
-  m_csr->add_option("--key", m_key, "the issuing CA's key (pkcs11: URI; made if absent)")->required();
+  m_csr->add_option("--key", m_key, "the issuing CA's new key (pkcs11: URI; a label in use is refused)")->required();
   m_csr->add_option("--subject", m_subject, "e.g. /O=Example/CN=Example Issuing CA")->required();
   m_csr->add_option("--key-type", m_key_type, key_types)->capture_default_str();
   m_csr->add_option("--out", m_out, "where to write the CSR (PEM)")->required();

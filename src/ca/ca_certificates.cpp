@@ -190,7 +190,9 @@ Status check_issuing_certificate(const ::X509* cert, const std::vector<ossl::X50
   }
   // RFC 5280 4.2.1.9: "If the basic constraints extension is not present ... or the cA boolean is
   // not asserted, then the certified public key MUST NOT be used to verify certificate signatures."
-  if (::X509_check_ca(subject) == 0 || (::X509_get_extension_flags(subject) & EXFLAG_KUSAGE) == 0 ||
+  // X509_check_ca() is 1 only for basicConstraints cA:TRUE; its other non-zero answers are for
+  // certificates without basicConstraints.
+  if (::X509_check_ca(subject) != 1 || (::X509_get_extension_flags(subject) & EXFLAG_KUSAGE) == 0 ||
       (::X509_get_key_usage(subject) & KU_KEY_CERT_SIGN) == 0) {
     return fail(ErrorCode::kConfigInvalid, "the certificate is not a CA certificate with keyUsage keyCertSign");
   }

@@ -154,6 +154,11 @@ std::string signer_problem(const ::X509* ca, const hsm::Signer& signer, ::X509* 
       (::X509_get_extended_key_usage(certificate) & XKU_OCSP_SIGN) == 0) {
     return "the OCSP signer certificate lacks extended key usage id-kp-OCSPSigning";
   }
+  // Clients refuse every response signed under a delegation that has ended (or not begun).
+  if (::X509_cmp_current_time(::X509_get0_notAfter(certificate)) <= 0 ||
+      ::X509_cmp_current_time(::X509_get0_notBefore(certificate)) >= 0) {
+    return "the OCSP signer certificate is not valid now; issue a new one";
+  }
   return {};
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <set>
 
 #include <openssl/x509v3.h>
 
@@ -48,8 +49,18 @@ Status check_subject(const ::X509_NAME* subject, const Profile& profile) {
   return {};
 }
 
+// A host name as RFC 1123 spells it: labels of letters, digits and hyphens, no wildcard. A
+// requested "*.devices.example" would certify every device at once.
+bool is_host_name(const std::string& name) {
+  if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.') return false;
+  if (name.find("..") != std::string::npos) return false;
+  return name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
+         std::string::npos;
+}
+
 // "*.example.com" covers every name below example.com; anything else only itself.
 bool dns_allowed(const std::string& name, const std::vector<std::string>& rules) {
+  if (!is_host_name(name)) return false;
   const std::string wanted = lower(name);
   return std::any_of(rules.begin(), rules.end(), [&](const std::string& rule) {
     const std::string allowed = lower(rule);
@@ -86,27 +97,36 @@ bool in_range(const ::ASN1_OCTET_STRING* address, const std::string& rule) {
 }
 
 bool email_allowed(const std::string& mailbox, const std::vector<std::string>& domains) {
-  const auto at = mailbox.rfind('@');
-  if (at == std::string::npos) return false;
+  const auto at = mailbox.find('@');
+  if (at == 0 || at == std::string::npos || mailbox.find('@', at + 1) != std::string::npos) return false;
   const std::string domain = lower(mailbox.substr(at + 1));
   return std::any_of(domains.begin(), domains.end(), [&](const std::string& d) { return lower(d) == domain; });
 }
 
+// An address as review patterns see it: an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the
+// IPv4 address it is, so that "IP:10.*" cannot be dodged.
+std::string ip_text(const ::ASN1_OCTET_STRING* address) {
+  static constexpr unsigned char kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  const unsigned char* octets = ::ASN1_STRING_get0_data(address);
+  const int length = ::ASN1_STRING_length(address);
+  const bool mapped = length == 16 && std::equal(octets, octets + 12, kMappedPrefix);
+  const bool v6 = length == 16 && !mapped;
+  char text[INET6_ADDRSTRLEN] = {};
+  if ((length != 4 && length != 16) ||
+      ::inet_ntop(v6 ? AF_INET6 : AF_INET, mapped ? octets + 12 : octets, text, sizeof text) == nullptr) {
+    return "IP:?";
+  }
+  return std::string("IP:") + text;
+}
+
+// One requested name as review rules and messages see it: DNS names and mailboxes in lower
+// case (they compare case-insensitively, and a pattern must not be dodged by "X.EXAMPLE").
 std::string san_text(const GENERAL_NAME* name) {
   switch (name->type) {
-    case GEN_DNS: return "DNS:" + text_of(name->d.dNSName);
+    case GEN_DNS: return "DNS:" + lower(text_of(name->d.dNSName));
     case GEN_URI: return "URI:" + text_of(name->d.uniformResourceIdentifier);
-    case GEN_EMAIL: return "email:" + text_of(name->d.rfc822Name);
-    case GEN_IPADD: {
-      char text[INET6_ADDRSTRLEN] = {};
-      const int length = ::ASN1_STRING_length(name->d.iPAddress);
-      const bool v6 = length == 16;
-      if ((length != 4 && !v6) || ::inet_ntop(v6 ? AF_INET6 : AF_INET, ::ASN1_STRING_get0_data(name->d.iPAddress), text,
-                                              sizeof text) == nullptr) {
-        return "IP:?";
-      }
-      return std::string("IP:") + text;
-    }
+    case GEN_EMAIL: return "email:" + lower(text_of(name->d.rfc822Name));
+    case GEN_IPADD: return ip_text(name->d.iPAddress);
     default: return "other";
   }
 }
@@ -182,8 +202,15 @@ Status check_extensions(ByteView der, const Profile& profile) {
     const unsigned char* p = der.data();
     ossl::X509ExtensionsPtr extensions(::d2i_X509_EXTENSIONS(nullptr, &p, static_cast<long>(der.size())));
     if (!extensions || p != der.data() + der.size()) return refuse("requested extensions are not DER Extensions");
+    std::set<std::string> seen;
     for (int i = 0; i < sk_X509_EXTENSION_num(extensions.get()); ++i) {
-      if (auto ok = check_extension(sk_X509_EXTENSION_value(extensions.get(), i), profile, has_san); !ok) return ok;
+      ::X509_EXTENSION* extension = sk_X509_EXTENSION_value(extensions.get(), i);
+      char oid[80] = {};
+      ::OBJ_obj2txt(oid, sizeof oid, ::X509_EXTENSION_get_object(extension), 1);
+      // RFC 5280 4.2: "A certificate MUST NOT include more than one instance of a particular
+      // extension"; a second subjectAltName would also slip past the checks of the first.
+      if (!seen.insert(oid).second) return refuse(std::string("the request has extension ") + oid + " twice");
+      if (auto ok = check_extension(extension, profile, has_san); !ok) return ok;
     }
   }
   if (profile.san_required && !has_san) return refuse("profile '" + profile.name + "' requires a subjectAltName");
@@ -206,6 +233,9 @@ Status check_request(const CertificationInput& input, const Profile& profile, st
                                               ::OBJ_nid2sn(::EVP_PKEY_get_base_id(key->get())) + " key");
   }
   if (auto ok = check_extensions(input.extensions_der, profile); !ok) return ok;
+  if (input.requested_not_after && *input.requested_not_after <= now) {
+    return refuse("the requested validity has already ended");
+  }
   if (input.requested_not_after && *input.requested_not_after > now + profile.validity.count()) {
     return refuse("the requested validity is longer than the " + std::to_string(profile.validity.count() / 86400) +
                   " days of profile '" + profile.name + "'");

@@ -16,8 +16,6 @@ struct RevokedEntry {
   std::string serial_hex;       // lower-case hex of the positive serial
   std::int64_t revoked_at = 0;  // seconds since the epoch
   int reason = 0;               // RFC 5280 CRLReason; removeFromCRL (8) only on delta CRLs
-
-  bool operator==(const RevokedEntry&) const = default;
 };
 
 inline constexpr int kReasonCertificateHold = 6;

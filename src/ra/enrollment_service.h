@@ -160,11 +160,11 @@ class EnrollmentService {
 
   // Revokes the certificate at once (durable before returning) and writes an audit record.
   // certificateHold suspends it; a held certificate may then be revoked for good with another
-  // reason, or become valid again with removeFromCRL. A certificate may revoke itself, a
-  // requester the certificates it enrolled. Errors: kBadCertId (no such certificate from this
-  // issuer), kCertRevoked (already revoked, or already on hold), kUnexpectedMessage
-  // (removeFromCRL for a certificate not on hold), kNotAuthorized, kUnsupportedRequest (not an
-  // RFC 5280 reason code), kSystemUnavailable.
+  // reason; only an officer lifts a hold (RevocationAdministration, removeFromCRL). A
+  // certificate may revoke itself, a requester the certificates it enrolled. Errors: kBadCertId
+  // (no such certificate from this issuer), kCertRevoked (already revoked, or already on hold),
+  // kNotAuthorized (another requester's certificate, or removeFromCRL), kUnsupportedRequest (not
+  // an RFC 5280 reason code), kSystemUnavailable.
   [[nodiscard]] virtual Status revoke(const RevocationRequest& request) = 0;
 
   // The issuing CA's chain, issuing CA first, DER.
@@ -222,7 +222,6 @@ struct OcspReply {
   Bytes der;
   bool successful = false;
   std::string problem;  // why it is not successful, for the log
-  bool from_cache = false;
 };
 
 // Answers certificate status requests (OCSP) for the issuing CA's certificates.

@@ -7,7 +7,6 @@
 #include <algorithm>
 
 #include "ca/profile_policy.h"
-#include "ra/outbox_drainer.h"
 
 #include <functional>
 
@@ -140,6 +139,11 @@ Status EnrollmentServiceImpl::commit(const store::WriteSet& writes) {
   return {};
 }
 
+std::unique_lock<std::mutex> EnrollmentServiceImpl::lock_serial(std::string_view serial_hex) {
+  if (serial_hex.empty()) return {};
+  return std::unique_lock(m_serial_locks[std::hash<std::string_view>{}(serial_hex) % m_serial_locks.size()]);
+}
+
 std::mutex& EnrollmentServiceImpl::lock_for(std::string_view transaction_id_hex) {
   return m_locks[std::hash<std::string_view>{}(transaction_id_hex) % m_locks.size()];
 }
@@ -189,7 +193,10 @@ Status EnrollmentServiceImpl::supersede(const std::string& old_serial, const std
   if (old_serial.empty() || !m_policy.revoke_replaced_certificate) return {};
   auto found = m_store.find_certificate(old_serial);
   if (!found) return tl::unexpected(found.error());
-  if (!*found || (*found)->status == "revoked") return {};
+  // A held certificate is revoked for good too: a later release must not bring it back.
+  if (!*found || ((*found)->status == "revoked" && (*found)->revocation_reason != ca::kReasonCertificateHold)) {
+    return {};
+  }
   constexpr int kSuperseded = 4;  // RFC 5280 5.3.1
   store::CertificateRecord old = std::move(**found);
   old.status = "revoked";
@@ -285,8 +292,9 @@ bool EnrollmentServiceImpl::needs_review(const CertificationRequest& request, co
   if (m_policy.approval_profiles.contains(profile.name)) return true;
   const ReviewRules& review = m_policy.review;
   auto matches = [](const std::vector<std::string>& patterns, const std::string& text) {
-    return std::any_of(patterns.begin(), patterns.end(),
-                       [&](const std::string& pattern) { return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0; });
+    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
+      return ::fnmatch(pattern.c_str(), text.c_str(), FNM_CASEFOLD) == 0;
+    });
   };
   if (matches(review.requesters, request.requester.identity)) return true;
   if (!review.subjects.empty() && matches(review.subjects, subject_text(request.subject_der))) return true;
@@ -349,6 +357,8 @@ Result<Bytes> EnrollmentServiceImpl::issue_once(const CertificationRequest& requ
 
   store::WriteSet writes;
   writes.new_certificates.push_back(certificate_record(*issued, request, now));
+  // Held until the commit: an officer's revocation of the replaced certificate must not be lost.
+  auto replaced_guard = implicit ? lock_serial(request.replaces_serial_hex) : std::unique_lock<std::mutex>();
   if (implicit) {
     if (auto ok = supersede(request.replaces_serial_hex, issued->serial_hex, request.transaction_id_hex, now, writes);
         !ok) {
@@ -359,7 +369,7 @@ Result<Bytes> EnrollmentServiceImpl::issue_once(const CertificationRequest& requ
   const store::CertificateRecord& issued_record = writes.new_certificates.front();
   for (const auto& publisher : m_policy.certificate_publishers) {
     writes.outbox.push_back({publisher,
-                             kOutboxCertificate,
+                             store::kOutboxCertificate,
                              issued_record.serial_hex,
                              issued_record.subject,
                              issued_record.der,
@@ -456,7 +466,8 @@ Result<std::optional<store::CertificateRecord>> EnrollmentServiceImpl::revoked_c
     const std::string& serial_hex) {
   auto cert = m_store.find_certificate(serial_hex);
   if (!cert) return tl::unexpected(cert.error());
-  if (*cert && (*cert)->status != "revoked") {
+  // A held certificate becomes revoked for good (reason unspecified): a release must not revive it.
+  if (*cert && ((*cert)->status != "revoked" || (*cert)->revocation_reason == ca::kReasonCertificateHold)) {
     (*cert)->status = "revoked";
     (*cert)->revoked_at = now_seconds();  // the CRL's revocationDate
     (*cert)->revocation_reason = 0;       // unspecified: never accepted by its requester
@@ -468,6 +479,7 @@ Status EnrollmentServiceImpl::expire(store::TransactionRecord record, txn::Trans
   auto state = txn.apply(txn::Event::kTimeout);
   if (!state) return tl::unexpected(state.error());
   // An issued certificate that was never confirmed must not stay valid (RFC 4210 5.3.18).
+  auto serial_guard = lock_serial(record.certificate_serial_hex);
   store::WriteSet writes;
   if (!record.certificate_serial_hex.empty()) {
     auto revoked = revoked_certificate(record.certificate_serial_hex);
@@ -508,8 +520,8 @@ Result<std::size_t> EnrollmentServiceImpl::expire_overdue() {
 
 namespace {
 
-constexpr int kReasonCertificateHold = ca::kReasonCertificateHold;
-constexpr int kReasonRemoveFromCrl = ca::kReasonRemoveFromCrl;
+using ca::kReasonCertificateHold;
+using ca::kReasonRemoveFromCrl;
 
 // RFC 5280 5.3.1: reason codes 0-10; 7 is not used.
 Status check_reason(int reason) {
@@ -552,7 +564,12 @@ Status change_status(store::CertificateRecord& cert, int reason, std::int64_t no
 
 Status EnrollmentServiceImpl::revoke(const RevocationRequest& request) {
   if (auto ok = check_reason(request.reason); !ok) return ok;
-  std::lock_guard lock(lock_for(request.serial_hex));
+  // A hold may be an officer's on a suspect device: its requester must not lift it.
+  if (request.reason == kReasonRemoveFromCrl) {
+    return fail(ErrorCode::kNotAuthorized,
+                "only an officer lifts a hold (enrollctl revoke SERIAL --reason removeFromCRL)");
+  }
+  auto serial_guard = lock_serial(request.serial_hex);
   auto found = m_store.find_certificate(request.serial_hex);
   if (!found) return tl::unexpected(found.error());
   if (!*found) return fail(ErrorCode::kBadCertId, "no certificate with serial " + request.serial_hex);
@@ -573,7 +590,7 @@ Status EnrollmentServiceImpl::revoke(const RevocationRequest& request) {
 
 Status EnrollmentServiceImpl::revoke_by_officer(std::string_view serial_hex, int reason, std::string_view officer) {
   if (auto ok = check_reason(reason); !ok) return ok;
-  std::lock_guard lock(lock_for(serial_hex));
+  auto serial_guard = lock_serial(serial_hex);
   auto found = m_store.find_certificate(serial_hex);
   if (!found) return tl::unexpected(found.error());
   if (!*found) return fail(ErrorCode::kNotFound, "no certificate with serial " + std::string(serial_hex));
@@ -626,6 +643,9 @@ Result<Bytes> EnrollmentServiceImpl::confirm(std::string_view transaction_id_hex
   auto state = txn->apply(accepted ? txn::Event::kConfirmed : txn::Event::kRejected);
   if (!state) return tl::unexpected(state.error());
 
+  // The certificate whose status this changes, locked until the commit.
+  auto serial_guard = lock_serial(accepted ? (m_policy.revoke_replaced_certificate ? record.replaces_serial_hex : "")
+                                           : record.certificate_serial_hex);
   store::WriteSet writes;
   if (!accepted) {
     // RFC 9483 4.1.1: a certificate the requester rejected must not stay valid.

@@ -92,6 +92,10 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   // Requests for one transaction ID take the same lock, so a resend racing the original can
   // never issue twice. Striped: unrelated transactions rarely share a lock.
   std::mutex& lock_for(std::string_view transaction_id_hex);
+  // A certificate's status changes (revocation, hold, release, expiry, supersession) hold its
+  // serial's lock from reading the record to committing it. Taken after a transaction's lock,
+  // never before one, and never two at once. Empty serial: no lock.
+  std::unique_lock<std::mutex> lock_serial(std::string_view serial_hex);
   // Commits `writes` to the store and tells the CRLs when a certificate's status changed.
   Status commit(const store::WriteSet& writes);
   const ca::Profile* find_profile(std::string_view name) const;
@@ -138,6 +142,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   std::optional<KeyGenerationAuthority> m_kga;
   std::optional<RootCaUpdate> m_root_update;
   std::array<std::mutex, 64> m_locks;
+  std::array<std::mutex, 64> m_serial_locks;
 };
 
 }  // namespace enrolld::ra

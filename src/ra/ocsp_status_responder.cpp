@@ -26,7 +26,7 @@ OcspReply OcspStatusResponder::answer(ByteView request_der) {
   ca::OcspAnswer answer =
       m_responder.respond(request_der, [this](const std::string& serial_hex) { return status_of(serial_hex); });
   return OcspReply{std::move(answer.der), answer.response_status == OCSP_RESPONSE_STATUS_SUCCESSFUL,
-                   std::move(answer.problem), answer.from_cache};
+                   std::move(answer.problem)};
 }
 
 }  // namespace enrolld::ra

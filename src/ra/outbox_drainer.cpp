@@ -9,16 +9,16 @@ namespace enrolld::ra {
 
 namespace {
 
-constexpr std::size_t kBatch = 256;  // records per publisher and round
+constexpr std::size_t kBatch = 4096;  // records looked at per publisher and round
 constexpr std::size_t kBacklogScan = 1'000'000;
 constexpr std::int64_t kMaxBackoffSeconds = 300;
 
 std::optional<publish::Publication::Kind> kind_of(const std::string& kind) {
   using Kind = publish::Publication::Kind;
-  if (kind == kOutboxCaCertificate) return Kind::kCaCertificate;
-  if (kind == kOutboxCrl) return Kind::kCrl;
-  if (kind == kOutboxDeltaCrl) return Kind::kDeltaCrl;
-  if (kind == kOutboxCertificate) return Kind::kCertificate;
+  if (kind == store::kOutboxCaCertificate) return Kind::kCaCertificate;
+  if (kind == store::kOutboxCrl) return Kind::kCrl;
+  if (kind == store::kOutboxDeltaCrl) return Kind::kDeltaCrl;
+  if (kind == store::kOutboxCertificate) return Kind::kCertificate;
   return std::nullopt;
 }
 
@@ -30,7 +30,10 @@ std::int64_t backoff_seconds(int attempts) {
 
 OutboxDrainer::OutboxDrainer(store::Store& store, std::vector<std::unique_ptr<publish::Publisher>> publishers,
                              Clock clock)
-    : m_store(store), m_publishers(std::move(publishers)), m_clock(std::move(clock)) {}
+    : m_store(store),
+      m_publishers(std::move(publishers)),
+      m_reachability(m_publishers.size()),
+      m_clock(std::move(clock)) {}
 
 std::vector<std::string> OutboxDrainer::publisher_names() const {
   std::vector<std::string> names;
@@ -41,15 +44,16 @@ std::vector<std::string> OutboxDrainer::publisher_names() const {
 Result<std::size_t> OutboxDrainer::drain_once() {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(m_clock().time_since_epoch()).count();
   std::size_t published = 0;
-  for (auto& publisher : m_publishers) {
-    auto done = drain(*publisher, now);
+  for (std::size_t i = 0; i < m_publishers.size(); ++i) {
+    auto done = drain(*m_publishers[i], m_reachability[i], now);
     if (!done) return done;
     published += *done;
   }
   return published;
 }
 
-Result<std::size_t> OutboxDrainer::drain(publish::Publisher& publisher, std::int64_t now) {
+Result<std::size_t> OutboxDrainer::drain(publish::Publisher& publisher, Reachability& reachability, std::int64_t now) {
+  if (now < reachability.retry_at) return 0;
   auto records = m_store.list_outbox(publisher.name(), kBatch);
   if (!records) return tl::unexpected(records.error());
   std::size_t published = 0;
@@ -68,15 +72,22 @@ Result<std::size_t> OutboxDrainer::drain(publish::Publisher& publisher, std::int
       writes.outbox_retry.push_back(record);
     }
     if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
-    if (!outcome) {
-      const auto level =
-          outcome.error().code == ErrorCode::kSystemUnavailable ? spdlog::level::warn : spdlog::level::err;
-      spdlog::log(level, "publish publisher={} kind={} name={} failed (attempt {}, next in {} s): {}", publisher.name(),
-                  record.kind, record.name, record.attempts, record.next_attempt_at - now, outcome.error().message);
-      break;  // the rest would meet the same publisher
+    if (outcome) {
+      reachability.failures = 0;
+      spdlog::info("published publisher={} kind={} name={}", publisher.name(), record.kind, record.name);
+      ++published;
+      continue;
     }
-    spdlog::info("published publisher={} kind={} name={}", publisher.name(), record.kind, record.name);
-    ++published;
+    const bool unreachable = outcome.error().code == ErrorCode::kSystemUnavailable;
+    spdlog::log(unreachable ? spdlog::level::warn : spdlog::level::err,
+                "publish publisher={} kind={} name={} failed (attempt {}, next in {} s): {}", publisher.name(),
+                record.kind, record.name, record.attempts, record.next_attempt_at - now, outcome.error().message);
+    if (unreachable) {
+      // The rest would meet the same unreachable publisher: leave it alone for a while.
+      reachability.failures += 1;
+      reachability.retry_at = now + backoff_seconds(reachability.failures);
+      break;
+    }
   }
   return published;
 }

@@ -25,22 +25,17 @@ struct PublisherBacklog {
   std::string last_error;
 };
 
-// Outbox kinds, as the store keeps them.
-inline constexpr const char* kOutboxCaCertificate = "ca-certificate";
-inline constexpr const char* kOutboxCrl = "crl";
-inline constexpr const char* kOutboxDeltaCrl = "delta-crl";
-inline constexpr const char* kOutboxCertificate = "certificate";
-
 // Thread-safety: drain_once() from one thread (the appliance's publishing thread); backlog()
 // from any. The store must outlive this object.
 class OutboxDrainer {
  public:
   OutboxDrainer(store::Store& store, std::vector<std::unique_ptr<publish::Publisher>> publishers, Clock clock);
 
-  // Publishes, per publisher, the records that are due, until one fails: the publisher is down
-  // or refusing, and the rest would fail the same way. A failure is stored with its back-off
-  // (1 s, doubling, at most 5 min). Returns how many records were published. Errors:
-  // kSystemUnavailable / kSystemFailure (store).
+  // Publishes, per publisher, the records that are due. A publisher that is unreachable
+  // (kSystemUnavailable) is left alone for a back-off (1 s, doubling, at most 5 min) and tried
+  // with one record when it ends; a record it refuses (kConfigInvalid, kSystemFailure) backs off
+  // on its own, and the others go on. Failures are stored with the record. Returns how many
+  // records were published. Errors: kSystemUnavailable / kSystemFailure (store).
   [[nodiscard]] Result<std::size_t> drain_once();
 
   // What waits, per publisher. Errors: as the store's.
@@ -50,10 +45,16 @@ class OutboxDrainer {
   std::vector<std::string> publisher_names() const;
 
  private:
-  Result<std::size_t> drain(publish::Publisher& publisher, std::int64_t now);
+  // A publisher found unreachable, and when to try it again.
+  struct Reachability {
+    int failures = 0;
+    std::int64_t retry_at = 0;
+  };
+  Result<std::size_t> drain(publish::Publisher& publisher, Reachability& reachability, std::int64_t now);
 
   store::Store& m_store;
   std::vector<std::unique_ptr<publish::Publisher>> m_publishers;
+  std::vector<Reachability> m_reachability;  // one per publisher
   Clock m_clock;
 };
 

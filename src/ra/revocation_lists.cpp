@@ -1,10 +1,9 @@
 #include "ra/revocation_lists.h"
 
 #include <algorithm>
+#include <set>
 
 #include <spdlog/spdlog.h>
-
-#include "ra/outbox_drainer.h"
 
 namespace enrolld::ra {
 
@@ -44,18 +43,61 @@ std::vector<ca::RevokedEntry> full_entries(const std::vector<store::CertificateR
   return entries;
 }
 
-// What changed since `since` (the full CRL's thisUpdate): revocations, and holds that were
-// lifted. RFC 5280 5.3.1: removeFromCRL "is for use with delta CRLs ... to indicate that a
-// certificate is to be removed from a CRL ... because the certificate hold was released".
-// A change within the full CRL's own second is listed again: harmless, never lost.
-std::vector<ca::RevokedEntry> delta_entries(const std::vector<store::CertificateRecord>& records, std::int64_t since) {
+std::string key_of(const ca::RevokedEntry& entry) {
+  return entry.serial_hex + ' ' + std::to_string(entry.revoked_at) + ' ' + std::to_string(entry.reason);
+}
+
+// RFC 5280 5.2.4: a delta CRL lists what changed since its base, the full CRL it names: entries
+// the base lacks or lists otherwise, and removeFromCRL for entries of the base that are no longer
+// revoked (a lifted hold, 5.3.1). Computed from the base's own entries, not from timestamps, so a
+// change committed while the base was being signed is never lost.
+// A hold lifted since the base was signed is listed as removeFromCRL too, though the base does
+// not list it: a client that kept an earlier delta (which listed the hold) learns it ended.
+std::vector<ca::RevokedEntry> delta_entries(const std::vector<ca::RevokedEntry>& base,
+                                            const std::vector<ca::RevokedEntry>& now_revoked,
+                                            const std::vector<store::CertificateRecord>& records,
+                                            std::int64_t base_this_update, std::int64_t now) {
+  std::set<std::string> in_base;
+  std::set<std::string> base_serials;
+  for (const auto& entry : base) {
+    in_base.insert(key_of(entry));
+    base_serials.insert(entry.serial_hex);
+  }
   std::vector<ca::RevokedEntry> entries;
+  std::set<std::string> revoked_serials;
+  for (const auto& entry : now_revoked) {
+    revoked_serials.insert(entry.serial_hex);
+    if (!in_base.contains(key_of(entry))) entries.push_back(entry);
+  }
   for (const auto& cert : records) {
-    if (cert.status == "revoked" && cert.revoked_at >= since) {
-      entries.push_back({cert.serial_hex, cert.revoked_at, cert.revocation_reason});
-    } else if (cert.status != "revoked" && cert.hold_released_at >= since) {
-      entries.push_back({cert.serial_hex, cert.hold_released_at, ca::kReasonRemoveFromCrl});
+    if (revoked_serials.contains(cert.serial_hex)) continue;
+    const bool left_the_base = base_serials.contains(cert.serial_hex);
+    const bool released_since = cert.hold_released_at != 0 && cert.hold_released_at >= base_this_update;
+    if (left_the_base || released_since) {
+      entries.push_back(
+          {cert.serial_hex, cert.hold_released_at != 0 ? cert.hold_released_at : now, ca::kReasonRemoveFromCrl});
     }
+  }
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.serial_hex < b.serial_hex; });
+  return entries;
+}
+
+using CrlPtr = std::unique_ptr<::X509_CRL, ossl::Deleter<::X509_CRL_free>>;
+
+// What a stored CRL lists, for a restarted process to compute deltas against it.
+std::vector<ca::RevokedEntry> entries_of(const Bytes& der) {
+  std::vector<ca::RevokedEntry> entries;
+  const unsigned char* p = der.data();
+  CrlPtr crl(::d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+  const STACK_OF(X509_REVOKED)* revoked = crl ? ::X509_CRL_get_REVOKED(crl.get()) : nullptr;
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    const ::X509_REVOKED* entry = sk_X509_REVOKED_value(revoked, i);
+    struct tm tm {};
+    ::ASN1_TIME_to_tm(::X509_REVOKED_get0_revocationDate(entry), &tm);
+    std::unique_ptr<::ASN1_ENUMERATED, ossl::Deleter<::ASN1_ENUMERATED_free>> reason(
+        static_cast<::ASN1_ENUMERATED*>(::X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
+    entries.push_back({ossl::integer_hex(::X509_REVOKED_get0_serialNumber(entry)), ::timegm(&tm),
+                       reason ? static_cast<int>(::ASN1_ENUMERATED_get(reason.get())) : 0});
   }
   return entries;
 }
@@ -75,7 +117,8 @@ Status RevocationLists::load() {
       RevocationList crl{(*stored)->der, time_of((*stored)->this_update)};
       // Never checked against the store by this process: what an earlier one revoked after it
       // signed this CRL must still get onto the next.
-      *slot = Signed{std::move(**stored), std::move(crl), kNeverChecked};
+      std::vector<ca::RevokedEntry> entries = entries_of((*stored)->der);
+      *slot = Signed{std::move(**stored), std::move(crl), kNeverChecked, std::move(entries)};
     }
   }
   m_loaded = true;
@@ -121,7 +164,7 @@ Result<RevocationLists::Signed> RevocationLists::sign(const std::string& kind,
   writes.crls.push_back(record);
   for (const auto& publisher : m_schedule.publishers) {
     writes.outbox.push_back({publisher,
-                             delta_base ? kOutboxDeltaCrl : kOutboxCrl,
+                             delta_base ? store::kOutboxDeltaCrl : store::kOutboxCrl,
                              "issuing",
                              "",
                              record.der,
@@ -136,7 +179,7 @@ Result<RevocationLists::Signed> RevocationLists::sign(const std::string& kind,
   spdlog::info("crl signed kind={} number={} entries={}{}", kind, number, entries.size(),
                delta_base ? " base=" + std::to_string(*delta_base) : "");
   RevocationList crl{record.der, now};
-  return Signed{std::move(record), std::move(crl)};
+  return Signed{std::move(record), std::move(crl), 0, entries};
 }
 
 bool RevocationLists::unchanged(const std::optional<Signed>& crl, std::uint64_t changes, TimePoint now,
@@ -144,10 +187,24 @@ bool RevocationLists::unchanged(const std::optional<Signed>& crl, std::uint64_t 
   return crl && crl->changes_seen == changes && now < crl->crl.this_update + refresh;
 }
 
-Result<RevocationLists::Signed> RevocationLists::current_full(TimePoint now, std::uint64_t changes) {
+// At most one CRL of a kind per second: a newer CRL must say so by a later thisUpdate (RFC 9480
+// 5.3.19.17 compares it). A clock that went back does not hold revocations up: the CRL is signed
+// (its number still grows) and the odd time is logged.
+bool RevocationLists::signed_this_second(const Signed& crl, TimePoint now) const {
+  if (now < crl.crl.this_update) {
+    spdlog::warn("the clock is behind the last CRL's thisUpdate; signing anyway, cRLNumber keeps increasing");
+  }
+  return now == crl.crl.this_update;
+}
+
+Result<RevocationLists::Signed> RevocationLists::current_full(
+    TimePoint now, std::uint64_t changes, std::optional<std::vector<store::CertificateRecord>>& records) {
   if (unchanged(m_full, changes, now, m_schedule.refresh)) return *m_full;
-  auto records = revocation_records();
-  if (!records) return tl::unexpected(records.error());
+  if (!records) {
+    auto read = revocation_records();
+    if (!read) return tl::unexpected(read.error());
+    records = std::move(*read);
+  }
   auto entries = full_entries(*records);
   if (m_full) {
     const bool changed = m_schedule.on_revocation && digest_of(entries) != m_full->record.entries_digest;
@@ -156,10 +213,8 @@ Result<RevocationLists::Signed> RevocationLists::current_full(TimePoint now, std
       m_full->changes_seen = changes;
       return *m_full;
     }
-    // At most one CRL per second: a newer CRL must say so by a later thisUpdate (RFC 9480
-    // 5.3.19.17 compares it), and a thisUpdate ahead of the clock would make it "not yet valid".
     // The change stays unseen, so the next second signs it.
-    if (now <= m_full->crl.this_update) return *m_full;
+    if (signed_this_second(*m_full, now)) return *m_full;
   }
   auto signed_crl = sign(kFull, entries, now, m_schedule.validity, std::nullopt);
   if (!signed_crl) return tl::unexpected(signed_crl.error());
@@ -172,7 +227,8 @@ Result<RevocationList> RevocationLists::current() {
   std::lock_guard lock(m_mutex);
   if (auto ok = load(); !ok) return tl::unexpected(ok.error());
   const std::uint64_t changes = m_changes.load(std::memory_order_acquire);
-  auto full = current_full(std::chrono::time_point_cast<std::chrono::seconds>(m_clock()), changes);
+  std::optional<std::vector<store::CertificateRecord>> records;
+  auto full = current_full(std::chrono::time_point_cast<std::chrono::seconds>(m_clock()), changes, records);
   if (!full) return tl::unexpected(full.error());
   return std::move(full->crl);
 }
@@ -183,23 +239,25 @@ Result<std::optional<RevocationList>> RevocationLists::current_delta() {
   if (auto ok = load(); !ok) return tl::unexpected(ok.error());
   const std::uint64_t changes = m_changes.load(std::memory_order_acquire);
   const auto now = std::chrono::time_point_cast<std::chrono::seconds>(m_clock());
-  auto full = current_full(now, changes);
+  std::optional<std::vector<store::CertificateRecord>> records;
+  auto full = current_full(now, changes, records);
   if (!full) return tl::unexpected(full.error());
   const auto half = m_schedule.delta_validity / 2;
-  if (unchanged(m_delta, changes, now, half) && m_delta->record.base_number == full->record.number) {
-    return std::optional<RevocationList>(m_delta->crl);
+  const bool same_base = m_delta && m_delta->record.base_number == full->record.number;
+  if (same_base && unchanged(m_delta, changes, now, half)) return std::optional<RevocationList>(m_delta->crl);
+  if (!records) {
+    auto read = revocation_records();
+    if (!read) return tl::unexpected(read.error());
+    records = std::move(*read);
   }
-  auto records = revocation_records();
-  if (!records) return tl::unexpected(records.error());
-  auto entries = delta_entries(*records, full->record.this_update);
-  if (m_delta) {
-    const bool same =
-        m_delta->record.base_number == full->record.number && m_delta->record.entries_digest == digest_of(entries);
-    if (same && now < m_delta->crl.this_update + half) {
+  auto entries =
+      delta_entries(full->entries, full_entries(*records), *records, full->record.this_update, seconds_of(now));
+  if (same_base) {
+    if (m_delta->record.entries_digest == digest_of(entries) && now < m_delta->crl.this_update + half) {
       m_delta->changes_seen = changes;
       return std::optional<RevocationList>(m_delta->crl);
     }
-    if (now <= m_delta->crl.this_update) return std::optional<RevocationList>(m_delta->crl);
+    if (signed_this_second(*m_delta, now)) return std::optional<RevocationList>(m_delta->crl);
   }
   auto signed_crl = sign(kDelta, entries, now, m_schedule.delta_validity, full->record.number);
   if (!signed_crl) return tl::unexpected(signed_crl.error());

@@ -61,18 +61,19 @@ class RevocationLists {
   struct Signed {
     store::CrlRecord record;
     RevocationList crl;
-    std::uint64_t changes_seen = 0;  // m_changes when it was last found up to date
-  };
-  struct Entries {
-    std::vector<ca::RevokedEntry> full;   // revoked now
-    std::vector<ca::RevokedEntry> delta;  // changed since the current full CRL
+    std::uint64_t changes_seen = 0;         // m_changes when it was last found up to date
+    std::vector<ca::RevokedEntry> entries;  // what it lists (a delta CRL's base is what a full one lists)
   };
   // The stored CRLs, read once.
   Status load();
   Result<std::vector<store::CertificateRecord>> revocation_records();
-  Result<Signed> current_full(std::chrono::system_clock::time_point now, std::uint64_t changes);
+  // The current full CRL. `records` is what the store's revoked index holds: read here when the
+  // CRL may have to change (and left for the caller), or given by the caller.
+  Result<Signed> current_full(std::chrono::system_clock::time_point now, std::uint64_t changes,
+                              std::optional<std::vector<store::CertificateRecord>>& records);
   // Whether `crl` is still what it should be at `now` without looking at the store: nothing
   // changed since it was found up to date, and it is not past `refresh`.
+  bool signed_this_second(const Signed& crl, std::chrono::system_clock::time_point now) const;
   bool unchanged(const std::optional<Signed>& crl, std::uint64_t changes, std::chrono::system_clock::time_point now,
                  std::chrono::seconds refresh) const;
   Result<Signed> sign(const std::string& kind, const std::vector<ca::RevokedEntry>& entries,

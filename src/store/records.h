@@ -96,6 +96,12 @@ struct PasswordRecord {
 // as what it publishes (an issued certificate, a new CRL), so nothing uncommitted is published and
 // nothing committed is forgotten while a publisher is down. One record per publisher, kind and
 // name: a newer CRL replaces the older one still waiting.
+// Outbox record kinds.
+inline constexpr const char* kOutboxCaCertificate = "ca-certificate";
+inline constexpr const char* kOutboxCrl = "crl";
+inline constexpr const char* kOutboxDeltaCrl = "delta-crl";
+inline constexpr const char* kOutboxCertificate = "certificate";
+
 struct OutboxRecord {
   std::string publisher;  // "directory", "ldap"
   std::string kind;       // "ca-certificate", "crl", "delta-crl", "certificate"

@@ -82,6 +82,10 @@ TEST_F(CaSetupTest, AnIssuingCaUnderAnOutsideRootIsImportedAndIssues) {
   RunResult csr = enrollctl({"ca", "csr", "--key", key_uri("issuing"), "--subject", "/O=Setup Test/CN=Under Outside",
                              "--out", path("issuing.csr").string()});
   ASSERT_TRUE(csr.ok()) << csr.describe();
+  RunResult reused = enrollctl(
+      {"ca", "csr", "--key", key_uri("root"), "--subject", "/CN=Not The Root", "--out", path("root.csr").string()});
+  EXPECT_FALSE(reused.ok()) << "a CSR never reuses a key that exists (it may be the root's)";
+  EXPECT_TRUE(contains(reused.err, "exists already")) << reused.describe();
   RunResult verified = openssl({"req", "-in", path("issuing.csr").string(), "-noout", "-verify"});
   EXPECT_TRUE(contains(verified.both(), "verify OK")) << verified.describe();
 
@@ -103,6 +107,13 @@ TEST_F(CaSetupTest, AnIssuingCaUnderAnOutsideRootIsImportedAndIssues) {
   };
   ASSERT_TRUE(sign("issued.pem", true).ok());
   ASSERT_TRUE(sign("not-a-ca.pem", false).ok());
+  // keyCertSign but no basicConstraints: RFC 5280 4.2.1.9 says it is no CA.
+  const fs::path ext = path("ku-only.ext");
+  std::ofstream(ext) << "keyUsage = critical,keyCertSign,cRLSign\n";
+  ASSERT_TRUE(openssl({"x509", "-req", "-in", path("issuing.csr").string(), "-CA", path("outside.pem").string(),
+                       "-CAkey", path("outside.key").string(), "-days", "30", "-extfile", ext.string(), "-out",
+                       path("ku-only.pem").string()})
+                  .ok());
 
   auto import = [&](const std::string& cert, const std::string& chain) {
     return enrollctl({"ca", "import", "--key", key_uri("issuing"), "--cert", path(cert).string(), "--chain",
@@ -111,6 +122,9 @@ TEST_F(CaSetupTest, AnIssuingCaUnderAnOutsideRootIsImportedAndIssues) {
   RunResult not_ca = import("not-a-ca.pem", "outside.pem");
   EXPECT_FALSE(not_ca.ok());
   EXPECT_TRUE(contains(not_ca.err, "not a CA certificate")) << not_ca.describe();
+  RunResult ku_only = import("ku-only.pem", "outside.pem");
+  EXPECT_FALSE(ku_only.ok());
+  EXPECT_TRUE(contains(ku_only.err, "not a CA certificate")) << ku_only.describe();
   RunResult wrong_chain = import("issued.pem", "root.pem");
   EXPECT_FALSE(wrong_chain.ok());
   EXPECT_TRUE(contains(wrong_chain.err, "does not validate")) << wrong_chain.describe();

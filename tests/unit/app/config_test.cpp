@@ -696,6 +696,9 @@ TEST_F(ConfigTest, ProfileRulesRefuseBadValuesWithTheirLine) {
   expect_invalid(minimal_plus(head + "certificate_policies = [\"policy-1\"]\n"), "certificate_policies", "dotted OID");
   expect_invalid(minimal_plus(head + "san_required = \"yes\"\n"), "san_required", "true or false");
   expect_invalid(minimal_plus(head + "san_uri = \"urn:x\"\n"), "san_uri", "list of strings");
+  expect_invalid(minimal_plus(head + "san_uri = [\"https://devices.example.com\"]\n"), "san_uri",
+                 "ending in '/' or ':'");
+  expect_invalid(minimal_plus(head + "san_email = [\"*.example.com\"]\n"), "san_email", "mail domain");
   expect_invalid(minimal_plus("[review]\nsubjects = \"*\"\n"), "subjects", "review.subjects");
 }
 

@@ -611,7 +611,9 @@ TEST_F(OcspResponderTest, RefusesASignerCertificateThatIsNotAnOcspDelegationOfTh
   auto by_root = make_ocsp_signing_certificate(spec, ocsp_signer->public_key(), test_ca.root.get(), *root_signer);
   hsm::SoftwareSigner other(testing::make_ec_key());
   auto other_key = make_ocsp_signing_certificate(spec, other.public_key(), ca_certificate(), test_ca.issuing->signer());
-  ASSERT_TRUE(no_eku && by_root && other_key);
+  auto expired = make_ocsp_signing_certificate({{{"CN", "Expired responder"}}, std::chrono::seconds(-600), -1},
+                                               ocsp_signer->public_key(), ca_certificate(), test_ca.issuing->signer());
+  ASSERT_TRUE(no_eku && by_root && other_key && expired);
   struct Case {
     const char* what;
     ossl::X509Ptr certificate;
@@ -622,6 +624,7 @@ TEST_F(OcspResponderTest, RefusesASignerCertificateThatIsNotAnOcspDelegationOfTh
   cases.push_back({"issued by the root", std::move(*by_root), "not issued by"});
   cases.push_back({"for another key", std::move(*other_key), "not for the signer's key"});
   cases.push_back({"none", nullptr, "no OCSP signer certificate"});
+  cases.push_back({"expired", std::move(*expired), "not valid now"});
   auto cert = issue("device-1");
   auto id = id_of(cert);
   for (auto& c : cases) {

@@ -117,6 +117,15 @@ TEST_F(ProfilePolicyTest, EachRefusalSaysWhy) {
       {"a kind without rules", input("CN=d1,serialNumber=1", extensions({{NID_subject_alt_name, "RID:1.2.3.4"}})),
        device, "outside what profile 'device' allows"},
       {"empty subject", input(""), plain, "no usable subject"},
+      {"a wildcard name", input("CN=d1,serialNumber=1", extensions({{NID_subject_alt_name, "DNS:*.devices.example"}})),
+       device, "DNS:*.devices.example"},
+      {"two mail domains",
+       input("CN=d1,serialNumber=1", extensions({{NID_subject_alt_name, "email:a@evil.org@example.org"}})), device,
+       "email:a@evil.org@example.org"},
+      {"two subjectAltNames",
+       input("CN=d1,serialNumber=1",
+             extensions({{NID_subject_alt_name, "DNS:a.devices.example"}, {NID_subject_alt_name, "DNS:evil.example"}})),
+       device, "2.5.29.17 twice"},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.description);
@@ -135,6 +144,8 @@ TEST_F(ProfilePolicyTest, ASanCanBeRequiredAndTheValidityIsBounded) {
   expect_refused(in, profile, "longer than the 90 days");
   in.requested_not_after = kNow + 89 * 86400;
   EXPECT_TRUE(check_request(in, profile, kNow));
+  in.requested_not_after = kNow - 1;
+  expect_refused(in, profile, "already ended");
 }
 
 TEST_F(ProfilePolicyTest, AKeyThatIsTooSmallIsBadAlgorithm) {
@@ -153,6 +164,9 @@ TEST_F(ProfilePolicyTest, RequestedSansAreSpelledForReviewRules) {
       requested_san_texts(extensions({{NID_subject_alt_name, "DNS:a.example,IP:10.0.0.1,IP:::1,URI:urn:x,email:a@b"}}));
   EXPECT_EQ(sans, (std::vector<std::string>{"DNS:a.example", "IP:10.0.0.1", "IP:::1", "URI:urn:x", "email:a@b"}));
   EXPECT_TRUE(requested_san_texts({}).empty());
+  // Spelled so that a review pattern cannot be dodged by case or by an IPv4-mapped address.
+  EXPECT_EQ(requested_san_texts(extensions({{NID_subject_alt_name, "DNS:X.Review.Example,IP:::ffff:10.1.2.3"}})),
+            (std::vector<std::string>{"DNS:x.review.example", "IP:10.1.2.3"}));
 }
 
 // What the CA writes from the profile, whatever the request asked for.

@@ -3,6 +3,7 @@
 #include "ra/enrollment_service_impl.h"
 
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include "store/rocksdb/rocksdb_store.h"
 #include "support/softhsm_fixture.h"
@@ -111,11 +112,14 @@ TEST_F(EnrollmentServiceTest, AHeldCertificateIsReleasedOrRevokedForGood) {
   auto as_requester = [&](int reason) {
     return service.revoke(RevocationRequest{"t", Requester{"mac:tester", ""}, serial, {}, reason});
   };
-  EXPECT_EQ(as_requester(8).error().code, ErrorCode::kUnexpectedMessage) << "not on hold: nothing to release";
+  EXPECT_EQ(service.revoke_by_officer(serial, 8, "alice").error().code, ErrorCode::kUnexpectedMessage)
+      << "not on hold: nothing to release";
   ASSERT_TRUE(as_requester(6));
   EXPECT_EQ(certificate(serial).status, "revoked");
   EXPECT_EQ(as_requester(6).error().code, ErrorCode::kCertRevoked) << "already on hold";
-  ASSERT_TRUE(as_requester(8));
+  EXPECT_EQ(as_requester(8).error().code, ErrorCode::kNotAuthorized) << "only an officer lifts a hold";
+  EXPECT_EQ(certificate(serial).status, "revoked");
+  ASSERT_TRUE(service.revoke_by_officer(serial, 8, "alice"));
   store::CertificateRecord released = certificate(serial);
   EXPECT_EQ(released.status, "valid");
   EXPECT_EQ(released.revocation_reason, 0);
@@ -124,7 +128,8 @@ TEST_F(EnrollmentServiceTest, AHeldCertificateIsReleasedOrRevokedForGood) {
   ASSERT_TRUE(as_requester(6));
   ASSERT_TRUE(as_requester(1)) << "a held certificate may be revoked for good";
   EXPECT_EQ(certificate(serial).revocation_reason, 1);
-  EXPECT_EQ(as_requester(8).error().code, ErrorCode::kUnexpectedMessage) << "a final revocation cannot be lifted";
+  EXPECT_EQ(service.revoke_by_officer(serial, 8, "alice").error().code, ErrorCode::kUnexpectedMessage)
+      << "a final revocation cannot be lifted";
   EXPECT_EQ(as_requester(4).error().code, ErrorCode::kCertRevoked);
   EXPECT_EQ(as_requester(7).error().code, ErrorCode::kUnsupportedRequest) << "7 is not a CRLReason";
 
@@ -153,6 +158,61 @@ TEST_F(EnrollmentServiceTest, AnOfficerRevokesAnyCertificateAndIsNamedInTheAudit
   EXPECT_EQ(audit->at(1).actor, "officer:bob");
   EXPECT_EQ(audit->at(1).action, "release-hold");
   EXPECT_EQ(audit->at(2).detail, "reason=3 enrollctl");
+}
+
+// Seed 004's manual review list: patterns on subject, requested SANs and requester hold a
+// request for an officer whatever its profile; case and address forms do not dodge them.
+TEST_F(EnrollmentServiceTest, TheReviewListHoldsMatchingRequestsForAnOfficer) {
+  Policy policy;
+  policy.review = {{"*CN=admin*"}, {"DNS:*.bank.example", "IP:10.*"}, {"vendor:*"}};
+  EnrollmentServiceImpl service(*store, *ca.issuing, {ca::Profile{}}, policy, system_clock());
+  auto held = [&](const std::string& subject, const std::string& requester, const std::string& san) {
+    CertificationRequest request;
+    request.transaction_id_hex = to_hex(random_bytes(16));
+    request.requester = Requester{requester, ""};
+    request.subject_der = testing::name_der(subject);
+    request.public_key_der = testing::public_key_der(old_key.get());
+    request.fingerprint = random_bytes(32);
+    if (!san.empty()) {
+      ossl::X509ExtensionsPtr exts(sk_X509_EXTENSION_new_null());
+      sk_X509_EXTENSION_push(exts.get(), ::X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str()));
+      request.extensions_der = ossl::der_with(exts.get(), [](const auto* e, unsigned char** out) {
+        return ::i2d_X509_EXTENSIONS(const_cast<STACK_OF(X509_EXTENSION)*>(e), out);
+      });
+    }
+    bool waiting = false;
+    auto reply = service.submit(request, {}, [&](const Decision& decision) -> Result<Bytes> {
+      waiting = std::holds_alternative<HeldForApproval>(decision);
+      return to_bytes("reply");
+    });
+    EXPECT_TRUE(reply) << (reply ? "" : reply.error().message);
+    return waiting;
+  };
+  EXPECT_TRUE(held("CN=Admin-Console", "mac:tester", ""));
+  EXPECT_TRUE(held("CN=teller", "mac:tester", "DNS:Teller.BANK.example"));
+  EXPECT_TRUE(held("CN=teller", "mac:tester", "IP:::ffff:10.0.0.7"));
+  EXPECT_TRUE(held("CN=sensor", "vendor:CN=Acme CA", ""));
+  EXPECT_FALSE(held("CN=sensor", "mac:tester", "DNS:sensor.plant.example"));
+}
+
+// A certificate put on hold while its key update waits for confirmation is revoked for good when
+// the update is confirmed: a later release of the hold must not bring it back.
+TEST_F(EnrollmentServiceTest, AConfirmedKeyUpdateRevokesAHeldReplacedCertificateForGood) {
+  auto service = service_with(true);
+  const std::string old_serial = enroll(service, old_key.get(), "CN=device");
+  CertificationRequest update;
+  update.transaction_id_hex = to_hex(random_bytes(16));
+  update.requester = Requester{"cert:" + old_serial, old_serial};
+  update.subject_der = testing::name_der("CN=device");
+  update.public_key_der = testing::public_key_der(new_key.get());
+  update.fingerprint = random_bytes(32);
+  update.replaces_serial_hex = old_serial;
+  ASSERT_TRUE(service.submit(update, {}, [](const Decision&) -> Result<Bytes> { return to_bytes("kup"); }));
+  ASSERT_TRUE(service.revoke_by_officer(old_serial, 6, "alice"));
+  ASSERT_TRUE(service.confirm(update.transaction_id_hex, true, random_bytes(32), to_bytes("pkiconf")));
+  EXPECT_EQ(certificate(old_serial).status, "revoked");
+  EXPECT_EQ(certificate(old_serial).revocation_reason, 4) << "superseded, no longer on hold";
+  EXPECT_EQ(service.revoke_by_officer(old_serial, 8, "alice").error().code, ErrorCode::kUnexpectedMessage);
 }
 
 }  // namespace

@@ -81,7 +81,10 @@ class RevocationListsTest : public ::testing::Test {
 
   void revoke(const std::string& serial, int reason) {
     advance += std::chrono::seconds(1);  // each change in a second of its own, as in life
-    auto revoked = service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, serial, {}, reason});
+    // Only an officer lifts a hold.
+    auto revoked = reason == ca::kReasonRemoveFromCrl
+                       ? service.revoke_by_officer(serial, reason, "officer")
+                       : service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, serial, {}, reason});
     ASSERT_TRUE(revoked) << revoked.error().message;
     for (auto& watching : m_lists) watching.note_change();  // as the service tells its own
   }
@@ -182,14 +185,41 @@ TEST_F(RevocationListsTest, ARestartServesTheStoredCrlAndKeepsNumbersIncreasing)
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(again->der, before.der) << "nothing changed: the stored CRL is served, not a new signature";
 
-  advance -= std::chrono::hours(1);  // the clock went back while the process was down
+  // The clock went back an hour while the process was down: the revocation is still signed at
+  // once, and the number follows the stored one, not the clock.
+  advance -= std::chrono::hours(1);
   revoke(enroll("CN=after-restart"), 1);
-  advance += std::chrono::hours(2);
   RevocationLists later{*store, *ca.issuing, CrlSchedule{}, clock};
   auto after = later.current();
   ASSERT_TRUE(after) << after.error().message;
   EXPECT_EQ(serials_on(after->der).size(), 2u);
-  EXPECT_GT(crl_number(after->der), crl_number(before.der));
+  EXPECT_EQ(crl_number(after->der), crl_number(before.der) + 1);
+}
+
+// The service tells its own lists of what it revokes: no one else has to.
+TEST_F(RevocationListsTest, TheServicesOwnCrlSeesItsRevocations) {
+  const RevocationList first = *service.current_crl();
+  const std::string serial = enroll("CN=through-the-service");
+  ASSERT_TRUE(service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, serial, {}, 1}));
+  advance += std::chrono::seconds(1);
+  const RevocationList second = *service.current_crl();
+  EXPECT_EQ(serials_on(second.der), std::vector<std::string>{serial});
+  EXPECT_EQ(crl_number(second.der), crl_number(first.der) + 1);
+}
+
+// A change stamped in the very second its base was signed, or before it but committed after it,
+// is on the delta: deltas are made from the base's own entries, not from timestamps.
+TEST_F(RevocationListsTest, ARevocationInTheBasesOwnSecondIsOnTheDelta) {
+  RevocationLists& deltas = lists_with(with_deltas());
+  const Bytes base = deltas.current()->der;
+  const std::string serial = enroll("CN=same-second");
+  advance -= std::chrono::seconds(10);  // stamped before the base, as by a thread that read the clock earlier
+  ASSERT_TRUE(service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, serial, {}, 1}));
+  deltas.note_change();
+  advance += std::chrono::seconds(11);
+  const RevocationList delta_crl = delta(deltas);
+  EXPECT_EQ(extension_integer(delta_crl.der, NID_delta_crl), crl_number(base));
+  EXPECT_EQ(serials_on(delta_crl.der), std::vector<std::string>{serial});
 }
 
 TEST_F(RevocationListsTest, WithoutOnRevocationARevocationWaitsForTheSchedule) {
@@ -243,11 +273,12 @@ TEST_F(RevocationListsTest, ADeltaCrlNamesItsBaseAndListsOnlyWhatChangedSince) {
   EXPECT_GT(crl_number(first_delta.der), crl_number(full.der)) << "one number sequence for full and delta CRLs";
   EXPECT_EQ(delta(lists_with_deltas).der, first_delta.der) << "nothing changed: the same delta";
 
-  // Half the delta's validity later it is signed again; a new full CRL becomes its base.
+  // Half the delta's validity later it is signed again, against the same base.
   advance += std::chrono::minutes(31);
   const RevocationList renewed = delta(lists_with_deltas);
   EXPECT_NE(renewed.der, first_delta.der);
   EXPECT_GT(crl_number(renewed.der), crl_number(first_delta.der));
+  EXPECT_EQ(extension_integer(renewed.der, NID_delta_crl), crl_number(full.der));
 }
 
 // Nothing noted, nothing read: a CRL request costs no store scan until a status changes.
