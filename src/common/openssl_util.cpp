@@ -4,8 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -153,24 +156,53 @@ std::string pem_of_private_key(const ::EVP_PKEY* key) {
   return std::string(data, static_cast<std::size_t>(len));
 }
 
-Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return fail(ErrorCode::kSystemFailure, "cannot create " + tmp);
+namespace {
+
+// A disk that cannot take a write may come back (space freed, a mount fixed): kSystemUnavailable.
+tl::unexpected<Error> disk_error(const char* what, const std::string& path, int error_number) {
+  return fail(ErrorCode::kSystemUnavailable,
+              std::string("cannot ") + what + " " + path + ": " + std::strerror(error_number));
+}
+
+Status write_all(int fd, std::string_view content, const std::string& path) {
   std::size_t done = 0;
   while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      return fail(ErrorCode::kSystemFailure, "cannot write " + tmp);
-    }
+    const ::ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return disk_error("write", path, n < 0 ? errno : ENOSPC);
     done += static_cast<std::size_t>(n);
   }
-  bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return fail(ErrorCode::kSystemFailure, "cannot replace " + path);
+  return {};
+}
+
+}  // namespace
+
+// A unique temp file next to `path` (a web server never sees half a file, two writers never share
+// a temp file), synced and renamed over `path`, then the folder synced so the rename is durable;
+// the temp file is removed again if any step fails.
+Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode) {
+  const std::filesystem::path target(path);
+  const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
+  std::string tmp = (folder / ("." + target.filename().string() + ".XXXXXX")).string();
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return disk_error("create a temp file for", path, errno);
+  Status written = [&]() -> Status {
+    if (::fchmod(fd, static_cast<::mode_t>(mode)) != 0) return disk_error("set the mode of", tmp, errno);
+    if (auto ok = write_all(fd, content, tmp); !ok) return ok;
+    if (::fsync(fd) != 0) return disk_error("sync", tmp, errno);
+    return {};
+  }();
+  if (::close(fd) != 0 && written) written = disk_error("close", tmp, errno);
+  if (written && ::rename(tmp.c_str(), path.c_str()) != 0) written = disk_error("replace", path, errno);
+  if (!written) {
+    ::unlink(tmp.c_str());
+    return written;
   }
+  const int folder_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const bool synced = folder_fd >= 0 && ::fsync(folder_fd) == 0;
+  const int sync_errno = errno;
+  if (folder_fd >= 0) ::close(folder_fd);
+  if (!synced) return disk_error("sync folder", folder.string(), sync_errno);
   return {};
 }
 

@@ -95,6 +95,9 @@ Result<std::vector<X509Ptr>> read_pem_certificates(const std::string& path);
 Result<X509Ptr> read_pem_certificate(const std::string& path);
 std::string pem_of(const ::X509* cert);
 std::string pem_of_private_key(const ::EVP_PKEY* key);  // unencrypted PKCS#8
+// Replaces `path` with `content` (mode `mode`) so that readers see the old file or the new one,
+// never a part, and the new one survives a crash once this returns. Errors: kSystemUnavailable
+// naming the path and the system's reason (no space, no permission, no such folder).
 Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode = 0644);
 
 // RFC 2253-style one-line rendering, for logs and listings.

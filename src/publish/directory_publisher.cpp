@@ -1,5 +1,7 @@
 #include "publish/directory_publisher.h"
 
+#include "common/openssl_util.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,23 +21,6 @@ constexpr ::mode_t kFolderMode = 0755;
 constexpr ::mode_t kFileMode = 0644;
 // RFC 5280 4.1.2.2: "Conforming CAs MUST NOT use serialNumber values longer than 20 octets."
 constexpr std::size_t kMaxSerialHex = 40;
-
-// A file descriptor closed on every path out.
-class Fd {
- public:
-  explicit Fd(int fd) : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return m_fd; }
-  // Closes now, for the error close() may report (NFS reports write errors only there).
-  bool close() { return ::close(std::exchange(m_fd, -1)) == 0; }
-
- private:
-  int m_fd;
-};
 
 tl::unexpected<Error> disk_error(const std::string& what, const fs::path& path, int error) {
   return fail(ErrorCode::kSystemUnavailable,
@@ -72,48 +57,6 @@ Status make_folders(const fs::path& folder) {
   return {};
 }
 
-Status write_all(int fd, const Bytes& bytes, const fs::path& path) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ::ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return disk_error("write", path, n < 0 ? errno : ENOSPC);
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
-// Makes the rename itself durable: it is an entry in the folder.
-Status sync_folder(const fs::path& folder) {
-  Fd fd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0 || ::fsync(fd.get()) != 0) return disk_error("sync folder", folder, errno);
-  return {};
-}
-
-// Writes a unique temp file next to `path`, syncs it and renames it over `path`; the temp file is
-// removed again if any step fails. (ossl::write_file_atomically uses one fixed ".tmp" name, leaves
-// it behind on a failed write and reports every failure as kSystemFailure without errno: a full
-// disk must be kSystemUnavailable here, and a half-written temp file must not stay for the web
-// server to serve.)
-Status replace_file(const fs::path& path, const Bytes& bytes) {
-  std::string pattern = (path.parent_path() / ("." + path.filename().string() + ".XXXXXX")).string();
-  Fd fd(::mkostemp(pattern.data(), O_CLOEXEC));
-  if (fd.get() < 0) return disk_error("create a temp file for", path, errno);
-  const fs::path tmp = pattern;
-  auto written = [&]() -> Status {
-    if (::fchmod(fd.get(), kFileMode) != 0) return disk_error("set the mode of", tmp, errno);
-    if (auto ok = write_all(fd.get(), bytes, tmp); !ok) return ok;
-    if (::fsync(fd.get()) != 0 || !fd.close()) return disk_error("sync", tmp, errno);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return disk_error("rename a temp file to", path, errno);
-    return {};
-  }();
-  if (!written) {
-    ::unlink(tmp.c_str());
-    return written;
-  }
-  return sync_folder(path.has_parent_path() ? path.parent_path() : fs::path("."));
-}
-
 }  // namespace
 
 DirectoryPublisher::DirectoryPublisher(std::filesystem::path root) : m_root(std::move(root)) {}
@@ -146,7 +89,10 @@ Status DirectoryPublisher::publish(const Publication& item) {
   if (!path) return tl::unexpected(path.error());
   if (item.der.empty()) return fail(ErrorCode::kSystemFailure, "directory publisher: no DER for " + path->string());
   if (auto ok = make_folders(path->parent_path()); !ok) return ok;
-  return replace_file(*path, item.der);
+  auto written = ossl::write_file_atomically(
+      path->string(), std::string_view(reinterpret_cast<const char*>(item.der.data()), item.der.size()), kFileMode);
+  if (!written) return fail(written.error().code, "directory publisher: " + written.error().message);
+  return {};
 }
 
 }  // namespace enrolld::publish
