@@ -203,6 +203,22 @@ http::Response status_report(ra::OperationsReport& operations) {
                              {"pending_approvals", report->pending_approvals}});
 }
 
+http::Response readiness(ra::OperationsReport& operations) {
+  if (auto ready = operations.readiness(); !ready) {
+    spdlog::warn("readyz: not ready: {}", ready.error().message);
+    return http::text_response(503, "not ready: " + ready.error().message);
+  }
+  return http::text_response(200, "ready");
+}
+
+http::Response metrics_text(const Metrics& metrics) {
+  http::Response response;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  const std::string text = metrics.render();
+  response.body.assign(text.begin(), text.end());
+  return response;
+}
+
 }  // namespace
 
 std::optional<int> revocation_reason(std::string_view name) {
@@ -222,6 +238,7 @@ std::vector<http::Route> admin_routes(AdminServices services, std::string token)
   ra::PasswordAdministration& passwords = services.passwords;
   ra::RevocationAdministration& revocations = services.revocations;
   ra::OperationsReport& operations = services.operations;
+  const Metrics& metrics = services.metrics;
   auto guard = [token = std::move(token)](http::Handler handler) -> http::Handler {
     return [token, handler = std::move(handler)](const http::Request& request) {
       if (!authorized(request, token)) {
@@ -244,6 +261,9 @@ std::vector<http::Route> admin_routes(AdminServices services, std::string token)
        })},
       {kCertificates, {"POST"}, guard([&revocations](const http::Request& r) { return revoke(revocations, r); })},
       {kStatus, {"GET"}, guard([&operations](const http::Request&) { return status_report(operations); })},
+      {"/healthz", {"GET"}, [](const http::Request&) { return http::text_response(200, "ok"); }},
+      {"/readyz", {"GET"}, [&operations](const http::Request&) { return readiness(operations); }},
+      {"/metrics", {"GET"}, [&metrics](const http::Request&) { return metrics_text(metrics); }},
   };
 }
 

@@ -9,13 +9,18 @@
 //   POST /admin/certificates/<serial>/revoke    {"officer": "...", "reason": "keyCompromise"}
 //        (an RFC 5280 reason name; certificateHold suspends, removeFromCRL lifts a hold)
 //   GET  /admin/status                          version, CAs, CRLs, publisher backlog, pending
-// Every route needs "Authorization: Bearer <token>" with the token from [admin] token_file.
+// Every route above needs "Authorization: Bearer <token>" with the token from [admin] token_file.
+// For monitoring, without a token (they tell nothing secret; the listener is loopback by default):
+//   GET  /healthz   200 while the process serves
+//   GET  /readyz    200 when the store reads and the HSM signs, else 503 saying which fails
+//   GET  /metrics   Prometheus text format
 
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/metrics.h"
 #include "protocols/http/http_server.h"
 #include "ra/enrollment_service.h"
 #include "ra/passwords.h"
@@ -31,6 +36,7 @@ struct AdminServices {
   ra::PasswordAdministration& passwords;
   ra::RevocationAdministration& revocations;
   ra::OperationsReport& operations;
+  const Metrics& metrics;
 };
 
 std::vector<http::Route> admin_routes(AdminServices services, std::string token);

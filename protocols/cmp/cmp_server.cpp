@@ -524,6 +524,9 @@ struct CmpServer::Exchange {
   std::string transaction_id_hex;
   std::string profile;  // from the path or from generalInfo certProfile
   int depth = 0;        // 0 for a message received as such; n inside n nested messages
+  // What became of it, for the metrics: "answered", "rejected" (a CertResponse or revocation
+  // refused), "error" (an error message), "waiting" is left to the service's log.
+  const char* outcome = "answered";
 
   const ECMP_HEADER& header() const { return *request.message->header; }
   const ECMP_BODY& body() const { return *request.message->body; }
@@ -544,12 +547,24 @@ Result<Bytes> CmpServer::handle_at_depth(ByteView request, const CmpRequestConte
   auto parsed = parse_message(request);
   if (!parsed) {
     spdlog::warn("cmp peer={} rejected: {}", context.peer, parsed.error().message);
+    count("undecodable", "error");
     return tl::unexpected(parsed.error());
   }
   Exchange exchange{std::move(*parsed), context, {}, std::nullopt, {}, {}, {}, depth};
   exchange.reply_header = response_header_for(exchange.header(), m_responder.get());
   exchange.transaction_id_hex = to_hex(octets(exchange.header().transactionID));
-  return answer(exchange);
+  auto reply = answer(exchange);
+  count(body_name(exchange.body().type), reply ? exchange.outcome : "failed");
+  return reply;
+}
+
+void CmpServer::count(const char* type, const char* outcome) const {
+  if (m_options.metrics == nullptr) return;
+  m_options.metrics
+      ->counter("enrolld_cmp_messages_total",
+                "CMP messages by body type and outcome (answered, rejected, error, failed)",
+                {{"type", type}, {"outcome", outcome}})
+      .add();
 }
 
 Result<Bytes> CmpServer::answer(Exchange& ex) {
@@ -936,6 +951,7 @@ Result<Bytes> CmpServer::handle_revocation(Exchange& ex) {
     return error_reply(ex, revoked.error());
   }
   if (!revoked) {
+    ex.outcome = "rejected";
     spdlog::warn("cmp peer={} txn={} requester={} rr refused: {} ({})", ex.context.peer, ex.transaction_id_hex,
                  ex.requester.identity, revoked.error().message, to_string(revoked.error().code));
   }
@@ -1091,6 +1107,7 @@ Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error) {
 }
 
 Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error, int reply_body_type, int cert_req_id) {
+  ex.outcome = "rejected";
   spdlog::warn("cmp peer={} txn={} requester={} rejected: {} ({})", ex.context.peer, ex.transaction_id_hex,
                ex.requester.identity, error.message, to_string(error.code));
   ECMP_CERTRESPONSE* response = nullptr;
@@ -1104,6 +1121,7 @@ Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error, int r
 }
 
 Result<Bytes> CmpServer::error_reply(Exchange& ex, const Error& error) {
+  ex.outcome = "error";
   spdlog::warn("cmp peer={} txn={} requester={} body={} error: {} ({})", ex.context.peer, ex.transaction_id_hex,
                ex.requester.identity.empty() ? "unauthenticated" : ex.requester.identity, body_name(ex.body().type),
                error.message, to_string(error.code));

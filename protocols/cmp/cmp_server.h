@@ -10,6 +10,7 @@
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/metrics.h"
 #include "common/openssl_util.h"
 #include "protocols/cmp/cmp_asn1.h"
 #include "protocols/cmp/protection.h"
@@ -25,6 +26,8 @@ struct CmpServerOptions {
   // Where this CA publishes its CRLs (the cRLDistributionPoints it writes): a crlStatusList
   // source naming one of them asks for our CRL.
   std::vector<std::string> crl_urls;
+  // Where messages are counted by type and outcome; none when null.
+  Metrics* metrics = nullptr;
 };
 
 struct CmpRequestContext {
@@ -48,6 +51,7 @@ class CmpServer {
  private:
   struct Exchange;
   Result<Bytes> handle_at_depth(ByteView request, const CmpRequestContext& context, int depth);
+  void count(const char* type, const char* outcome) const;
   Result<Bytes> answer(Exchange& exchange);
   Status authenticate(Exchange& exchange);
   Status authenticate_signature(Exchange& exchange);

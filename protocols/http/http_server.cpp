@@ -26,6 +26,7 @@ struct RequestState {
   const Route* route = nullptr;
   bool too_large = false;
   bool answered = false;  // a response was queued before the body (404, 405, 413)
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 std::string peer_of(MHD_Connection* connection) {
@@ -138,9 +139,26 @@ struct HttpServer::Impl {
     return result;
   }
 
-  static MHD_Result answer_early(MHD_Connection* connection, RequestState& state, const Response& response) {
-    state.answered = true;
+  // Counts the response by route (not by path: a client must not make up label values) and
+  // status, times the request, and queues it.
+  MHD_Result respond(MHD_Connection* connection, const RequestState& state, const Response& response) const {
+    if (options.metrics != nullptr) {
+      const std::string route = state.route != nullptr ? state.route->path : "unrouted";
+      options.metrics
+          ->counter("enrolld_http_responses_total", "HTTP responses by listener, route and status",
+                    {{"listener", options.listener}, {"route", route}, {"status", std::to_string(response.status)}})
+          .add();
+      options.metrics
+          ->histogram("enrolld_http_request_seconds", "From a request's first byte to its response, by listener",
+                      {{"listener", options.listener}})
+          .observe(std::chrono::steady_clock::now() - state.started);
+    }
     return queue(connection, response);
+  }
+
+  MHD_Result answer_early(MHD_Connection* connection, RequestState& state, const Response& response) const {
+    state.answered = true;
+    return respond(connection, state, response);
   }
 
   // First call for a request: route, method and declared size are checked before any body
@@ -180,8 +198,9 @@ struct HttpServer::Impl {
 
   MHD_Result finish(MHD_Connection* connection, RequestState& state) {
     if (state.too_large) {
-      return queue(connection, text_response(413, "request body too large; the limit is " +
-                                                      std::to_string(options.max_body_bytes) + " bytes"));
+      return respond(connection, state,
+                     text_response(413, "request body too large; the limit is " +
+                                            std::to_string(options.max_body_bytes) + " bytes"));
     }
     Response response;
     try {
@@ -191,7 +210,7 @@ struct HttpServer::Impl {
       spdlog::error("http path={} handler threw: {}", state.request.path, e.what());
       response = text_response(500, "internal error");
     }
-    return queue(connection, response);
+    return respond(connection, state, response);
   }
 
   static MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, const char* method,

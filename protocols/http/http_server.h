@@ -13,6 +13,7 @@
 
 #include "common/bytes.h"
 #include "common/error.h"
+#include "common/metrics.h"
 
 namespace enrolld::http {
 
@@ -70,6 +71,9 @@ struct ServerOptions {
   std::size_t max_body_bytes = 64 * 1024;
   std::chrono::seconds connection_timeout{30};
   std::optional<TlsOptions> tls;  // HTTPS when set
+  // Where responses are counted (by listener, route and status) and timed; none when null.
+  Metrics* metrics = nullptr;
+  std::string listener = "http";  // the label that tells this listener's metrics apart
 };
 
 // Thread-safety: handlers run on the server's threads, concurrently; stop() from one thread.

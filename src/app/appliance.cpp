@@ -111,9 +111,11 @@ Result<std::unique_ptr<http::HttpServer>> start_admin(const Config& config, cons
   admin.bind_address = config.admin_listen;
   admin.port = options.admin_port.value_or(config.admin_port);
   admin.threads = 2;  // an operator's occasional request; libmicrohttpd wants a pool of 2 or more
-  return http::HttpServer::start(
-      admin, admin::admin_routes({core.approvals(), core.passwords(), core.revocations(), core.operations()},
-                                 std::move(*token)));
+  admin.metrics = &core.metrics();
+  admin.listener = "admin";
+  return http::HttpServer::start(admin, admin::admin_routes({core.approvals(), core.passwords(), core.revocations(),
+                                                             core.operations(), core.metrics()},
+                                                            std::move(*token)));
 }
 
 Result<std::string> read_text(const std::filesystem::path& file) {
@@ -157,6 +159,8 @@ Result<std::unique_ptr<http::HttpServer>> start_est(const Config& config, const 
   est_options.threads = config.threads;
   est_options.max_body_bytes = config.max_body_bytes;
   est_options.tls = std::move(tls);
+  est_options.metrics = &core.metrics();
+  est_options.listener = "est";
   auto server = http::HttpServer::start(est_options, est::est_routes(core.est()));
   ::OPENSSL_cleanse(est_options.tls->private_key_pem.data(), est_options.tls->private_key_pem.size());
   return server;
@@ -184,6 +188,8 @@ int run(const Config& config, const RunOptions& options) {
   http_options.port = options.http_port.value_or(config.http_port);
   http_options.threads = config.threads;
   http_options.max_body_bytes = config.max_body_bytes;
+  http_options.metrics = &(*core)->metrics();
+  http_options.listener = "main";
   std::vector<cmp::HttpAlias> aliases;
   for (const auto& alias : config.cmp_aliases) aliases.push_back({alias.path, alias.profile});
   std::vector<http::Route> routes = cmp::http_routes((*core)->cmp(), aliases);

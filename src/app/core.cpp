@@ -143,6 +143,7 @@ Result<std::vector<Bytes>> load_certificates(const std::vector<std::filesystem::
 
 // Members in construction order: each refers only to those above it.
 struct Core::Parts {
+  std::unique_ptr<Metrics> metrics;  // first: everything below reports into it
   std::unique_ptr<store::RocksDbStore> store;
   ca::CertificateAuthority authority;
   ra::EnrollmentServiceImpl service;
@@ -159,6 +160,7 @@ struct Core::Parts {
 
   // What start-up read from the HSM and the files, before anything is built from it.
   struct Loaded {
+    std::unique_ptr<Metrics> metrics;
     std::unique_ptr<store::RocksDbStore> store;
     std::vector<ossl::X509Ptr> chain;
     std::unique_ptr<hsm::Signer> signer;
@@ -173,14 +175,15 @@ struct Core::Parts {
   };
 
   Parts(const Config& config, Loaded loaded)
-      : store(std::move(loaded.store)),
-        authority(std::move(loaded.chain), std::move(loaded.signer), system_clock()),
+      : metrics(std::move(loaded.metrics)),
+        store(std::move(loaded.store)),
+        authority(std::move(loaded.chain), std::move(loaded.signer), system_clock(), metrics.get()),
         service(*store, authority, profiles_of(config), policy_of(config), system_clock(), std::move(loaded.kga),
-                std::move(loaded.root_update)),
+                std::move(loaded.root_update), metrics.get()),
         secrets(shared_secrets(config)),
         trust(*store, service.ca_chain(), loaded.anchors, std::move(loaded.ras), system_clock()),
         response_signer(authority.signer(), service.ca_chain()),
-        cmp(service, secrets, cmp_options(config), &trust, &response_signer),
+        cmp(service, secrets, cmp_options(config, *metrics), &trust, &response_signer),
         passwords(*store,
                   ra::LockoutPolicy{config.est.max_password_failures, std::chrono::seconds(config.est.lockout_seconds)},
                   system_clock()),
@@ -272,6 +275,33 @@ struct Core::Parts {
     }
     return policy;
   }
+  // What is computed when /metrics is scraped: each a store read, never on a request's path.
+  void register_gauges() {
+    metrics->gauge("enrolld_pending_approvals", "Requests waiting for an officer or for their requester", [this] {
+      auto pending = service.pending(kPendingLimit);
+      return pending ? std::vector<std::pair<MetricLabels, double>>{{{}, static_cast<double>(pending->size())}}
+                     : std::vector<std::pair<MetricLabels, double>>{};
+    });
+    metrics->gauge("enrolld_crl_age_seconds", "Seconds since the thisUpdate of the CA's current CRL, by kind", [this] {
+      std::vector<std::pair<MetricLabels, double>> ages;
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(system_clock()().time_since_epoch()).count();
+      for (const char* kind : {"full", "delta"}) {
+        auto crl = store->find_crl(kind);
+        if (crl && *crl)
+          ages.push_back({{{"ca", authority.name()}, {"kind", kind}}, double(now - (*crl)->this_update)});
+      }
+      return ages;
+    });
+    metrics->gauge("enrolld_publisher_backlog", "Outbox records a publisher has not taken yet", [this] {
+      std::vector<std::pair<MetricLabels, double>> waiting;
+      auto backlog = outbox.backlog();
+      for (const auto& b : backlog ? *backlog : std::vector<ra::PublisherBacklog>{}) {
+        waiting.push_back({{{"publisher", b.publisher}}, static_cast<double>(b.waiting)});
+      }
+      return waiting;
+    });
+  }
+
   // Every start hands the publishers the CA certificates again: cheap, and a new publisher (or
   // a wiped directory) gets them without anybody asking.
   Status queue_ca_certificates() {
@@ -295,8 +325,9 @@ struct Core::Parts {
     return writes.outbox.empty() ? Status() : store->commit(writes);
   }
 
-  static cmp::CmpServerOptions cmp_options(const Config& config) {
+  static cmp::CmpServerOptions cmp_options(const Config& config, Metrics& metrics) {
     cmp::CmpServerOptions options;
+    options.metrics = &metrics;
     options.pbm = config.pbm;
     for (const auto* url : {&config.crl_url, &config.delta_crl_url}) {
       if (!url->empty()) options.crl_urls.push_back(*url);
@@ -329,14 +360,18 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   if (!ocsp) return tl::unexpected(ocsp.error());
   auto publishers = make_publishers(config);
   if (!publishers) return tl::unexpected(publishers.error());
-  auto store = store::RocksDbStore::open(config.store_path.string());
+  auto metrics = std::make_unique<Metrics>();
+  auto store =
+      store::RocksDbStore::open(config.store_path.string(), store::RocksDbStore::Mode::kReadWrite, metrics.get());
   if (!store) return tl::unexpected(store.error());
   auto parts = std::make_unique<Parts>(
-      config, Parts::Loaded{std::move(*store), std::move(*chain), std::move(*signer), std::move(*anchors),
-                            std::move(*ras), std::move(*est_anchors), std::move(*kga), std::move(root_update),
-                            std::move(ocsp->first), std::move(ocsp->second), std::move(*publishers)});
+      config,
+      Parts::Loaded{std::move(metrics), std::move(*store), std::move(*chain), std::move(*signer), std::move(*anchors),
+                    std::move(*ras), std::move(*est_anchors), std::move(*kga), std::move(root_update),
+                    std::move(ocsp->first), std::move(ocsp->second), std::move(*publishers)});
   if (auto ok = parts->ocsp.configuration(); !ok) return tl::unexpected(ok.error());
   if (auto ok = parts->queue_ca_certificates(); !ok) return tl::unexpected(ok.error());
+  parts->register_gauges();
   return std::unique_ptr<Core>(new Core(std::move(parts)));
 }
 
@@ -375,6 +410,17 @@ bool Core::has_publishers() const {
 }
 ra::OperationsReport& Core::operations() {
   return *this;
+}
+Metrics& Core::metrics() {
+  return *m_parts->metrics;
+}
+
+Status Core::readiness() {
+  // The store answers a read, and the HSM signs with the CA key.
+  if (auto crl = m_parts->store->find_crl("full"); !crl) return tl::unexpected(crl.error());
+  auto signature = m_parts->authority.signer().sign(to_bytes("enrolld readiness probe"));
+  if (!signature) return tl::unexpected(signature.error());
+  return {};
 }
 
 Result<ra::ApplianceReport> Core::report() {

@@ -41,6 +41,8 @@ class Core final : public ra::OperationsReport {
   // Version, CAs, CRLs, publisher backlog and pending approvals (enrollctl status).
   ra::OperationsReport& operations();
   Result<ra::ApplianceReport> report() override;
+  Status readiness() override;
+  Metrics& metrics();
   std::string ca_name() const;
 
   struct Parts;

@@ -113,8 +113,13 @@ Bytes random_serial() {
 }
 
 CertificateAuthority::CertificateAuthority(std::vector<ossl::X509Ptr> chain, std::unique_ptr<hsm::Signer> signer,
-                                           Clock clock)
-    : m_chain(std::move(chain)), m_signer(std::move(signer)), m_clock(std::move(clock)) {}
+                                           Clock clock, Metrics* metrics)
+    : m_chain(std::move(chain)), m_signer(std::move(signer)), m_clock(std::move(clock)) {
+  if (metrics == nullptr) return;
+  const char* help = "Signatures the HSM made for the CA, by what was signed";
+  m_sign_certificate = &metrics->histogram("enrolld_hsm_sign_seconds", help, {{"operation", "certificate"}});
+  m_sign_crl = &metrics->histogram("enrolld_hsm_sign_seconds", help, {{"operation", "crl"}});
+}
 
 std::string CertificateAuthority::name() const {
   return ossl::name_to_string(::X509_get_subject_name(certificate()));
@@ -177,7 +182,11 @@ Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& 
     return tl::unexpected(ok.error());
   }
 
-  if (::X509_sign(cert.get(), m_signer->signing_key(), m_signer->digest()) <= 0) {
+  const bool signed_ok = [&] {
+    ScopedTimer timer(m_sign_certificate);
+    return ::X509_sign(cert.get(), m_signer->signing_key(), m_signer->digest()) > 0;
+  }();
+  if (!signed_ok) {
     return fail(ErrorCode::kSystemUnavailable, "HSM could not sign: " + ossl::drain_errors());
   }
   // A faulty HSM or driver must not put a bad signature into the world.

@@ -13,6 +13,7 @@
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/metrics.h"
 
 #include "ca/revocation_list.h"
 #include "common/openssl_util.h"
@@ -98,7 +99,9 @@ struct IssuedCertificate {
 class CertificateAuthority {
  public:
   // `chain` holds the CA's own certificate first, then its issuers up to the root.
-  CertificateAuthority(std::vector<ossl::X509Ptr> chain, std::unique_ptr<hsm::Signer> signer, Clock clock);
+  // `metrics`, when given, gets the HSM signing latency (enrolld_hsm_sign_seconds).
+  CertificateAuthority(std::vector<ossl::X509Ptr> chain, std::unique_ptr<hsm::Signer> signer, Clock clock,
+                       Metrics* metrics = nullptr);
 
   // Returns the signed certificate, or: kBadCertTemplate (subject or extensions undecodable,
   // empty subject), kBadAlgorithm (public key undecodable or not one the profile accepts), kSystemUnavailable
@@ -121,6 +124,8 @@ class CertificateAuthority {
   std::vector<ossl::X509Ptr> m_chain;
   std::unique_ptr<hsm::Signer> m_signer;
   Clock m_clock;
+  Histogram* m_sign_certificate = nullptr;  // null without metrics
+  Histogram* m_sign_crl = nullptr;
 };
 
 // A fresh serial: 16 bytes from the CSPRNG, made positive (top bit clear) and non-zero in its

@@ -99,7 +99,11 @@ Result<Bytes> CertificateAuthority::sign_crl(const CrlInput& input) const {
     revoked->release();
   }
   ::X509_CRL_sort(crl.get());
-  if (::X509_CRL_sign(crl.get(), m_signer->signing_key(), m_signer->digest()) <= 0) {
+  const bool signed_ok = [&] {
+    ScopedTimer timer(m_sign_crl);
+    return ::X509_CRL_sign(crl.get(), m_signer->signing_key(), m_signer->digest()) > 0;
+  }();
+  if (!signed_ok) {
     return fail(ErrorCode::kSystemUnavailable, "HSM could not sign the CRL: " + ossl::drain_errors());
   }
   if (::X509_CRL_verify(crl.get(), m_signer->public_key()) != 1) {

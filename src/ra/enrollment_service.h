@@ -267,6 +267,9 @@ class OperationsReport {
   virtual ~OperationsReport() = default;
   // Errors: kSystemUnavailable (store).
   [[nodiscard]] virtual Result<ApplianceReport> report() = 0;
+  // Whether requests can be served: the store reads and the HSM signs. Errors:
+  // kSystemUnavailable saying which does not.
+  [[nodiscard]] virtual Status readiness() = 0;
 };
 
 // The officer's side of revocation (enrollctl revoke): any certificate of this CA, whoever

@@ -120,7 +120,7 @@ Result<Bytes> pkcs8_of(::EVP_PKEY* key) {
 EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
                                              std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock,
                                              std::optional<KeyGenerationAuthority> kga,
-                                             std::optional<RootCaUpdate> root_update)
+                                             std::optional<RootCaUpdate> root_update, Metrics* metrics)
     : m_store(store),
       m_authority(authority),
       m_profiles(std::move(profiles)),
@@ -128,8 +128,13 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::Cert
       m_clock(std::move(clock)),
       m_crls(store, authority, m_policy.crl, m_clock),
       m_kga(std::move(kga)),
-      m_root_update(std::move(root_update)) {
+      m_root_update(std::move(root_update)),
+      m_metrics(metrics) {
   for (const auto& cert : m_authority.chain()) m_chain_der.push_back(ossl::der_of(cert.get()));
+  if (m_metrics != nullptr) {
+    m_issuance_latency = &m_metrics->histogram(
+        "enrolld_issuance_seconds", "From an issuing request to its durable certificate (policy, HSM, store)");
+  }
 }
 
 Status EnrollmentServiceImpl::commit(const store::WriteSet& writes) {
@@ -326,9 +331,18 @@ Result<Bytes> EnrollmentServiceImpl::hold(const CertificationRequest& request, s
 Result<Bytes> EnrollmentServiceImpl::issue(const CertificationRequest& request, const ca::Profile& profile,
                                            txn::State from, const store::TransactionRecord& record,
                                            const ReplyEncoder& encode) {
+  ScopedTimer timer(m_issuance_latency);
   for (int attempt = 1;; ++attempt) {
     auto reply = issue_once(request, profile, from, record, encode);
-    if (reply || reply.error().code != ErrorCode::kConflict || attempt == kCommitAttempts) return reply;
+    if (reply || reply.error().code != ErrorCode::kConflict || attempt == kCommitAttempts) {
+      if (reply && m_metrics != nullptr) {
+        m_metrics
+            ->counter("enrolld_certificates_issued_total", "Certificates issued, by protocol and profile",
+                      {{"protocol", request.protocol}, {"profile", profile.name}})
+            .add();
+      }
+      return reply;
+    }
   }
 }
 

@@ -60,7 +60,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
                         std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock,
                         std::optional<KeyGenerationAuthority> kga = std::nullopt,
-                        std::optional<RootCaUpdate> root_update = std::nullopt);
+                        std::optional<RootCaUpdate> root_update = std::nullopt, Metrics* metrics = nullptr);
 
   Result<Bytes> submit(const CertificationRequest& request, const Bytes& protocol_state,
                        const ReplyEncoder& encode) override;
@@ -143,6 +143,8 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   std::optional<RootCaUpdate> m_root_update;
   std::array<std::mutex, 64> m_locks;
   std::array<std::mutex, 64> m_serial_locks;
+  Metrics* m_metrics;  // null without metrics
+  Histogram* m_issuance_latency = nullptr;
 };
 
 }  // namespace enrolld::ra

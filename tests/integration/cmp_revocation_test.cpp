@@ -87,6 +87,9 @@ TEST_F(RepositoryTest, TheServedCrlMakesOpenSslRefuseARevokedCertificate) {
   const fs::path kept = enroll("kept-valid");
   const fs::path revoked = enroll("revoked-then-checked");
   ASSERT_TRUE(rr(revoked, "4").ok());
+  // A CRL is signed at most once a second (its thisUpdate must grow), and the publisher thread
+  // may have signed one in the second of the revocation: it is on the CRL of the next second.
+  std::this_thread::sleep_for(1100ms);
 
   const fs::path crl_der = work() / "issuing.crl";
   RunResult got = fetch(endpoints().crl_url, crl_der);
@@ -138,6 +141,7 @@ TEST_F(CmpCrlUpdateTest, TheCrlListsTheRevokedCertificateAndAnUpToDateClientGets
   if (openssl35().empty()) GTEST_SKIP() << "ENROLLD_OPENSSL35 not configured (scripts/test.sh sets it)";
   const fs::path revoked = enroll("on-the-crl");
   ASSERT_TRUE(rr(revoked, "1").ok());
+  std::this_thread::sleep_for(1100ms);  // on the CRL of the next second at the latest
   const fs::path crl = work() / "crl.der";
   RunResult got = crl_genm({"-crlcert", revoked.string(), "-crlout", crl.string()});
   ASSERT_TRUE(got.ok()) << got.describe();

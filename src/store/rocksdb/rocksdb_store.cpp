@@ -60,7 +60,7 @@ ByteView view(const std::string& s) {
 
 }  // namespace
 
-Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path, Mode mode) {
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path, Mode mode, Metrics* metrics) {
   rocksdb::DBOptions options;
   options.create_if_missing = mode == Mode::kReadWrite;
   options.create_missing_column_families = mode == Mode::kReadWrite;
@@ -107,6 +107,10 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_passwords = store->m_families[6];
   store->m_crls = store->m_families[7];
   store->m_outbox = store->m_families[8];
+  if (metrics != nullptr) {
+    store->m_commit_latency =
+        &metrics->histogram("enrolld_store_commit_seconds", "Synced store commits, from the call to durable");
+  }
   // Versions only need to differ from those of earlier processes: start from the clock (ns).
   store->m_outbox_version = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -140,6 +144,7 @@ RocksDbStore::~RocksDbStore() {
 }
 
 Status RocksDbStore::commit(const WriteSet& writes) {
+  ScopedTimer timer(m_commit_latency);
   rocksdb::WriteBatch batch;
   for (const auto& txn : writes.transactions) {
     batch.Put(m_transactions, slice(txn.id_hex), slice(encode(txn)));

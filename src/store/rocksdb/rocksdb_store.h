@@ -3,6 +3,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/metrics.h"
 #include "store/store.h"
 
 namespace rocksdb {
@@ -22,7 +23,9 @@ class RocksDbStore final : public Store {
 
   // Opens (creating if absent in kReadWrite mode) the database in `path`.
   // Returns kSystemUnavailable if it is locked by another process or cannot be opened.
-  static Result<std::unique_ptr<RocksDbStore>> open(const std::string& path, Mode mode = Mode::kReadWrite);
+  // `metrics`, when given, gets the latency of synced commits (enrolld_store_commit_seconds).
+  static Result<std::unique_ptr<RocksDbStore>> open(const std::string& path, Mode mode = Mode::kReadWrite,
+                                                    Metrics* metrics = nullptr);
   ~RocksDbStore() override;
 
   Status commit(const WriteSet& writes) override;
@@ -64,6 +67,7 @@ class RocksDbStore final : public Store {
   // Adds the outbox changes of `writes` to `batch`; the caller holds m_commit_mutex.
   Status add_outbox(const WriteSet& writes, rocksdb::WriteBatch& batch);
   std::mutex m_commit_mutex;
+  Histogram* m_commit_latency = nullptr;  // null without metrics
 };
 
 }  // namespace enrolld::store
