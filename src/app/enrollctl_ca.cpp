@@ -46,6 +46,24 @@ Status write_out(const std::string& file, const std::string& pem) {
   return ossl::write_file_atomically(std::filesystem::absolute(file).string(), pem, 0644);
 }
 
+// What every command that makes a key is given: the subject, the key type and where the key goes.
+struct NewKey {
+  std::vector<std::pair<std::string, std::string>> subject;
+  hsm::KeyType type;
+  KeyLocation key;
+};
+
+Result<NewKey> new_key(const std::string& config_file, const std::string& subject_text, const std::string& key_type,
+                       const std::string& key_uri) {
+  auto subject = parse_subject(subject_text);
+  if (!subject) return tl::unexpected(subject.error());
+  auto type = hsm::parse_key_type(key_type);
+  if (!type) return tl::unexpected(type.error());
+  auto key = key_at(config_file, key_uri);
+  if (!key) return tl::unexpected(key.error());
+  return NewKey{std::move(*subject), *type, std::move(*key)};
+}
+
 }  // namespace
 
 CaSetupCommands::CaSetupCommands(CLI::App& ca) {
@@ -94,20 +112,17 @@ int CaSetupCommands::run(const std::string& config_file) const {
 }
 
 int CaSetupCommands::init() const {
-  auto subject = parse_subject(m_subject);
-  if (!subject) return failed(subject.error());
-  auto type = hsm::parse_key_type(m_key_type);
-  if (!type) return failed(type.error());
-  auto key = key_at(m_config_file, m_key);
-  if (!key) return failed(key.error());
+  auto made = new_key(m_config_file, m_subject, m_key_type, m_key);
+  if (!made) return failed(made.error());
+  const KeyLocation* key = &made->key;
   std::optional<std::string> so_pin;
   if (!m_so_pin_file.empty()) {
     auto pin = first_line(m_so_pin_file);
     if (!pin) return failed(pin.error());
     so_pin = std::move(*pin);
   }
-  const ca::CaCertificateSpec spec{*subject, std::chrono::hours(24) * (m_days != 0 ? m_days : kRootDays), -1};
-  auto pem = init_root(*key, *type, so_pin, spec);
+  const ca::CaCertificateSpec spec{made->subject, std::chrono::hours(24) * (m_days != 0 ? m_days : kRootDays), -1};
+  auto pem = init_root(*key, made->type, so_pin, spec);
   if (!pem) return failed(pem.error());
   if (auto ok = write_out(m_out, *pem); !ok) return failed(ok.error());
   std::cout << "root CA key '" << key->object << "' made in token '" << key->token.token_label << "'; certificate in "
@@ -116,17 +131,13 @@ int CaSetupCommands::init() const {
 }
 
 int CaSetupCommands::create_intermediate() const {
-  auto subject = parse_subject(m_subject);
-  if (!subject) return failed(subject.error());
-  auto type = hsm::parse_key_type(m_key_type);
-  if (!type) return failed(type.error());
-  auto root_key = key_at(m_config_file, m_root_key);
-  if (!root_key) return failed(root_key.error());
+  auto made = new_key(m_config_file, m_subject, m_key_type, m_root_key);  // the new key goes into the root's token
+  if (!made) return failed(made.error());
   auto root = ossl::read_pem_certificate(m_root_cert);
   if (!root) return failed(root.error());
-  const ca::CaCertificateSpec spec{*subject, std::chrono::hours(24) * (m_days != 0 ? m_days : kIntermediateDays),
+  const ca::CaCertificateSpec spec{made->subject, std::chrono::hours(24) * (m_days != 0 ? m_days : kIntermediateDays),
                                    m_path_length};
-  auto pem = app::create_intermediate(*root_key, root->get(), m_label, *type, spec);
+  auto pem = app::create_intermediate(made->key, root->get(), m_label, made->type, spec);
   if (!pem) return failed(pem.error());
   if (auto ok = write_out(m_out, *pem); !ok) return failed(ok.error());
   std::cout << "issuing CA key '" << m_label << "' made; certificate in " << m_out
@@ -136,16 +147,12 @@ int CaSetupCommands::create_intermediate() const {
 }
 
 int CaSetupCommands::csr() const {
-  auto subject = parse_subject(m_subject);
-  if (!subject) return failed(subject.error());
-  auto type = hsm::parse_key_type(m_key_type);
-  if (!type) return failed(type.error());
-  auto key = key_at(m_config_file, m_key);
-  if (!key) return failed(key.error());
-  auto pem = issuing_request(*key, *type, *subject);
+  auto made = new_key(m_config_file, m_subject, m_key_type, m_key);
+  if (!made) return failed(made.error());
+  auto pem = issuing_request(made->key, made->type, made->subject);
   if (!pem) return failed(pem.error());
   if (auto ok = write_out(m_out, *pem); !ok) return failed(ok.error());
-  std::cout << "CSR for key '" << key->object << "' in " << m_out
+  std::cout << "CSR for key '" << made->key.object << "' in " << m_out
             << "; have the outside CA sign it as a CA certificate, then run 'enrollctl ca import'\n";
   return 0;
 }

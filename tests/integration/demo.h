@@ -413,6 +413,17 @@ class DemoTest : public ::testing::Test {
     return key;
   }
 
+  // A certificate for /CN=`name` from openssl cmp with the demo's MAC credential (a fresh key);
+  // the certificate's path. A failure fails the test.
+  fs::path enroll_with_mac(const std::string& name) const {
+    const fs::path key = make_ec_key(name + ".key");
+    const fs::path cert = m_work / (name + ".pem");
+    RunResult r =
+        openssl_cmp({"ir", endpoints().cmp_url, endpoints().ref, endpoints().secret, key, "/CN=" + name, {}, cert, {}});
+    EXPECT_TRUE(r.ok()) << r.describe();
+    return cert;
+  }
+
   // A PKCS#10 request for `key` with `subject` ("/CN=...").
   fs::path make_csr(const fs::path& key, const std::string& subject, const std::string& name = "device.csr") const {
     const fs::path csr = m_work / name;

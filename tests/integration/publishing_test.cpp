@@ -14,15 +14,6 @@ constexpr auto kPublishWait = 15s;  // the publisher runs every second; its back
 
 class PublishingTest : public DemoTest {
  protected:
-  fs::path enroll(const std::string& name) const {
-    const fs::path key = make_ec_key(name + ".key");
-    const fs::path cert = work() / (name + ".pem");
-    RunResult r =
-        openssl_cmp({"ir", endpoints().cmp_url, endpoints().ref, endpoints().secret, key, "/CN=" + name, {}, cert, {}});
-    EXPECT_TRUE(r.ok()) << r.describe();
-    return cert;
-  }
-
   static std::string serial_of(const fs::path& cert) {
     RunResult r = openssl({"x509", "-in", cert.string(), "-noout", "-serial"});
     std::string hex = lower(trim(r.out.substr(r.out.find('=') + 1)));
@@ -56,7 +47,7 @@ class PublishingTest : public DemoTest {
 
 TEST_F(PublishingTest, TheDirectoryGetsCaCertificatesCrlsAndIssuedCertificates) {
   const fs::path www = endpoints().publish_dir;
-  const fs::path cert = enroll("published-to-dir");
+  const fs::path cert = enroll_with_mac("published-to-dir");
   const fs::path published = www / "certs" / (serial_of(cert) + ".crt");
   EXPECT_TRUE(eventually([&] { return fs::exists(published); })) << published;
   EXPECT_EQ(read_text(published), der_of(cert));
@@ -124,7 +115,7 @@ class LdapPublishingTest : public PublishingTest {
 };
 
 TEST_F(LdapPublishingTest, IssuedCertificatesAndCrlsLandInTheDirectoryAndCatchUpAfterAnOutage) {
-  const fs::path cert = enroll("published-to-ldap");
+  const fs::path cert = enroll_with_mac("published-to-ldap");
   const std::string serial = serial_of(cert);
   const std::string entry = "cn=" + serial + ",ou=certificates," + kBase;
   const fs::path got = work() / "from-ldap.der";
@@ -139,7 +130,7 @@ TEST_F(LdapPublishingTest, IssuedCertificatesAndCrlsLandInTheDirectoryAndCatchUp
   s_slapd->stop();
   RunResult revoked = demo().enrollctl({"revoke", serial, "--reason", "superseded"});
   ASSERT_TRUE(revoked.ok()) << revoked.describe();
-  const fs::path while_down = enroll("issued-while-ldap-down");
+  const fs::path while_down = enroll_with_mac("issued-while-ldap-down");
   EXPECT_TRUE(fs::exists(while_down)) << "issuance never waits for a publisher";
   RunResult status;
   EXPECT_TRUE(eventually([&] {

@@ -12,16 +12,6 @@ namespace {
 
 class RevocationStatusTest : public DemoTest {
  protected:
-  // A certificate for `name` from openssl cmp (MAC); its path.
-  fs::path enroll(const std::string& name) const {
-    const fs::path key = make_ec_key(name + ".key");
-    const fs::path cert = work() / (name + ".pem");
-    RunResult r =
-        openssl_cmp({"ir", endpoints().cmp_url, endpoints().ref, endpoints().secret, key, "/CN=" + name, {}, cert, {}});
-    EXPECT_TRUE(r.ok()) << r.describe();
-    return cert;
-  }
-
   static std::string serial_of(const fs::path& cert) {
     RunResult r = openssl({"x509", "-in", cert.string(), "-noout", "-serial"});
     EXPECT_TRUE(r.ok()) << r.describe();
@@ -64,7 +54,7 @@ class RevocationStatusTest : public DemoTest {
 };
 
 TEST_F(RevocationStatusTest, IssuedCertificatesNameTheRepositoryAndTheResponder) {
-  const fs::path cert = enroll("names-the-urls");
+  const fs::path cert = enroll_with_mac("names-the-urls");
   EXPECT_EQ(uri_in(cert, "crlDistributionPoints"), endpoints().crl_url);
   RunResult uri = openssl({"x509", "-in", cert.string(), "-noout", "-ocsp_uri"});
   EXPECT_EQ(trim(uri.out), endpoints().ocsp_url);
@@ -75,7 +65,7 @@ TEST_F(RevocationStatusTest, IssuedCertificatesNameTheRepositoryAndTheResponder)
 // `openssl verify -crl_check` with the CRL fetched from the distribution point the certificate
 // names: accepted before `enrollctl revoke`, refused after.
 TEST_F(RevocationStatusTest, TheCrlFromTheDistributionPointRefusesTheCertificateOnceRevoked) {
-  const fs::path cert = enroll("crl-checked");
+  const fs::path cert = enroll_with_mac("crl-checked");
   const std::string cdp = uri_in(cert, "crlDistributionPoints");
   ASSERT_FALSE(cdp.empty());
   const fs::path before = fetch_crl(cdp, "before");
@@ -100,7 +90,7 @@ TEST_F(RevocationStatusTest, TheCrlFromTheDistributionPointRefusesTheCertificate
 // RFC 6960 with `openssl ocsp` (which sends a nonce and checks it comes back): good, then
 // revoked with time and reason; a serial this CA never issued is unknown.
 TEST_F(RevocationStatusTest, OcspSaysGoodThenRevokedWithTheReasonAndEchoesTheNonce) {
-  const fs::path cert = enroll("ocsp-checked");
+  const fs::path cert = enroll_with_mac("ocsp-checked");
   RunResult good = ocsp(cert);
   ASSERT_TRUE(good.ok()) << good.describe();
   EXPECT_TRUE(contains(good.both(), "Response verify OK")) << good.describe();
@@ -127,7 +117,7 @@ TEST_F(RevocationStatusTest, OcspSaysGoodThenRevokedWithTheReasonAndEchoesTheNon
 // certificateHold is reversible (RFC 5280 5.3.1): revoked while it lasts, on OCSP and the CRL;
 // good and off the CRL once lifted.
 TEST_F(RevocationStatusTest, AHoldSuspendsTheCertificateUntilItIsLifted) {
-  const fs::path cert = enroll("held");
+  const fs::path cert = enroll_with_mac("held");
   ASSERT_TRUE(revoke(cert, "certificateHold").ok());
   RunResult held = ocsp(cert);
   EXPECT_TRUE(contains(held.out, cert.string() + ": revoked")) << held.describe();
@@ -158,7 +148,7 @@ TEST_F(RevocationStatusTest, AHoldSuspendsTheCertificateUntilItIsLifted) {
 // RFC 6960 A.1: GET {url}/{url-encoding of base64 of the DER request}, here with curl; the
 // answer is cacheable. A POST that is not an OCSP request is answered malformedRequest.
 TEST_F(RevocationStatusTest, OcspOverGetWithCurlAndMalformedRequests) {
-  const fs::path cert = enroll("ocsp-get");
+  const fs::path cert = enroll_with_mac("ocsp-get");
   const fs::path request = work() / "request.der";
   RunResult made = openssl(
       {"ocsp", "-issuer", issuing_ca().string(), "-cert", cert.string(), "-no_nonce", "-reqout", request.string()});
@@ -227,7 +217,7 @@ class DeltaCrlTest : public RevocationStatusTest {
 };
 
 TEST_F(DeltaCrlTest, AHoldAndItsReleaseReachRelyingPartiesOnTheDelta) {
-  const fs::path cert = enroll("delta-held");
+  const fs::path cert = enroll_with_mac("delta-held");
   const fs::path full = fetch_crl(endpoints().crl_url, "full");
   RunResult full_text = openssl({"crl", "-in", full.string(), "-noout", "-text"});
   EXPECT_TRUE(contains(full_text.out, "Freshest CRL")) << full_text.describe();
@@ -266,7 +256,7 @@ class CrlRestartTest : public RevocationStatusTest {
 };
 
 TEST_F(CrlRestartTest, ARestartKeepsTheCrlAndItsNumbersIncreasing) {
-  const fs::path cert = enroll("before-restart");
+  const fs::path cert = enroll_with_mac("before-restart");
   ASSERT_TRUE(revoke(cert, "superseded").ok());
   std::this_thread::sleep_for(1100ms);
   const fs::path before = fetch_crl(endpoints().crl_url, "before");
@@ -278,7 +268,7 @@ TEST_F(CrlRestartTest, ARestartKeepsTheCrlAndItsNumbersIncreasing) {
   const fs::path same = fetch_crl(endpoints().crl_url, "same");
   EXPECT_EQ(read_text(same), read_text(before)) << "nothing changed: the stored CRL";
 
-  ASSERT_TRUE(revoke(enroll("after-restart"), "keyCompromise").ok());
+  ASSERT_TRUE(revoke(enroll_with_mac("after-restart"), "keyCompromise").ok());
   std::this_thread::sleep_for(1100ms);
   const fs::path after = fetch_crl(endpoints().crl_url, "after");
   EXPECT_GT(crl_number_of(after), first);
