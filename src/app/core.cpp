@@ -98,14 +98,6 @@ Result<std::pair<std::unique_ptr<hsm::Signer>, ossl::X509Ptr>> load_ocsp_signer(
   return std::pair{std::move(*signer), std::move(*cert)};
 }
 
-Result<std::string> first_line_of(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  if (!in || !std::getline(in, line)) return fail(ErrorCode::kConfigInvalid, "cannot read " + file.string());
-  line.erase(line.find_last_not_of(" \t\r") + 1);
-  return line;
-}
-
 // The configured publishers ([publish.directory], [publish.ldap]), in that order.
 Result<std::vector<std::unique_ptr<publish::Publisher>>> make_publishers(const Config& config) {
   std::vector<std::unique_ptr<publish::Publisher>> publishers;
@@ -113,7 +105,7 @@ Result<std::vector<std::unique_ptr<publish::Publisher>>> make_publishers(const C
     publishers.push_back(std::make_unique<publish::DirectoryPublisher>(config.publish_directory->path));
   }
   if (config.publish_ldap) {
-    auto password = first_line_of(config.publish_ldap->password_file);
+    auto password = ossl::read_first_line(config.publish_ldap->password_file.string());
     if (!password) return tl::unexpected(password.error());
     publishers.push_back(std::make_unique<publish::LdapPublisher>(publish::LdapOptions{
         config.publish_ldap->url, config.publish_ldap->bind_dn, std::move(*password), config.publish_ldap->base_dn,

@@ -40,16 +40,9 @@ std::string random_token(std::size_t bytes) {
   return to_hex(random_bytes(bytes));
 }
 
-Result<std::string> read_first_line(const fs::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  if (!in || !std::getline(in, line)) return fail(ErrorCode::kSystemFailure, "cannot read " + file.string());
-  return line;
-}
-
 // A secret kept in its own file, made once with mode 0600.
 Result<std::string> ensure_secret_file(const fs::path& file, std::size_t bytes) {
-  if (fs::exists(file)) return read_first_line(file);
+  if (fs::exists(file)) return ossl::read_first_line(file.string());
   std::string secret = random_token(bytes);
   if (auto ok = ossl::write_file_atomically(file.string(), secret + "\n", 0600); !ok) return tl::unexpected(ok.error());
   return secret;
@@ -387,7 +380,7 @@ Status write_endpoints(const fs::path& requested_dir, const Config& config, cons
       << "REPO_URL=" << base << "/repo\n"
       << "PUBLISH_DIR=" << (dir / "www").string() << "\n";
   if (listening.est_port != 0) {
-    auto password = read_first_line(dir / "est-password");
+    auto password = ossl::read_first_line((dir / "est-password").string());
     if (!password) return tl::unexpected(password.error());
     env << "EST_URL=https://" << config.est.listen << ":" << listening.est_port << "\n"
         << "EST_USER=" << kEstUser << "\n"

@@ -34,14 +34,6 @@ Result<KeyLocation> key_at(const std::string& config_file, const std::string& ur
   return locate_key(*config, uri);
 }
 
-Result<std::string> first_line(const std::string& file) {
-  std::ifstream in(file);
-  std::string line;
-  if (!in || !std::getline(in, line)) return fail(ErrorCode::kConfigInvalid, "cannot read " + file);
-  line.erase(line.find_last_not_of(" \t\r") + 1);
-  return line;
-}
-
 Status write_out(const std::string& file, const std::string& pem) {
   return ossl::write_file_atomically(std::filesystem::absolute(file).string(), pem, 0644);
 }
@@ -117,7 +109,7 @@ int CaSetupCommands::init() const {
   const KeyLocation* key = &made->key;
   std::optional<std::string> so_pin;
   if (!m_so_pin_file.empty()) {
-    auto pin = first_line(m_so_pin_file);
+    auto pin = ossl::read_first_line(m_so_pin_file);
     if (!pin) return failed(pin.error());
     so_pin = std::move(*pin);
   }

@@ -177,6 +177,14 @@ Status write_all(int fd, std::string_view content, const std::string& path) {
 
 }  // namespace
 
+Result<std::string> read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return fail(ErrorCode::kConfigInvalid, "cannot read " + path);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
 // A unique temp file next to `path` (a web server never sees half a file, two writers never share
 // a temp file), synced and renamed over `path`, then the folder synced so the rename is durable;
 // the temp file is removed again if any step fails.

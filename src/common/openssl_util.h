@@ -95,6 +95,10 @@ Result<std::vector<X509Ptr>> read_pem_certificates(const std::string& path);
 Result<X509Ptr> read_pem_certificate(const std::string& path);
 std::string pem_of(const ::X509* cert);
 std::string pem_of_private_key(const ::EVP_PKEY* key);  // unencrypted PKCS#8
+// The first line of the file at `path`, without its line end (a trailing CR too): how secrets,
+// PINs and tokens are kept in files of their own. Errors: kConfigInvalid naming the file.
+Result<std::string> read_first_line(const std::string& path);
+
 // Replaces `path` with `content` (mode `mode`) so that readers see the old file or the new one,
 // never a part, and the new one survives a crash once this returns. Errors: kSystemUnavailable
 // naming the path and the system's reason (no space, no permission, no such folder).
