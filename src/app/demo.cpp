@@ -77,42 +77,28 @@ Status ensure_ca_certificates(const fs::path& dir, const hsm::TokenAccess& acces
   return write_text(issuing_pem, ossl::pem_of(issuing->get()));
 }
 
-// The key generation authority's certificate (id-kp-cmKGA), issued by the issuing CA.
-Status ensure_kga_certificate(const fs::path& dir, const hsm::TokenAccess& access) {
-  const fs::path kga_pem = dir / "ca" / "key-generation.pem";
-  if (fs::exists(kga_pem)) return {};
-  auto token = hsm::Pkcs11Token::open(access);
-  if (!token) return tl::unexpected(token.error());
-  auto issuing_signer = (*token)->signer(kIssuingKey);
-  if (!issuing_signer) return tl::unexpected(issuing_signer.error());
-  auto kga_signer = (*token)->signer(kKgaKey);
-  if (!kga_signer) return tl::unexpected(kga_signer.error());
-  auto issuing = ossl::read_pem_certificate((dir / "ca" / "issuing.pem").string());
-  if (!issuing) return tl::unexpected(issuing.error());
-  ca::CaCertificateSpec spec{
-      {{"O", "enrolld demo"}, {"CN", "enrolld demo key generation authority"}}, std::chrono::hours(24 * 365 * 2), -1};
-  auto cert = ca::make_key_generation_certificate(spec, (*kga_signer)->public_key(), issuing->get(), **issuing_signer);
-  if (!cert) return tl::unexpected(cert.error());
-  return write_text(kga_pem, ossl::pem_of(cert->get()));
-}
+// A service certificate issued by the issuing CA for the HSM key `key_label`: the key generation
+// authority's (id-kp-cmKGA) or the delegated OCSP responder's (id-kp-OCSPSigning), by `make`.
+using ServiceCertificateMaker = Result<ossl::X509Ptr> (*)(const ca::CaCertificateSpec&, ::EVP_PKEY*, const ::X509*,
+                                                          const hsm::Signer&);
 
-// The delegated OCSP responder's certificate (id-kp-OCSPSigning), issued by the issuing CA.
-Status ensure_ocsp_certificate(const fs::path& dir, const hsm::TokenAccess& access) {
-  const fs::path ocsp_pem = dir / "ca" / "ocsp-signer.pem";
-  if (fs::exists(ocsp_pem)) return {};
+Status ensure_service_certificate(const fs::path& dir, const hsm::TokenAccess& access, const char* key_label,
+                                  const char* file, const char* common_name, std::chrono::seconds validity,
+                                  ServiceCertificateMaker make) {
+  const fs::path pem = dir / "ca" / file;
+  if (fs::exists(pem)) return {};
   auto token = hsm::Pkcs11Token::open(access);
   if (!token) return tl::unexpected(token.error());
   auto issuing_signer = (*token)->signer(kIssuingKey);
   if (!issuing_signer) return tl::unexpected(issuing_signer.error());
-  auto ocsp_signer = (*token)->signer(kOcspKey);
-  if (!ocsp_signer) return tl::unexpected(ocsp_signer.error());
+  auto service_signer = (*token)->signer(key_label);
+  if (!service_signer) return tl::unexpected(service_signer.error());
   auto issuing = ossl::read_pem_certificate((dir / "ca" / "issuing.pem").string());
   if (!issuing) return tl::unexpected(issuing.error());
-  ca::CaCertificateSpec spec{
-      {{"O", "enrolld demo"}, {"CN", "enrolld demo OCSP responder"}}, std::chrono::hours(24 * 365), -1};
-  auto cert = ca::make_ocsp_signing_certificate(spec, (*ocsp_signer)->public_key(), issuing->get(), **issuing_signer);
+  const ca::CaCertificateSpec spec{{{"O", "enrolld demo"}, {"CN", common_name}}, validity, -1};
+  auto cert = make(spec, (*service_signer)->public_key(), issuing->get(), **issuing_signer);
   if (!cert) return tl::unexpected(cert.error());
-  return write_text(ocsp_pem, ossl::pem_of(cert->get()));
+  return write_text(pem, ossl::pem_of(cert->get()));
 }
 
 // A port on 127.0.0.1 that nothing listens on now, for the demo's fixed HTTP port.
@@ -327,8 +313,17 @@ Result<fs::path> ensure_demo_instance(const fs::path& requested_dir, std::uint16
     if (!made) return tl::unexpected(made.error());
   }
   if (auto ok = ensure_ca_certificates(dir, access); !ok) return tl::unexpected(ok.error());
-  if (auto ok = ensure_kga_certificate(dir, access); !ok) return tl::unexpected(ok.error());
-  if (auto ok = ensure_ocsp_certificate(dir, access); !ok) return tl::unexpected(ok.error());
+  if (auto ok = ensure_service_certificate(dir, access, kKgaKey, "key-generation.pem",
+                                           "enrolld demo key generation authority", std::chrono::hours(24 * 365 * 2),
+                                           ca::make_key_generation_certificate);
+      !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = ensure_service_certificate(dir, access, kOcspKey, "ocsp-signer.pem", "enrolld demo OCSP responder",
+                                           std::chrono::hours(24 * 365), ca::make_ocsp_signing_certificate);
+      !ok) {
+    return tl::unexpected(ok.error());
+  }
   if (auto ok = ensure_vendor_credentials(dir); !ok) return tl::unexpected(ok.error());
   fs::create_directories(dir / "db");
   if (auto ok = ensure_tls_credential(dir, access); !ok) return tl::unexpected(ok.error());
