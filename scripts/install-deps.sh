@@ -21,6 +21,11 @@ packages=(
   # the LDAP publisher (libldap) and its tests: a real OpenLDAP slapd, started by the tests on a
   # free port with their own throwaway config, checked with ldapsearch
   slapd ldap-utils libldap-dev
+  # sd_notify (libsystemd): READY, RELOADING and STOPPING under systemd's Type=notify
+  libsystemd-dev
+  # packages (scripts/package.sh): CPack's RPM generator runs rpmbuild; man pages from --help;
+  # the packaging tests check with lintian and install the .deb into a debootstrap root
+  rpm help2man lintian debootstrap
 )
 
 missing=()

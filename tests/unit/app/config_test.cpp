@@ -1,5 +1,6 @@
 #include "app/config.h"
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -713,6 +714,69 @@ TEST_F(ConfigTest, TheShippedExampleProfilesLoad) {
   std::vector<std::string> names;
   for (const auto& p : config->profiles) names.push_back(p.name);
   EXPECT_EQ(names, (std::vector<std::string>{"device-identity", "tls-server", "tls-client", "ra"}));
+}
+
+std::string shipped_config() {
+  std::ifstream in(std::string(ENROLLD_SOURCE_DIR) + "/conf/enrolld.conf");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The shipped config with every commented "# key = value" line of an active section made
+// active; lines under a commented section header ("# [[cmp.credential]]") stay comments.
+std::string with_every_key_active(const std::string& text) {
+  std::istringstream in(text);
+  std::ostringstream out;
+  bool in_active_section = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("[")) in_active_section = true;
+    if (line.starts_with("# [")) in_active_section = false;
+    const bool assignment = line.starts_with("# ") && line.size() > 2 && std::islower(line[2]) != 0 &&
+                            line.find(" = ") != std::string::npos && line.find(' ', 2) == line.find(" = ");
+    out << (in_active_section && assignment ? line.substr(2) : line) << "\n";
+  }
+  return out.str();
+}
+
+// /etc/enrolld/enrolld.conf as the package installs it: it loads, its commented lines are the
+// defaults, and each of them is a key the schema knows with a value it accepts.
+TEST_F(ConfigTest, TheShippedConfigLoadsAndItsCommentedKeysAreTheDefaults) {
+  const std::string shipped = shipped_config();
+  ASSERT_FALSE(shipped.empty()) << "conf/enrolld.conf is missing";
+  auto as_installed = load(shipped);
+  ASSERT_TRUE(as_installed.has_value()) << as_installed.error().message;
+  EXPECT_EQ(as_installed->store_path, "/var/lib/enrolld/db");
+  EXPECT_EQ(as_installed->admin_token_file, fs::path("/var/lib/enrolld/admin-token"));
+
+  const std::string active = with_every_key_active(shipped);
+  ASSERT_NE(active, shipped);
+  auto uncommented = load(active);
+  ASSERT_TRUE(uncommented.has_value()) << uncommented.error().message;
+  const Config defaults = *as_installed;
+  EXPECT_EQ(uncommented->listen, defaults.listen);
+  EXPECT_EQ(uncommented->http_port, defaults.http_port);
+  EXPECT_EQ(uncommented->threads, defaults.threads);
+  EXPECT_EQ(uncommented->max_body_bytes, defaults.max_body_bytes);
+  EXPECT_EQ(uncommented->log_level, defaults.log_level);
+  EXPECT_EQ(uncommented->hsm_module, defaults.hsm_module);
+  EXPECT_EQ(uncommented->validity_days, defaults.validity_days);
+  EXPECT_EQ(uncommented->crl_validity_seconds, defaults.crl_validity_seconds);
+  EXPECT_EQ(uncommented->crl_refresh_seconds.value_or(0), defaults.crl_validity_seconds / 2);
+  EXPECT_EQ(uncommented->crl_on_revocation, defaults.crl_on_revocation);
+  EXPECT_EQ(uncommented->ocsp_validity_seconds, defaults.ocsp_validity_seconds);
+  EXPECT_EQ(uncommented->grant_implicit_confirm, defaults.grant_implicit_confirm);
+  EXPECT_EQ(uncommented->confirm_wait_seconds, defaults.confirm_wait_seconds);
+  EXPECT_EQ(uncommented->pbm.min_iterations, defaults.pbm.min_iterations);
+  EXPECT_EQ(uncommented->pbm.max_iterations, defaults.pbm.max_iterations);
+  EXPECT_EQ(uncommented->central_key_package, defaults.central_key_package);
+  EXPECT_EQ(uncommented->check_after_seconds, defaults.check_after_seconds);
+  EXPECT_EQ(uncommented->approval_wait_seconds, defaults.approval_wait_seconds);
+  EXPECT_EQ(uncommented->est.port, defaults.est.port);
+  EXPECT_EQ(uncommented->est.max_password_failures, defaults.est.max_password_failures);
+  EXPECT_EQ(uncommented->est.lockout_seconds, defaults.est.lockout_seconds);
+  EXPECT_EQ(uncommented->admin_port, defaults.admin_port);
+  EXPECT_TRUE(uncommented->est.tls_certificate.has_value()) << "the [est] lines were made active";
 }
 
 }  // namespace
