@@ -15,3 +15,5 @@ pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls>=3.7.2)  # libmicrohttp
 pkg_check_modules(P11 REQUIRED IMPORTED_TARGET libp11>=0.4.12)
 pkg_check_modules(P11KIT REQUIRED IMPORTED_TARGET p11-kit-1)   # for pkcs11.h only
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl>=7.88)   # enrollctl's client for the admin API
+# sd_notify: READY/RELOADING/STOPPING for systemd Type=notify (a no-op outside systemd).
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)

@@ -196,8 +196,20 @@ http::Response status_report(ra::OperationsReport& operations) {
                           {"attempts", p.attempts},
                           {"last_error", p.last_error}});
   }
+  const json hsm = {{"module", report->hsm.module},
+                    {"token", report->hsm.token},
+                    {"signs", report->hsm.signs},
+                    {"sign_micros", report->hsm.sign_micros},
+                    {"error", report->hsm.error}};
+  const json store = {{"path", report->store.path},
+                      {"reads", report->store.reads},
+                      {"estimated_records", report->store.estimated_records},
+                      {"size_bytes", report->store.size_bytes},
+                      {"error", report->store.error}};
   return json_response(200, {{"version", report->version},
                              {"cas", cas},
+                             {"hsm", hsm},
+                             {"store", store},
                              {"crls", crls},
                              {"publishers", publishers},
                              {"pending_approvals", report->pending_approvals}});

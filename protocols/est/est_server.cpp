@@ -105,13 +105,17 @@ struct EstServer::Exchange {
   std::string one_time_user;         // set when a one-time secret authenticated the request
   ossl::X509Ptr client_certificate;  // set when the TLS client certificate authenticated it
   CertificationRequestInfo csr;
+  std::string transaction_id_hex;  // set once the request has one (enroll, serverkeygen)
+
+  // " txn=<id>" for a log line, once there is a transaction.
+  std::string txn_field() const { return transaction_id_hex.empty() ? "" : " txn=" + transaction_id_hex; }
 
   // The answer for a refused request, logged with who asked and why.
   http::Response refuse(int status, std::string_view reason) const {
     // The reason may quote what the client sent (a user name, a label): one safe line.
     const std::string text = log::client_text(reason, 400);
-    spdlog::warn("est peer={} path={} requester={} status={}: {}", request.peer, log::client_text(request.path),
-                 requester.identity.empty() ? "-" : log::client_text(requester.identity), status, text);
+    spdlog::warn("est peer={} path={} requester={}{} status={}: {}", request.peer, log::client_text(request.path),
+                 requester.identity.empty() ? "-" : log::client_text(requester.identity), txn_field(), status, text);
     return http::text_response(status, text);
   }
   http::Response refuse(const Error& error) const {
@@ -129,13 +133,13 @@ struct EstServer::Exchange {
       case ErrorCode::kTransactionIdInUse: return refuse(409, error.message);
       case ErrorCode::kSystemUnavailable: {
         // The log gets the cause; the client only that it should come back.
-        spdlog::error("est path={}: {}", log::client_text(request.path), error.message);
+        spdlog::error("est path={}{}: {}", log::client_text(request.path), txn_field(), error.message);
         http::Response response = refuse(503, "the CA cannot serve right now (HSM or store); retry later");
         response.headers.emplace_back("Retry-After", kUnavailableRetrySeconds);
         return response;
       }
       default:
-        spdlog::error("est path={}: {}", log::client_text(request.path), error.message);
+        spdlog::error("est path={}{}: {}", log::client_text(request.path), txn_field(), error.message);
         return refuse(500, "internal error; the request was not processed");
     }
   }
@@ -213,7 +217,7 @@ EstServer::EstServer(ra::EnrollmentService& service, const ra::CertificateTrust&
       m_ca_certificates(certs_only(service.ca_chain())) {}
 
 http::Response EstServer::handle(const http::Request& request) {
-  Exchange ex{request, Operation::kCaCerts, {}, {}, {}, {}, {}, {}};
+  Exchange ex{request, Operation::kCaCerts, {}, {}, {}, {}, {}, {}, {}};
   std::string_view rest = std::string_view(request.path).substr(std::string_view(kEstPath).size());
   std::string_view operation_name = rest;
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
@@ -448,6 +452,7 @@ http::Response EstServer::enroll_authenticated(Exchange& ex) {
                                     ex.csr.extensions_der}))
                        .first(16))
           : to_hex(random_bytes(16));
+  ex.transaction_id_hex = request.transaction_id_hex;  // refusals from here on name it
   // Every retry is a new look at the transaction (a poll), never a resend of a stored reply.
   request.fingerprint = random_bytes(32);
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -517,6 +522,7 @@ http::Response EstServer::server_keygen_authenticated(Exchange& ex) {
   // Each serverkeygen makes a new key: a new transaction, never a stored reply (which would
   // have to keep the private key).
   request.transaction_id_hex = to_hex(random_bytes(16));
+  ex.transaction_id_hex = request.transaction_id_hex;
   request.fingerprint = random_bytes(32);
   auto stored = m_service.submit(request, {}, encode_decision);
   if (!stored) return ex.refuse(stored.error());

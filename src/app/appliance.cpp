@@ -3,10 +3,13 @@
 #include "app/core.h"
 
 #include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -26,14 +29,70 @@ namespace enrolld::app {
 
 namespace {
 
-int wait_for_termination() {
+// The signals the main thread waits for; prepare_signals() blocks them in every thread.
+sigset_t handled_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
-  int signal = 0;
-  sigwait(&set, &signal);
-  return signal;
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+// Tells systemd (Type=notify) how the service is doing. Without NOTIFY_SOCKET, i.e. outside
+// systemd, sd_notify does nothing.
+void notify(const std::string& state) {
+  if (const int rc = ::sd_notify(0, state.c_str()); rc < 0) {
+    spdlog::warn("cannot notify systemd: {}", std::strerror(-rc));
+  }
+}
+
+// systemd >= 253 (Type=notify-reload) wants the CLOCK_MONOTONIC time with RELOADING=1; older
+// ones ignore the field, so it is always sent.
+std::string reloading_state() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  const long long micros = static_cast<long long>(now.tv_sec) * 1'000'000 + now.tv_nsec / 1000;
+  return "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(micros) + "\nSTATUS=reloading the configuration";
+}
+
+// SIGHUP: re-reads the configuration file and swaps in what can change while serving. A file
+// that does not load, or names a file that cannot be read, is refused as a whole: the old
+// settings stay. Settings that need a restart keep their running values. Returns the status
+// line for systemd.
+std::string reload(const Config& running, Core& core) {
+  auto fresh = load_config(running.file);
+  if (!fresh) {
+    spdlog::error("reload refused: {}", fresh.error().message);
+    return "serving; reload refused (see the log)";
+  }
+  if (auto fixed = restart_only_changes(running, *fresh); !fixed.empty()) {
+    std::string names;
+    for (const auto& name : fixed) names += (names.empty() ? "" : ",") + name;
+    spdlog::warn("reload: changed settings that take effect only after a restart, running values kept: {}", names);
+  }
+  auto reloaded = core.reload(*fresh);
+  if (!reloaded) {
+    spdlog::error("reload refused: {}", reloaded.error().message);
+    return "serving; reload refused (see the log)";
+  }
+  spdlog::info("reload ok profiles={} credentials={} anchors={} ras={}", reloaded->profiles, reloaded->credentials,
+               reloaded->anchors, reloaded->ras);
+  return "serving; configuration reloaded";
+}
+
+// Serves until SIGTERM or SIGINT, which it returns; every SIGHUP in between is a reload.
+// `running`: the configuration the appliance started with (what needs a restart stays so).
+int serve_until_terminated(const Config& running, Core& core) {
+  const sigset_t set = handled_signals();
+  for (;;) {
+    int signal = 0;
+    if (::sigwait(&set, &signal) != 0 || signal != SIGHUP) return signal;
+    spdlog::info("signal {} received: reloading {}", signal, running.file.string());
+    notify(reloading_state());
+    const std::string status = reload(running, core);
+    notify("READY=1\nSTATUS=" + status);
+  }
 }
 
 int report(const Error& error) {
@@ -172,10 +231,7 @@ void prepare_signals() {
   // A peer that closed its connection (an LDAP server, a client) must cost a failed write, never
   // the process.
   ::signal(SIGPIPE, SIG_IGN);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
+  const sigset_t set = handled_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
@@ -212,8 +268,10 @@ int run(const Config& config, const RunOptions& options) {
       (*server)->port(), est_port != 0 ? "https://" + config.est.listen + ":" + std::to_string(est_port) : "off",
       admin_port != 0 ? config.admin_listen + ":" + std::to_string(admin_port) : "off", config.store_path.string());
   if (options.on_listening) options.on_listening(Listening{(*server)->port(), admin_port, est_port});
-  const int signal = wait_for_termination();
+  notify("READY=1\nSTATUS=serving http port " + std::to_string((*server)->port()));
+  const int signal = serve_until_terminated(config, **core);
   spdlog::info("signal {} received: finishing requests in flight", signal);
+  notify("STOPPING=1\nSTATUS=finishing requests in flight");
   (*server)->stop();
   if (*est_server) (*est_server)->stop();
   if (*admin) (*admin)->stop();

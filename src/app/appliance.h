@@ -1,6 +1,8 @@
 #pragma once
 // The composition root: builds every module from the configuration, serves until SIGTERM or
-// SIGINT, then drains requests in flight.
+// SIGINT, then drains requests in flight. SIGHUP reloads the configuration file (see
+// Core::reload for what changes). Under systemd (Type=notify) it reports READY=1 once serving,
+// RELOADING=1 and READY=1 around a reload, and STOPPING=1 before draining.
 
 #include <cstdint>
 #include <functional>
@@ -23,8 +25,8 @@ struct RunOptions {
   std::function<void(const Listening&)> on_listening;  // called once serving
 };
 
-// Blocks SIGTERM and SIGINT in the calling thread (run() waits for them) and ignores SIGPIPE;
-// call before any other thread starts.
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (run() waits for them) and ignores
+// SIGPIPE; call before any other thread starts.
 void prepare_signals();
 
 // Runs the appliance. Returns the process exit status: 0 after a clean shutdown, 1 if

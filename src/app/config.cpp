@@ -681,4 +681,58 @@ Result<Config> load_config(const std::filesystem::path& file) {
   return config;
 }
 
+std::vector<std::string> restart_only_changes(const Config& a, const Config& b) {
+  // Every setting that Core::reload does not swap in, each with whether it changed.
+  const std::pair<const char*, bool> settings[] = {
+      {"server.listen", a.listen != b.listen},
+      {"server.http_port", a.http_port != b.http_port},
+      {"server.threads", a.threads != b.threads},
+      {"server.max_body_bytes", a.max_body_bytes != b.max_body_bytes},
+      {"log.level", a.log_level != b.log_level},
+      {"store.path", a.store_path != b.store_path},
+      {"hsm.module", a.hsm_module != b.hsm_module},
+      {"hsm.softhsm2_conf", a.softhsm2_conf != b.softhsm2_conf},
+      {"ca.certificate", a.ca_certificate != b.ca_certificate},
+      {"ca.chain", a.ca_chain != b.ca_chain},
+      {"ca.key", a.ca_key != b.ca_key},
+      {"ca.root_update", a.root_update != b.root_update},
+      {"crl.validity_seconds", a.crl_validity_seconds != b.crl_validity_seconds},
+      {"crl.refresh_seconds", a.crl_refresh_seconds != b.crl_refresh_seconds},
+      {"crl.on_revocation", a.crl_on_revocation != b.crl_on_revocation},
+      {"crl.delta_validity_seconds", a.delta_crl_validity_seconds != b.delta_crl_validity_seconds},
+      {"crl.delta_url", a.delta_crl_url != b.delta_crl_url},
+      {"ocsp.signer_key", a.ocsp_signer_key != b.ocsp_signer_key},
+      {"ocsp.signer_certificate", a.ocsp_signer_certificate != b.ocsp_signer_certificate},
+      {"ocsp.validity_seconds", a.ocsp_validity_seconds != b.ocsp_validity_seconds},
+      {"cmp.grant_implicit_confirm", a.grant_implicit_confirm != b.grant_implicit_confirm},
+      {"cmp.revoke_replaced_on_key_update", a.revoke_replaced_on_key_update != b.revoke_replaced_on_key_update},
+      {"cmp.confirm_wait_seconds", a.confirm_wait_seconds != b.confirm_wait_seconds},
+      {"cmp.pbm_min_iterations", a.pbm.min_iterations != b.pbm.min_iterations},
+      {"cmp.pbm_max_iterations", a.pbm.max_iterations != b.pbm.max_iterations},
+      {"cmp.kga_key", a.kga_key != b.kga_key},
+      {"cmp.kga_certificate", a.kga_certificate != b.kga_certificate},
+      {"cmp.central_key_package", a.central_key_package != b.central_key_package},
+      {"cmp.aliases", a.cmp_aliases != b.cmp_aliases},
+      {"ra.check_after_seconds", a.check_after_seconds != b.check_after_seconds},
+      {"ra.approval_wait_seconds", a.approval_wait_seconds != b.approval_wait_seconds},
+      {"admin.listen", a.admin_listen != b.admin_listen},
+      {"admin.port", a.admin_port != b.admin_port},
+      {"admin.token_file", a.admin_token_file != b.admin_token_file},
+      {"est.listen", a.est.listen != b.est.listen},
+      {"est.port", a.est.port != b.est.port},
+      {"est.tls_certificate", a.est.tls_certificate != b.est.tls_certificate},
+      {"est.tls_key", a.est.tls_key != b.est.tls_key},
+      {"est.reenroll_same_key", a.est.reenroll_same_key != b.est.reenroll_same_key},
+      {"est.max_password_failures", a.est.max_password_failures != b.est.max_password_failures},
+      {"est.lockout_seconds", a.est.lockout_seconds != b.est.lockout_seconds},
+      {"publish.directory", a.publish_directory != b.publish_directory},
+      {"publish.ldap", a.publish_ldap != b.publish_ldap},
+  };
+  std::vector<std::string> changed;
+  for (const auto& [name, differs] : settings) {
+    if (differs) changed.emplace_back(name);
+  }
+  return changed;
+}
+
 }  // namespace enrolld::app

@@ -23,6 +23,7 @@ struct MacCredential {
 struct CmpAlias {
   std::string path;
   std::string profile;
+  bool operator==(const CmpAlias&) const = default;
 };
 
 // [[profile]]: a certificate profile, selected by /.well-known/cmp/p/<name> or certProfile.
@@ -78,6 +79,7 @@ struct EstConfig {
 struct DirectoryPublishConfig {
   std::filesystem::path path;
   bool certificates = false;
+  bool operator==(const DirectoryPublishConfig&) const = default;
 };
 
 // [publish.ldap]: the same into an LDAP directory (RFC 4523 attributes) through libldap.
@@ -88,6 +90,7 @@ struct LdapPublishConfig {
   std::string base_dn;                  // entries go below it; created if absent
   bool certificates = true;
   unsigned timeout_seconds = 5;
+  bool operator==(const LdapPublishConfig&) const = default;
 };
 
 struct Config {
@@ -176,5 +179,12 @@ struct Config {
 // Reads and checks the file. Returns kConfigInvalid with "FILE:LINE: ..." for syntax errors,
 // unknown keys, wrong types and values out of range, or a missing required key.
 Result<Config> load_config(const std::filesystem::path& file);
+
+// The settings that differ between the running configuration and `fresh` but take effect only
+// when enrolld restarts (listeners, store, HSM, CA keys, schedules, ...), named as in the file
+// ("server.http_port"); empty when a reload ([ca] validity and URLs, [[profile]], [review],
+// [[cmp.credential]], [cmp] trust_anchors and ra_certificates, [est] trust_anchors) covers
+// every change.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& fresh);
 
 }  // namespace enrolld::app

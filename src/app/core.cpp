@@ -30,17 +30,22 @@ constexpr std::size_t kPendingLimit = 100'000;  // more held requests than any o
 // loading it again (C_Initialize/C_Finalize) invalidates the sessions of the first load.
 using OpenTokens = std::map<std::pair<std::string, std::string>, std::shared_ptr<hsm::Pkcs11Token>>;
 
+// The key at `key` in the HSM.
+Result<std::unique_ptr<hsm::Signer>> open_located(const KeyLocation& key, OpenTokens& tokens) {
+  std::shared_ptr<hsm::Pkcs11Token>& token = tokens[{key.token.module_path, key.token.token_label}];
+  if (!token) {
+    auto opened = hsm::Pkcs11Token::open(key.token);
+    if (!opened) return tl::unexpected(opened.error());
+    token = std::move(*opened);
+  }
+  return token->signer(key.object);
+}
+
 // The key that `key_uri` (RFC 7512) names in the HSM.
 Result<std::unique_ptr<hsm::Signer>> open_signer(const Config& config, const std::string& key_uri, OpenTokens& tokens) {
   auto key = locate_key(config, key_uri);
   if (!key) return tl::unexpected(key.error());
-  std::shared_ptr<hsm::Pkcs11Token>& token = tokens[{key->token.module_path, key->token.token_label}];
-  if (!token) {
-    auto opened = hsm::Pkcs11Token::open(key->token);
-    if (!opened) return tl::unexpected(opened.error());
-    token = std::move(*opened);
-  }
-  return token->signer(key->object);
+  return open_located(*key, tokens);
 }
 
 // The certificate in `file`, which must be for the key of `signer` (`key_name` says which key).
@@ -114,10 +119,10 @@ Result<std::vector<std::unique_ptr<publish::Publisher>>> make_publishers(const C
   return publishers;
 }
 
-ra::StaticSharedSecrets shared_secrets(const Config& config) {
-  std::map<std::string, Bytes, std::less<>> secrets;
+ra::StaticSharedSecrets::Secrets shared_secrets(const Config& config) {
+  ra::StaticSharedSecrets::Secrets secrets;
   for (const auto& credential : config.credentials) secrets[credential.reference] = to_bytes(credential.secret);
-  return ra::StaticSharedSecrets(std::move(secrets));
+  return secrets;
 }
 
 // Every certificate in the PEM files, DER.
@@ -129,6 +134,36 @@ Result<std::vector<Bytes>> load_certificates(const std::vector<std::filesystem::
     for (const auto& cert : *certs) out.push_back(ossl::der_of(cert.get()));
   }
   return out;
+}
+
+constexpr std::string_view kProbeData = "enrolld status probe";
+
+// A test signature with the CA key, timed: what the HSM costs a request now.
+ra::ApplianceReport::Hsm probe_hsm(const hsm::Signer& signer, std::string module, std::string token) {
+  ra::ApplianceReport::Hsm hsm{std::move(module), std::move(token), false, 0, {}};
+  const auto start = std::chrono::steady_clock::now();
+  auto signature = signer.sign(to_bytes(kProbeData));
+  hsm.sign_micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  hsm.signs = signature.has_value();
+  if (!signature) hsm.error = signature.error().message;
+  return hsm;
+}
+
+// A test read and the backend's estimates of what it holds.
+ra::ApplianceReport::Store probe_store(store::Store& store, std::string path) {
+  ra::ApplianceReport::Store state{std::move(path), false, 0, 0, {}};
+  if (auto read = store.find_crl("full"); !read) {
+    state.error = read.error().message;
+    return state;
+  }
+  state.reads = true;
+  // Estimates are a nicety: a backend that cannot give them still reads.
+  if (auto statistics = store.statistics()) {
+    state.estimated_records = statistics->estimated_records;
+    state.size_bytes = statistics->size_bytes;
+  }
+  return state;
 }
 
 }  // namespace
@@ -164,6 +199,8 @@ struct Core::Parts {
     std::unique_ptr<hsm::Signer> ocsp_signer;  // with its certificate, or both null
     ossl::X509Ptr ocsp_certificate;
     std::vector<std::unique_ptr<publish::Publisher>> publishers;
+    std::string hsm_module;  // where the CA key is, for the operator
+    std::string hsm_token;
   };
 
   Parts(const Config& config, Loaded loaded)
@@ -186,7 +223,15 @@ struct Core::Parts {
              loaded.ocsp_certificate ? std::move(loaded.ocsp_certificate)
                                      : ossl::up_ref(authority.chain().front().get()),
              std::chrono::seconds(config.ocsp_validity_seconds), system_clock()),
-        outbox(*store, std::move(loaded.publishers), system_clock()) {}
+        outbox(*store, std::move(loaded.publishers), system_clock()),
+        hsm_module(std::move(loaded.hsm_module)),
+        hsm_token(std::move(loaded.hsm_token)),
+        store_path(config.store_path.string()) {}
+
+  // Not used to build anything: what the operator is told (enrollctl status).
+  std::string hsm_module;
+  std::string hsm_token;
+  std::string store_path;
 
   // The configured profiles, with "default" (from [ca]) first unless configured explicitly.
   static std::vector<ca::Profile> profiles_of(const Config& config) {
@@ -330,7 +375,9 @@ struct Core::Parts {
 
 Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   OpenTokens tokens;  // the signers keep their token open
-  auto signer = open_signer(config, config.ca_key, tokens);
+  auto ca_key = locate_key(config, config.ca_key);
+  if (!ca_key) return tl::unexpected(ca_key.error());
+  auto signer = open_located(*ca_key, tokens);
   if (!signer) return tl::unexpected(signer.error());
   auto chain = load_ca_chain(config, **signer);
   if (!chain) return tl::unexpected(chain.error());
@@ -357,10 +404,10 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
       store::RocksDbStore::open(config.store_path.string(), store::RocksDbStore::Mode::kReadWrite, metrics.get());
   if (!store) return tl::unexpected(store.error());
   auto parts = std::make_unique<Parts>(
-      config,
-      Parts::Loaded{std::move(metrics), std::move(*store), std::move(*chain), std::move(*signer), std::move(*anchors),
-                    std::move(*ras), std::move(*est_anchors), std::move(*kga), std::move(root_update),
-                    std::move(ocsp->first), std::move(ocsp->second), std::move(*publishers)});
+      config, Parts::Loaded{std::move(metrics), std::move(*store), std::move(*chain), std::move(*signer),
+                            std::move(*anchors), std::move(*ras), std::move(*est_anchors), std::move(*kga),
+                            std::move(root_update), std::move(ocsp->first), std::move(ocsp->second),
+                            std::move(*publishers), ca_key->token.module_path, ca_key->token.token_label});
   if (auto ok = parts->ocsp.configuration(); !ok) return tl::unexpected(ok.error());
   if (auto ok = parts->queue_ca_certificates(); !ok) return tl::unexpected(ok.error());
   parts->register_gauges();
@@ -407,6 +454,25 @@ Metrics& Core::metrics() {
   return *m_parts->metrics;
 }
 
+Result<ReloadSummary> Core::reload(const Config& config) {
+  // Everything is read before anything is replaced: a file that fails leaves all as it was.
+  auto anchors = load_certificates(config.trust_anchors);
+  if (!anchors) return tl::unexpected(anchors.error());
+  auto ras = load_certificates(config.ra_certificates);
+  if (!ras) return tl::unexpected(ras.error());
+  auto est_anchors = load_certificates(config.est.trust_anchors);
+  if (!est_anchors) return tl::unexpected(est_anchors.error());
+  std::vector<ca::Profile> profiles = Parts::profiles_of(config);
+  ReloadSummary summary{profiles.size(), config.credentials.size(), anchors->size() + est_anchors->size(), ras->size()};
+  if (auto ok = m_parts->service.replace_profiles(std::move(profiles), Parts::policy_of(config)); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  m_parts->secrets.replace(shared_secrets(config));
+  m_parts->trust.replace_anchors(*anchors, std::move(*ras));
+  m_parts->est_trust.replace_anchors(*est_anchors, {});
+  return summary;
+}
+
 Status Core::readiness() {
   // The store answers a read, and the HSM signs with the CA key.
   if (auto crl = m_parts->store->find_crl("full"); !crl) return tl::unexpected(crl.error());
@@ -423,6 +489,9 @@ Result<ra::ApplianceReport> Core::report() {
     ::ASN1_TIME_to_tm(::X509_get0_notAfter(cert.get()), &tm);
     report.cas.push_back({ossl::name_to_string(::X509_get_subject_name(cert.get())), ::timegm(&tm)});
   }
+  report.hsm = probe_hsm(m_parts->authority.signer(), m_parts->hsm_module, m_parts->hsm_token);
+  report.store = probe_store(*m_parts->store, m_parts->store_path);
+  if (!report.store.reads) return report;  // what the store holds cannot be told
   for (const char* kind : {"full", "delta"}) {
     auto crl = m_parts->store->find_crl(kind);
     if (!crl) return tl::unexpected(crl.error());

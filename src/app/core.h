@@ -14,6 +14,14 @@
 
 namespace enrolld::app {
 
+// What a reload swapped in, for its log line.
+struct ReloadSummary {
+  std::size_t profiles = 0;     // "default" included
+  std::size_t credentials = 0;  // [[cmp.credential]]
+  std::size_t anchors = 0;      // certificates in [cmp] and [est] trust_anchors
+  std::size_t ras = 0;          // certificates in [cmp] ra_certificates
+};
+
 // Thread-safety: as its parts (the CMP handler may be called concurrently).
 class Core final : public ra::OperationsReport {
  public:
@@ -38,6 +46,13 @@ class Core final : public ra::OperationsReport {
   // Hands the publishers what waits in the outbox (see ra::OutboxDrainer::drain_once).
   Result<std::size_t> publish_outbox();
   bool has_publishers() const;
+  // Swaps in what `config` says of the profiles and [review], the [[cmp.credential]] secrets,
+  // [cmp] trust_anchors and ra_certificates and [est] trust_anchors; everything else stays as
+  // built. All or nothing: when a file cannot be read its error is returned (kConfigInvalid,
+  // naming the file) and nothing changes. Requests under way finish with what they started
+  // with; each of the four is swapped on its own, so a request arriving during the swap may
+  // see new secrets with the old profiles, never half of either.
+  Result<ReloadSummary> reload(const Config& config);
   // Version, CAs, CRLs, publisher backlog and pending approvals (enrollctl status).
   ra::OperationsReport& operations();
   Result<ra::ApplianceReport> report() override;

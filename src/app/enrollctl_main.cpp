@@ -216,7 +216,30 @@ int revoke(const AdminAccess& admin, const std::string& serial, const std::strin
   return 0;
 }
 
-// What the running enrolld reports of itself: version, CAs, CRLs, publishers, pending approvals.
+// The HSM's and the store's lines of `enrollctl status`: each says whether its probe worked
+// ("signs" / "reads") or why not ("FAILING: ...").
+void print_hsm_and_store(const nlohmann::json& report) {
+  const auto hsm = report.value("hsm", nlohmann::json::object());
+  std::cout << "HSM        " << hsm.value("module", "?") << ", token \"" << hsm.value("token", "?") << "\": ";
+  if (hsm.value("signs", false)) {
+    std::cout << "signs (test signature in "
+              << fmt::format("{:.1f}", static_cast<double>(hsm.value("sign_micros", std::int64_t{0})) / 1000.0)
+              << " ms)\n";
+  } else {
+    std::cout << "FAILING: " << hsm.value("error", "") << "\n";
+  }
+  const auto store = report.value("store", nlohmann::json::object());
+  std::cout << "store      " << store.value("path", "?") << ": ";
+  if (store.value("reads", false)) {
+    std::cout << "reads, ~" << store.value("estimated_records", std::uint64_t{0}) << " records, ~"
+              << (store.value("size_bytes", std::uint64_t{0}) + 1023) / 1024 << " KiB\n";
+  } else {
+    std::cout << "FAILING: " << store.value("error", "") << "\n";
+  }
+}
+
+// What the running enrolld reports of itself: version, CAs, HSM, store, CRLs, publishers,
+// pending approvals.
 int print_status(const AdminAccess& admin) {
   auto reply = enrolld::app::admin_request("GET", admin.url + "/admin/status", admin.token);
   if (int status = report_admin_reply(reply); status != 0) return status;
@@ -230,6 +253,7 @@ int print_status(const AdminAccess& admin) {
     std::cout << "CA         " << ca.value("subject", "") << "  (until " << utc(ca.value("not_after", std::int64_t{0}))
               << ")\n";
   }
+  print_hsm_and_store(report);
   for (const auto& crl : report.value("crls", nlohmann::json::array())) {
     std::cout << "CRL        " << crl.value("kind", "") << " number " << crl.value("number", std::uint64_t{0})
               << ", this update " << utc(crl.value("this_update", std::int64_t{0})) << ", next update "
@@ -400,7 +424,8 @@ int main(int argc, char** argv) {
                    "privilegeWithdrawn, aACompromise")
       ->required();
   revoke_cmd->add_option("--officer", officer, "who revokes (for the audit trail)")->capture_default_str();
-  auto* status_cmd = cli.add_subcommand("status", "what the running enrolld reports: CAs, CRLs, publishers, pending");
+  auto* status_cmd =
+      cli.add_subcommand("status", "what the running enrolld reports: CAs, HSM, store, CRLs, publishers, pending");
   auto* est_user = cli.add_subcommand("est-user", "EST users (HTTP Basic passwords, kept hashed)");
   est_user->require_subcommand(1);
   std::string user, user_profile;

@@ -9,9 +9,14 @@
 
 namespace enrolld::log {
 
-// Sets up the process-wide logger on stdout (journald picks it up under systemd).
+// Sets up the process-wide logger on stdout (journald picks it up under systemd): the pattern
+// of pattern(), for the journal when JOURNAL_STREAM is set.
 // `level` is one of trace, debug, info, warn, error; an unknown name means "info".
 void init(std::string_view level);
+
+// The spdlog pattern of a line: "<UTC timestamp> <level> <message>", without the timestamp
+// when `to_journal` (journald stamps lines itself).
+std::string pattern(bool to_journal);
 
 // Text a client chose, made safe for one log line: control characters become '?', and it is
 // cut at `max_length` bytes, so a client can neither forge lines nor flood the log.

@@ -10,25 +10,40 @@ namespace {
 
 using StoreCtxPtr = std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE_CTX_free>>;
 
+// The certificates, parsed; one that does not parse is left out (the caller loaded them as
+// certificates, so that cannot happen short of a broken invariant).
+std::vector<ossl::X509Ptr> parsed(const std::vector<Bytes>& ders) {
+  std::vector<ossl::X509Ptr> out;
+  for (const auto& der : ders) {
+    if (auto cert = ossl::x509_from_der(der)) out.push_back(std::move(*cert));
+  }
+  return out;
+}
+
 }  // namespace
 
 CertificateTrustImpl::CertificateTrustImpl(store::Store& store, const std::vector<Bytes>& ca_chain,
                                            const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras,
                                            Clock clock)
     : m_store(store),
-      m_anchors(::X509_STORE_new()),
-      m_authorized_ras(std::move(authorized_ras)),
-      m_clock(std::move(clock)) {
-  for (const auto& der : ca_chain) {
-    if (auto cert = ossl::x509_from_der(der)) m_ca_chain.push_back(std::move(*cert));
-  }
+      m_ca_chain(parsed(ca_chain)),
+      m_clock(std::move(clock)),
+      m_anchors(make_anchors(vendor_anchors, std::move(authorized_ras))) {}
+
+CertificateTrustImpl::Anchors CertificateTrustImpl::make_anchors(const std::vector<Bytes>& vendor_anchors,
+                                                                 std::vector<Bytes> authorized_ras) const {
+  std::shared_ptr<::X509_STORE> anchors(::X509_STORE_new(), &::X509_STORE_free);
   // The root of our own chain anchors the certificates we issued.
-  if (!m_ca_chain.empty()) ::X509_STORE_add_cert(m_anchors.get(), m_ca_chain.back().get());
-  for (const auto& der : vendor_anchors) {
-    if (auto cert = ossl::x509_from_der(der)) ::X509_STORE_add_cert(m_anchors.get(), cert->get());
-  }
+  if (!m_ca_chain.empty()) ::X509_STORE_add_cert(anchors.get(), m_ca_chain.back().get());
+  for (const auto& cert : parsed(vendor_anchors)) ::X509_STORE_add_cert(anchors.get(), cert.get());
   // A vendor anchor may be an intermediate: trust it without requiring its root.
-  ::X509_STORE_set_flags(m_anchors.get(), X509_V_FLAG_PARTIAL_CHAIN);
+  ::X509_STORE_set_flags(anchors.get(), X509_V_FLAG_PARTIAL_CHAIN);
+  return Anchors{std::move(anchors), std::move(authorized_ras)};
+}
+
+void CertificateTrustImpl::replace_anchors(const std::vector<Bytes>& vendor_anchors,
+                                           std::vector<Bytes> authorized_ras) {
+  m_anchors.replace(make_anchors(vendor_anchors, std::move(authorized_ras)));
 }
 
 Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vector<Bytes>& untrusted) const {
@@ -42,8 +57,9 @@ Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vec
   for (std::size_t i = 0; i + 1 < m_ca_chain.size(); ++i) {
     sk_X509_push(intermediates.get(), ossl::up_ref(m_ca_chain[i].get()).release());
   }
+  const auto anchors = m_anchors.get();  // held until the validation is done
   StoreCtxPtr ctx(::X509_STORE_CTX_new());
-  if (!ctx || ::X509_STORE_CTX_init(ctx.get(), m_anchors.get(), cert->get(), intermediates.get()) != 1) {
+  if (!ctx || ::X509_STORE_CTX_init(ctx.get(), anchors->store.get(), cert->get(), intermediates.get()) != 1) {
     return fail(ErrorCode::kSystemFailure, "cannot set up certificate validation");
   }
   ::X509_STORE_CTX_set_time(ctx.get(), 0, std::chrono::system_clock::to_time_t(m_clock()));
@@ -59,7 +75,7 @@ Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vec
     requester = std::move(*here);
   }
   const Bytes der(signer.begin(), signer.end());
-  if (std::find(m_authorized_ras.begin(), m_authorized_ras.end(), der) != m_authorized_ras.end()) {
+  if (std::find(anchors->authorized_ras.begin(), anchors->authorized_ras.end(), der) != anchors->authorized_ras.end()) {
     requester.identity = "ra:" + ossl::name_to_string(::X509_get_subject_name(cert->get()));
     requester.registration_authority = true;
   }

@@ -4,14 +4,16 @@
 
 #include "common/clock.h"
 #include "common/openssl_util.h"
+#include "common/swappable.h"
 #include "ra/enrollment_service.h"
 #include "store/store.h"
 
 namespace enrolld::ra {
 
 // Validates signer certificates against this CA (its root as anchor, its status from the store)
-// and against the vendor anchors from the configuration.
-// Thread-safety: validate() may run concurrently (the X509_STORE is built once and only read).
+// and against the vendor anchors from the configuration, which a reload may replace.
+// Thread-safety: validate() and replace_anchors() may run concurrently. A validation uses the
+// anchors it started with; each set of anchors (an X509_STORE) is built once and only read.
 class CertificateTrustImpl final : public CertificateTrust {
  public:
   // `ca_chain`: the issuing CA first, up to its root. `vendor_anchors`: self-signed or not,
@@ -22,14 +24,23 @@ class CertificateTrustImpl final : public CertificateTrust {
 
   Result<Requester> validate(ByteView signer, const std::vector<Bytes>& untrusted) const override;
 
+  // Replaces the vendor anchors and the authorized RAs (as the constructor takes them); this
+  // CA's own root stays an anchor. Validations under way finish with the previous set.
+  void replace_anchors(const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras);
+
  private:
+  // What a reload replaces, as one immutable value.
+  struct Anchors {
+    std::shared_ptr<::X509_STORE> store;  // our root and the vendor anchors; never null
+    std::vector<Bytes> authorized_ras;
+  };
+  Anchors make_anchors(const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras) const;
   Result<Requester> issued_here(const ::X509* cert) const;
 
   store::Store& m_store;
-  std::unique_ptr<::X509_STORE, ossl::Deleter<::X509_STORE_free>> m_anchors;
-  std::vector<ossl::X509Ptr> m_ca_chain;
-  std::vector<Bytes> m_authorized_ras;
+  std::vector<ossl::X509Ptr> m_ca_chain;  // before m_anchors: the anchors are built from it
   Clock m_clock;
+  Swappable<Anchors> m_anchors;
 };
 
 }  // namespace enrolld::ra

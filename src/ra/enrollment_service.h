@@ -254,8 +254,27 @@ struct ApplianceReport {
     int attempts = 0;                    // most failed attempts of a waiting record
     std::string last_error;
   };
+  // The HSM that holds the CA key, and a test signature made with that key for this report.
+  struct Hsm {
+    std::string module;            // the PKCS#11 module's path
+    std::string token;             // the token's label
+    bool signs = false;            // the test signature worked
+    std::int64_t sign_micros = 0;  // how long it took
+    std::string error;             // why it did not work
+  };
+  // The store, and a test read made for this report.
+  struct Store {
+    std::string path;
+    bool reads = false;                   // the test read worked
+    std::uint64_t estimated_records = 0;  // the backend's estimate, every kind of record
+    std::uint64_t size_bytes = 0;         // approximate
+    std::string error;                    // why the read did not work
+  };
   std::string version;
   std::vector<Ca> cas;  // the issuing CA first, up to the root
+  Hsm hsm{};
+  Store store{};
+  // What the store holds: left empty when the store does not read (store.reads false).
   std::vector<Crl> crls;
   std::vector<Publisher> publishers;
   std::size_t pending_approvals = 0;
@@ -265,7 +284,8 @@ struct ApplianceReport {
 class OperationsReport {
  public:
   virtual ~OperationsReport() = default;
-  // Errors: kSystemUnavailable (store).
+  // The report; an HSM or a store that fails its probe is reported in it, not as an error.
+  // Errors: kSystemUnavailable (the store failed after its probe worked).
   [[nodiscard]] virtual Result<ApplianceReport> report() = 0;
   // Whether requests can be served: the store reads and the HSM signs. Errors:
   // kSystemUnavailable saying which does not.
@@ -285,7 +305,8 @@ class RevocationAdministration {
 
 // Certificates that requesters sign with: vendor (manufacturer) certificates under the
 // configured trust anchors, and certificates this appliance issued.
-// Thread-safety: read-only after construction; validate() may run concurrently.
+// Thread-safety: validate() may run concurrently, also with a reload of the anchors (each
+// validation uses the anchors it started with).
 class CertificateTrust {
  public:
   virtual ~CertificateTrust() = default;
@@ -313,7 +334,7 @@ class MessageSigner {
 };
 
 // Shared secrets that requesters authenticate with (MAC protection), by reference.
-// Thread-safety: read-only after construction.
+// Thread-safety: find_secret() may run concurrently, also with a reload of the secrets.
 class SharedSecrets {
  public:
   virtual ~SharedSecrets() = default;

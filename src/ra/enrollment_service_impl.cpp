@@ -123,13 +123,17 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::Cert
                                              std::optional<RootCaUpdate> root_update, Metrics* metrics)
     : m_store(store),
       m_authority(authority),
-      m_profiles(std::move(profiles)),
+      m_rules(rules_of(std::move(profiles), policy)),
       m_policy(std::move(policy)),
       m_clock(std::move(clock)),
       m_crls(store, authority, m_policy.crl, m_clock),
       m_kga(std::move(kga)),
       m_root_update(std::move(root_update)),
       m_metrics(metrics) {
+  // Read from m_rules only, so that a reload cannot leave a stale copy in use.
+  m_policy.approval_profiles.clear();
+  m_policy.channel_binding_profiles.clear();
+  m_policy.review = {};
   for (const auto& cert : m_authority.chain()) m_chain_der.push_back(ossl::der_of(cert.get()));
   if (m_metrics != nullptr) {
     m_issuance_latency = &m_metrics->histogram(
@@ -166,9 +170,20 @@ Result<store::TransactionRecord> EnrollmentServiceImpl::existing_transaction(std
   return std::move(**found);
 }
 
-const ca::Profile* EnrollmentServiceImpl::find_profile(std::string_view name) const {
-  if (name.empty()) return m_profiles.empty() ? nullptr : &m_profiles.front();
-  for (const auto& profile : m_profiles) {
+EnrollmentServiceImpl::ProfileRules EnrollmentServiceImpl::rules_of(std::vector<ca::Profile> profiles,
+                                                                    const Policy& policy) {
+  return ProfileRules{std::move(profiles), policy.approval_profiles, policy.channel_binding_profiles, policy.review};
+}
+
+Status EnrollmentServiceImpl::replace_profiles(std::vector<ca::Profile> profiles, const Policy& policy) {
+  if (profiles.empty()) return fail(ErrorCode::kConfigInvalid, "no certificate profile; the default one is required");
+  m_rules.replace(rules_of(std::move(profiles), policy));
+  return {};
+}
+
+const ca::Profile* EnrollmentServiceImpl::find_profile(const ProfileRules& rules, std::string_view name) {
+  if (name.empty()) return rules.profiles.empty() ? nullptr : &rules.profiles.front();
+  for (const auto& profile : rules.profiles) {
     if (profile.name == name) return &profile;
   }
   return nullptr;
@@ -214,13 +229,14 @@ Status EnrollmentServiceImpl::supersede(const std::string& old_serial, const std
 }
 
 Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const {
-  const ca::Profile* found = find_profile(name);
+  const auto rules = m_rules.get();
+  const ca::Profile* found = find_profile(*rules, name);
   if (found == nullptr) {
     return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(name) + "'");
   }
   ProfileInfo info{found->name, {}};
-  info.requires_approval = m_policy.approval_profiles.count(found->name) > 0;
-  info.requires_channel_binding = m_policy.channel_binding_profiles.count(found->name) > 0;
+  info.requires_approval = rules->approval_profiles.count(found->name) > 0;
+  info.requires_channel_binding = rules->channel_binding_profiles.count(found->name) > 0;
   info.restricts_keys = found->keys != ca::Profile{}.keys;
   for (const auto& rule : found->keys) {
     info.key_algorithms.push_back(ca::algorithm_identifier_der(rule));
@@ -232,7 +248,8 @@ Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const 
 }
 
 Result<GeneratedKey> EnrollmentServiceImpl::generate_key(std::string_view profile_name, ByteView algorithm_der) {
-  const ca::Profile* profile = find_profile(profile_name);
+  const auto rules = m_rules.get();  // keeps *profile alive
+  const ca::Profile* profile = find_profile(*rules, profile_name);
   if (profile == nullptr) {
     return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(profile_name) + "'");
   }
@@ -251,7 +268,8 @@ Result<GeneratedKey> EnrollmentServiceImpl::generate_key(std::string_view profil
 
 Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request, const Bytes& protocol_state,
                                             const ReplyEncoder& encode) {
-  const ca::Profile* profile = find_profile(request.profile);
+  const auto rules = m_rules.get();  // this request's profiles to the end, whatever a reload does
+  const ca::Profile* profile = find_profile(*rules, request.profile);
   if (profile == nullptr) {
     return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + request.profile + "'");
   }
@@ -287,15 +305,16 @@ Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request,
   record.request_fingerprint = request.fingerprint;
   record.protocol_state = protocol_state;
   record.created_at = now_seconds();
-  if (needs_review(request, *profile)) return hold(request, std::move(record), encode);
+  if (needs_review(request, *profile, *rules)) return hold(request, std::move(record), encode);
   return issue(request, *profile, txn::State::kReceived, record, encode);
 }
 
 // Seed 004's manual review list: the profile, or a pattern matching the subject, a requested
 // subjectAltName or the requester, sends the request to an officer.
-bool EnrollmentServiceImpl::needs_review(const CertificationRequest& request, const ca::Profile& profile) const {
-  if (m_policy.approval_profiles.contains(profile.name)) return true;
-  const ReviewRules& review = m_policy.review;
+bool EnrollmentServiceImpl::needs_review(const CertificationRequest& request, const ca::Profile& profile,
+                                         const ProfileRules& rules) {
+  if (rules.approval_profiles.contains(profile.name)) return true;
+  const ReviewRules& review = rules.review;
   auto matches = [](const std::vector<std::string>& patterns, const std::string& text) {
     return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
       return ::fnmatch(pattern.c_str(), text.c_str(), FNM_CASEFOLD) == 0;
@@ -448,7 +467,8 @@ Result<Bytes> EnrollmentServiceImpl::collect(std::string_view transaction_id_hex
   if (!request->replaces_serial_hex.empty()) {
     if (auto ok = check_key_update(*request); !ok) return tl::unexpected(ok.error());
   }
-  const ca::Profile* profile = find_profile(record.profile);
+  const auto rules = m_rules.get();  // keeps *profile alive
+  const ca::Profile* profile = find_profile(*rules, record.profile);
   if (profile == nullptr) {
     return fail(ErrorCode::kBadCertTemplate, "certificate profile '" + record.profile + "' is no longer configured");
   }

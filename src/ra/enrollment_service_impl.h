@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ca/certificate_authority.h"
+#include "common/swappable.h"
 #include "ra/enrollment_service.h"
 #include "ra/key_generation.h"
 #include "ra/revocation_lists.h"
@@ -51,8 +52,8 @@ struct KeyGenerationAuthority {
   KeyPackageFormat format = KeyPackageFormat::kSingleKey;
 };
 
-// Thread-safety: see EnrollmentService and ApprovalQueue. The store and CA must outlive this
-// object.
+// Thread-safety: see EnrollmentService and ApprovalQueue; replace_profiles() may run
+// concurrently with them. The store and CA must outlive this object.
 class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQueue, public RevocationAdministration {
  public:
   // `profiles` must not be empty; the first is the default. Without `kga`, central key
@@ -88,7 +89,24 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   // requester that never comes back leaves nothing valid behind.
   Result<std::size_t> expire_overdue();
 
+  // Replaces the profiles (as the constructor takes them) and what of `policy` follows from the
+  // profiles and [review]: approval_profiles, channel_binding_profiles and review; the rest of
+  // the policy (deadlines, CRL schedule, publishers) stays as constructed. A request under way
+  // finishes with the profiles it started with. Returns kConfigInvalid, changing nothing, if
+  // `profiles` is empty.
+  Status replace_profiles(std::vector<ca::Profile> profiles, const Policy& policy);
+
  private:
+  // The profiles and the rules that send requests to an officer: replaced together on reload,
+  // so that a request never meets a profile from one configuration and rules from another.
+  struct ProfileRules {
+    std::vector<ca::Profile> profiles;  // the first is the default
+    std::set<std::string, std::less<>> approval_profiles;
+    std::set<std::string, std::less<>> channel_binding_profiles;
+    ReviewRules review;
+  };
+  static ProfileRules rules_of(std::vector<ca::Profile> profiles, const Policy& policy);
+
   // Requests for one transaction ID take the same lock, so a resend racing the original can
   // never issue twice. Striped: unrelated transactions rarely share a lock.
   std::mutex& lock_for(std::string_view transaction_id_hex);
@@ -98,8 +116,9 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   std::unique_lock<std::mutex> lock_serial(std::string_view serial_hex);
   // Commits `writes` to the store and tells the CRLs when a certificate's status changed.
   Status commit(const store::WriteSet& writes);
-  const ca::Profile* find_profile(std::string_view name) const;
-  bool needs_review(const CertificationRequest& request, const ca::Profile& profile) const;
+  // The profile named `name` (empty: the default) in `rules`, or null.
+  static const ca::Profile* find_profile(const ProfileRules& rules, std::string_view name);
+  static bool needs_review(const CertificationRequest& request, const ca::Profile& profile, const ProfileRules& rules);
   // The stored transaction, or kUnknownTransaction.
   Result<store::TransactionRecord> existing_transaction(std::string_view transaction_id_hex);
   // Issues for `request`, moving `record` (new, or approved) from `from` to issued, and stores
@@ -134,8 +153,8 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
 
   store::Store& m_store;
   const ca::CertificateAuthority& m_authority;
-  std::vector<ca::Profile> m_profiles;
-  Policy m_policy;
+  Swappable<ProfileRules> m_rules;
+  Policy m_policy;  // its approval_profiles, channel_binding_profiles and review are in m_rules
   ca::Clock m_clock;
   std::vector<Bytes> m_chain_der;
   RevocationLists m_crls;

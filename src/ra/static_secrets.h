@@ -2,23 +2,35 @@
 #include <map>
 #include <string>
 
+#include "common/swappable.h"
 #include "ra/enrollment_service.h"
 
 namespace enrolld::ra {
 
-// Shared secrets fixed at start-up (from the configuration).
-// Thread-safety: immutable after construction.
+// Shared secrets from the configuration ([[cmp.credential]]): fixed at start-up, replaced as a
+// whole when the configuration is reloaded.
+// Thread-safety: find_secret() and replace() may run concurrently; a lookup sees the old set
+// or the new one, never a mix.
 class StaticSharedSecrets final : public SharedSecrets {
  public:
-  explicit StaticSharedSecrets(std::map<std::string, Bytes, std::less<>> secrets) : m_secrets(std::move(secrets)) {}
+  using Secrets = std::map<std::string, Bytes, std::less<>>;
+
+  explicit StaticSharedSecrets(Secrets secrets) : m_secrets(std::move(secrets)) {}
+
   std::optional<Bytes> find_secret(std::string_view reference) const override {
-    auto it = m_secrets.find(reference);
-    if (it == m_secrets.end()) return std::nullopt;
+    const auto secrets = m_secrets.get();
+    auto it = secrets->find(reference);
+    if (it == secrets->end()) return std::nullopt;
     return it->second;
   }
 
+  // Replaces every secret: a reference absent from `secrets` is unknown from now on.
+  void replace(Secrets secrets) { m_secrets.replace(std::move(secrets)); }
+
+  std::size_t size() const { return m_secrets.get()->size(); }
+
  private:
-  std::map<std::string, Bytes, std::less<>> m_secrets;
+  Swappable<Secrets> m_secrets;
 };
 
 }  // namespace enrolld::ra

@@ -3,6 +3,7 @@
 // embedded default; a PostgreSQL-protocol backend will implement the same interface.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,13 @@ struct WriteSet {
   std::vector<OutboxRecord> outbox_done{};
   // Failed again: attempts and back-off replaced, unless a newer version replaced it meanwhile.
   std::vector<OutboxRecord> outbox_retry{};
+};
+
+// What an operator sees of the store (enrollctl status): estimates the backend keeps anyway,
+// so that asking costs no scan.
+struct StoreStatistics {
+  std::uint64_t estimated_records = 0;  // records of every kind, indexes included
+  std::uint64_t size_bytes = 0;         // approximate size on disk
 };
 
 // Thread-safety: every method may be called from any thread concurrently.
@@ -71,6 +79,9 @@ class Store {
   [[nodiscard]] virtual Result<std::vector<PasswordRecord>> list_passwords(std::size_t limit) = 0;
   // Returns up to `limit` audit records, oldest first.
   [[nodiscard]] virtual Result<std::vector<AuditRecord>> list_audit(std::size_t limit) = 0;
+
+  // Returns the backend's estimates, or kSystemUnavailable if it cannot give them.
+  [[nodiscard]] virtual Result<StoreStatistics> statistics() = 0;
 };
 
 }  // namespace enrolld::store

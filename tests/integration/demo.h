@@ -142,16 +142,19 @@ class Demo {
   const Endpoints& endpoints() const { return m_endpoints; }
   std::string log() const { return read_text(log_file()); }
   bool running() { return m_process && m_process->running(); }
+  // The daemon's process ID, -1 when it is not started.
+  pid_t pid() const { return m_process ? m_process->pid() : -1; }
 
   // Starts `enrolld demo` and waits (bounded) until it has written endpoints.env. Returns an
-  // empty string on success, else what went wrong (with the daemon's output).
-  std::string start() {
+  // empty string on success, else what went wrong (with the daemon's output). `extra_env`
+  // ("NAME=value", e.g. NOTIFY_SOCKET) is added to the daemon's environment.
+  std::string start(const std::vector<std::string>& extra_env = {}) {
     std::error_code ec;
     fs::remove(m_dir / "endpoints.env", ec);  // an old one from a previous run must not count
     m_endpoints = {};
     m_process = std::make_unique<BackgroundProcess>();
     const std::string spawned =
-        m_process->start({ENROLLD_BIN, "demo", "--dir", m_dir.string(), "--http-port", "0"}, log_file());
+        m_process->start({ENROLLD_BIN, "demo", "--dir", m_dir.string(), "--http-port", "0"}, log_file(), extra_env);
     if (!spawned.empty()) return spawned;
     const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
     while (std::chrono::steady_clock::now() < deadline) {

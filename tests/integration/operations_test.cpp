@@ -78,5 +78,26 @@ TEST_F(OperationsTest, AnEnrollmentMovesTheCountersItTouches) {
   EXPECT_TRUE(contains(after, "# TYPE enrolld_issuance_seconds histogram")) << after;
 }
 
+// enrollctl status probes the HSM (a test signature with the CA key) and the store (a read and
+// RocksDB's estimates) of the running appliance and prints one line for each.
+TEST_F(OperationsTest, StatusShowsTheHsmAndTheStore) {
+  enroll_with_mac("status-probe");  // the store holds at least a certificate and a transaction
+  RunResult status = demo().enrollctl({"status"});
+  ASSERT_TRUE(status.ok()) << status.describe();
+  std::string hsm, store;
+  for (const auto& line : lines_of(status.out)) {
+    if (line.rfind("HSM ", 0) == 0) hsm = line;
+    if (line.rfind("store ", 0) == 0) store = line;
+  }
+  EXPECT_TRUE(contains(hsm, "/usr/lib/softhsm/libsofthsm2.so, token \"enrolld-demo\": signs (test signature in "))
+      << status.describe();
+  EXPECT_TRUE(hsm.ends_with(" ms)")) << status.describe();
+  const std::string reads = (demo().dir() / "db").string() + ": reads, ~";
+  ASSERT_TRUE(contains(store, reads)) << status.describe();
+  const std::size_t records = std::stoul(store.substr(store.find(reads) + reads.size()));
+  EXPECT_GE(records, 2u) << status.describe();
+  EXPECT_TRUE(contains(store, " records, ~") && store.ends_with(" KiB")) << status.describe();
+}
+
 }  // namespace
 }  // namespace enrolld::integration

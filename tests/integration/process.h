@@ -215,8 +215,10 @@ class BackgroundProcess {
     }
   }
 
-  // Returns an empty string on success, else what went wrong.
-  std::string start(std::vector<std::string> argv, const std::filesystem::path& log_file) {
+  // Returns an empty string on success, else what went wrong. `extra_env` ("NAME=value") is
+  // added to the child's environment.
+  std::string start(std::vector<std::string> argv, const std::filesystem::path& log_file,
+                    const std::vector<std::string>& extra_env = {}) {
     m_log = log_file;
     m_exit_code.reset();
     posix_spawn_file_actions_t actions;
@@ -225,6 +227,7 @@ class BackgroundProcess {
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
     std::vector<std::string> env = detail::child_environment();
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
     auto c_argv = detail::c_strings(argv);
     auto c_env = detail::c_strings(env);
     const int rc = ::posix_spawn(&m_pid, c_argv[0], &actions, nullptr, c_argv.data(), c_env.data());

@@ -6,6 +6,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
 namespace enrolld::store {
@@ -281,6 +282,27 @@ Result<std::optional<CrlRecord>> RocksDbStore::find_crl(std::string_view kind) {
   auto record = decode_crl(view(**value));
   if (!record) return tl::unexpected(record.error());
   return std::optional<CrlRecord>(std::move(*record));
+}
+
+Result<StoreStatistics> RocksDbStore::statistics() {
+  StoreStatistics statistics;
+  for (auto* family : m_families) {
+    std::uint64_t keys = 0;
+    std::uint64_t sst_bytes = 0;
+    if (!m_db->GetIntProperty(family, rocksdb::DB::Properties::kEstimateNumKeys, &keys) ||
+        !m_db->GetIntProperty(family, rocksdb::DB::Properties::kTotalSstFilesSize, &sst_bytes)) {
+      return fail(ErrorCode::kSystemUnavailable, "the store does not report its size");
+    }
+    statistics.estimated_records += keys;
+    statistics.size_bytes += sst_bytes;
+  }
+  // What is not flushed to SST files yet is in the write-ahead log.
+  rocksdb::VectorLogPtr wal_files;
+  if (auto status = m_db->GetSortedWalFiles(wal_files); !status.ok()) {
+    return storage_error(status, "cannot list the store's write-ahead log");
+  }
+  for (const auto& file : wal_files) statistics.size_bytes += file->SizeFileBytes();
+  return statistics;
 }
 
 Result<bool> RocksDbStore::serial_taken(std::string_view serial_hex) {

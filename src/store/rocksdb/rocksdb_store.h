@@ -40,6 +40,9 @@ class RocksDbStore final : public Store {
   Result<std::vector<PasswordRecord>> list_passwords(std::size_t limit) override;
   Result<std::optional<CrlRecord>> find_crl(std::string_view kind) override;
   Result<std::vector<OutboxRecord>> list_outbox(std::string_view publisher, std::size_t limit) override;
+  // RocksDB's own figures: keys (rocksdb.estimate-num-keys, summed over the column families)
+  // and bytes on disk in SST files (rocksdb.total-sst-files-size) and write-ahead log files.
+  Result<StoreStatistics> statistics() override;
 
  private:
   RocksDbStore() = default;

@@ -19,5 +19,11 @@ TEST(LogClientText, IsCutAtTheLimit) {
   EXPECT_EQ(log::client_text(""), "");
 }
 
+// journald stamps lines itself: under it (JOURNAL_STREAM) the pattern keeps the level only.
+TEST(LogPattern, TheJournalGetsNoTimestamp) {
+  EXPECT_EQ(log::pattern(true), "%l %v");
+  EXPECT_EQ(log::pattern(false), "%Y-%m-%dT%H:%M:%S.%eZ %l %v");
+}
+
 }  // namespace
 }  // namespace enrolld

@@ -215,5 +215,42 @@ TEST_F(EnrollmentServiceTest, AConfirmedKeyUpdateRevokesAHeldReplacedCertificate
   EXPECT_EQ(service.revoke_by_officer(old_serial, 8, "alice").error().code, ErrorCode::kUnexpectedMessage);
 }
 
+// A reload swaps the profiles and the rules that follow from them: the next request sees them.
+TEST_F(EnrollmentServiceTest, ReplacedProfilesDecideTheNextRequest) {
+  auto service = service_with(false);
+  EXPECT_EQ(service.profile("added").error().code, ErrorCode::kBadCertTemplate);
+
+  ca::Profile added;
+  added.name = "added";
+  Policy policy;
+  policy.approval_profiles.insert("added");
+  policy.review.subjects.push_back("*CN=reviewed*");
+  ASSERT_TRUE(service.replace_profiles({ca::Profile{}, added}, policy));
+  auto info = service.profile("added");
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_TRUE(info->requires_approval);
+
+  // The new review rule holds a request under the default profile.
+  CertificationRequest request;
+  request.transaction_id_hex = to_hex(random_bytes(16));
+  request.requester = Requester{"mac:tester", ""};
+  request.subject_der = testing::name_der("CN=reviewed device");
+  request.public_key_der = testing::public_key_der(old_key.get());
+  request.fingerprint = random_bytes(32);
+  bool held = false;
+  auto reply = service.submit(request, {}, [&](const Decision& decision) -> Result<Bytes> {
+    held = std::holds_alternative<HeldForApproval>(decision);
+    return to_bytes("reply");
+  });
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_TRUE(held);
+
+  EXPECT_EQ(service.replace_profiles({}, Policy{}).error().code, ErrorCode::kConfigInvalid);
+  EXPECT_TRUE(service.profile("added")) << "a refused replacement changes nothing";
+  ASSERT_TRUE(service.replace_profiles({ca::Profile{}}, Policy{}));
+  EXPECT_EQ(service.profile("added").error().code, ErrorCode::kBadCertTemplate);
+  EXPECT_FALSE(service.profile("").value().requires_approval);
+}
+
 }  // namespace
 }  // namespace enrolld::ra

@@ -767,5 +767,28 @@ TEST(StoreRecords, DecodeOfTruncatedRecordIsSystemFailure) {
   }
 }
 
+// What enrollctl status shows of the store: RocksDB's estimates, before and after a flush
+// (a reopen flushes the memtables into SST files).
+TEST_F(RocksDbStoreTest, StatisticsCountRecordsAndBytesOnDisk) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    WriteSet writes;
+    for (int i = 0; i < 10; ++i) writes.new_certificates.push_back(certificate("0a" + std::to_string(i)));
+    writes.transactions.push_back(transaction("0011"));
+    ASSERT_TRUE(store->commit(writes));
+    auto statistics = store->statistics();
+    ASSERT_TRUE(statistics) << statistics.error().message;
+    EXPECT_GE(statistics->estimated_records, 11u);
+    EXPECT_GT(statistics->size_bytes, 0u) << "the write-ahead log holds the commit";
+  }
+  auto reopened = open();
+  ASSERT_TRUE(reopened);
+  auto statistics = reopened->statistics();
+  ASSERT_TRUE(statistics) << statistics.error().message;
+  EXPECT_GE(statistics->estimated_records, 11u);
+  EXPECT_GT(statistics->size_bytes, 0u);
+}
+
 }  // namespace
 }  // namespace enrolld::store
