@@ -119,6 +119,15 @@ CertificateAuthority::CertificateAuthority(std::vector<ossl::X509Ptr> chain, std
   const char* help = "Signatures the HSM made for the CA, by what was signed";
   m_sign_certificate = &metrics->histogram("enrolld_hsm_sign_seconds", help, {{"operation", "certificate"}});
   m_sign_crl = &metrics->histogram("enrolld_hsm_sign_seconds", help, {{"operation", "crl"}});
+  m_signing = std::make_shared<InUse>();
+  metrics->gauge("enrolld_hsm_signing_now", "CA signatures in the HSM right now (PKCS#11 sessions busy)",
+                 [signing = m_signing] {
+                   return Metrics::Readings{{{}, static_cast<double>(signing->now())}};
+                 });
+  metrics->gauge("enrolld_hsm_signing_peak", "The most CA signatures that were in the HSM at once",
+                 [signing = m_signing] {
+                   return Metrics::Readings{{{}, static_cast<double>(signing->peak())}};
+                 });
 }
 
 std::string CertificateAuthority::name() const {
@@ -184,6 +193,7 @@ Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& 
 
   const bool signed_ok = [&] {
     ScopedTimer timer(m_sign_certificate);
+    ScopedUse session(m_signing.get());
     return ::X509_sign(cert.get(), m_signer->signing_key(), m_signer->digest()) > 0;
   }();
   if (!signed_ok) {

@@ -99,7 +99,8 @@ struct IssuedCertificate {
 class CertificateAuthority {
  public:
   // `chain` holds the CA's own certificate first, then its issuers up to the root.
-  // `metrics`, when given, gets the HSM signing latency (enrolld_hsm_sign_seconds).
+  // `metrics`, when given, gets the HSM signing latency (enrolld_hsm_sign_seconds) and how many
+  // signatures are in the HSM at once (enrolld_hsm_signing_now, enrolld_hsm_signing_peak).
   CertificateAuthority(std::vector<ossl::X509Ptr> chain, std::unique_ptr<hsm::Signer> signer, Clock clock,
                        Metrics* metrics = nullptr);
 
@@ -126,6 +127,7 @@ class CertificateAuthority {
   Clock m_clock;
   Histogram* m_sign_certificate = nullptr;  // null without metrics
   Histogram* m_sign_crl = nullptr;
+  std::shared_ptr<InUse> m_signing;  // shared with the gauges that read it; null without metrics
 };
 
 // A fresh serial: 16 bytes from the CSPRNG, made positive (top bit clear) and non-zero in its

@@ -101,6 +101,7 @@ Result<Bytes> CertificateAuthority::sign_crl(const CrlInput& input) const {
   ::X509_CRL_sort(crl.get());
   const bool signed_ok = [&] {
     ScopedTimer timer(m_sign_crl);
+    ScopedUse session(m_signing.get());
     return ::X509_CRL_sign(crl.get(), m_signer->signing_key(), m_signer->digest()) > 0;
   }();
   if (!signed_ok) {

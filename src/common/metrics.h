@@ -63,6 +63,41 @@ class ScopedTimer {
   std::chrono::steady_clock::time_point m_start;
 };
 
+// How many of something are busy right now, and the most that were at once (HSM sessions
+// signing: how much of libp11's session pool is used). Thread-safety: lock-free.
+class InUse {
+ public:
+  void enter() {
+    const std::int64_t now = m_now.fetch_add(1, std::memory_order_relaxed) + 1;
+    std::int64_t peak = m_peak.load(std::memory_order_relaxed);
+    while (now > peak && !m_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+  }
+  void leave() { m_now.fetch_sub(1, std::memory_order_relaxed); }
+  std::int64_t now() const { return m_now.load(std::memory_order_relaxed); }
+  std::int64_t peak() const { return m_peak.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> m_now{0};
+  std::atomic<std::int64_t> m_peak{0};
+};
+
+// Counts itself in `in_use` while it lives; null counts nothing.
+class ScopedUse {
+ public:
+  explicit ScopedUse(InUse* in_use) : m_in_use(in_use) {
+    if (m_in_use != nullptr) m_in_use->enter();
+  }
+  ~ScopedUse() {
+    if (m_in_use != nullptr) m_in_use->leave();
+  }
+  ScopedUse(const ScopedUse&) = delete;
+  ScopedUse& operator=(const ScopedUse&) = delete;
+
+ private:
+  InUse* m_in_use;
+};
+
 // Thread-safety: registering and rendering take a mutex; the metrics they return are used
 // without one and live as long as the registry.
 class Metrics {
@@ -71,7 +106,8 @@ class Metrics {
   Counter& counter(const std::string& name, const std::string& help, const MetricLabels& labels = {});
   Histogram& histogram(const std::string& name, const std::string& help, const MetricLabels& labels = {});
   // A gauge computed when scraped: `read` returns one value per label set (empty when unknown).
-  using GaugeReader = std::function<std::vector<std::pair<MetricLabels, double>>()>;
+  using Readings = std::vector<std::pair<MetricLabels, double>>;
+  using GaugeReader = std::function<Readings()>;
   void gauge(const std::string& name, const std::string& help, GaugeReader read);
 
   // Everything in the Prometheus text format, families in name order.

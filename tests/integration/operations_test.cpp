@@ -73,6 +73,8 @@ TEST_F(OperationsTest, AnEnrollmentMovesTheCountersItTouches) {
     EXPECT_GE(sample(after, series) - was, at_least) << series << "\n" << after;
   }
   EXPECT_GT(sample(after, "enrolld_http_request_seconds_count{listener=\"main\"}"), 0) << after;
+  EXPECT_GE(sample(after, "enrolld_hsm_signing_peak"), 1) << "the issuance used an HSM session\n" << after;
+  EXPECT_EQ(sample(after, "enrolld_hsm_signing_now"), 0) << "and gave it back\n" << after;
   EXPECT_GE(sample(after, "enrolld_pending_approvals"), 0) << after;
   EXPECT_GE(sample(after, "enrolld_publisher_backlog{publisher=\"directory\"}"), 0) << after;
   EXPECT_TRUE(contains(after, "# TYPE enrolld_issuance_seconds histogram")) << after;

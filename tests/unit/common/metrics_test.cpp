@@ -1,7 +1,9 @@
 // The metrics registry and its Prometheus text format (exposition format 0.0.4).
 #include "common/metrics.h"
 
+#include <atomic>
 #include <thread>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -71,6 +73,35 @@ TEST(Metrics, ConcurrentUpdatesAreAllCounted) {
   EXPECT_EQ(counter.value(), 40'000u);
   EXPECT_EQ(histogram.count(), 40'000u);
   EXPECT_EQ(histogram.cumulative(Histogram::kBounds.size()), 40'000u);
+}
+
+// Pool use: what is busy now and the most that were busy at once, from many threads.
+TEST(Metrics, InUseCountsWhatIsBusyAndRemembersThePeak) {
+  InUse in_use;
+  {
+    ScopedUse first(&in_use);
+    ScopedUse second(&in_use);
+    EXPECT_EQ(in_use.now(), 2);
+  }
+  EXPECT_EQ(in_use.now(), 0);
+  EXPECT_EQ(in_use.peak(), 2);
+
+  constexpr int kThreads = 4;
+  std::atomic<int> inside{0};
+  std::atomic<bool> all_in{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      ScopedUse use(&in_use);
+      if (inside.fetch_add(1) + 1 == kThreads) all_in = true;
+      for (int spin = 0; spin < 1'000'000 && !all_in; ++spin) std::this_thread::yield();
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_TRUE(all_in) << "the threads never were inside at once";
+  EXPECT_EQ(in_use.now(), 0);
+  EXPECT_EQ(in_use.peak(), kThreads);
+  ScopedUse nothing(nullptr);  // counts nothing, and does not crash
 }
 
 }  // namespace
