@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Smoke test of enroll-load (ctest EnrollLoadSmoke, label integration): starts a fresh
+# `enrolld demo` in a temporary folder, runs every scenario with --count 20 --threads 2 and
+# every certificate checked, and fails unless each reports 20 completed and 0 errors. A check
+# that the tool works end to end, never a timing. Bounded: the demo gets 60 s to come up, each
+# run 120 s; the demo is stopped on every exit.
+#
+# Usage: smoke_test.sh ENROLLD_BIN ENROLL_LOAD_BIN
+set -euo pipefail
+
+enrolld=${1:?usage: smoke_test.sh ENROLLD_BIN ENROLL_LOAD_BIN}
+load=${2:?usage: smoke_test.sh ENROLLD_BIN ENROLL_LOAD_BIN}
+work=$(mktemp -d "${TMPDIR:-/tmp}/enroll-load-smoke.XXXXXX")
+demo_pid=""
+
+cleanup() {
+  if [[ -n "$demo_pid" ]] && kill -0 "$demo_pid" 2>/dev/null; then
+    kill -TERM "$demo_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      kill -0 "$demo_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$demo_pid" 2>/dev/null || true
+    wait "$demo_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$enrolld" demo --dir "$work/demo" --http-port 0 > "$work/demo.log" 2>&1 &
+demo_pid=$!
+for _ in $(seq 1 600); do
+  [[ -f "$work/demo/endpoints.env" ]] && break
+  if ! kill -0 "$demo_pid" 2>/dev/null; then
+    echo "enrolld demo exited before writing endpoints.env:" >&2
+    cat "$work/demo.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [[ ! -f "$work/demo/endpoints.env" ]]; then
+  echo "enrolld demo did not write endpoints.env within 60 s:" >&2
+  cat "$work/demo.log" >&2
+  exit 1
+fi
+
+failed=0
+run() {
+  local name=$1
+  shift
+  local out="$work/$name.json" err="$work/$name.txt" rc=0
+  timeout 120 "$load" --endpoints "$work/demo/endpoints.env" --server-pid "$demo_pid" \
+    --count 20 --threads 2 --verify-every 1 "$@" > "$out" 2> "$err" || rc=$?
+  # The JSON line: nlohmann::json writes keys sorted, without blanks.
+  if [[ $rc -eq 0 ]] && grep -q '"completed":20,' "$out" && grep -q '"errors":0,' "$out" &&
+     grep -q '"verified":20,' "$out"; then
+    echo "ok   $name: $(grep -o '"tx_per_s":[0-9.]*' "$out")"
+  else
+    echo "FAIL $name (exit $rc)"
+    cat "$err" "$out"
+    failed=1
+  fi
+}
+
+run ir-mac --scenario ir-mac
+run ir-sig --scenario ir-sig
+run kur --scenario kur
+run p10cr --scenario p10cr
+run est-keepalive --scenario est-keepalive
+run est-handshake --scenario est-handshake
+run est-keepalive-cert --scenario est-keepalive --est-auth cert
+
+if [[ $failed -ne 0 ]]; then
+  echo "--- demo log (tail) ---"
+  tail -50 "$work/demo.log"
+fi
+exit $failed
