@@ -212,6 +212,14 @@ typedef struct ecmp_optionalvalidity_st {
 } ECMP_OPTIONALVALIDITY;
 DECLARE_ASN1_FUNCTIONS(ECMP_OPTIONALVALIDITY)
 
+/* SubjectPublicKeyInfo as its two fields: unlike X509_PUBKEY, decoding it does not decode the
+ * key, which costs OpenSSL 3.0's decoder framework far more than the rest of the template. */
+typedef struct ecmp_spki_st {
+  X509_ALGOR *algorithm;
+  ASN1_BIT_STRING *subjectPublicKey;
+} ECMP_SPKI;
+DECLARE_ASN1_FUNCTIONS(ECMP_SPKI)
+
 struct ecmp_certtemplate_st {
   ASN1_INTEGER *version;               /* [0] OPTIONAL */
   ASN1_INTEGER *serialNumber;          /* [1] OPTIONAL */
@@ -219,7 +227,7 @@ struct ecmp_certtemplate_st {
   X509_NAME *issuer;                   /* [3] OPTIONAL */
   ECMP_OPTIONALVALIDITY *validity;     /* [4] OPTIONAL */
   X509_NAME *subject;                  /* [5] OPTIONAL */
-  X509_PUBKEY *publicKey;              /* [6] OPTIONAL */
+  ECMP_SPKI *publicKey;                /* [6] OPTIONAL */
   ASN1_BIT_STRING *issuerUID;          /* [7] OPTIONAL */
   ASN1_BIT_STRING *subjectUID;         /* [8] OPTIONAL */
   STACK_OF(X509_EXTENSION) *extensions; /* [9] OPTIONAL */

@@ -96,21 +96,13 @@ bool is_ra_verified(const OSSL_CRMF_MSG* crm) {
 // RFC 9483 4.1.6: "the publicKey field ... MUST be omitted" or carry only the algorithm with an
 // empty subjectPublicKey when the requester wants the key generated centrally.
 bool asks_for_central_keygen(const ECMP_CERTTEMPLATE& tmpl) {
-  if (tmpl.publicKey == nullptr) return true;
-  const unsigned char* key = nullptr;  // get0_param sets the length only with the key pointer
-  int key_bytes = 0;
-  ::X509_PUBKEY_get0_param(nullptr, &key, &key_bytes, nullptr, tmpl.publicKey);
-  return key_bytes == 0;
+  return tmpl.publicKey == nullptr || ::ASN1_STRING_length(tmpl.publicKey->subjectPublicKey) == 0;
 }
 
 // The AlgorithmIdentifier of a template's publicKey; empty when there is none.
 Bytes key_algorithm_of(const ECMP_CERTTEMPLATE& tmpl) {
-  ::X509_ALGOR* algorithm = nullptr;
-  if (tmpl.publicKey == nullptr ||
-      ::X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &algorithm, tmpl.publicKey) != 1) {
-    return {};
-  }
-  return ossl::der_with(algorithm, ::i2d_X509_ALGOR);
+  if (tmpl.publicKey == nullptr) return {};
+  return ossl::der_with(tmpl.publicKey->algorithm, ::i2d_X509_ALGOR);
 }
 
 // `fallback_subject`: for kur, the old certificate's subject, used when the template has none
@@ -124,7 +116,8 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAM
   if (::OSSL_CRMF_MSG_get_certReqId(crm) != kCertReqIdCrmf) {
     return fail(ErrorCode::kBadCertId, "certReqId must be 0 (RFC 9483 4.1.1)");
   }
-  // Re-decode the template: OpenSSL 3.0's CRMF API does not expose its public key.
+  // Re-decode the template: OpenSSL 3.0's CRMF API does not expose its public key (and ours
+  // keeps the key encoded: see ECMP_SPKI).
   Bytes tmpl_der = ossl::der_with(::OSSL_CRMF_MSG_get0_tmpl(crm), i2d_OSSL_CRMF_CERTTEMPLATE);
   const unsigned char* p = tmpl_der.data();
   CertTemplatePtr tmpl(d2i_ECMP_CERTTEMPLATE(nullptr, &p, static_cast<long>(tmpl_der.size())));
@@ -154,7 +147,7 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAM
   if (::OSSL_CRMF_MSGS_verify_popo(requests, kCertReqIdCrmf, from_ra ? 1 : 0, nullptr, nullptr) != 1) {
     return fail(ErrorCode::kBadPop, "proof of possession does not verify: " + ossl::drain_errors());
   }
-  out.public_key_der = ossl::der_with(tmpl->publicKey, ::i2d_X509_PUBKEY);
+  out.public_key_der = ossl::der_with(tmpl->publicKey, i2d_ECMP_SPKI);
   return out;
 }
 
@@ -414,8 +407,9 @@ CertRepPtr one_response(int cert_req_id, PkiSiPtr status, ECMP_CERTRESPONSE*& re
 // 9483 4.1.1), or status waiting when the request is held for an officer (RFC 9483 4.4).
 // `encrypted_key`: a centrally generated private key (EncryptedKey DER) to send with the
 // certificate; empty for none.
-Result<Bytes> certificate_reply(ResponseHeader& header, const Protection& protection, int reply_body_type,
-                                int cert_req_id, const ra::Decision& decision, const Bytes& encrypted_key = {}) {
+Result<Bytes> certificate_reply(ResponseHeader& header, const Protection& protection, const KnownCertificates& known,
+                                int reply_body_type, int cert_req_id, const ra::Decision& decision,
+                                const Bytes& encrypted_key = {}) {
   const auto* issued = std::get_if<ra::IssuedCertificate>(&decision);
   ECMP_CERTRESPONSE* response = nullptr;
   CertRepPtr rep =
@@ -426,7 +420,9 @@ Result<Bytes> certificate_reply(ResponseHeader& header, const Protection& protec
   if (!rep) return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
   std::vector<Bytes> extra_certs;
   if (issued != nullptr) {
-    auto cert = ossl::x509_from_der(issued->certificate_der);
+    // A fresh issuance comes decoded; one read back from the store is decoded here.
+    auto cert = issued->certificate ? Result<ossl::X509Ptr>(ossl::up_ref(issued->certificate.get()))
+                                    : ossl::x509_from_der(issued->certificate_der);
     if (!cert) return fail(ErrorCode::kSystemFailure, "cannot build certificate response");
     response->certifiedKeyPair = ECMP_CERTIFIEDKEYPAIR_new();
     response->certifiedKeyPair->certOrEncCert->type = 0;
@@ -448,12 +444,12 @@ Result<Bytes> certificate_reply(ResponseHeader& header, const Protection& protec
   BodyPtr body(ECMP_BODY_new());
   body->type = reply_body_type;
   body->value.ip = rep.release();
-  return encode_message(header, std::move(body), extra_certs, &protection);
+  return encode_message(header, std::move(body), extra_certs, &protection, &known);
 }
 
 // RFC 9483 4.4: "not yet, ask again after checkAfter seconds".
-Result<Bytes> poll_reply(const ResponseHeader& header, const Protection& protection, int cert_req_id,
-                         std::chrono::seconds check_after) {
+Result<Bytes> poll_reply(const ResponseHeader& header, const Protection& protection, const KnownCertificates& known,
+                         int cert_req_id, std::chrono::seconds check_after) {
   ECMP_POLLREP* rep = ECMP_POLLREP_new();
   BodyPtr body(ECMP_BODY_new());
   if (rep == nullptr || !body) {
@@ -468,7 +464,7 @@ Result<Bytes> poll_reply(const ResponseHeader& header, const Protection& protect
   }
   ::ASN1_INTEGER_set(rep->certReqId, cert_req_id);
   ::ASN1_INTEGER_set(rep->checkAfter, static_cast<long>(check_after.count()));
-  return encode_message(header, std::move(body), {}, &protection);
+  return encode_message(header, std::move(body), {}, &protection, &known);
 }
 
 Bytes sequence_of(const std::vector<Bytes>& elements) {
@@ -535,8 +531,12 @@ struct CmpServer::Exchange {
 CmpServer::CmpServer(ra::EnrollmentService& service, const ra::SharedSecrets& secrets, CmpServerOptions options,
                      const ra::CertificateTrust* trust, const ra::MessageSigner* signer)
     : m_service(service), m_secrets(secrets), m_options(std::move(options)), m_trust(trust), m_signer(signer) {
-  auto ca = ossl::x509_from_der(m_service.ca_chain().front());
-  if (ca) m_responder.reset(::X509_NAME_dup(::X509_get_subject_name(ca->get())));
+  std::vector<Bytes> known = m_service.ca_chain();
+  if (m_signer != nullptr) known.insert(known.end(), m_signer->certificates().begin(), m_signer->certificates().end());
+  m_known = KnownCertificates(known);
+  if (::X509* ca = m_known.find(m_service.ca_chain().front())) {
+    m_responder.reset(::X509_NAME_dup(::X509_get_subject_name(ca)));
+  }
 }
 
 Result<Bytes> CmpServer::handle(ByteView request, const CmpRequestContext& context) {
@@ -759,7 +759,7 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
   const int reply_body_type = reply_type(request_type);
   const Bytes state = encode_protocol_state({ex.reply_header.sender_nonce, cert_req_id, reply_body_type});
   auto encode = [&](const ra::Decision& decision) {
-    return certificate_reply(ex.reply_header, *ex.protection, reply_body_type, cert_req_id, decision,
+    return certificate_reply(ex.reply_header, *ex.protection, m_known, reply_body_type, cert_req_id, decision,
                              encrypted_private_key);
   };
   auto reply = m_service.submit(request, state, encode);
@@ -845,7 +845,7 @@ Result<Bytes> CmpServer::pki_conf(Exchange& ex) {
   if (!body) return fail(ErrorCode::kSystemFailure, "out of memory");
   body->type = ECMP_BODY_PKICONF;
   body->value.pkiconf = ::ASN1_NULL_new();
-  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
+  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection, &m_known);
 }
 
 // RFC 9483 3.6.4: a requester that cannot accept a response (or gives up) reports it with an
@@ -904,9 +904,9 @@ Result<Bytes> CmpServer::handle_poll_request(Exchange& ex) {
   const Bytes next_state = encode_protocol_state({ex.reply_header.sender_nonce, state->cert_req_id, state->reply_type});
   auto encode = [&](const ra::Decision& decision) -> Result<Bytes> {
     if (const auto* held = std::get_if<ra::HeldForApproval>(&decision)) {
-      return poll_reply(ex.reply_header, *ex.protection, state->cert_req_id, held->check_after);
+      return poll_reply(ex.reply_header, *ex.protection, m_known, state->cert_req_id, held->check_after);
     }
-    return certificate_reply(ex.reply_header, *ex.protection, state->reply_type, state->cert_req_id, decision);
+    return certificate_reply(ex.reply_header, *ex.protection, m_known, state->reply_type, state->cert_req_id, decision);
   };
   auto reply = m_service.collect(ex.transaction_id_hex, ex.requester, ex.request.fingerprint, next_state, encode);
   if (!reply) {
@@ -968,7 +968,7 @@ Result<Bytes> CmpServer::handle_revocation(Exchange& ex) {
   BodyPtr body(ECMP_BODY_new());
   body->type = ECMP_BODY_RP;
   body->value.rp = content;
-  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
+  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection, &m_known);
 }
 
 Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
@@ -1019,7 +1019,7 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
   }
   spdlog::info("cmp peer={} txn={} genm answered with {} info value(s)", ex.context.peer, ex.transaction_id_hex,
                answers.size());
-  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
+  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection, &m_known);
 }
 
 // RFC 9483 4.3.2: RootCaKeyUpdateContent ::= SEQUENCE { newWithNew, newWithOld [0],
@@ -1098,7 +1098,7 @@ Result<Bytes> CmpServer::handle_nested(Exchange& ex) {
   }
   spdlog::info("cmp peer={} txn={} requester={} nested message with {} request(s) answered", ex.context.peer,
                ex.transaction_id_hex, ex.requester.identity, inner.size());
-  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection);
+  return encode_message(ex.reply_header, std::move(body), {}, &*ex.protection, &m_known);
 }
 
 Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error) {
@@ -1117,7 +1117,7 @@ Result<Bytes> CmpServer::rejection_reply(Exchange& ex, const Error& error, int r
   BodyPtr body(ECMP_BODY_new());
   body->type = reply_body_type;
   body->value.ip = rep.release();
-  return encode_message(ex.reply_header, std::move(body), {}, ex.protection ? &*ex.protection : nullptr);
+  return encode_message(ex.reply_header, std::move(body), {}, ex.protection ? &*ex.protection : nullptr, &m_known);
 }
 
 Result<Bytes> CmpServer::error_reply(Exchange& ex, const Error& error) {
@@ -1137,7 +1137,7 @@ Result<Bytes> CmpServer::error_reply(Exchange& ex, const Error& error) {
   body->type = ECMP_BODY_ERROR;
   body->value.error = content;
   // RFC 9483 3.6.4: when the request's protection did not verify, the error goes unprotected.
-  return encode_message(ex.reply_header, std::move(body), {}, ex.protection ? &*ex.protection : nullptr);
+  return encode_message(ex.reply_header, std::move(body), {}, ex.protection ? &*ex.protection : nullptr, &m_known);
 }
 
 }  // namespace enrolld::cmp

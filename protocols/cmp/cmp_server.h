@@ -13,6 +13,7 @@
 #include "common/metrics.h"
 #include "common/openssl_util.h"
 #include "protocols/cmp/cmp_asn1.h"
+#include "protocols/cmp/message.h"
 #include "protocols/cmp/protection.h"
 #include "ra/enrollment_service.h"
 
@@ -79,6 +80,7 @@ class CmpServer {
   const ra::CertificateTrust* m_trust;
   const ra::MessageSigner* m_signer;
   ossl::X509NamePtr m_responder;  // our name in response headers: the issuing CA's subject
+  KnownCertificates m_known;      // the CA chain and the signer's certificates, decoded once
 };
 
 }  // namespace enrolld::cmp

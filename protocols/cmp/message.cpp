@@ -131,8 +131,21 @@ ResponseHeader response_header_for(const ECMP_HEADER& request, const ::X509_NAME
   return rh;
 }
 
+KnownCertificates::KnownCertificates(const std::vector<Bytes>& ders) {
+  for (const auto& der : ders) {
+    if (auto cert = ossl::x509_from_der(der)) m_certificates.emplace_back(der, std::move(*cert));
+  }
+}
+
+::X509* KnownCertificates::find(ByteView der) const {
+  for (const auto& [encoding, cert] : m_certificates) {
+    if (std::equal(encoding.begin(), encoding.end(), der.begin(), der.end())) return cert.get();
+  }
+  return nullptr;
+}
+
 Result<Bytes> encode_message(const ResponseHeader& rh, BodyPtr body, const std::vector<Bytes>& extra_certs,
-                             const Protection* protection) {
+                             const Protection* protection, const KnownCertificates* known) {
   auto header = build_header(rh, protection);
   if (!header) return tl::unexpected(header.error());
   MsgPtr message(ECMP_MSG_new());
@@ -152,7 +165,8 @@ Result<Bytes> encode_message(const ResponseHeader& rh, BodyPtr body, const std::
     if (std::find(certificates.begin(), certificates.end(), der) == certificates.end()) certificates.push_back(der);
   }
   for (const auto& der : certificates) {
-    auto cert = ossl::x509_from_der(der);
+    ::X509* decoded = known != nullptr ? known->find(der) : nullptr;
+    auto cert = decoded != nullptr ? Result<ossl::X509Ptr>(ossl::up_ref(decoded)) : ossl::x509_from_der(der);
     if (!cert) return tl::unexpected(cert.error());
     if (message->extraCerts == nullptr) message->extraCerts = sk_X509_new_null();
     if (message->extraCerts == nullptr || sk_X509_push(message->extraCerts, cert->get()) <= 0) {

@@ -164,7 +164,8 @@ Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& 
   if (!cert || !serial_int || ::X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
       ::X509_set_serialNumber(cert.get(), serial_int.get()) != 1 ||
       ::X509_set_issuer_name(cert.get(), ::X509_get_subject_name(certificate())) != 1 ||
-      ::X509_set_subject_name(cert.get(), subject->get()) != 1 || ::X509_set_pubkey(cert.get(), key->get()) != 1 ||
+      ::X509_set_subject_name(cert.get(), subject->get()) != 1 ||
+      !ossl::set_public_key(cert.get(), input.public_key_der) ||
       ::X509_time_adj_ex(::X509_getm_notBefore(cert.get()), 0, static_cast<long>(not_before - now), &now) == nullptr ||
       ::X509_time_adj_ex(::X509_getm_notAfter(cert.get()), 0, static_cast<long>(not_after - now), &now) == nullptr) {
     return fail(ErrorCode::kSystemFailure, "cannot build certificate: " + ossl::drain_errors());
@@ -203,8 +204,12 @@ Result<IssuedCertificate> CertificateAuthority::issue(const CertificationInput& 
   if (::X509_verify(cert.get(), m_signer->public_key()) != 1) {
     return fail(ErrorCode::kSystemFailure, "HSM signature does not verify: " + ossl::drain_errors());
   }
-  std::string serial_hex = ossl::integer_hex(::X509_get0_serialNumber(cert.get()));
-  return IssuedCertificate{std::move(cert), std::move(serial_hex)};
+  // The key went in as its encoding (ossl::set_public_key): the certificate handed out is the
+  // signed DER decoded, complete with its key object, and the same bytes as stored and sent.
+  auto complete = ossl::x509_from_der(ossl::der_of(cert.get()));
+  if (!complete) return fail(ErrorCode::kSystemFailure, "the signed certificate does not decode");
+  std::string serial_hex = ossl::integer_hex(::X509_get0_serialNumber(complete->get()));
+  return IssuedCertificate{std::move(*complete), std::move(serial_hex)};
 }
 
 }  // namespace enrolld::ca

@@ -4,15 +4,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 
 #include "common/der.h"
@@ -115,7 +119,149 @@ Result<X509NamePtr> name_from_der(ByteView der) {
   return name;
 }
 
+namespace {
+
+// The parts of a SubjectPublicKeyInfo (RFC 5280 4.1.2.7), as byte ranges of the input.
+struct SpkiParts {
+  ByteView algorithm;   // the AlgorithmIdentifier element, whole
+  ByteView oid;         // its algorithm OID, content octets
+  ByteView parameters;  // its parameters element, whole (empty when absent)
+  ByteView key;         // the subjectPublicKey BIT STRING's content after its unused-bits octet
+};
+
+constexpr std::uint8_t kSequence = 0x30, kOid = 0x06, kBitString = 0x03, kInteger = 0x02;
+
+std::optional<SpkiParts> split_spki(ByteView der) {
+  auto spki = der::read_element(der);
+  if (!spki || spki->tag != kSequence || spki->whole.size() != der.size()) return std::nullopt;
+  auto fields = der::read_children(spki->content);
+  if (!fields || fields->size() != 2 || (*fields)[0].tag != kSequence || (*fields)[1].tag != kBitString) {
+    return std::nullopt;
+  }
+  auto algorithm = der::read_children((*fields)[0].content);
+  if (!algorithm || algorithm->empty() || algorithm->size() > 2 || (*algorithm)[0].tag != kOid) return std::nullopt;
+  const ByteView bits = (*fields)[1].content;
+  if (bits.empty() || bits[0] != 0) return std::nullopt;  // keys are whole octets
+  return SpkiParts{(*fields)[0].whole, (*algorithm)[0].content,
+                   algorithm->size() == 2 ? (*algorithm)[1].whole : ByteView{}, bits.subspan(1)};
+}
+
+bool same(ByteView a, std::initializer_list<std::uint8_t> b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+// id-ecPublicKey (1.2.840.10045.2.1), rsaEncryption (1.2.840.113549.1.1.1).
+constexpr std::initializer_list<std::uint8_t> kEcPublicKey = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+constexpr std::initializer_list<std::uint8_t> kRsaEncryption = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+
+// The named curve of an id-ecPublicKey's parameters, for the curves devices use.
+const char* curve_name(ByteView parameters) {
+  if (same(parameters, {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07})) return "prime256v1";
+  if (same(parameters, {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22})) return "secp384r1";
+  if (same(parameters, {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23})) return "secp521r1";
+  return nullptr;
+}
+
+EvpPkeyPtr key_from_params(const char* type, const ::OSSL_PARAM* params) {
+  std::unique_ptr<::EVP_PKEY_CTX, Deleter<::EVP_PKEY_CTX_free>> ctx(
+      ::EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  ::EVP_PKEY* key = nullptr;
+  if (!ctx || ::EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      ::EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, const_cast<::OSSL_PARAM*>(params)) != 1) {
+    return nullptr;
+  }
+  return EvpPkeyPtr(key);
+}
+
+// An EC public key on a named curve, uncompressed point: the point is checked to be on the
+// curve by the import, as d2i would.
+EvpPkeyPtr ec_key(const SpkiParts& parts) {
+  const char* curve = curve_name(parts.parameters);
+  if (curve == nullptr || parts.key.empty() || parts.key[0] != 0x04) return nullptr;
+  const ::OSSL_PARAM params[] = {
+      ::OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(curve), 0),
+      ::OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<std::uint8_t*>(parts.key.data()),
+                                          parts.key.size()),
+      ::OSSL_PARAM_construct_end()};
+  return key_from_params("EC", params);
+}
+
+// The content of a DER INTEGER that is positive and minimally encoded, or empty.
+ByteView positive_integer(const der::Element& element) {
+  const ByteView value = element.content;
+  if (element.tag != kInteger || value.empty() || (value[0] & 0x80) != 0) return {};
+  if (value.size() > 1 && value[0] == 0 && (value[1] & 0x80) == 0) return {};
+  return value;
+}
+
+// An RSA public key (RSAPublicKey, RFC 8017 A.1.1) with NULL parameters.
+EvpPkeyPtr rsa_key(const SpkiParts& parts) {
+  if (!same(parts.parameters, {0x05, 0x00})) return nullptr;
+  auto rsa = der::read_element(parts.key);
+  if (!rsa || rsa->tag != kSequence || rsa->whole.size() != parts.key.size()) return nullptr;
+  auto numbers = der::read_children(rsa->content);
+  if (!numbers || numbers->size() != 2) return nullptr;
+  const ByteView n = positive_integer((*numbers)[0]), e = positive_integer((*numbers)[1]);
+  if (n.empty() || e.empty()) return nullptr;
+  // OSSL_PARAM integers are native-endian.
+  Bytes n_native(n.rbegin(), n.rend()), e_native(e.rbegin(), e.rend());
+  const ::OSSL_PARAM params[] = {::OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, n_native.data(), n_native.size()),
+                                 ::OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, e_native.data(), e_native.size()),
+                                 ::OSSL_PARAM_construct_end()};
+  return key_from_params("RSA", params);
+}
+
+}  // namespace
+
+// X509_set_pubkey would encode the key with OpenSSL 3.0's encoder framework and decode the
+// result again (about 2 million instructions); the request already holds the encoding, whose
+// two fields are copied as they are.
+Status set_public_key(::X509* cert, ByteView spki_der) {
+  auto parts = split_spki(spki_der);
+  const unsigned char* p = parts ? parts->algorithm.data() : nullptr;
+  std::unique_ptr<::X509_ALGOR, Deleter<::X509_ALGOR_free>> algorithm(
+      parts ? ::d2i_X509_ALGOR(nullptr, &p, static_cast<long>(parts->algorithm.size())) : nullptr);
+  if (!algorithm) return fail(ErrorCode::kBadDataFormat, "not a DER public key: " + drain_errors());
+  const ::ASN1_OBJECT* oid = nullptr;
+  int parameter_type = V_ASN1_UNDEF;
+  const void* parameter = nullptr;
+  ::X509_ALGOR_get0(&oid, &parameter_type, &parameter, algorithm.get());
+  void* parameter_copy = nullptr;
+  if (parameter_type == V_ASN1_OBJECT) {
+    parameter_copy = ::OBJ_dup(static_cast<const ::ASN1_OBJECT*>(parameter));
+  } else if (parameter_type != V_ASN1_UNDEF && parameter_type != V_ASN1_NULL) {
+    parameter_copy = ::ASN1_STRING_dup(static_cast<const ::ASN1_STRING*>(parameter));
+  }
+  auto* key_octets = static_cast<unsigned char*>(::OPENSSL_memdup(parts->key.data(), parts->key.size()));
+  ::ASN1_OBJECT* oid_copy = ::OBJ_dup(oid);
+  if (oid_copy == nullptr || key_octets == nullptr ||
+      (parameter_type != V_ASN1_UNDEF && parameter_type != V_ASN1_NULL && parameter_copy == nullptr) ||
+      ::X509_PUBKEY_set0_param(::X509_get_X509_PUBKEY(cert), oid_copy, parameter_type, parameter_copy, key_octets,
+                               static_cast<int>(parts->key.size())) != 1) {
+    ::ASN1_OBJECT_free(oid_copy);
+    ::OPENSSL_free(key_octets);
+    if (parameter_type == V_ASN1_OBJECT)
+      ::ASN1_OBJECT_free(static_cast<::ASN1_OBJECT*>(parameter_copy));
+    else
+      ::ASN1_STRING_free(static_cast<::ASN1_STRING*>(parameter_copy));
+    return fail(ErrorCode::kSystemFailure, "cannot set the public key: " + drain_errors());
+  }
+  return {};
+}
+
+// OpenSSL 3.0's d2i_PUBKEY runs its decoder framework, which sets up a context over every
+// provider's decoders for each key: about 1.4 million instructions, where the key itself takes
+// a few thousand, and several per enrollment. The keys devices send (EC on a named curve with
+// an uncompressed point, RSA) are built from their parameters instead; anything else, and
+// anything these do not accept, goes the general way, which decides.
 Result<EvpPkeyPtr> public_key_from_der(ByteView spki_der) {
+  if (auto parts = split_spki(spki_der)) {
+    EvpPkeyPtr key;
+    if (same(parts->oid, kEcPublicKey)) key = ec_key(*parts);
+    if (same(parts->oid, kRsaEncryption)) key = rsa_key(*parts);
+    ::ERR_clear_error();
+    if (key) return key;
+  }
   const unsigned char* p = spki_der.data();
   EvpPkeyPtr key(::d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
   if (!key) return fail(ErrorCode::kBadDataFormat, "not a DER public key: " + drain_errors());

@@ -89,6 +89,10 @@ Result<Bytes> cms_content(const ::CMS_ContentInfo* cms);
 Result<X509Ptr> x509_from_der(ByteView der);
 Result<X509NamePtr> name_from_der(ByteView der);
 Result<EvpPkeyPtr> public_key_from_der(ByteView spki_der);
+// Puts the SubjectPublicKeyInfo `spki_der` into `cert` as it is encoded (kBadDataFormat if it
+// is not one). The certificate's public key is then known by its encoding only: functions
+// that need the key object (X509_get0_pubkey) get it from a certificate decoded from DER.
+Status set_public_key(::X509* cert, ByteView spki_der);
 
 // PEM files. Reading returns every certificate in the file, in order.
 Result<std::vector<X509Ptr>> read_pem_certificates(const std::string& path);

@@ -5,11 +5,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include <openssl/types.h>
 
 #include "common/bytes.h"
 #include "common/error.h"
@@ -51,6 +54,9 @@ struct IssuedCertificate {
   Bytes certificate_der;
   std::vector<Bytes> chain_der;  // the issuing CA first, up to the root
   bool implicitly_confirmed = false;
+  // certificate_der decoded, when the service has it at hand (a fresh issuance; null for one
+  // read back from the store): decoding costs OpenSSL 3.0 more than signing it did.
+  std::shared_ptr<::X509> certificate{};
 };
 
 // The request waits for an officer (the profile requires approval): the requester should ask

@@ -377,7 +377,9 @@ Result<Bytes> EnrollmentServiceImpl::issue_once(const CertificationRequest& requ
 
   const bool implicit =
       !request.confirmation_supported || (request.implicit_confirm_requested && m_policy.grant_implicit_confirm);
-  auto reply = encode(Decision{IssuedCertificate{ossl::der_of(issued->certificate.get()), m_chain_der, implicit}});
+  std::shared_ptr<::X509> decoded(ossl::up_ref(issued->certificate.get()).release(), ::X509_free);
+  auto reply =
+      encode(Decision{IssuedCertificate{ossl::der_of(issued->certificate.get()), m_chain_der, implicit, decoded}});
   if (!reply) return tl::unexpected(reply.error());
   auto state = txn.apply(implicit ? txn::Event::kIssuedConfirmed : txn::Event::kIssued);
   if (!state) return tl::unexpected(state.error());
