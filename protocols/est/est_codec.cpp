@@ -120,21 +120,32 @@ Result<CertificationRequestInfo> parse_certification_request(ByteView der) {
   return info;
 }
 
-Result<Bytes> certs_only(const std::vector<Bytes>& certificates) {
+Result<Bytes> certs_only(const std::vector<::X509*>& certificates) {
   Pkcs7Ptr p7(::PKCS7_new());
   if (!p7 || ::PKCS7_set_type(p7.get(), NID_pkcs7_signed) != 1 || ::PKCS7_content_new(p7.get(), NID_pkcs7_data) != 1) {
     return fail(ErrorCode::kSystemFailure, "cannot build a PKCS#7 SignedData: " + ossl::drain_errors());
   }
   ::PKCS7_set_detached(p7.get(), 1);  // no content at all: a certs-only bag
-  for (const auto& der : certificates) {
-    auto cert = ossl::x509_from_der(der);
-    if (!cert || ::PKCS7_add_certificate(p7.get(), cert->get()) != 1) {
+  for (::X509* cert : certificates) {
+    if (cert == nullptr || ::PKCS7_add_certificate(p7.get(), cert) != 1) {
       return fail(ErrorCode::kSystemFailure, "cannot add a certificate to the PKCS#7 bag");
     }
   }
   Bytes out = ossl::der_with(p7.get(), ::i2d_PKCS7);
   if (out.empty()) return fail(ErrorCode::kSystemFailure, "cannot encode the PKCS#7 bag");
   return out;
+}
+
+Result<Bytes> certs_only(const std::vector<Bytes>& certificates) {
+  std::vector<ossl::X509Ptr> decoded;
+  std::vector<::X509*> pointers;
+  for (const auto& der : certificates) {
+    auto cert = ossl::x509_from_der(der);
+    if (!cert) return fail(ErrorCode::kSystemFailure, "cannot add a certificate to the PKCS#7 bag");
+    pointers.push_back(cert->get());
+    decoded.push_back(std::move(*cert));
+  }
+  return certs_only(pointers);
 }
 
 Bytes csr_attributes(const ra::ProfileInfo& profile) {

@@ -198,7 +198,8 @@ http::Response stored_reply_response(const Bytes& stored) {
 // What the service stores for an EST transaction: the certificate (certs-only) or the wait.
 Result<Bytes> encode_decision(const ra::Decision& decision) {
   if (const auto* issued = std::get_if<ra::IssuedCertificate>(&decision)) {
-    auto bag = certs_only({issued->certificate_der});
+    auto bag = issued->certificate ? certs_only(std::vector<::X509*>{issued->certificate.get()})
+                                   : certs_only(std::vector<Bytes>{issued->certificate_der});
     if (!bag) return tl::unexpected(bag.error());
     return tagged(kStoredCertificate, *bag);
   }

@@ -144,6 +144,16 @@ RocksDbStore::~RocksDbStore() {
   }
 }
 
+namespace {
+
+bool only_outbox_progress(const WriteSet& writes) {
+  return writes.transactions.empty() && writes.new_certificates.empty() && writes.updated_certificates.empty() &&
+         writes.audit.empty() && writes.passwords.empty() && writes.removed_passwords.empty() && writes.crls.empty() &&
+         writes.outbox.empty() && (!writes.outbox_done.empty() || !writes.outbox_retry.empty());
+}
+
+}  // namespace
+
 Status RocksDbStore::commit(const WriteSet& writes) {
   ScopedTimer timer(m_commit_latency);
   rocksdb::WriteBatch batch;
@@ -169,7 +179,10 @@ Status RocksDbStore::commit(const WriteSet& writes) {
   }
   for (const auto& user : writes.removed_passwords) batch.Delete(m_passwords, slice(user));
   rocksdb::WriteOptions options;
-  options.sync = true;  // a certificate may leave only after its record is durable
+  // A certificate may leave only after its record is durable. A publisher's progress need not
+  // be: lost in a crash, the record is published again, which publishers take as a replace;
+  // and the next synced commit makes it durable anyway.
+  options.sync = !only_outbox_progress(writes);
 
   std::lock_guard lock(m_commit_mutex);
   for (const auto& record : writes.audit) {
