@@ -25,13 +25,16 @@ testing::SoftHsmToken& token() {
 }
 
 void BM_HsmSign(benchmark::State& state, const char* label) {
+  // The token first: statics are destroyed in reverse order, so the signers go before the
+  // token (and SoftHSM) they use.
+  testing::SoftHsmToken& shared_token = token();
   static std::map<std::string, std::shared_ptr<hsm::Signer>> signers;
   static std::mutex mutex;
   std::shared_ptr<hsm::Signer> signer;
   {
     std::lock_guard lock(mutex);
     auto& slot = signers[label];
-    if (!slot) slot = token().signer(label);
+    if (!slot) slot = shared_token.signer(label);
     signer = slot;
   }
   const Bytes data(200, 0x5a);  // about the size of a TBSCertificate digest input
