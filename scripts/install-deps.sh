@@ -24,8 +24,9 @@ packages=(
   # sd_notify (libsystemd): READY, RELOADING and STOPPING under systemd's Type=notify
   libsystemd-dev
   # packages (scripts/package.sh): CPack's RPM generator runs rpmbuild; man pages from --help;
-  # the packaging tests check with lintian and install the .deb into a debootstrap root
-  rpm help2man lintian debootstrap
+  # the packaging tests check with lintian, install the .deb into a debootstrap root and boot
+  # that root with systemd-nspawn to run enrolld.service under a real systemd
+  rpm help2man lintian debootstrap systemd-container
 )
 
 missing=()

@@ -6,7 +6,9 @@
 #   package_test.sh install  SOURCE_DIR BUILD_DIR   apt-get install ./enrolld_*.deb into a clean
 #       Debian 12 root (debootstrap), then there: the installed programs, the user and folders,
 #       the config check, systemd-analyze verify of the unit, and the README's first run (a CA
-#       in SoftHSM, enrolld started, an openssl cmp enrollment from outside the root).
+#       in SoftHSM, enrolld started, an openssl cmp enrollment from outside the root); then the
+#       root booted with systemd (systemd-nspawn) runs enrolld.service: notify, sandbox, an
+#       enrollment, reload, stop.
 set -euo pipefail
 step="$1" source_dir="$2" build_dir="$3"
 version="$(grep -oP 'set\(CPACK_PACKAGE_VERSION "\K[^"]+' "$build_dir/CPackConfig.cmake")"
@@ -67,11 +69,9 @@ check_rpm() {
 # --- install: a clean Debian 12 root.
 root=""
 pids=()
+container_init=""
 cleanup() {
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_pids
   if [ -n "$root" ]; then
     umount "$root/proc" 2>/dev/null || true
     rm -rf "$root"
@@ -128,6 +128,7 @@ check_install() {
   in_root man -w enrolld enrollctl "${load_tool[@]}" > /dev/null || fail "man pages"
 
   first_run
+  under_systemd
 }
 
 # The first-run steps of /etc/enrolld/enrolld.conf, as written there, then an enrollment.
@@ -179,6 +180,79 @@ first_run() {
   as_enrolld enrollctl --admin-url "http://127.0.0.1:$admin_port" status | tee "$work/status" | grep -q "Example Issuing CA" || fail "enrollctl status"
   rm -rf "$work" "$root.enrolld.log"
   echo "first run: a CA in SoftHSM, enrolld serving, a device enrolled"
+  stop_pids
+}
+
+stop_pids() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
+}
+
+# Runs a command inside the booted container, as its PID 1 sees the system.
+in_container() { nsenter -t "$container_init" -a -- /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+
+# The same appliance as the unit runs it: the root booted with systemd (systemd-nspawn, the
+# host's network), enrolld.service enabled. Type=notify must report it started, the sandbox must
+# let it sign in SoftHSM and write its store, reload must re-read the config, stop must stop it.
+under_systemd() {
+  echo "== enrolld.service under systemd (systemd-nspawn --boot)"
+  in_root sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd-sysv dbus" \
+    > /dev/null 2>&1 || fail "installing systemd-sysv into the root"
+  in_root systemctl enable enrolld.service > /dev/null 2>&1 || fail "systemctl enable enrolld"
+  umount "$root/proc" 2>/dev/null || true  # the container mounts its own
+  timeout 300 systemd-nspawn -q --register=no --keep-unit -D "$root" --boot > "$root.boot.log" 2>&1 &
+  local nspawn=$!
+  pids+=("$nspawn")
+  container_init=""
+  local state=""
+  for _ in $(seq 300); do
+    if [ -z "$container_init" ]; then
+      local child
+      child="$(pgrep -P "$nspawn" | head -1 || true)"
+      [ -n "$child" ] && container_init="$(pgrep -P "$child" -x systemd | head -1 || true)"
+    fi
+    if [ -n "$container_init" ]; then
+      state="$(in_container systemctl is-active enrolld.service 2>/dev/null || true)"
+      [ "$state" = active ] || [ "$state" = failed ] && break
+    fi
+    sleep 0.2
+  done
+  [ -n "$container_init" ] || { cat "$root.boot.log" >&2; fail "the root did not boot with systemd-nspawn"; }
+  [ "$state" = active ] ||
+    { in_container journalctl -u enrolld --no-pager >&2 || true; fail "enrolld.service is $state, not active"; }
+
+  local show serving http_port secret work
+  show="$(in_container systemctl show enrolld.service -p User -p ProtectSystem -p NoNewPrivileges -p Type)"
+  for expected in User=enrolld ProtectSystem=strict NoNewPrivileges=yes Type=notify; do
+    grep -qx "$expected" <<< "$show" || fail "the unit runs without $expected: $show"
+  done
+  serving="$(in_container journalctl -u enrolld -o cat --no-pager | grep 'enrolld serving: ' | tail -1)"
+  http_port="$(sed -n 's/.* http=127.0.0.1:\([0-9]*\).*/\1/p' <<< "$serving")"
+  [ -n "$http_port" ] || fail "no serving line in the journal: $serving"
+  secret="$(sed -n 's/^secret = "\(.*\)"$/\1/p' "$root/etc/enrolld/enrolld.conf" | tail -1)"
+  work="$(mktemp -d)"
+  openssl ecparam -genkey -name prime256v1 -out "$work/device.key" 2> /dev/null
+  openssl cmp -cmd ir -server "127.0.0.1:$http_port/.well-known/cmp" -ref first-device -secret "pass:$secret" \
+    -newkey "$work/device.key" -subject /CN=under-systemd -certout "$work/device.pem" 2> "$work/cmp.log" ||
+    { cat "$work/cmp.log" >&2; in_container journalctl -u enrolld --no-pager >&2; fail "openssl cmp under systemd"; }
+  openssl verify -CAfile "$root/var/lib/enrolld/ca/root.pem" -untrusted "$root/var/lib/enrolld/ca/issuing.pem" \
+    "$work/device.pem" > /dev/null || fail "the certificate issued under systemd does not verify"
+  rm -rf "$work"
+
+  in_container systemctl reload enrolld.service || fail "systemctl reload enrolld"
+  in_container systemctl show enrolld.service -p StatusText | grep -q "configuration reloaded" ||
+    fail "after a reload the unit's status is: $(in_container systemctl show enrolld.service -p StatusText)"
+  in_container journalctl -u enrolld -o cat --no-pager | grep -q "reload ok" || fail "no 'reload ok' in the journal"
+  in_container systemctl stop enrolld.service || fail "systemctl stop enrolld"
+  [ "$(in_container systemctl is-active enrolld.service || true)" = inactive ] || fail "enrolld did not stop"
+  in_container journalctl -u enrolld -o cat --no-pager | grep -q "enrolld stopped" || fail "no clean stop in the journal"
+  in_container systemctl poweroff > /dev/null 2>&1 || true
+  stop_pids
+  rm -f "$root.boot.log"
+  echo "under systemd: started (notify), sandboxed, enrolled a device, reloaded, stopped"
 }
 
 case "$step" in
