@@ -666,9 +666,9 @@ Status CmpServer::authenticate_signature(Exchange& ex) {
   // RFC 9483 3.2: a response to a signed request is signed too; so is a refusal of a signer
   // whose signature verified but whose certificate is not accepted (e.g. certRevoked).
   ex.protection = SignatureProtection{m_signer};
-  std::vector<Bytes> untrusted;
-  for (int i = 1; i < sk_X509_num(extra); ++i) untrusted.push_back(ossl::der_of(sk_X509_value(extra, i)));
-  auto requester = m_trust->validate(ossl::der_of(signer), untrusted);
+  std::vector<::X509*> untrusted;
+  for (int i = 1; i < sk_X509_num(extra); ++i) untrusted.push_back(sk_X509_value(extra, i));
+  auto requester = m_trust->validate_decoded(signer, untrusted);
   if (!requester) return tl::unexpected(requester.error());
   ex.requester = std::move(*requester);
   return {};

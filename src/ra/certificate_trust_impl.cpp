@@ -49,17 +49,27 @@ void CertificateTrustImpl::replace_anchors(const std::vector<Bytes>& vendor_anch
 Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vector<Bytes>& untrusted) const {
   auto cert = ossl::x509_from_der(signer);
   if (!cert) return tl::unexpected(cert.error());
-  ossl::X509StackPtr intermediates(sk_X509_new_null());
+  std::vector<ossl::X509Ptr> decoded;
+  std::vector<::X509*> extras;
   for (const auto& der : untrusted) {
-    auto extra = ossl::x509_from_der(der);
-    if (extra) sk_X509_push(intermediates.get(), extra->release());
+    if (auto extra = ossl::x509_from_der(der)) {
+      extras.push_back(extra->get());
+      decoded.push_back(std::move(*extra));
+    }
   }
+  return validate_decoded(cert->get(), extras);
+}
+
+Result<Requester> CertificateTrustImpl::validate_decoded(::X509* signer, const std::vector<::X509*>& untrusted) const {
+  ossl::X509Ptr cert = ossl::up_ref(signer);
+  ossl::X509StackPtr intermediates(sk_X509_new_null());
+  for (::X509* extra : untrusted) sk_X509_push(intermediates.get(), ossl::up_ref(extra).release());
   for (std::size_t i = 0; i + 1 < m_ca_chain.size(); ++i) {
     sk_X509_push(intermediates.get(), ossl::up_ref(m_ca_chain[i].get()).release());
   }
   const auto anchors = m_anchors.get();  // held until the validation is done
   StoreCtxPtr ctx(::X509_STORE_CTX_new());
-  if (!ctx || ::X509_STORE_CTX_init(ctx.get(), anchors->store.get(), cert->get(), intermediates.get()) != 1) {
+  if (!ctx || ::X509_STORE_CTX_init(ctx.get(), anchors->store.get(), cert.get(), intermediates.get()) != 1) {
     return fail(ErrorCode::kSystemFailure, "cannot set up certificate validation");
   }
   ::X509_STORE_CTX_set_time(ctx.get(), 0, std::chrono::system_clock::to_time_t(m_clock()));
@@ -68,15 +78,15 @@ Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vec
     return fail(ErrorCode::kSignerNotTrusted,
                 std::string("the signer certificate is not trusted: ") + ::X509_verify_cert_error_string(error));
   }
-  Requester requester{"vendor:" + ossl::name_to_string(::X509_get_subject_name(cert->get())), ""};
-  if (!m_ca_chain.empty() && ::X509_check_issued(m_ca_chain.front().get(), cert->get()) == X509_V_OK) {
-    auto here = issued_here(cert->get());
+  Requester requester{"vendor:" + ossl::name_to_string(::X509_get_subject_name(cert.get())), ""};
+  if (!m_ca_chain.empty() && ::X509_check_issued(m_ca_chain.front().get(), cert.get()) == X509_V_OK) {
+    auto here = issued_here(cert.get());
     if (!here) return here;
     requester = std::move(*here);
   }
-  const Bytes der(signer.begin(), signer.end());
+  const Bytes der = ossl::der_of(cert.get());
   if (std::find(anchors->authorized_ras.begin(), anchors->authorized_ras.end(), der) != anchors->authorized_ras.end()) {
-    requester.identity = "ra:" + ossl::name_to_string(::X509_get_subject_name(cert->get()));
+    requester.identity = "ra:" + ossl::name_to_string(::X509_get_subject_name(cert.get()));
     requester.registration_authority = true;
   }
   return requester;

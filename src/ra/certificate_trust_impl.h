@@ -23,6 +23,7 @@ class CertificateTrustImpl final : public CertificateTrust {
                        const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras, Clock clock);
 
   Result<Requester> validate(ByteView signer, const std::vector<Bytes>& untrusted) const override;
+  Result<Requester> validate_decoded(::X509* signer, const std::vector<::X509*>& untrusted) const override;
 
   // Replaces the vendor anchors and the authorized RAs (as the constructor takes them); this
   // CA's own root stays an anchor. Validations under way finish with the previous set.
