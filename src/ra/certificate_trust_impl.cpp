@@ -61,38 +61,59 @@ Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vec
 }
 
 Result<Requester> CertificateTrustImpl::validate_decoded(::X509* signer, const std::vector<::X509*>& untrusted) const {
-  ossl::X509Ptr cert = ossl::up_ref(signer);
+  const auto anchors = m_anchors.get();  // held until the validation is done
+  const std::time_t now = std::chrono::system_clock::to_time_t(m_clock());
+  // A certificate this CA issued is known byte for byte: its store record vouches for it, and
+  // verifying the signatures we made ourselves (path validation: two ECDSA verifications per
+  // signed message) would add nothing. Its dates and status are still checked.
+  const bool ours = !m_ca_chain.empty() && ::X509_check_issued(m_ca_chain.front().get(), signer) == X509_V_OK;
+  auto requester = ours && chain_valid_at(now) ? issued_here(signer, now) : validated_path(signer, untrusted, now);
+  if (!requester) return requester;
+  const Bytes der = ossl::der_of(signer);
+  if (std::find(anchors->authorized_ras.begin(), anchors->authorized_ras.end(), der) != anchors->authorized_ras.end()) {
+    requester->identity = "ra:" + ossl::name_to_string(::X509_get_subject_name(signer));
+    requester->registration_authority = true;
+  }
+  return requester;
+}
+
+// Path validation up to an anchor; a certificate that names this CA as issuer must also be one
+// it issued.
+Result<Requester> CertificateTrustImpl::validated_path(::X509* signer, const std::vector<::X509*>& untrusted,
+                                                       std::time_t now) const {
   ossl::X509StackPtr intermediates(sk_X509_new_null());
   for (::X509* extra : untrusted) sk_X509_push(intermediates.get(), ossl::up_ref(extra).release());
   for (std::size_t i = 0; i + 1 < m_ca_chain.size(); ++i) {
     sk_X509_push(intermediates.get(), ossl::up_ref(m_ca_chain[i].get()).release());
   }
-  const auto anchors = m_anchors.get();  // held until the validation is done
+  const auto anchors = m_anchors.get();
   StoreCtxPtr ctx(::X509_STORE_CTX_new());
-  if (!ctx || ::X509_STORE_CTX_init(ctx.get(), anchors->store.get(), cert.get(), intermediates.get()) != 1) {
+  if (!ctx || ::X509_STORE_CTX_init(ctx.get(), anchors->store.get(), signer, intermediates.get()) != 1) {
     return fail(ErrorCode::kSystemFailure, "cannot set up certificate validation");
   }
-  ::X509_STORE_CTX_set_time(ctx.get(), 0, std::chrono::system_clock::to_time_t(m_clock()));
+  ::X509_STORE_CTX_set_time(ctx.get(), 0, now);
   if (::X509_verify_cert(ctx.get()) != 1) {
     const int error = ::X509_STORE_CTX_get_error(ctx.get());
     return fail(ErrorCode::kSignerNotTrusted,
                 std::string("the signer certificate is not trusted: ") + ::X509_verify_cert_error_string(error));
   }
-  Requester requester{"vendor:" + ossl::name_to_string(::X509_get_subject_name(cert.get())), ""};
-  if (!m_ca_chain.empty() && ::X509_check_issued(m_ca_chain.front().get(), cert.get()) == X509_V_OK) {
-    auto here = issued_here(cert.get());
-    if (!here) return here;
-    requester = std::move(*here);
+  if (!m_ca_chain.empty() && ::X509_check_issued(m_ca_chain.front().get(), signer) == X509_V_OK) {
+    return issued_here(signer, now);
   }
-  const Bytes der = ossl::der_of(cert.get());
-  if (std::find(anchors->authorized_ras.begin(), anchors->authorized_ras.end(), der) != anchors->authorized_ras.end()) {
-    requester.identity = "ra:" + ossl::name_to_string(::X509_get_subject_name(cert.get()));
-    requester.registration_authority = true;
-  }
-  return requester;
+  return Requester{"vendor:" + ossl::name_to_string(::X509_get_subject_name(signer)), ""};
 }
 
-Result<Requester> CertificateTrustImpl::issued_here(const ::X509* cert) const {
+// Whether this CA's own chain is within its validity at `now` (else the full path validation
+// gives the precise reason).
+bool CertificateTrustImpl::chain_valid_at(std::time_t now) const {
+  return std::all_of(m_ca_chain.begin(), m_ca_chain.end(), [&](const ossl::X509Ptr& cert) {
+    std::time_t at = now;
+    return ::X509_cmp_time(::X509_get0_notBefore(cert.get()), &at) <= 0 &&
+           ::X509_cmp_time(::X509_get0_notAfter(cert.get()), &at) >= 0;
+  });
+}
+
+Result<Requester> CertificateTrustImpl::issued_here(const ::X509* cert, std::time_t now) const {
   const std::string serial = ossl::integer_hex(::X509_get0_serialNumber(cert));
   auto record = m_store.find_certificate(serial);
   if (!record) return tl::unexpected(record.error());
@@ -100,6 +121,12 @@ Result<Requester> CertificateTrustImpl::issued_here(const ::X509* cert) const {
     return fail(ErrorCode::kSignerNotTrusted, "the signer certificate names this CA but is unknown to it");
   }
   if ((*record)->status == "revoked") return fail(ErrorCode::kCertRevoked, "the signer certificate is revoked");
+  if (now < (*record)->not_before || now > (*record)->not_after) {
+    return fail(
+        ErrorCode::kSignerNotTrusted,
+        "the signer certificate is not trusted: " +
+            std::string(now < (*record)->not_before ? "certificate is not yet valid" : "certificate has expired"));
+  }
   return Requester{"cert:" + serial, serial};
 }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <ctime>
 #include <memory>
 #include <vector>
 
@@ -36,7 +37,11 @@ class CertificateTrustImpl final : public CertificateTrust {
     std::vector<Bytes> authorized_ras;
   };
   Anchors make_anchors(const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras) const;
-  Result<Requester> issued_here(const ::X509* cert) const;
+  // A certificate this CA issued: its store record must hold the same bytes, not revoked, and
+  // `now` within its validity.
+  Result<Requester> issued_here(const ::X509* cert, std::time_t now) const;
+  Result<Requester> validated_path(::X509* signer, const std::vector<::X509*>& untrusted, std::time_t now) const;
+  bool chain_valid_at(std::time_t now) const;
 
   store::Store& m_store;
   std::vector<ossl::X509Ptr> m_ca_chain;  // before m_anchors: the anchors are built from it
