@@ -544,7 +544,7 @@ Result<Bytes> CmpServer::handle(ByteView request, const CmpRequestContext& conte
 }
 
 Result<Bytes> CmpServer::handle_at_depth(ByteView request, const CmpRequestContext& context, int depth) {
-  auto parsed = parse_message(request);
+  auto parsed = parse_message(request, &m_known);
   if (!parsed) {
     spdlog::warn("cmp peer={} rejected: {}", context.peer, parsed.error().message);
     count("undecodable", "error");

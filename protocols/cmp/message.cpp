@@ -12,7 +12,8 @@ namespace enrolld::cmp {
 namespace {
 
 constexpr std::uint8_t kSequenceTag = 0x30;
-constexpr std::size_t kNonceBytes = 16;  // RFC 9483 3.1: 128 bits
+constexpr std::uint8_t kExtraCertsTag = 0xa1;  // [1] EXPLICIT, constructed
+constexpr std::size_t kNonceBytes = 16;        // RFC 9483 3.1: 128 bits
 
 bool set_octets(::ASN1_OCTET_STRING** target, const Bytes& value) {
   if (value.empty()) return true;
@@ -86,19 +87,58 @@ std::vector<Bytes> inner_messages_of(const der::Element& body) {
   return out;
 }
 
+// The certificates of extraCerts ([1] EXPLICIT SEQUENCE OF CMPCertificate), each taken from
+// `known` when it is there, else decoded; kBadDataFormat for anything that is not that.
+Result<ossl::X509StackPtr> extra_certificates(const der::Element& element, const KnownCertificates* known) {
+  auto list = der::read_element(element.content);
+  auto certificates = list && list->tag == kSequenceTag && list->whole.size() == element.content.size()
+                          ? der::read_children(list->content)
+                          : std::nullopt;
+  if (!certificates) return fail(ErrorCode::kBadDataFormat, "cannot decode PKIMessage: malformed extraCerts");
+  ossl::X509StackPtr stack(sk_X509_new_null());
+  for (const auto& certificate : *certificates) {
+    ::X509* decoded = known != nullptr ? known->find(certificate.whole) : nullptr;
+    auto cert =
+        decoded != nullptr ? Result<ossl::X509Ptr>(ossl::up_ref(decoded)) : ossl::x509_from_der(certificate.whole);
+    if (!cert) return fail(ErrorCode::kBadDataFormat, "cannot decode PKIMessage: " + cert.error().message);
+    if (!stack || sk_X509_push(stack.get(), cert->get()) <= 0) return fail(ErrorCode::kSystemFailure, "out of memory");
+    cert->release();
+  }
+  return stack;
+}
+
 }  // namespace
 
-Result<ParsedMessage> parse_message(ByteView der) {
+Result<ParsedMessage> parse_message(ByteView der, const KnownCertificates* known) {
   auto outer = der::read_element(der);
   if (!outer || outer->tag != kSequenceTag || outer->whole.size() != der.size()) {
     return fail(ErrorCode::kBadDataFormat, "not a DER PKIMessage");
   }
   auto parts = der::read_children(outer->content);
   if (!parts || parts->size() < 2) return fail(ErrorCode::kBadDataFormat, "PKIMessage without header and body");
-  const unsigned char* p = der.data();
-  MsgPtr message(d2i_ECMP_MSG(nullptr, &p, static_cast<long>(der.size())));
-  if (!message || p != der.data() + der.size()) {
+  // extraCerts, the last element when present, is decoded apart (extra_certificates); the
+  // template decodes the rest.
+  const bool has_extra_certs = parts->size() >= 3 && parts->back().tag == kExtraCertsTag;
+  Bytes without_extra_certs;
+  if (has_extra_certs) {
+    Bytes content;
+    for (std::size_t i = 0; i + 1 < parts->size(); ++i) {
+      content.insert(content.end(), (*parts)[i].whole.begin(), (*parts)[i].whole.end());
+    }
+    without_extra_certs = der::sequence(content);
+  }
+  const ByteView decoded = has_extra_certs ? ByteView(without_extra_certs) : der;
+  const unsigned char* p = decoded.data();
+  MsgPtr message(d2i_ECMP_MSG(nullptr, &p, static_cast<long>(decoded.size())));
+  if (!message || p != decoded.data() + decoded.size()) {
     return fail(ErrorCode::kBadDataFormat, "cannot decode PKIMessage: " + ossl::drain_errors());
+  }
+  if (has_extra_certs) {
+    // The rest holding extraCerts too means two of them: not a PKIMessage.
+    if (message->extraCerts != nullptr) return fail(ErrorCode::kBadDataFormat, "PKIMessage with two extraCerts");
+    auto certificates = extra_certificates(parts->back(), known);
+    if (!certificates) return tl::unexpected(certificates.error());
+    message->extraCerts = certificates->release();
   }
   Bytes covered((*parts)[0].whole.begin(), (*parts)[0].whole.end());
   covered.insert(covered.end(), (*parts)[1].whole.begin(), (*parts)[1].whole.end());

@@ -36,8 +36,12 @@ struct ParsedMessage {
   std::vector<Bytes> inner_messages;
 };
 
+class KnownCertificates;
+
 // Decodes a DER PKIMessage. Returns kBadDataFormat if the bytes are not exactly one PKIMessage.
-Result<ParsedMessage> parse_message(ByteView der);
+// extraCerts found in `known` (clients send the CA chain back) are taken from there instead of
+// being decoded again.
+Result<ParsedMessage> parse_message(ByteView der, const KnownCertificates* known = nullptr);
 
 // Returns the octets of an OCTET STRING (empty for null).
 Bytes octets(const ::ASN1_OCTET_STRING* s);

@@ -10,6 +10,7 @@
 #include <openssl/objects.h>
 
 #include "cmp_test_util.h"
+#include "common/der.h"
 #include "protocols/cmp/failure_info.h"
 #include "support/softhsm_fixture.h"
 
@@ -315,6 +316,54 @@ TEST(ParseMessage, RejectsWhatIsNotAPkiMessage) {
   auto empty = parse_message(ByteView());
   ASSERT_FALSE(empty);
   EXPECT_EQ(empty.error().code, ErrorCode::kBadDataFormat);
+}
+
+// extraCerts are decoded apart from the rest: in order, those the server knows taken as they
+// are (no second decoding), the others decoded; anything else there is refused.
+TEST(ParseMessage, ExtraCertsAreTheKnownOnesOrDecodedInOrder) {
+  const Bytes first = sample_certificate(), second = sample_certificate();
+  auto der = encode_message(sample_header(), pkiconf_body(), {first, second}, nullptr);
+  ASSERT_TRUE(der) << der.error().message;
+  const KnownCertificates known({second});
+
+  for (const KnownCertificates* with : {static_cast<const KnownCertificates*>(nullptr), &known}) {
+    auto parsed = parse_message(*der, with);
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    ASSERT_EQ(sk_X509_num(parsed->message->extraCerts), 2);
+    EXPECT_EQ(ossl::der_of(sk_X509_value(parsed->message->extraCerts, 0)), first);
+    EXPECT_EQ(ossl::der_of(sk_X509_value(parsed->message->extraCerts, 1)), second);
+    if (with != nullptr) {
+      EXPECT_EQ(sk_X509_value(parsed->message->extraCerts, 1), known.find(second));
+    }
+    EXPECT_EQ(parsed->fingerprint, ossl::sha256(*der));
+  }
+}
+
+TEST(ParseMessage, RefusesMalformedOrDoubledExtraCerts) {
+  auto der = encode_message(sample_header(), pkiconf_body(), {sample_certificate()}, nullptr);
+  ASSERT_TRUE(der);
+  auto outer = der::read_element(*der);
+  auto parts = der::read_children(outer->content);
+  ASSERT_TRUE(parts && parts->size() == 3 && parts->back().tag == 0xa1);
+  Bytes header_and_body((*parts)[0].whole.begin(), (*parts)[0].whole.end());
+  header_and_body.insert(header_and_body.end(), (*parts)[1].whole.begin(), (*parts)[1].whole.end());
+  auto with = [&](const std::vector<Bytes>& tail) {
+    Bytes content = header_and_body;
+    for (const auto& element : tail) content.insert(content.end(), element.begin(), element.end());
+    return der::sequence(content);
+  };
+  const Bytes extra((*parts)[2].whole.begin(), (*parts)[2].whole.end());
+  const Bytes integer_for_a_certificate = der::element(0xa1, der::sequence(Bytes{0x02, 0x01, 0x01}));
+  const Bytes no_list = der::element(0xa1, Bytes{0x02, 0x01, 0x01});
+  for (const auto& [label, message] :
+       std::vector<std::pair<const char*, Bytes>>{{"two extraCerts", with({extra, extra})},
+                                                  {"an INTEGER for a certificate", with({integer_for_a_certificate})},
+                                                  {"extraCerts without its SEQUENCE OF", with({no_list})}}) {
+    auto parsed = parse_message(message);
+    ASSERT_FALSE(parsed) << label << " was accepted";
+    EXPECT_EQ(parsed.error().code, ErrorCode::kBadDataFormat) << label;
+  }
+  EXPECT_TRUE(parse_message(with({extra}))) << "the test's own re-assembly is sound";
 }
 
 TEST(ResponseHeaderFor, AnswersTheRequest) {
