@@ -240,16 +240,10 @@ Done CmpWorker::bootstrap() {
 }
 
 Done CmpWorker::prepare() {
-  if (!m_options.trust.empty()) {
-    auto checker = CertificateChecker::load(m_options.trust, m_options.chain);
-    if (!checker) return tl::unexpected(checker.error());
-    m_checker = std::move(*checker);
-  }
-  const int pool = m_options.key_pool > 0 ? m_options.key_pool
-                   : m_options.count > 0
-                       ? static_cast<int>(std::min<std::uint64_t>(
-                             m_options.count / static_cast<std::uint64_t>(m_options.threads) + 2, 4096))
-                       : 256;
+  auto checker = load_checker(m_options);
+  if (!checker) return tl::unexpected(checker.error());
+  m_checker = std::move(*checker);
+  const int pool = key_pool_size(m_options);
   // kur replaces the key each time: two keys at least, so the new one is never the old.
   auto devices = make_devices(m_options, m_index, std::max(pool, 2), m_options.scenario == Scenario::kP10cr);
   if (!devices) return tl::unexpected(devices.error());

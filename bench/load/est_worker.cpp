@@ -51,16 +51,10 @@ Done EstWorker::prepare() {
     const std::string credentials = m_options.est_user + ":" + m_options.est_password;
     m_headers = "Authorization: Basic " + to_base64(to_bytes(credentials)) + "\r\n";
   }
-  if (!m_options.trust.empty()) {
-    auto checker = CertificateChecker::load(m_options.trust, m_options.chain);
-    if (!checker) return tl::unexpected(checker.error());
-    m_checker = std::move(*checker);
-  }
-  const int pool = m_options.key_pool > 0 ? m_options.key_pool
-                   : m_options.count > 0
-                       ? static_cast<int>(std::min<std::uint64_t>(
-                             m_options.count / static_cast<std::uint64_t>(m_options.threads) + 2, 4096))
-                       : 256;
+  auto checker = load_checker(m_options);
+  if (!checker) return tl::unexpected(checker.error());
+  m_checker = std::move(*checker);
+  const int pool = key_pool_size(m_options);
   auto devices = make_devices(m_options, m_index, pool, true);
   if (!devices) return tl::unexpected(devices.error());
   m_devices = std::move(*devices);

@@ -2,9 +2,25 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "bench/load/keys.h"
 
 namespace enrolld::load {
+
+int key_pool_size(const Options& options) {
+  if (options.key_pool > 0) return options.key_pool;
+  if (options.count == 0) return 256;
+  return static_cast<int>(
+      std::min<std::uint64_t>(options.count / static_cast<std::uint64_t>(options.threads) + 2, 4096));
+}
+
+Outcome<std::optional<CertificateChecker>> load_checker(const Options& options) {
+  if (options.trust.empty()) return std::optional<CertificateChecker>();
+  auto checker = CertificateChecker::load(options.trust, options.chain);
+  if (!checker) return tl::unexpected(checker.error());
+  return std::optional<CertificateChecker>(std::move(*checker));
+}
 
 Outcome<std::vector<Device>> make_devices(const Options& options, int worker, int size, bool with_csr) {
   std::vector<Device> devices;

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/load/cert_check.h"
 #include "bench/load/options.h"
 #include "bench/load/outcome.h"
 #include "common/openssl_util.h"
@@ -40,6 +42,13 @@ struct Device {
   ossl::X509ReqPtr csr;
   std::string csr_base64;  // EST body
 };
+
+// How many keys a worker makes ahead: --key-pool, else enough for its share of --count (at
+// most 4096), else 256.
+int key_pool_size(const Options& options);
+
+// The checker for issued certificates when --trust is given, else none.
+Outcome<std::optional<CertificateChecker>> load_checker(const Options& options);
 
 // `size` devices for worker `worker`, with subjects CN=enroll-load-<scenario>-<pid>-w<worker>-<i>.
 Outcome<std::vector<Device>> make_devices(const Options& options, int worker, int size, bool with_csr);

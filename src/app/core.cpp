@@ -166,6 +166,24 @@ ra::ApplianceReport::Store probe_store(store::Store& store, std::string path) {
   return state;
 }
 
+// What a request's signer is validated against, read from the files the config names: what
+// start-up and a reload read.
+struct TrustFiles {
+  std::vector<Bytes> anchors;      // [cmp] trust_anchors
+  std::vector<Bytes> ras;          // [cmp] ra_certificates
+  std::vector<Bytes> est_anchors;  // [est] trust_anchors
+};
+
+Result<TrustFiles> load_trust_files(const Config& config) {
+  auto anchors = load_certificates(config.trust_anchors);
+  if (!anchors) return tl::unexpected(anchors.error());
+  auto ras = load_certificates(config.ra_certificates);
+  if (!ras) return tl::unexpected(ras.error());
+  auto est_anchors = load_certificates(config.est.trust_anchors);
+  if (!est_anchors) return tl::unexpected(est_anchors.error());
+  return TrustFiles{std::move(*anchors), std::move(*ras), std::move(*est_anchors)};
+}
+
 }  // namespace
 
 // Members in construction order: each refers only to those above it.
@@ -381,12 +399,8 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   if (!signer) return tl::unexpected(signer.error());
   auto chain = load_ca_chain(config, **signer);
   if (!chain) return tl::unexpected(chain.error());
-  auto anchors = load_certificates(config.trust_anchors);
-  if (!anchors) return tl::unexpected(anchors.error());
-  auto ras = load_certificates(config.ra_certificates);
-  if (!ras) return tl::unexpected(ras.error());
-  auto est_anchors = load_certificates(config.est.trust_anchors);
-  if (!est_anchors) return tl::unexpected(est_anchors.error());
+  auto trust = load_trust_files(config);
+  if (!trust) return tl::unexpected(trust.error());
   auto kga = load_kga(config, *chain, tokens);
   if (!kga) return tl::unexpected(kga.error());
   std::optional<ra::RootCaUpdate> root_update;
@@ -405,8 +419,8 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   if (!store) return tl::unexpected(store.error());
   auto parts = std::make_unique<Parts>(
       config, Parts::Loaded{std::move(metrics), std::move(*store), std::move(*chain), std::move(*signer),
-                            std::move(*anchors), std::move(*ras), std::move(*est_anchors), std::move(*kga),
-                            std::move(root_update), std::move(ocsp->first), std::move(ocsp->second),
+                            std::move(trust->anchors), std::move(trust->ras), std::move(trust->est_anchors),
+                            std::move(*kga), std::move(root_update), std::move(ocsp->first), std::move(ocsp->second),
                             std::move(*publishers), ca_key->token.module_path, ca_key->token.token_label});
   if (auto ok = parts->ocsp.configuration(); !ok) return tl::unexpected(ok.error());
   if (auto ok = parts->queue_ca_certificates(); !ok) return tl::unexpected(ok.error());
@@ -456,20 +470,17 @@ Metrics& Core::metrics() {
 
 Result<ReloadSummary> Core::reload(const Config& config) {
   // Everything is read before anything is replaced: a file that fails leaves all as it was.
-  auto anchors = load_certificates(config.trust_anchors);
-  if (!anchors) return tl::unexpected(anchors.error());
-  auto ras = load_certificates(config.ra_certificates);
-  if (!ras) return tl::unexpected(ras.error());
-  auto est_anchors = load_certificates(config.est.trust_anchors);
-  if (!est_anchors) return tl::unexpected(est_anchors.error());
+  auto trust = load_trust_files(config);
+  if (!trust) return tl::unexpected(trust.error());
   std::vector<ca::Profile> profiles = Parts::profiles_of(config);
-  ReloadSummary summary{profiles.size(), config.credentials.size(), anchors->size() + est_anchors->size(), ras->size()};
+  ReloadSummary summary{profiles.size(), config.credentials.size(), trust->anchors.size() + trust->est_anchors.size(),
+                        trust->ras.size()};
   if (auto ok = m_parts->service.replace_profiles(std::move(profiles), Parts::policy_of(config)); !ok) {
     return tl::unexpected(ok.error());
   }
   m_parts->secrets.replace(shared_secrets(config));
-  m_parts->trust.replace_anchors(*anchors, std::move(*ras));
-  m_parts->est_trust.replace_anchors(*est_anchors, {});
+  m_parts->trust.replace_anchors(trust->anchors, std::move(trust->ras));
+  m_parts->est_trust.replace_anchors(trust->est_anchors, {});
   return summary;
 }
 
