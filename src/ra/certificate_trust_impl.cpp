@@ -1,6 +1,8 @@
 #include "ra/certificate_trust_impl.h"
 
 #include <algorithm>
+#include <ctime>
+#include <limits>
 
 #include <openssl/x509_vfy.h>
 
@@ -18,6 +20,17 @@ std::vector<ossl::X509Ptr> parsed(const std::vector<Bytes>& ders) {
     if (auto cert = ossl::x509_from_der(der)) out.push_back(std::move(*cert));
   }
   return out;
+}
+
+// The first moment one of `chain` is no longer valid (0 if a date does not read).
+std::time_t earliest_not_after(const STACK_OF(X509) * chain) {
+  std::time_t earliest = std::numeric_limits<std::time_t>::max();
+  for (int i = 0; i < sk_X509_num(chain); ++i) {
+    struct tm tm {};
+    if (::ASN1_TIME_to_tm(::X509_get0_notAfter(sk_X509_value(chain, i)), &tm) != 1) return 0;
+    earliest = std::min(earliest, ::timegm(&tm));
+  }
+  return sk_X509_num(chain) > 0 ? earliest : 0;
 }
 
 }  // namespace
@@ -47,6 +60,9 @@ void CertificateTrustImpl::replace_anchors(const std::vector<Bytes>& vendor_anch
 }
 
 Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vector<Bytes>& untrusted) const {
+  std::vector<ByteView> extra_ders(untrusted.begin(), untrusted.end());
+  const Bytes key = chain_key(signer, extra_ders);
+  if (auto known = remembered(key)) return *known;
   auto cert = ossl::x509_from_der(signer);
   if (!cert) return tl::unexpected(cert.error());
   std::vector<ossl::X509Ptr> decoded;
@@ -57,30 +73,76 @@ Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vec
       decoded.push_back(std::move(*extra));
     }
   }
-  return validate_decoded(cert->get(), extras);
+  return validate_and_remember(cert->get(), extras, key);
 }
 
 Result<Requester> CertificateTrustImpl::validate_decoded(::X509* signer, const std::vector<::X509*>& untrusted) const {
+  const Bytes signer_der = ossl::der_of(signer);
+  std::vector<Bytes> extra_ders;
+  for (::X509* extra : untrusted) extra_ders.push_back(ossl::der_of(extra));
+  const Bytes key = chain_key(signer_der, std::vector<ByteView>(extra_ders.begin(), extra_ders.end()));
+  if (auto known = remembered(key)) return *known;
+  return validate_and_remember(signer, untrusted, key);
+}
+
+Result<Requester> CertificateTrustImpl::validate_and_remember(::X509* signer, const std::vector<::X509*>& untrusted,
+                                                              const Bytes& key) const {
   const auto anchors = m_anchors.get();  // held until the validation is done
   const std::time_t now = std::chrono::system_clock::to_time_t(m_clock());
   // A certificate this CA issued is known byte for byte: its store record vouches for it, and
   // verifying the signatures we made ourselves (path validation: two ECDSA verifications per
-  // signed message) would add nothing. Its dates and status are still checked.
+  // signed message) would add nothing. Its dates and status are still checked, on every use.
   const bool ours = !m_ca_chain.empty() && ::X509_check_issued(m_ca_chain.front().get(), signer) == X509_V_OK;
-  auto requester = ours && chain_valid_at(now) ? issued_here(signer, now) : validated_path(signer, untrusted, now);
+  std::time_t valid_until = 0;
+  auto requester =
+      ours && chain_valid_at(now) ? issued_here(signer, now) : validated_path(signer, untrusted, now, &valid_until);
   if (!requester) return requester;
   const Bytes der = ossl::der_of(signer);
   if (std::find(anchors->authorized_ras.begin(), anchors->authorized_ras.end(), der) != anchors->authorized_ras.end()) {
     requester->identity = "ra:" + ossl::name_to_string(::X509_get_subject_name(signer));
     requester->registration_authority = true;
   }
+  // A vendor chain's validity depends on the time and the anchors only: it is remembered until
+  // the first of its certificates expires or the anchors are replaced. One of ours is not: its
+  // status may change any moment.
+  if (requester->certificate_serial_hex.empty() && valid_until > now) remember(key, {anchors, valid_until, *requester});
   return requester;
+}
+
+// SHA-256 over the signer and the intermediates, each preceded by its length.
+Bytes CertificateTrustImpl::chain_key(ByteView signer, const std::vector<ByteView>& untrusted) {
+  Bytes all(signer.begin(), signer.end());
+  for (ByteView der : untrusted) {
+    const auto size = static_cast<std::uint32_t>(der.size());
+    for (int shift : {24, 16, 8, 0}) all.push_back(static_cast<std::uint8_t>(size >> shift));
+    all.insert(all.end(), der.begin(), der.end());
+  }
+  return ossl::sha256(all);
+}
+
+std::optional<Requester> CertificateTrustImpl::remembered(const Bytes& key) const {
+  const auto anchors = m_anchors.get();
+  const std::time_t now = std::chrono::system_clock::to_time_t(m_clock());
+  std::lock_guard lock(m_validated_mutex);
+  auto found = m_validated.find(key);
+  if (found == m_validated.end()) return std::nullopt;
+  if (found->second.anchors != anchors || now >= found->second.valid_until) {
+    m_validated.erase(found);
+    return std::nullopt;
+  }
+  return found->second.requester;
+}
+
+void CertificateTrustImpl::remember(const Bytes& key, Validated validated) const {
+  std::lock_guard lock(m_validated_mutex);
+  if (m_validated.size() >= kValidatedLimit) m_validated.clear();  // bounded; rebuilt as clients return
+  m_validated.insert_or_assign(key, std::move(validated));
 }
 
 // Path validation up to an anchor; a certificate that names this CA as issuer must also be one
 // it issued.
 Result<Requester> CertificateTrustImpl::validated_path(::X509* signer, const std::vector<::X509*>& untrusted,
-                                                       std::time_t now) const {
+                                                       std::time_t now, std::time_t* valid_until) const {
   ossl::X509StackPtr intermediates(sk_X509_new_null());
   for (::X509* extra : untrusted) sk_X509_push(intermediates.get(), ossl::up_ref(extra).release());
   for (std::size_t i = 0; i + 1 < m_ca_chain.size(); ++i) {
@@ -100,6 +162,7 @@ Result<Requester> CertificateTrustImpl::validated_path(::X509* signer, const std
   if (!m_ca_chain.empty() && ::X509_check_issued(m_ca_chain.front().get(), signer) == X509_V_OK) {
     return issued_here(signer, now);
   }
+  *valid_until = earliest_not_after(X509_STORE_CTX_get0_chain(ctx.get()));
   return Requester{"vendor:" + ossl::name_to_string(::X509_get_subject_name(signer)), ""};
 }
 

@@ -1,6 +1,9 @@
 #pragma once
 #include <ctime>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <vector>
 
 #include "common/clock.h"
@@ -40,13 +43,31 @@ class CertificateTrustImpl final : public CertificateTrust {
   // A certificate this CA issued: its store record must hold the same bytes, not revoked, and
   // `now` within its validity.
   Result<Requester> issued_here(const ::X509* cert, std::time_t now) const;
-  Result<Requester> validated_path(::X509* signer, const std::vector<::X509*>& untrusted, std::time_t now) const;
+  // Path validation; for a vendor certificate, `valid_until` gets the first notAfter of the chain.
+  Result<Requester> validated_path(::X509* signer, const std::vector<::X509*>& untrusted, std::time_t now,
+                                   std::time_t* valid_until) const;
   bool chain_valid_at(std::time_t now) const;
+  Result<Requester> validate_and_remember(::X509* signer, const std::vector<::X509*>& untrusted,
+                                          const Bytes& key) const;
+
+  // Vendor chains validated before, by chain_key: an EST client presents the same chain on every
+  // request, and decoding and verifying it again is most of a request's cost.
+  struct Validated {
+    std::shared_ptr<const Anchors> anchors;  // the set it validated under; a reload makes a new one
+    std::time_t valid_until = 0;             // the first notAfter in its chain
+    Requester requester;
+  };
+  static constexpr std::size_t kValidatedLimit = 4096;
+  static Bytes chain_key(ByteView signer, const std::vector<ByteView>& untrusted);
+  std::optional<Requester> remembered(const Bytes& key) const;
+  void remember(const Bytes& key, Validated validated) const;
 
   store::Store& m_store;
   std::vector<ossl::X509Ptr> m_ca_chain;  // before m_anchors: the anchors are built from it
   Clock m_clock;
   Swappable<Anchors> m_anchors;
+  mutable std::mutex m_validated_mutex;
+  mutable std::map<Bytes, Validated> m_validated;
 };
 
 }  // namespace enrolld::ra

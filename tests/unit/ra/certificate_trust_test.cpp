@@ -1,6 +1,7 @@
 // CertificateTrustImpl on a certificate this CA issued: known byte for byte from the store, it
 // is accepted without path validation, but only while its record says it is valid: same bytes,
-// not revoked, within its dates.
+// not revoked, within its dates. A vendor chain, once validated, is remembered until the first
+// of its certificates expires or the anchors change.
 #include <gtest/gtest.h>
 
 #include "ra/certificate_trust_impl.h"
@@ -83,6 +84,70 @@ TEST_F(OwnCertificateTrustTest, OneThisCaSignedButNeverStoredIsNotTrusted) {
   auto refused = trust_at(std::chrono::seconds(0)).validate_decoded(unrecorded->certificate.get(), {});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kSignerNotTrusted);
+}
+
+TEST_F(OwnCertificateTrustTest, ARevocationCountsAtOnceEvenAfterAnAcceptedValidation) {
+  ossl::X509Ptr cert = issue_and_store("CN=device-4");
+  auto trust = trust_at(std::chrono::seconds(0));
+  ASSERT_TRUE(trust.validate(ossl::der_of(cert.get()), {}));
+  auto record = store->find_certificate(ossl::integer_hex(::X509_get0_serialNumber(cert.get())));
+  ASSERT_TRUE(record && *record);
+  store::CertificateRecord revoked = **record;
+  revoked.status = "revoked";
+  store::WriteSet writes;
+  writes.updated_certificates.push_back(revoked);
+  ASSERT_TRUE(store->commit(writes));
+  auto refused = trust.validate(ossl::der_of(cert.get()), {});
+  ASSERT_FALSE(refused) << "our own certificates are never taken from memory";
+  EXPECT_EQ(refused.error().code, ErrorCode::kCertRevoked);
+}
+
+// The test CA as a manufacturer: its root a vendor anchor, its issuing CA an intermediate the
+// client sends, and a device certificate valid for a day.
+class VendorChainTrustTest : public OwnCertificateTrustTest {
+ protected:
+  CertificateTrustImpl vendor_trust() {
+    return CertificateTrustImpl(*store, {}, {ossl::der_of(ca.root.get())}, {},
+                                [this] { return std::chrono::system_clock::now() + advance; });
+  }
+  Bytes device_for_a_day() {
+    ossl::EvpPkeyPtr key = testing::make_ec_key();
+    ca::Profile day;
+    day.validity = std::chrono::hours(24);
+    auto issued = ca.issuing->issue({testing::name_der("CN=factory-device"), testing::public_key_der(key.get()), {}},
+                                    day, [](const std::string&) -> Result<bool> { return false; });
+    EXPECT_TRUE(issued);
+    return issued ? ossl::der_of(issued->certificate.get()) : Bytes{};
+  }
+  Bytes intermediate() const { return ossl::der_of(ca.issuing->certificate()); }
+  std::chrono::seconds advance{0};
+};
+
+TEST_F(VendorChainTrustTest, ARememberedChainStillExpires) {
+  const Bytes device = device_for_a_day();
+  auto trust = vendor_trust();
+  for (int use = 0; use < 2; ++use) {
+    auto requester = trust.validate(device, {intermediate()});
+    ASSERT_TRUE(requester) << requester.error().message;
+    EXPECT_EQ(requester->identity, "vendor:CN=factory-device");
+  }
+  advance = std::chrono::hours(48);
+  auto expired = trust.validate(device, {intermediate()});
+  ASSERT_FALSE(expired) << "accepted from memory past its notAfter";
+  EXPECT_EQ(expired.error().code, ErrorCode::kSignerNotTrusted);
+}
+
+TEST_F(VendorChainTrustTest, ARememberedChainIsForgottenWhenTheAnchorsChange) {
+  const Bytes device = device_for_a_day();
+  auto trust = vendor_trust();
+  ASSERT_TRUE(trust.validate(device, {intermediate()}));
+  trust.replace_anchors({}, {});
+  auto refused = trust.validate(device, {intermediate()});
+  ASSERT_FALSE(refused) << "accepted from memory under anchors that no longer hold";
+  EXPECT_EQ(refused.error().code, ErrorCode::kSignerNotTrusted);
+  auto other = vendor_trust();
+  ASSERT_TRUE(other.validate(device, {intermediate()}));
+  EXPECT_FALSE(other.validate(device, {})) << "a chain is remembered whole, not by its signer alone";
 }
 
 }  // namespace
