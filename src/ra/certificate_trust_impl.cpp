@@ -61,7 +61,7 @@ void CertificateTrustImpl::replace_anchors(const std::vector<Bytes>& vendor_anch
 
 Result<Requester> CertificateTrustImpl::validate(ByteView signer, const std::vector<Bytes>& untrusted) const {
   std::vector<ByteView> extra_ders(untrusted.begin(), untrusted.end());
-  const Bytes key = chain_key(signer, extra_ders);
+  const std::string key = chain_key(signer, extra_ders);
   if (auto known = remembered(key)) return *known;
   auto cert = ossl::x509_from_der(signer);
   if (!cert) return tl::unexpected(cert.error());
@@ -80,13 +80,13 @@ Result<Requester> CertificateTrustImpl::validate_decoded(::X509* signer, const s
   const Bytes signer_der = ossl::der_of(signer);
   std::vector<Bytes> extra_ders;
   for (::X509* extra : untrusted) extra_ders.push_back(ossl::der_of(extra));
-  const Bytes key = chain_key(signer_der, std::vector<ByteView>(extra_ders.begin(), extra_ders.end()));
+  const std::string key = chain_key(signer_der, std::vector<ByteView>(extra_ders.begin(), extra_ders.end()));
   if (auto known = remembered(key)) return *known;
   return validate_and_remember(signer, untrusted, key);
 }
 
 Result<Requester> CertificateTrustImpl::validate_and_remember(::X509* signer, const std::vector<::X509*>& untrusted,
-                                                              const Bytes& key) const {
+                                                              const std::string& key) const {
   const auto anchors = m_anchors.get();  // held until the validation is done
   const std::time_t now = std::chrono::system_clock::to_time_t(m_clock());
   // A certificate this CA issued is known byte for byte: its store record vouches for it, and
@@ -109,18 +109,18 @@ Result<Requester> CertificateTrustImpl::validate_and_remember(::X509* signer, co
   return requester;
 }
 
-// SHA-256 over the signer and the intermediates, each preceded by its length.
-Bytes CertificateTrustImpl::chain_key(ByteView signer, const std::vector<ByteView>& untrusted) {
+// SHA-256 (hex) over the signer and the intermediates, each intermediate preceded by its length.
+std::string CertificateTrustImpl::chain_key(ByteView signer, const std::vector<ByteView>& untrusted) {
   Bytes all(signer.begin(), signer.end());
   for (ByteView der : untrusted) {
     const auto size = static_cast<std::uint32_t>(der.size());
     for (int shift : {24, 16, 8, 0}) all.push_back(static_cast<std::uint8_t>(size >> shift));
     all.insert(all.end(), der.begin(), der.end());
   }
-  return ossl::sha256(all);
+  return to_hex(ossl::sha256(all));
 }
 
-std::optional<Requester> CertificateTrustImpl::remembered(const Bytes& key) const {
+std::optional<Requester> CertificateTrustImpl::remembered(const std::string& key) const {
   const auto anchors = m_anchors.get();
   const std::time_t now = std::chrono::system_clock::to_time_t(m_clock());
   std::lock_guard lock(m_validated_mutex);
@@ -133,7 +133,7 @@ std::optional<Requester> CertificateTrustImpl::remembered(const Bytes& key) cons
   return found->second.requester;
 }
 
-void CertificateTrustImpl::remember(const Bytes& key, Validated validated) const {
+void CertificateTrustImpl::remember(const std::string& key, Validated validated) const {
   std::lock_guard lock(m_validated_mutex);
   if (m_validated.size() >= kValidatedLimit) m_validated.clear();  // bounded; rebuilt as clients return
   m_validated.insert_or_assign(key, std::move(validated));

@@ -1,9 +1,10 @@
 #pragma once
 #include <ctime>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -48,7 +49,7 @@ class CertificateTrustImpl final : public CertificateTrust {
                                    std::time_t* valid_until) const;
   bool chain_valid_at(std::time_t now) const;
   Result<Requester> validate_and_remember(::X509* signer, const std::vector<::X509*>& untrusted,
-                                          const Bytes& key) const;
+                                          const std::string& key) const;
 
   // Vendor chains validated before, by chain_key: an EST client presents the same chain on every
   // request, and decoding and verifying it again is most of a request's cost.
@@ -58,16 +59,16 @@ class CertificateTrustImpl final : public CertificateTrust {
     Requester requester;
   };
   static constexpr std::size_t kValidatedLimit = 4096;
-  static Bytes chain_key(ByteView signer, const std::vector<ByteView>& untrusted);
-  std::optional<Requester> remembered(const Bytes& key) const;
-  void remember(const Bytes& key, Validated validated) const;
+  static std::string chain_key(ByteView signer, const std::vector<ByteView>& untrusted);
+  std::optional<Requester> remembered(const std::string& key) const;
+  void remember(const std::string& key, Validated validated) const;
 
   store::Store& m_store;
   std::vector<ossl::X509Ptr> m_ca_chain;  // before m_anchors: the anchors are built from it
   Clock m_clock;
   Swappable<Anchors> m_anchors;
   mutable std::mutex m_validated_mutex;
-  mutable std::map<Bytes, Validated> m_validated;
+  mutable std::unordered_map<std::string, Validated> m_validated;  // by chain_key
 };
 
 }  // namespace enrolld::ra
