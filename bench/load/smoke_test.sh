@@ -13,16 +13,10 @@ load=${2:?usage: smoke_test.sh ENROLLD_BIN ENROLL_LOAD_BIN}
 work=$(mktemp -d "${TMPDIR:-/tmp}/enroll-load-smoke.XXXXXX")
 demo_pid=""
 
+# shellcheck source=bench/stop_pid.sh
+source "$(dirname "$0")/../stop_pid.sh"
 cleanup() {
-  if [[ -n "$demo_pid" ]] && kill -0 "$demo_pid" 2>/dev/null; then
-    kill -TERM "$demo_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "$demo_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$demo_pid" 2>/dev/null || true
-    wait "$demo_pid" 2>/dev/null || true
-  fi
+  stop_pid "$demo_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
