@@ -269,7 +269,9 @@ using Refusal = std::optional<http::Response>;
 Refusal authenticate_by_password(EstServer::Exchange& ex, ra::PasswordVerifier& passwords, std::string_view why) {
   auto credentials = basic_credentials(ex.request.authorization);
   if (!credentials) return ex.unauthenticated(why);
-  auto checked = passwords.check(credentials->first, credentials->second, ex.profile.name);
+  // Only a TLS connection is a channel a password may be remembered on.
+  const ra::PasswordChannel channel = ex.request.tls ? ex.request.connection_id : ra::kNoChannel;
+  auto checked = passwords.check(credentials->first, credentials->second, ex.profile.name, channel);
   ::OPENSSL_cleanse(credentials->second.data(), credentials->second.size());
   if (!checked) return ex.refuse(checked.error());
   switch (checked->outcome) {

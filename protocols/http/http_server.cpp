@@ -38,6 +38,12 @@ std::string peer_of(MHD_Connection* connection) {
   return std::string(text) + ":" + std::to_string(ntohs(in->sin_port));
 }
 
+// Set when the connection started (Impl::on_connection).
+std::uint64_t connection_id_of(MHD_Connection* connection) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return info == nullptr ? 0 : static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(info->socket_context));
+}
+
 // The TLS session's version, the client's certificates and its channel binding value.
 std::optional<TlsPeer> tls_peer_of(MHD_Connection* connection) {
   const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -226,6 +232,7 @@ struct HttpServer::Impl {
         state->request.method = method;
         state->request.path = url;
         state->request.peer = peer_of(connection);
+        state->request.connection_id = connection_id_of(connection);
         if (self->options.tls) state->request.tls = tls_peer_of(connection);
         return self->begin(connection, *state);
       }
@@ -260,9 +267,13 @@ struct HttpServer::Impl {
   }
 
   // Every response goes out in one write without waiting for an ACK: Nagle's algorithm with
-  // delayed ACKs stalled keep-alive CMP exchanges by 40 ms.
-  static void on_connection(void*, MHD_Connection* connection, void**, MHD_ConnectionNotificationCode code) {
+  // delayed ACKs stalled keep-alive CMP exchanges by 40 ms. The connection's number rides in
+  // MHD's socket context (a number, not a pointer: nothing to free when it closes).
+  static void on_connection(void*, MHD_Connection* connection, void** socket_context,
+                            MHD_ConnectionNotificationCode code) {
     if (code != MHD_CONNECTION_NOTIFY_STARTED) return;
+    static std::atomic<std::uint64_t> connections{0};
+    *socket_context = reinterpret_cast<void*>(static_cast<std::uintptr_t>(connections.fetch_add(1) + 1));
     const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (info == nullptr) return;
     int one = 1;

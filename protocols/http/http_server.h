@@ -34,6 +34,9 @@ struct Request {
   Bytes body;
   std::string peer;            // "ip:port"
   std::optional<TlsPeer> tls;  // set on an HTTPS listener
+  // The connection the request came on: the same for every request on a kept-alive
+  // connection, never used again by this process for another (0: unknown).
+  std::uint64_t connection_id = 0;
 };
 
 struct Response {

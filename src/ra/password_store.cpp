@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "common/log.h"
 
@@ -20,6 +21,10 @@ constexpr std::size_t kMaxPasswordLength = 1024;
 // Failure counts kept for at most this many user names: guessing with random names must not
 // grow memory without end.
 constexpr std::size_t kMaxTrackedUsers = 100'000;
+// A channel's accepted password is taken again for this long after its scrypt run, then checked
+// in full once more; at most this many channels are remembered at once.
+constexpr std::chrono::minutes kChannelMemory{5};
+constexpr std::size_t kMaxRememberedChannels = 4096;
 
 std::optional<Bytes> scrypt(std::string_view password, ByteView salt, std::uint64_t log_n, std::uint64_t r,
                             std::uint64_t p, std::size_t length) {
@@ -65,7 +70,7 @@ bool password_matches(std::string_view password, std::string_view encoded) {
 }
 
 PasswordStore::PasswordStore(store::Store& store, LockoutPolicy policy, Clock clock)
-    : m_store(store), m_policy(policy), m_clock(std::move(clock)) {}
+    : m_store(store), m_policy(policy), m_clock(std::move(clock)), m_channel_key(random_bytes(32)) {}
 
 std::chrono::seconds PasswordStore::locked_for(const std::string& user) {
   std::lock_guard lock(m_mutex);
@@ -98,7 +103,7 @@ void PasswordStore::forget_failures(const std::string& user) {
 }
 
 Result<PasswordCheck> PasswordStore::check(std::string_view user_view, std::string_view password,
-                                           std::string_view profile) {
+                                           std::string_view profile, PasswordChannel channel) {
   const std::string user(user_view);
   PasswordCheck result;
   // A name no user can have is refused at once: it costs no scrypt run and no failure entry
@@ -111,10 +116,12 @@ Result<PasswordCheck> PasswordStore::check(std::string_view user_view, std::stri
   }
   auto found = m_store.find_password(user);
   if (!found) return tl::unexpected(found.error());
+  const bool remembered = *found && remembered_on(channel, **found, password);
   // An unknown user costs the same scrypt run as a known one, so timing tells nothing.
   static const std::string kDecoy = hash_password("decoy password for unknown users").value_or("");
-  const bool matches = password.size() <= kMaxPasswordLength &&
-                       password_matches(password, *found ? (*found)->hash : kDecoy) && found->has_value();
+  const bool matches =
+      remembered || (password.size() <= kMaxPasswordLength &&
+                     password_matches(password, *found ? (*found)->hash : kDecoy) && found->has_value());
   if (!matches || (*found)->used) {
     record_failure(user);
     return result;
@@ -137,8 +144,52 @@ Result<PasswordCheck> PasswordStore::check(std::string_view user_view, std::stri
       if (!again) return tl::unexpected(again.error());
       return result;
     }
+  } else if (!remembered) {
+    remember(channel, **found, password);
   }
-  return accepted(**found);
+  result = accepted(**found);
+  result.remembered = remembered;
+  return result;
+}
+
+bool PasswordStore::remembered_on(PasswordChannel channel, const store::PasswordRecord& record,
+                                  std::string_view password) {
+  if (channel == kNoChannel || record.one_time) return false;
+  const Bytes digest = channel_digest(password);
+  if (digest.empty()) return false;
+  std::lock_guard lock(m_mutex);
+  auto found = m_channels.find(channel);
+  if (found == m_channels.end()) return false;
+  const ChannelPassword& earlier = found->second;
+  // A new password, a new profile binding or a removal and re-creation all change the record's
+  // hash (a fresh salt each time): the channel's memory no longer counts.
+  return earlier.user == record.user && earlier.stored_hash == record.hash &&
+         m_clock() - earlier.accepted_at < kChannelMemory && earlier.digest.size() == digest.size() &&
+         ::CRYPTO_memcmp(earlier.digest.data(), digest.data(), digest.size()) == 0;
+}
+
+void PasswordStore::remember(PasswordChannel channel, const store::PasswordRecord& record, std::string_view password) {
+  ChannelPassword entry{record.user, record.hash, channel_digest(password), m_clock()};
+  if (channel == kNoChannel || entry.digest.empty()) return;
+  std::lock_guard lock(m_mutex);
+  if (m_channels.size() >= kMaxRememberedChannels && !m_channels.contains(channel)) {
+    const auto now = m_clock();
+    std::erase_if(m_channels, [&](const auto& item) { return now - item.second.accepted_at >= kChannelMemory; });
+    if (m_channels.size() >= kMaxRememberedChannels) return;  // all recent: this channel pays scrypt again
+  }
+  m_channels.insert_or_assign(channel, std::move(entry));
+}
+
+Bytes PasswordStore::channel_digest(std::string_view password) const {
+  Bytes digest(EVP_MAX_MD_SIZE);
+  unsigned int length = 0;
+  if (::HMAC(::EVP_sha256(), m_channel_key.data(), static_cast<int>(m_channel_key.size()),
+             reinterpret_cast<const unsigned char*>(password.data()), password.size(), digest.data(),
+             &length) == nullptr) {
+    return {};  // nothing to compare: the password is checked in full
+  }
+  digest.resize(length);
+  return digest;
 }
 
 PasswordCheck PasswordStore::accepted(const store::PasswordRecord& record) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,7 +25,15 @@ struct PasswordCheck {
   Requester requester;    // when accepted: "user:<name>"
   bool one_time = false;  // when accepted: spend() it once it has enrolled
   std::chrono::seconds retry_after{0};
+  bool remembered = false;  // accepted as the channel's earlier password, without a scrypt run
 };
+
+// The secure channel a password came on (an EST TLS connection), named by a number the
+// transport never reuses; kNoChannel: none. A reusable password accepted on a channel is
+// accepted again on that channel without another scrypt run, for a while, as long as the
+// user's record is unchanged: an EST client on a kept-alive connection sends it every request.
+using PasswordChannel = std::uint64_t;
+constexpr PasswordChannel kNoChannel = 0;
 
 struct PasswordUser {
   std::string user;
@@ -38,9 +47,14 @@ struct PasswordUser {
 class PasswordVerifier {
  public:
   virtual ~PasswordVerifier() = default;
-  // Checks `password` for `user` enrolling under `profile`. Errors: kSystemUnavailable (store).
+  // Checks `password` for `user` enrolling under `profile`, sent on `channel`.
+  // Errors: kSystemUnavailable (store).
   [[nodiscard]] virtual Result<PasswordCheck> check(std::string_view user, std::string_view password,
-                                                    std::string_view profile) = 0;
+                                                    std::string_view profile, PasswordChannel channel) = 0;
+  [[nodiscard]] Result<PasswordCheck> check(std::string_view user, std::string_view password,
+                                            std::string_view profile) {
+    return check(user, password, profile, kNoChannel);
+  }
   // A one-time secret has enrolled: it is spent (durably) and refused from now on.
   [[nodiscard]] virtual Status spend(std::string_view user) = 0;
   // An accepted one-time secret did not enroll (refused, held, failed): others may use it again.

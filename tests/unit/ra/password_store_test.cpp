@@ -387,6 +387,100 @@ TEST_F(PasswordStoreTest, AReusablePasswordIsNotClaimed) {
   EXPECT_EQ(outcome("alice", kPassword), Outcome::kAccepted) << "no release needed in between";
 }
 
+// ---- a password remembered on its channel (an EST TLS connection) ----
+
+class PasswordChannelTest : public PasswordStoreTest {
+ protected:
+  // The check's result on `channel`; kRejected with remembered false when it could not run.
+  PasswordCheck on(PasswordChannel channel, std::string_view user, std::string_view password,
+                   std::string_view profile = "") {
+    auto checked = passwords->check(user, password, profile, channel);
+    EXPECT_TRUE(checked) << checked.error().message;
+    return checked ? *checked : PasswordCheck{};
+  }
+};
+
+TEST_F(PasswordChannelTest, AnAcceptedPasswordIsRememberedOnItsChannelOnly) {
+  ASSERT_TRUE(passwords->set_password("alice", kPassword, "", false));
+  auto first = on(7, "alice", kPassword);
+  EXPECT_EQ(first.outcome, Outcome::kAccepted);
+  EXPECT_FALSE(first.remembered) << "the first check runs scrypt";
+  auto again = on(7, "alice", kPassword);
+  EXPECT_EQ(again.outcome, Outcome::kAccepted);
+  EXPECT_TRUE(again.remembered);
+  EXPECT_EQ(again.requester.identity, "user:alice");
+  EXPECT_FALSE(on(8, "alice", kPassword).remembered) << "another connection checks in full";
+  EXPECT_FALSE(on(kNoChannel, "alice", kPassword).remembered);
+  EXPECT_FALSE(on(kNoChannel, "alice", kPassword).remembered) << "no channel: never remembered";
+}
+
+TEST_F(PasswordChannelTest, AnotherPasswordOrUserOnTheChannelIsCheckedInFull) {
+  ASSERT_TRUE(passwords->set_password("alice", kPassword, "", false));
+  ASSERT_TRUE(passwords->set_password("bob", "bob's own long password", "", false));
+  ASSERT_EQ(on(7, "alice", kPassword).outcome, Outcome::kAccepted);
+  auto wrong = on(7, "alice", kWrong);
+  EXPECT_EQ(wrong.outcome, Outcome::kRejected);
+  EXPECT_FALSE(wrong.remembered);
+  EXPECT_EQ(on(7, "bob", kPassword).outcome, Outcome::kRejected) << "alice's password is not bob's";
+  auto bob = on(7, "bob", "bob's own long password");
+  EXPECT_EQ(bob.outcome, Outcome::kAccepted);
+  EXPECT_FALSE(bob.remembered);
+  EXPECT_TRUE(on(7, "bob", "bob's own long password").remembered) << "the channel now remembers bob";
+  EXPECT_FALSE(on(7, "alice", kPassword).remembered) << "and no longer alice";
+}
+
+TEST_F(PasswordChannelTest, AChangedOrRemovedUserIsNotTakenFromMemory) {
+  ASSERT_TRUE(passwords->set_password("alice", kPassword, "", false));
+  ASSERT_EQ(on(7, "alice", kPassword).outcome, Outcome::kAccepted);
+  ASSERT_TRUE(on(7, "alice", kPassword).remembered);
+  ASSERT_TRUE(passwords->set_password("alice", "a brand new password", "", false));
+  EXPECT_EQ(on(7, "alice", kPassword).outcome, Outcome::kRejected) << "the old password is gone";
+
+  ASSERT_TRUE(passwords->set_password("alice", kPassword, "", false));
+  ASSERT_EQ(on(7, "alice", kPassword).outcome, Outcome::kAccepted);
+  ASSERT_TRUE(passwords->set_password("alice", kPassword, "tls-server", false));
+  auto rebound = on(7, "alice", kPassword, "tls-client");
+  EXPECT_EQ(rebound.outcome, Outcome::kWrongProfile) << "the new profile binding counts at once";
+  EXPECT_FALSE(rebound.remembered) << "the same password, but a new record";
+
+  ASSERT_TRUE(passwords->remove_user("alice"));
+  EXPECT_EQ(on(7, "alice", kPassword).outcome, Outcome::kRejected);
+}
+
+TEST_F(PasswordChannelTest, ALockoutCountsOnARememberedChannel) {
+  ASSERT_TRUE(passwords->set_password("alice", kPassword, "", false));
+  ASSERT_EQ(on(7, "alice", kPassword).outcome, Outcome::kAccepted);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(on(9, "alice", kWrong).outcome, Outcome::kRejected);
+  auto locked = on(7, "alice", kPassword);
+  EXPECT_EQ(locked.outcome, Outcome::kLockedOut);
+  EXPECT_TRUE(locked.requester.identity.empty());
+}
+
+TEST_F(PasswordChannelTest, TheMemoryLastsFiveMinutesFromTheFullCheck) {
+  ASSERT_TRUE(passwords->set_password("alice", kPassword, "", false));
+  ASSERT_FALSE(on(7, "alice", kPassword).remembered);
+  advance = std::chrono::seconds(299);
+  EXPECT_TRUE(on(7, "alice", kPassword).remembered);
+  advance = std::chrono::seconds(300);
+  auto expired = on(7, "alice", kPassword);
+  EXPECT_EQ(expired.outcome, Outcome::kAccepted);
+  EXPECT_FALSE(expired.remembered) << "checked in full again";
+  EXPECT_TRUE(on(7, "alice", kPassword).remembered) << "and remembered from then";
+}
+
+TEST_F(PasswordChannelTest, AOneTimeSecretIsNeverRemembered) {
+  ASSERT_TRUE(passwords->set_password("device-1", kPassword, "", true));
+  auto first = on(7, "device-1", kPassword);
+  ASSERT_EQ(first.outcome, Outcome::kAccepted);
+  EXPECT_FALSE(first.remembered);
+  passwords->release("device-1");
+  auto second = on(7, "device-1", kPassword);
+  EXPECT_EQ(second.outcome, Outcome::kAccepted);
+  EXPECT_FALSE(second.remembered);
+  ASSERT_TRUE(passwords->spend("device-1"));
+  EXPECT_EQ(on(7, "device-1", kPassword).outcome, Outcome::kRejected) << "spent";
+}
+
 TEST_F(PasswordStoreTest, SpendingAnUnknownUserIsHarmless) {
   EXPECT_TRUE(passwords->spend("nobody"));
   EXPECT_TRUE(audit().empty());

@@ -151,7 +151,8 @@ struct ClientOptions {
 };
 
 // One TLS connection from OpenSSL's client, verifying the server for IP 127.0.0.1 under
-// `trusted_root`; it carries one HTTP/1.1 request (Connection: close).
+// `trusted_root`; it carries one HTTP/1.1 request (Connection: close), or several after
+// keep_alive().
 class TlsConnection {
  public:
   TlsConnection(std::uint16_t port, ::X509* trusted_root, const ClientOptions& options)
@@ -205,10 +206,14 @@ class TlsConnection {
 
   bool extended_master_secret() const { return SSL_get_extms_support(m_ssl.get()) == 1; }
 
+  void keep_alive() { m_keep_alive = true; }
+
   HttpReply request(const std::string& method, const std::string& path,
                     const std::vector<std::pair<std::string, std::string>>& headers = {},
                     const std::string& body = "") {
-    std::string text = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    std::string text = method + " " + path +
+                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: " + (m_keep_alive ? "keep-alive" : "close") +
+                       "\r\n";
     for (const auto& [name, value] : headers) text += name + ": " + value + "\r\n";
     if (method == "POST") text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     text += "\r\n" + body;
@@ -260,6 +265,7 @@ class TlsConnection {
   SslCtxPtr m_ctx;
   Socket m_socket;  // closed after m_ssl is freed (members go in reverse order)
   SslPtr m_ssl;
+  bool m_keep_alive = false;
 };
 
 // ---- reading EST replies ---------------------------------------------------------------
@@ -578,6 +584,26 @@ TEST_F(EstServerTest, EnrollmentWithoutCertificateOrPasswordAsksForBasic) {
 }
 
 // ---- a) channel binding, TLS 1.3 (tls-exporter) -----------------------------------------
+
+// The password is remembered on its TLS connection (no scrypt run for the second request), and
+// only the password that connection had accepted.
+TEST_F(EstServerTest, BasicOnAKeptAliveConnectionEnrollsAgainAndAWrongPasswordIsStillRefused) {
+  TlsConnection connection = connect(TLS1_3_VERSION);
+  connection.keep_alive();
+  for (int i = 0; i < 2; ++i) {
+    ossl::EvpPkeyPtr key = p256_key();
+    ossl::X509Ptr cert = enrolled_certificate(
+        connection.post_csr(est_path("", "simpleenroll"), csr_with_binding(std::nullopt, key.get()), basic()));
+    ASSERT_NE(cert, nullptr) << "request " << i;
+    EXPECT_EQ(to_hex(ossl::der_of_public_key(::X509_get0_pubkey(cert.get()))),
+              to_hex(ossl::der_of_public_key(key.get())));
+  }
+  ossl::EvpPkeyPtr key = p256_key();
+  const HttpReply wrong = connection.post_csr(est_path("", "simpleenroll"), csr_with_binding(std::nullopt, key.get()),
+                                              std::pair<std::string, std::string>{kUser, "not the password at all"});
+  EXPECT_EQ(wrong.status, 401) << wrong.body;
+  EXPECT_EQ(certificate_count(), 2U);
+}
 
 TEST_F(EstServerTest, Tls13CsrWithThisConnectionsExporterIsEnrolledUnderTheBindingProfile) {
   TlsConnection connection = connect(TLS1_3_VERSION);

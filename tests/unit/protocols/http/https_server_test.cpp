@@ -97,6 +97,7 @@ struct Seen {
   std::mutex mutex;
   int calls = 0;
   std::optional<TlsPeer> tls;
+  std::vector<std::uint64_t> connection_ids;  // of every request, in order
 };
 
 // Closes the socket on every path out.
@@ -139,8 +140,10 @@ struct HttpReply {
 // Sends a minimal HTTP/1.1 GET and reads the reply up to the end of its Content-Length body.
 // `write`/`read` move bytes over the connection (TLS or not) and return <= 0 on failure.
 HttpReply http_get(const std::string& path, const std::function<long(const char*, std::size_t)>& write,
-                   const std::function<long(char*, std::size_t)>& read) {
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+                   const std::function<long(char*, std::size_t)>& read, bool keep_alive = false) {
+  const std::string request = "GET " + path +
+                              " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: " + (keep_alive ? "keep-alive" : "close") +
+                              "\r\n\r\n";
   for (std::size_t sent = 0; sent < request.size();) {
     const long n = write(request.data() + sent, request.size() - sent);
     if (n <= 0) throw std::runtime_error("cannot send the request: " + ossl::drain_errors());
@@ -326,6 +329,7 @@ class HttpsServerTest : public ::testing::Test {
                  std::lock_guard lock(seen->mutex);
                  ++seen->calls;
                  seen->tls = request.tls;
+                 seen->connection_ids.push_back(request.connection_id);
                  return text_response(200, "seen");
                }};
     auto started = HttpServer::start(options, {std::move(echo)});
@@ -439,6 +443,28 @@ TEST_F(HttpsServerTest, PlainHttpRequestHasNoTls) {
   const auto [calls, tls] = seen();
   EXPECT_EQ(calls, 1);
   EXPECT_FALSE(tls.has_value());
+}
+
+TEST_F(HttpsServerTest, RequestsOnOneKeptAliveConnectionShareItsNumberAndNoOtherDoes) {
+  ASSERT_NO_FATAL_FAILURE(start(std::nullopt));
+  {
+    Socket socket;
+    socket.connect_to(m_server->port());
+    const int fd = socket.fd();
+    const auto write = [fd](const char* data, std::size_t size) {
+      return static_cast<long>(::send(fd, data, size, MSG_NOSIGNAL));
+    };
+    const auto read = [fd](char* data, std::size_t size) { return static_cast<long>(::recv(fd, data, size, 0)); };
+    EXPECT_EQ(http_get("/echo", write, read, true).status, 200);
+    EXPECT_EQ(http_get("/echo", write, read, true).status, 200);
+  }
+  EXPECT_EQ(plain_get(m_server->port()).status, 200);
+  std::lock_guard lock(m_seen->mutex);
+  ASSERT_EQ(m_seen->connection_ids.size(), 3U);
+  EXPECT_NE(m_seen->connection_ids[0], 0U);
+  EXPECT_EQ(m_seen->connection_ids[0], m_seen->connection_ids[1]) << "one kept-alive connection";
+  EXPECT_NE(m_seen->connection_ids[1], m_seen->connection_ids[2]) << "a new connection, a new number";
+  EXPECT_NE(m_seen->connection_ids[2], 0U);
 }
 
 TEST_F(HttpsServerTest, Tls11ClientIsRefused) {
