@@ -24,8 +24,9 @@ class Signer {
   // The digest used with this key (SHA-256 for P-256 and RSA-2048).
   virtual const ::EVP_MD* digest() const = 0;
 
-  // Signs `data` (hashing it with digest()). Returns the signature in the algorithm's standard
-  // encoding (DER ECDSA-Sig-Value, PKCS#1 v1.5), or kSystemUnavailable if the device failed.
+  // Signs `data` (hashing it with digest()) and verifies the signature with public_key().
+  // Returns the signature in the algorithm's standard encoding (DER ECDSA-Sig-Value, PKCS#1
+  // v1.5), kSystemUnavailable if the device failed, kSystemFailure if its signature is wrong.
   [[nodiscard]] Result<Bytes> sign(ByteView data) const;
 };
 

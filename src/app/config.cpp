@@ -360,6 +360,22 @@ ProfileList profile_list(ProfileConfig& profile, const std::string& key) {
   return {};
 }
 
+// The profile's true/false key `name`; null if it has none of that name.
+bool* profile_flag(ProfileConfig& profile, const std::string& name) {
+  if (name == "san_required") return &profile.san_required;
+  if (name == "requester_validity") return &profile.requester_validity;
+  if (name == "copy_subject_alt_name") return &profile.copy_subject_alt_name;
+  return nullptr;
+}
+
+// The profile's URL key `name`; null if it has none of that name.
+std::optional<std::string>* profile_url(ProfileConfig& profile, const std::string& name) {
+  if (name == "crl_url") return &profile.crl_url;
+  if (name == "ocsp_url") return &profile.ocsp_url;
+  if (name == "ca_issuers_url") return &profile.ca_issuers_url;
+  return nullptr;
+}
+
 Status read_profile(const toml::table& table, Config& config) {
   ProfileConfig profile;
   for (const auto& [key, value] : table) {
@@ -401,15 +417,26 @@ Status read_profile(const toml::table& table, Config& config) {
         }
         list.target->push_back(*item.value<std::string>());
       }
-    } else if (name == "san_required" || name == "requester_validity") {
+    } else if (bool* flag = profile_flag(profile, name)) {
       if (!value.is_boolean()) return fail(ErrorCode::kConfigInvalid, at + "must be true or false");
-      (name == "san_required" ? profile.san_required : profile.requester_validity) = *value.value<bool>();
+      *flag = *value.value<bool>();
+    } else if (std::optional<std::string>* url = profile_url(profile, name)) {
+      const std::string problem =
+          value.is_string() ? (value.value<std::string>()->empty() ? "" : check_http_url(*value.value<std::string>()))
+                            : "must be a string";
+      if (!problem.empty()) return fail(ErrorCode::kConfigInvalid, at + problem + " (or \"\": none)");
+      *url = *value.value<std::string>();
     } else {
       return fail(ErrorCode::kConfigInvalid, where(config, value.source()) + ": unknown key 'profile." + name + "'");
     }
   }
   if (profile.name.empty()) {
     return fail(ErrorCode::kConfigInvalid, where(config, table.source()) + ": a [[profile]] needs a name");
+  }
+  if (profile.san_required && !profile.copy_subject_alt_name) {
+    return fail(ErrorCode::kConfigInvalid, where(config, table.source()) + ": profile '" + profile.name +
+                                               "' requires a subjectAltName it would not certify "
+                                               "(san_required with copy_subject_alt_name = false)");
   }
   for (const auto& other : config.profiles) {
     if (other.name == profile.name) {

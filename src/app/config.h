@@ -50,7 +50,12 @@ struct ProfileConfig {
   std::vector<std::string> key_usage;
   std::vector<std::string> extended_key_usage;
   std::vector<std::string> certificate_policies;
-  bool requester_validity = false;  // a shorter validity the requester asks for is honoured
+  bool requester_validity = false;    // a shorter validity the requester asks for is honoured
+  bool copy_subject_alt_name = true;  // false: requested SANs are checked but not certified
+  // Written into its certificates instead of [ca]'s URLs; an empty string leaves one out.
+  std::optional<std::string> crl_url;
+  std::optional<std::string> ocsp_url;
+  std::optional<std::string> ca_issuers_url;
 };
 
 // [review]: requests that wait for an officer whatever their profile (fnmatch(3) patterns).

@@ -184,7 +184,60 @@ Result<TrustFiles> load_trust_files(const Config& config) {
   return TrustFiles{std::move(*anchors), std::move(*ras), std::move(*est_anchors)};
 }
 
+// "a,b,c": OpenSSL's configuration syntax for a list of usages.
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ",") + name;
+  return out;
+}
+// Key type names as the config spells them (checked there) to the CA's rules.
+std::vector<ca::KeyRule> key_rules(const std::vector<std::string>& names) {
+  static const std::map<std::string, ca::KeyRule, std::less<>> kRules = {
+      {"P-256", {EVP_PKEY_EC, NID_X9_62_prime256v1, 0}},
+      {"P-384", {EVP_PKEY_EC, NID_secp384r1, 0}},
+      {"RSA-2048", {EVP_PKEY_RSA, 0, 2048}},
+      {"RSA-3072", {EVP_PKEY_RSA, 0, 3072}},
+      {"RSA-4096", {EVP_PKEY_RSA, 0, 4096}}};
+  std::vector<ca::KeyRule> rules;
+  for (const auto& name : names) rules.push_back(kRules.at(name));
+  return rules;
+}
+
 }  // namespace
+
+std::vector<ca::Profile> certificate_profiles(const Config& config) {
+  std::vector<ProfileConfig> wanted = config.profiles;
+  auto is_default = [](const ProfileConfig& p) { return p.name == "default"; };
+  auto found = std::find_if(wanted.begin(), wanted.end(), is_default);
+  if (found == wanted.end()) {
+    ProfileConfig implied;
+    implied.name = "default";
+    wanted.insert(wanted.begin(), std::move(implied));
+  } else {
+    std::rotate(wanted.begin(), found, found + 1);
+  }
+  std::vector<ca::Profile> profiles;
+  for (const auto& p : wanted) {
+    ca::Profile profile;
+    profile.name = p.name;
+    profile.validity = std::chrono::hours(24) * p.validity_days.value_or(config.validity_days);
+    if (!p.key_types.empty()) profile.keys = key_rules(p.key_types);
+    profile.subject_required = p.subject_required;
+    profile.subject_forbidden = p.subject_forbidden;
+    profile.san = {p.san_dns, p.san_ip, p.san_uri, p.san_email};
+    profile.san_required = p.san_required;
+    profile.key_usage = joined(p.key_usage);
+    profile.extended_key_usage = joined(p.extended_key_usage);
+    profile.policies = p.certificate_policies;
+    profile.requester_validity = p.requester_validity;
+    profile.copy_subject_alt_name = p.copy_subject_alt_name;
+    profile.crl_url = p.crl_url.value_or(config.crl_url);
+    profile.ocsp_url = p.ocsp_url.value_or(config.ocsp_url);
+    profile.ca_issuers_url = p.ca_issuers_url.value_or(config.ca_issuers_url);
+    profiles.push_back(std::move(profile));
+  }
+  return profiles;
+}
 
 // Members in construction order: each refers only to those above it.
 struct Core::Parts {
@@ -225,8 +278,8 @@ struct Core::Parts {
       : metrics(std::move(loaded.metrics)),
         store(std::move(loaded.store)),
         authority(std::move(loaded.chain), std::move(loaded.signer), system_clock(), metrics.get()),
-        service(*store, authority, profiles_of(config), policy_of(config), system_clock(), std::move(loaded.kga),
-                std::move(loaded.root_update), metrics.get()),
+        service(*store, authority, certificate_profiles(config), policy_of(config), system_clock(),
+                std::move(loaded.kga), std::move(loaded.root_update), metrics.get()),
         secrets(shared_secrets(config)),
         trust(*store, service.ca_chain(), loaded.anchors, std::move(loaded.ras), system_clock()),
         response_signer(authority.signer(), service.ca_chain()),
@@ -251,57 +304,6 @@ struct Core::Parts {
   std::string hsm_token;
   std::string store_path;
 
-  // The configured profiles, with "default" (from [ca]) first unless configured explicitly.
-  static std::vector<ca::Profile> profiles_of(const Config& config) {
-    std::vector<ProfileConfig> wanted = config.profiles;
-    auto is_default = [](const ProfileConfig& p) { return p.name == "default"; };
-    auto found = std::find_if(wanted.begin(), wanted.end(), is_default);
-    if (found == wanted.end()) {
-      ProfileConfig implied;
-      implied.name = "default";
-      wanted.insert(wanted.begin(), std::move(implied));
-    } else {
-      std::rotate(wanted.begin(), found, found + 1);
-    }
-    std::vector<ca::Profile> profiles;
-    for (const auto& p : wanted) {
-      ca::Profile profile;
-      profile.name = p.name;
-      profile.validity = std::chrono::hours(24) * p.validity_days.value_or(config.validity_days);
-      if (!p.key_types.empty()) profile.keys = key_rules(p.key_types);
-      profile.subject_required = p.subject_required;
-      profile.subject_forbidden = p.subject_forbidden;
-      profile.san = {p.san_dns, p.san_ip, p.san_uri, p.san_email};
-      profile.san_required = p.san_required;
-      profile.key_usage = joined(p.key_usage);
-      profile.extended_key_usage = joined(p.extended_key_usage);
-      profile.policies = p.certificate_policies;
-      profile.requester_validity = p.requester_validity;
-      profile.crl_url = config.crl_url;
-      profile.ocsp_url = config.ocsp_url;
-      profile.ca_issuers_url = config.ca_issuers_url;
-      profiles.push_back(std::move(profile));
-    }
-    return profiles;
-  }
-  // "a,b,c": OpenSSL's configuration syntax for a list of usages.
-  static std::string joined(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& name : names) out += (out.empty() ? "" : ",") + name;
-    return out;
-  }
-  // Key type names as the config spells them (checked there) to the CA's rules.
-  static std::vector<ca::KeyRule> key_rules(const std::vector<std::string>& names) {
-    static const std::map<std::string, ca::KeyRule, std::less<>> kRules = {
-        {"P-256", {EVP_PKEY_EC, NID_X9_62_prime256v1, 0}},
-        {"P-384", {EVP_PKEY_EC, NID_secp384r1, 0}},
-        {"RSA-2048", {EVP_PKEY_RSA, 0, 2048}},
-        {"RSA-3072", {EVP_PKEY_RSA, 0, 3072}},
-        {"RSA-4096", {EVP_PKEY_RSA, 0, 4096}}};
-    std::vector<ca::KeyRule> rules;
-    for (const auto& name : names) rules.push_back(kRules.at(name));
-    return rules;
-  }
   static ra::Policy policy_of(const Config& config) {
     ra::Policy policy;
     policy.grant_implicit_confirm = config.grant_implicit_confirm;
@@ -472,7 +474,7 @@ Result<ReloadSummary> Core::reload(const Config& config) {
   // Everything is read before anything is replaced: a file that fails leaves all as it was.
   auto trust = load_trust_files(config);
   if (!trust) return tl::unexpected(trust.error());
-  std::vector<ca::Profile> profiles = Parts::profiles_of(config);
+  std::vector<ca::Profile> profiles = certificate_profiles(config);
   ReloadSummary summary{profiles.size(), config.credentials.size(), trust->anchors.size() + trust->est_anchors.size(),
                         trust->ras.size()};
   if (auto ok = m_parts->service.replace_profiles(std::move(profiles), Parts::policy_of(config)); !ok) {

@@ -5,8 +5,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "app/config.h"
+#include "ca/certificate_authority.h"
 #include "common/error.h"
 #include "protocols/cmp/cmp_server.h"
 #include "protocols/est/est_server.h"
@@ -21,6 +23,10 @@ struct ReloadSummary {
   std::size_t anchors = 0;      // certificates in [cmp] and [est] trust_anchors
   std::size_t ras = 0;          // certificates in [cmp] ra_certificates
 };
+
+// The configured certificate profiles as the CA applies them, with "default" (from [ca]) first
+// unless configured explicitly; a profile's own repository URLs replace [ca]'s.
+std::vector<ca::Profile> certificate_profiles(const Config& config);
 
 // Thread-safety: as its parts (the CMP handler may be called concurrently).
 class Core final : public ra::OperationsReport {

@@ -91,6 +91,8 @@ using SerialTaken = std::function<Result<bool>(const std::string& serial_hex)>;
 using Clock = enrolld::Clock;
 
 struct IssuedCertificate {
+  // The signed certificate. Its public key went in as its encoding (ossl::set_public_key):
+  // X509_get0_pubkey() gives null here; the key is in X509_get_X509_PUBKEY() and in the DER.
   ossl::X509Ptr certificate;
   std::string serial_hex;
 };

@@ -174,9 +174,14 @@ Status check_extension(::X509_EXTENSION* extension, const Profile& profile, bool
       GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(::X509V3_EXT_d2i(extension)));
       if (!names) return refuse("the requested subjectAltName does not decode");
       has_san = sk_GENERAL_NAME_num(names.get()) > 0;
-      if (!profile.san.restricted()) return {};
       for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
-        if (auto ok = check_san(sk_GENERAL_NAME_value(names.get(), i), profile.san, profile.name); !ok) return ok;
+        const GENERAL_NAME* san = sk_GENERAL_NAME_value(names.get(), i);
+        if (profile.san.restricted()) {
+          if (auto ok = check_san(san, profile.san, profile.name); !ok) return ok;
+        } else if (san->type == GEN_DNS && !is_host_name(text_of(san->d.dNSName))) {
+          // Even a profile without namespaces certifies host names only, never a wildcard.
+          return refuse("subjectAltName " + san_text(san) + " is not a host name");
+        }
       }
       return {};
     }

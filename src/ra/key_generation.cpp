@@ -24,6 +24,16 @@ const ca::KeyRule* rule_for(const ca::Profile& profile, ByteView algorithm_der) 
   return nullptr;
 }
 
+// Whether the one SignerInfo of `cms` verifies with `signer_cert`'s key: what the device
+// signed, checked as the recipient will check it, before it is sent.
+bool signature_verifies(::CMS_ContentInfo* cms, ::X509* signer_cert) {
+  STACK_OF(CMS_SignerInfo)* infos = ::CMS_get0_SignerInfos(cms);
+  if (infos == nullptr || sk_CMS_SignerInfo_num(infos) != 1) return false;
+  ::CMS_SignerInfo* info = sk_CMS_SignerInfo_value(infos, 0);
+  ::CMS_SignerInfo_set1_signer_cert(info, signer_cert);  // its key replaces the device's handle
+  return ::CMS_SignerInfo_verify(info) == 1;
+}
+
 }  // namespace
 
 Result<ossl::EvpPkeyPtr> generate_key_pair(const ca::Profile& profile, ByteView algorithm_der) {
@@ -68,6 +78,10 @@ Result<Bytes> sign_key_package(::EVP_PKEY* key, KeyPackageFormat format, const h
   ::OPENSSL_cleanse(package.data(), package.size());
   if (!ok)
     return fail(ErrorCode::kSystemUnavailable, "the HSM could not sign the key package: " + ossl::drain_errors());
+  if (!signature_verifies(cms.get(), chain.front().get())) {
+    return fail(ErrorCode::kSystemFailure,
+                "the HSM's signature on the key package does not verify: " + ossl::drain_errors());
+  }
   // Signed, not encrypted: these bytes hold the private key in clear until the protocol
   // encrypts them (cms_content wipes its intermediate copy).
   return ossl::cms_content(cms.get());

@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "app/core.h"
 #include "support/temp_dir.h"
 
 namespace enrolld::app {
@@ -701,6 +702,51 @@ TEST_F(ConfigTest, ProfileRulesRefuseBadValuesWithTheirLine) {
                  "ending in '/' or ':'");
   expect_invalid(minimal_plus(head + "san_email = [\"*.example.com\"]\n"), "san_email", "mail domain");
   expect_invalid(minimal_plus("[review]\nsubjects = \"*\"\n"), "subjects", "review.subjects");
+  expect_invalid(minimal_plus(head + "crl_url = \"ftp://x/crl\"\n"), "crl_url", "http:// URL");
+  expect_invalid(minimal_plus(head + "ocsp_url = 5\n"), "ocsp_url", "must be a string");
+  expect_invalid(minimal_plus(head + "copy_subject_alt_name = 1\n"), "copy_subject_alt_name", "true or false");
+  expect_invalid(minimal_plus(head + "san_required = true\ncopy_subject_alt_name = false\n"), "[[profile]]",
+                 "profile 'p' requires a subjectAltName it would not certify");
+}
+
+// A profile's own repository URLs replace [ca]'s; "" leaves one out; unset takes [ca]'s.
+TEST_F(ConfigTest, AProfilesUrlsAndSanCopyingAreItsOwn) {
+  auto config =
+      load(minimal_plus("[[profile]]\nname = \"own\"\ncrl_url = \"http://cdn.example/own.crl\"\nocsp_url = \"\"\n"
+                        "copy_subject_alt_name = false\n[[profile]]\nname = \"inherits\"\n"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  ASSERT_EQ(config->profiles.size(), 2u);
+  const ProfileConfig& own = config->profiles[0];
+  EXPECT_EQ(own.crl_url, std::optional<std::string>("http://cdn.example/own.crl"));
+  EXPECT_EQ(own.ocsp_url, std::optional<std::string>(""));
+  EXPECT_FALSE(own.ca_issuers_url.has_value());
+  EXPECT_FALSE(own.copy_subject_alt_name);
+  const ProfileConfig& inherits = config->profiles[1];
+  EXPECT_FALSE(inherits.crl_url || inherits.ocsp_url || inherits.ca_issuers_url);
+  EXPECT_TRUE(inherits.copy_subject_alt_name);
+}
+
+// What the CA gets from those profiles: "default" first, then each with its own URLs or [ca]'s.
+TEST_F(ConfigTest, CertificateProfilesTakeTheProfilesUrlsOverTheCas) {
+  auto config =
+      load(minimal_plus("[[profile]]\nname = \"own\"\ncrl_url = \"http://cdn.example/own.crl\"\nocsp_url = \"\"\n"
+                        "copy_subject_alt_name = false\n[[profile]]\nname = \"inherits\"\n"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  config->crl_url = "http://pki.example/issuing.crl";
+  config->ocsp_url = "http://pki.example/ocsp";
+  config->ca_issuers_url = "http://pki.example/issuing.crt";
+  const std::vector<ca::Profile> profiles = certificate_profiles(*config);
+  ASSERT_EQ(profiles.size(), 3u);
+  EXPECT_EQ(profiles[0].name, "default");
+  EXPECT_EQ(profiles[0].crl_url, "http://pki.example/issuing.crl");
+  EXPECT_EQ(profiles[1].name, "own");
+  EXPECT_EQ(profiles[1].crl_url, "http://cdn.example/own.crl");
+  EXPECT_EQ(profiles[1].ocsp_url, "") << "left out of its certificates";
+  EXPECT_EQ(profiles[1].ca_issuers_url, "http://pki.example/issuing.crt");
+  EXPECT_FALSE(profiles[1].copy_subject_alt_name);
+  EXPECT_EQ(profiles[2].name, "inherits");
+  EXPECT_EQ(profiles[2].ocsp_url, "http://pki.example/ocsp");
+  EXPECT_TRUE(profiles[2].copy_subject_alt_name);
 }
 
 // conf/profiles.example.toml is what operators start from: it must load as it is.

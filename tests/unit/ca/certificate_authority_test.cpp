@@ -7,6 +7,7 @@
 
 #include "ca/ca_certificates.h"
 #include "hsm/software_signer.h"
+#include "support/faulty_signer.h"
 #include "support/softhsm_fixture.h"
 
 namespace enrolld::ca {
@@ -24,11 +25,44 @@ class CertificateAuthorityTest : public ::testing::Test {
   }
 };
 
+// The certificate is handed out as built, not decoded again: whatever OpenSSL reads from it
+// (its encoding, fingerprints, the certConf hash, extension flags) must be what the DER gives.
+TEST_F(CertificateAuthorityTest, TheIssuedCertificateReadsAsItsDerDoes) {
+  Profile profile;
+  profile.extended_key_usage = "clientAuth";
+  auto issued = test_ca.issuing->issue(input(), profile, never_taken);
+  ASSERT_TRUE(issued) << issued.error().message;
+  ::X509* cert = issued->certificate.get();
+  const Bytes der = ossl::der_of(cert);
+  auto decoded = ossl::x509_from_der(der);
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(to_hex(ossl::der_of(cert)), to_hex(der)) << "encoded the same way every time";
+  EXPECT_EQ(to_hex(ossl::der_of(decoded->get())), to_hex(der));
+  for (const ::EVP_MD* md : {::EVP_sha1(), ::EVP_sha256()}) {
+    unsigned char built[EVP_MAX_MD_SIZE], read[EVP_MAX_MD_SIZE];
+    unsigned int built_size = 0, read_size = 0;
+    ASSERT_EQ(::X509_digest(cert, md, built, &built_size), 1);
+    ASSERT_EQ(::X509_digest(decoded->get(), md, read, &read_size), 1);
+    EXPECT_EQ(to_hex(ByteView(built, built_size)), to_hex(ByteView(read, read_size))) << ::EVP_MD_get0_name(md);
+  }
+  ossl::Asn1OctetStringPtr built_hash(::X509_digest_sig(cert, nullptr, nullptr));
+  ossl::Asn1OctetStringPtr read_hash(::X509_digest_sig(decoded->get(), nullptr, nullptr));
+  ASSERT_TRUE(built_hash && read_hash);
+  EXPECT_EQ(::ASN1_OCTET_STRING_cmp(built_hash.get(), read_hash.get()), 0) << "the certConf certHash";
+  EXPECT_EQ(::X509_get_extension_flags(cert), ::X509_get_extension_flags(decoded->get()));
+  EXPECT_EQ(::X509_get_extended_key_usage(cert), static_cast<std::uint32_t>(XKU_SSL_CLIENT));
+  EXPECT_EQ(::X509_cmp(cert, decoded->get()), 0);
+  EXPECT_EQ(to_hex(testing::public_key_der(::X509_get0_pubkey(decoded->get()))),
+            to_hex(testing::public_key_der(device_key.get())));
+}
+
 TEST_F(CertificateAuthorityTest, IssuesACertificateForTheRequestedKeyAndSubject) {
   auto issued = test_ca.issuing->issue(input(), Profile{}, never_taken);
   ASSERT_TRUE(issued) << issued.error().message;
   ::X509* cert = issued->certificate.get();
-  EXPECT_EQ(::EVP_PKEY_eq(::X509_get0_pubkey(cert), device_key.get()), 1);
+  auto decoded = ossl::x509_from_der(ossl::der_of(cert));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(::EVP_PKEY_eq(::X509_get0_pubkey(decoded->get()), device_key.get()), 1);
   EXPECT_EQ(ossl::name_to_string(::X509_get_subject_name(cert)), "O=Example,CN=device-1");
   EXPECT_EQ(::X509_NAME_cmp(::X509_get_issuer_name(cert), ::X509_get_subject_name(test_ca.issuing->certificate())), 0);
   EXPECT_EQ(::X509_verify(cert, ::X509_get0_pubkey(test_ca.issuing->certificate())), 1);
@@ -49,7 +83,10 @@ TEST_F(CertificateAuthorityTest, TheChainVerifiesWithOpenSsl) {
   ossl::X509StackPtr untrusted(sk_X509_new_null());
   sk_X509_push(untrusted.get(), ossl::up_ref(const_cast<::X509*>(test_ca.issuing->certificate())).release());
   std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE_CTX_free>> ctx(::X509_STORE_CTX_new());
-  ::X509_STORE_CTX_init(ctx.get(), store.get(), issued->certificate.get(), untrusted.get());
+  // Path validation needs the leaf's key object: as relying parties do, it reads the DER.
+  auto leaf = ossl::x509_from_der(ossl::der_of(issued->certificate.get()));
+  ASSERT_TRUE(leaf);
+  ::X509_STORE_CTX_init(ctx.get(), store.get(), leaf->get(), untrusted.get());
   EXPECT_EQ(::X509_verify_cert(ctx.get()), 1) << ::X509_verify_cert_error_string(::X509_STORE_CTX_get_error(ctx.get()));
 }
 
@@ -103,6 +140,12 @@ TEST_F(CertificateAuthorityTest, CopiesTheRequestedSubjectAltName) {
   auto issued = test_ca.issuing->issue(with_san, Profile{}, never_taken);
   ASSERT_TRUE(issued) << issued.error().message;
   EXPECT_EQ(::X509_check_host(issued->certificate.get(), "device-1.example", 0, 0, nullptr), 1);
+
+  Profile without_san;
+  without_san.copy_subject_alt_name = false;  // the requester may not choose its names here
+  auto bare = test_ca.issuing->issue(with_san, without_san, never_taken);
+  ASSERT_TRUE(bare) << bare.error().message;
+  EXPECT_LT(::X509_get_ext_by_NID(bare->certificate.get(), NID_subject_alt_name, -1), 0);
 }
 
 // RFC 5280 4.2.1.13 and 4.2.2.1: where relying parties fetch the CRL, ask OCSP and find the
@@ -243,7 +286,9 @@ int verify_with_crl(const testing::TestCa& test_ca, ::X509* cert, ::X509_CRL* cr
   ::X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_PARTIAL_CHAIN);
   ::X509_STORE_add_cert(store.get(), const_cast<::X509*>(test_ca.issuing->certificate()));
   std::unique_ptr<::X509_STORE_CTX, ossl::Deleter<::X509_STORE_CTX_free>> ctx(::X509_STORE_CTX_new());
-  ::X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr);
+  auto leaf = ossl::x509_from_der(ossl::der_of(cert));  // with its key object, as a relying party has it
+  if (!leaf) return X509_V_ERR_UNSPECIFIED;
+  ::X509_STORE_CTX_init(ctx.get(), store.get(), leaf->get(), nullptr);
   ::X509_verify_cert(ctx.get());
   return ::X509_STORE_CTX_get_error(ctx.get());
 }
@@ -355,6 +400,31 @@ TEST(RootRollover, TheTransitionCertificatesLinkTheOldAndTheNewRoot) {
   auto same_key = make_root_rollover(old_root->get(), old_signer, old_signer, std::chrono::hours(24));
   ASSERT_FALSE(same_key);
   EXPECT_EQ(same_key.error().code, ErrorCode::kConfigInvalid);
+}
+
+// A device that signs wrongly: its certificates and CRLs never leave (kSystemFailure), and the
+// serial drawn for the certificate is not stored anywhere by the CA.
+TEST_F(CertificateAuthorityTest, WhatAFaultyHsmSignsIsRefusedBeforeItLeaves) {
+  ::EVP_PKEY* ca_key = ::X509_get0_pubkey(test_ca.issuing->certificate());
+  std::vector<ossl::X509Ptr> chain;
+  for (const auto& cert : test_ca.issuing->chain()) chain.push_back(ossl::up_ref(cert.get()));
+  CertificateAuthority faulty(std::move(chain),
+                              std::make_unique<testing::FaultySigner>(testing::mismatched_key_pair(ca_key), ca_key),
+                              [] { return std::chrono::system_clock::now(); });
+  auto issued = faulty.issue(input(), Profile{}, never_taken);
+  ASSERT_FALSE(issued);
+  EXPECT_EQ(issued.error().code, ErrorCode::kSystemFailure);
+  EXPECT_NE(issued.error().message.find("does not verify"), std::string::npos) << issued.error().message;
+
+  const auto now = std::chrono::system_clock::now();
+  auto crl = faulty.sign_crl({{}, now, now + std::chrono::hours(1), 1});
+  ASSERT_FALSE(crl);
+  EXPECT_EQ(crl.error().code, ErrorCode::kSystemFailure);
+
+  auto signature = faulty.signer().sign(to_bytes("a CMP message's protected part"));
+  ASSERT_FALSE(signature) << "every signature the device makes is checked, message protection too";
+  EXPECT_EQ(signature.error().code, ErrorCode::kSystemFailure);
+  EXPECT_TRUE(test_ca.issuing->signer().sign(to_bytes("a CMP message's protected part")));
 }
 
 }  // namespace

@@ -3,9 +3,7 @@
 #include "ca/ocsp_responder.h"
 
 #include <gtest/gtest.h>
-#include <openssl/core_names.h>
 #include <openssl/ocsp.h>
-#include <openssl/param_build.h>
 #include <openssl/x509v3.h>
 
 #include <atomic>
@@ -16,6 +14,7 @@
 
 #include "ca/ca_certificates.h"
 #include "hsm/software_signer.h"
+#include "support/faulty_signer.h"
 #include "support/softhsm_fixture.h"
 
 namespace enrolld::ca {
@@ -26,8 +25,8 @@ using ResponsePtr = std::unique_ptr<::OCSP_RESPONSE, ossl::Deleter<::OCSP_RESPON
 using BasicPtr = std::unique_ptr<::OCSP_BASICRESP, ossl::Deleter<::OCSP_BASICRESP_free>>;
 using CertIdPtr = std::unique_ptr<::OCSP_CERTID, ossl::Deleter<::OCSP_CERTID_free>>;
 using StorePtr = std::unique_ptr<::X509_STORE, ossl::Deleter<::X509_STORE_free>>;
-using ParamBldPtr = std::unique_ptr<::OSSL_PARAM_BLD, ossl::Deleter<::OSSL_PARAM_BLD_free>>;
-using ParamsPtr = std::unique_ptr<::OSSL_PARAM, ossl::Deleter<::OSSL_PARAM_free>>;
+using testing::FaultySigner;
+using testing::mismatched_key_pair;
 
 constexpr std::chrono::seconds kValidity = std::chrono::hours(4);
 constexpr int kKeyCompromise = 1;
@@ -131,45 +130,6 @@ Bytes responder_key_hash(const ::OCSP_BASICRESP* basic) {
   const ::X509_NAME* by_name = nullptr;
   if (::OCSP_resp_get0_id(basic, &by_key, &by_name) != 1 || by_key == nullptr || by_name != nullptr) return {};
   return Bytes(::ASN1_STRING_get0_data(by_key), ::ASN1_STRING_get0_data(by_key) + ::ASN1_STRING_length(by_key));
-}
-
-// A signer whose signing key is not what it claims: a device that cannot sign (only a public key
-// inside) or that signs wrongly. public_key() is the real one.
-class FaultySigner final : public hsm::Signer {
- public:
-  FaultySigner(ossl::EvpPkeyPtr signing_key, ::EVP_PKEY* public_key)
-      : m_signing_key(std::move(signing_key)), m_public_key(public_key) {}
-  ::EVP_PKEY* signing_key() const override { return m_signing_key.get(); }
-  ::EVP_PKEY* public_key() const override { return m_public_key; }
-  const ::EVP_MD* digest() const override { return ::EVP_sha256(); }
-
- private:
-  ossl::EvpPkeyPtr m_signing_key;
-  ::EVP_PKEY* m_public_key;
-};
-
-// `public_key`'s P-256 point with another key's private scalar: OpenSSL takes it for the same
-// key (the public halves are equal), but its signatures do not verify.
-ossl::EvpPkeyPtr mismatched_key_pair(::EVP_PKEY* public_key) {
-  unsigned char point[256];
-  std::size_t point_len = 0;
-  ::EVP_PKEY_get_octet_string_param(public_key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &point_len);
-  ossl::EvpPkeyPtr other = testing::make_ec_key();
-  ::BIGNUM* raw = nullptr;
-  ::EVP_PKEY_get_bn_param(other.get(), OSSL_PKEY_PARAM_PRIV_KEY, &raw);
-  ossl::BignumPtr scalar(raw);
-  ParamBldPtr builder(::OSSL_PARAM_BLD_new());
-  ::OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
-  ::OSSL_PARAM_BLD_push_octet_string(builder.get(), OSSL_PKEY_PARAM_PUB_KEY, point, point_len);
-  ::OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_PRIV_KEY, scalar.get());
-  ParamsPtr params(::OSSL_PARAM_BLD_to_param(builder.get()));
-  ossl::EvpPkeyCtxPtr ctx(::EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  ::EVP_PKEY* key = nullptr;
-  if (::EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      ::EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_KEYPAIR, params.get()) != 1) {
-    return nullptr;
-  }
-  return ossl::EvpPkeyPtr(key);
 }
 
 class OcspResponderTest : public ::testing::Test {

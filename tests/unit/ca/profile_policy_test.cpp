@@ -122,6 +122,10 @@ TEST_F(ProfilePolicyTest, EachRefusalSaysWhy) {
       {"two mail domains",
        input("CN=d1,serialNumber=1", extensions({{NID_subject_alt_name, "email:a@evil.org@example.org"}})), device,
        "email:a@evil.org@example.org"},
+      {"a wildcard name without namespaces", input("CN=x", extensions({{NID_subject_alt_name, "DNS:*.example.com"}})),
+       plain, "DNS:*.example.com is not a host name"},
+      {"a malformed name without namespaces", input("CN=x", extensions({{NID_subject_alt_name, "DNS:a..example"}})),
+       plain, "DNS:a..example is not a host name"},
       {"two subjectAltNames",
        input("CN=d1,serialNumber=1",
              extensions({{NID_subject_alt_name, "DNS:a.devices.example"}, {NID_subject_alt_name, "DNS:evil.example"}})),
@@ -131,6 +135,12 @@ TEST_F(ProfilePolicyTest, EachRefusalSaysWhy) {
     SCOPED_TRACE(row.description);
     expect_refused(row.in, row.profile, row.why);
   }
+}
+
+TEST_F(ProfilePolicyTest, WithoutNamespacesAnyWellFormedSanPasses) {
+  EXPECT_TRUE(check_request(
+      input("CN=x", extensions({{NID_subject_alt_name, "DNS:a.example,IP:192.0.2.1,URI:urn:x,email:a@b.example"}})),
+      Profile{}, kNow));
 }
 
 TEST_F(ProfilePolicyTest, ASanCanBeRequiredAndTheValidityIsBounded) {

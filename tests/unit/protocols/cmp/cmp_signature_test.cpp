@@ -60,7 +60,10 @@ Credential issue_with(const ca::CertificateAuthority& authority, const std::stri
   auto issued = authority.issue({name_der(subject), ossl::der_of_public_key(out.key.get()), {}}, ca::Profile{},
                                 [](const std::string&) -> Result<bool> { return false; });
   if (!issued) throw std::runtime_error("issue: " + issued.error().message);
-  out.cert = std::move(issued->certificate);
+  // As a client holds it: decoded from DER, with its key object (the CA's own has none).
+  auto decoded = ossl::x509_from_der(ossl::der_of(issued->certificate.get()));
+  if (!decoded) throw std::runtime_error("decode: " + decoded.error().message);
+  out.cert = std::move(*decoded);
   return out;
 }
 
