@@ -519,10 +519,12 @@ struct CmpServer::Exchange {
   ra::Requester requester;
   std::string transaction_id_hex;
   std::string profile;  // from the path or from generalInfo certProfile
-  int depth = 0;        // 0 for a message received as such; n inside n nested messages
+  int depth = 0;  // 0 for a message received as such; n inside n nested messages
   // What became of it, for the metrics: "answered", "rejected" (a CertResponse or revocation
   // refused), "error" (an error message), "waiting" is left to the service's log.
   const char* outcome = "answered";
+  // The profile's configuration once central key generation read it, for the issuance too.
+  std::shared_ptr<const ra::ProfileSnapshot> profile_snapshot{};
 
   const ECMP_HEADER& header() const { return *request.message->header; }
   const ECMP_BODY& body() const { return *request.message->body; }
@@ -747,6 +749,7 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
   request.protocol = "cmp";
   request.requester = ex.requester;
   request.profile = ex.profile;
+  request.profile_snapshot = ex.profile_snapshot;
   request.subject_der = std::move(requested->subject_der);
   request.public_key_der = std::move(requested->public_key_der);
   request.extensions_der = std::move(requested->extensions_der);
@@ -780,7 +783,8 @@ Result<std::pair<Bytes, Bytes>> CmpServer::generate_key_for(Exchange& ex, const 
     return fail(ErrorCode::kNotAuthorized,
                 "central key generation is not offered under profile '" + profile->name + "', which needs approval");
   }
-  auto generated = m_service.generate_key(ex.profile, algorithm_der);
+  ex.profile_snapshot = profile->snapshot;
+  auto generated = m_service.generate_key(*profile, algorithm_der);
   if (!generated) return tl::unexpected(generated.error());
   KeyRecipient recipient;
   if (const auto* mac = std::get_if<MacProtection>(&*ex.protection)) {

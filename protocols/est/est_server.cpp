@@ -399,6 +399,7 @@ ra::CertificationRequest certification_request(const EstServer::Exchange& ex) {
   request.protocol = "est";
   request.requester = ex.requester;
   request.profile = ex.profile.name;
+  request.profile_snapshot = ex.profile.snapshot;  // the version its checks read
   request.subject_der = ex.csr.subject_der;
   request.public_key_der = ex.csr.public_key_der;
   request.extensions_der = ex.csr.extensions_der;
@@ -516,7 +517,7 @@ http::Response EstServer::server_keygen_authenticated(Exchange& ex) {
                        "subjectKeyIdentifier of the TLS client certificate");
     }
   }
-  auto generated = m_service.generate_key(ex.profile.name, {});
+  auto generated = m_service.generate_key(ex.profile, {});
   if (!generated) return ex.refuse(generated.error());
   WipeOnExit wipe_key{generated->private_key_der};
   WipeOnExit wipe_package{generated->signed_key_package};

@@ -19,6 +19,10 @@
 
 namespace enrolld::ra {
 
+// The profiles and review rules of one configuration (defined by the service): a request that
+// holds one meets that configuration to its end, whatever a reload swaps in meanwhile.
+struct ProfileSnapshot;
+
 struct Requester {
   // "mac:<reference>" for a shared secret; "cert:<serial>" for a certificate this CA issued;
   // "vendor:<subject>" for a certificate under a configured trust anchor.
@@ -48,6 +52,9 @@ struct CertificationRequest {
   // The protocol lets the requester confirm what it got (CMP certConf). EST has no such step:
   // what it issues is accepted at once.
   bool confirmation_supported = true;
+  // ProfileInfo::snapshot when the protocol looked the profile up first (its checks and the
+  // issuance then read one version of it); null: the current configuration.
+  std::shared_ptr<const ProfileSnapshot> profile_snapshot{};
 };
 
 struct IssuedCertificate {
@@ -104,6 +111,9 @@ struct ProfileInfo {
   bool restricts_keys = false;        // the profile names its key types (else: any the CA supports)
   // Requests must prove they were made inside their TLS session (EST channel binding).
   bool requires_channel_binding = false;
+  // The configuration this was read from: handed on (CertificationRequest::profile_snapshot,
+  // generate_key) so that a request resolves its profile once.
+  std::shared_ptr<const ProfileSnapshot> snapshot{};
 };
 
 // A root CA key update under way (RFC 4210 4.4.1): DER certificates of the new root, of its key
@@ -191,10 +201,10 @@ class EnrollmentService {
   [[nodiscard]] virtual Result<ProfileInfo> profile(std::string_view name) const = 0;
 
   // Generates a key pair of the kind `algorithm_der` (DER AlgorithmIdentifier; empty: the
-  // profile's first kind) for a requester that asked for central key generation. Errors:
-  // kBadCertTemplate (unknown profile), kBadAlgorithm (a kind the profile does not accept),
-  // kSystemUnavailable (HSM), kSystemFailure.
-  [[nodiscard]] virtual Result<GeneratedKey> generate_key(std::string_view profile, ByteView algorithm_der) = 0;
+  // profile's first kind) for a requester that asked for central key generation, under
+  // `profile` as profile() gave it. Errors: kBadCertTemplate (unknown profile), kBadAlgorithm
+  // (a kind the profile does not accept), kSystemUnavailable (HSM), kSystemFailure.
+  [[nodiscard]] virtual Result<GeneratedKey> generate_key(const ProfileInfo& profile, ByteView algorithm_der) = 0;
 };
 
 // A certification request held for an officer's decision.

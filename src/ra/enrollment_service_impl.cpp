@@ -181,6 +181,11 @@ Status EnrollmentServiceImpl::replace_profiles(std::vector<ca::Profile> profiles
   return {};
 }
 
+std::shared_ptr<const EnrollmentServiceImpl::ProfileRules> EnrollmentServiceImpl::rules_for(
+    const CertificationRequest& request) const {
+  return request.profile_snapshot ? request.profile_snapshot : m_rules.get();
+}
+
 const ca::Profile* EnrollmentServiceImpl::find_profile(const ProfileRules& rules, std::string_view name) {
   if (name.empty()) return rules.profiles.empty() ? nullptr : &rules.profiles.front();
   for (const auto& profile : rules.profiles) {
@@ -235,6 +240,7 @@ Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const 
     return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(name) + "'");
   }
   ProfileInfo info{found->name, {}};
+  info.snapshot = rules;
   info.requires_approval = rules->approval_profiles.count(found->name) > 0;
   info.requires_channel_binding = rules->channel_binding_profiles.count(found->name) > 0;
   info.restricts_keys = found->keys != ca::Profile{}.keys;
@@ -247,11 +253,11 @@ Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const 
   return info;
 }
 
-Result<GeneratedKey> EnrollmentServiceImpl::generate_key(std::string_view profile_name, ByteView algorithm_der) {
-  const auto rules = m_rules.get();  // keeps *profile alive
-  const ca::Profile* profile = find_profile(*rules, profile_name);
+Result<GeneratedKey> EnrollmentServiceImpl::generate_key(const ProfileInfo& info, ByteView algorithm_der) {
+  const auto rules = info.snapshot ? info.snapshot : m_rules.get();  // keeps *profile alive
+  const ca::Profile* profile = find_profile(*rules, info.name);
   if (profile == nullptr) {
-    return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + std::string(profile_name) + "'");
+    return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + info.name + "'");
   }
   if (!m_kga) {
     return fail(ErrorCode::kUnsupportedRequest,
@@ -268,7 +274,7 @@ Result<GeneratedKey> EnrollmentServiceImpl::generate_key(std::string_view profil
 
 Result<Bytes> EnrollmentServiceImpl::submit(const CertificationRequest& request, const Bytes& protocol_state,
                                             const ReplyEncoder& encode) {
-  const auto rules = m_rules.get();  // this request's profiles to the end, whatever a reload does
+  const auto rules = rules_for(request);  // this request's profiles to the end, whatever a reload does
   const ca::Profile* profile = find_profile(*rules, request.profile);
   if (profile == nullptr) {
     return fail(ErrorCode::kBadCertTemplate, "unknown certificate profile '" + request.profile + "'");
@@ -469,6 +475,7 @@ Result<Bytes> EnrollmentServiceImpl::collect(std::string_view transaction_id_hex
   if (!request->replaces_serial_hex.empty()) {
     if (auto ok = check_key_update(*request); !ok) return tl::unexpected(ok.error());
   }
+  // Issued under the profile as configured now: an officer's approval may come days later.
   const auto rules = m_rules.get();  // keeps *profile alive
   const ca::Profile* profile = find_profile(*rules, record.profile);
   if (profile == nullptr) {

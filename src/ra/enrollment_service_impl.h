@@ -54,6 +54,15 @@ struct KeyGenerationAuthority {
 
 // Thread-safety: see EnrollmentService and ApprovalQueue; replace_profiles() may run
 // concurrently with them. The store and CA must outlive this object.
+// The profiles and the rules that send requests to an officer: replaced together on reload,
+// so that a request never meets a profile from one configuration and rules from another.
+struct ProfileSnapshot {
+  std::vector<ca::Profile> profiles;  // the first is the default
+  std::set<std::string, std::less<>> approval_profiles;
+  std::set<std::string, std::less<>> channel_binding_profiles;
+  ReviewRules review;
+};
+
 class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQueue, public RevocationAdministration {
  public:
   // `profiles` must not be empty; the first is the default. Without `kga`, central key
@@ -75,7 +84,7 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   Result<std::optional<RevocationList>> current_delta_crl() override { return m_crls.current_delta(); }
   const std::optional<RootCaUpdate>& root_ca_update() const override { return m_root_update; }
   Result<ProfileInfo> profile(std::string_view name) const override;
-  Result<GeneratedKey> generate_key(std::string_view profile, ByteView algorithm_der) override;
+  Result<GeneratedKey> generate_key(const ProfileInfo& profile, ByteView algorithm_der) override;
   Status revoke(const RevocationRequest& request) override;
 
   Result<std::vector<PendingRequest>> pending(std::size_t limit) override;
@@ -97,15 +106,10 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   Status replace_profiles(std::vector<ca::Profile> profiles, const Policy& policy);
 
  private:
-  // The profiles and the rules that send requests to an officer: replaced together on reload,
-  // so that a request never meets a profile from one configuration and rules from another.
-  struct ProfileRules {
-    std::vector<ca::Profile> profiles;  // the first is the default
-    std::set<std::string, std::less<>> approval_profiles;
-    std::set<std::string, std::less<>> channel_binding_profiles;
-    ReviewRules review;
-  };
+  using ProfileRules = ProfileSnapshot;
   static ProfileRules rules_of(std::vector<ca::Profile> profiles, const Policy& policy);
+  // The request's own snapshot, or the current one.
+  std::shared_ptr<const ProfileRules> rules_for(const CertificationRequest& request) const;
 
   // Requests for one transaction ID take the same lock, so a resend racing the original can
   // never issue twice. Striped: unrelated transactions rarely share a lock.

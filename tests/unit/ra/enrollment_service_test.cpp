@@ -252,5 +252,53 @@ TEST_F(EnrollmentServiceTest, ReplacedProfilesDecideTheNextRequest) {
   EXPECT_FALSE(service.profile("").value().requires_approval);
 }
 
+// A protocol that looked the profile up hands its snapshot on: the request is issued under the
+// version its checks read, even when a reload came in between; without one, the current.
+TEST_F(EnrollmentServiceTest, ARequestMeetsTheProfileVersionItWasCheckedAgainst) {
+  auto service = service_with(false);
+  ca::Profile short_lived;
+  short_lived.name = "p";
+  short_lived.validity = std::chrono::hours(24);
+  ASSERT_TRUE(service.replace_profiles({ca::Profile{}, short_lived}, Policy{}));
+  auto checked = service.profile("p");
+  ASSERT_TRUE(checked) << checked.error().message;
+  ASSERT_TRUE(checked->snapshot);
+
+  ca::Profile held = short_lived;
+  held.validity = std::chrono::hours(48);
+  Policy approval;
+  approval.approval_profiles.insert("p");
+  ASSERT_TRUE(service.replace_profiles({ca::Profile{}, held}, approval));
+
+  auto issue = [&](std::shared_ptr<const ProfileSnapshot> snapshot) {
+    CertificationRequest request;
+    request.transaction_id_hex = to_hex(random_bytes(16));
+    request.requester = Requester{"mac:tester", ""};
+    request.profile = "p";
+    request.profile_snapshot = std::move(snapshot);
+    request.subject_der = testing::name_der("CN=device");
+    request.public_key_der = testing::public_key_der(old_key.get());
+    request.fingerprint = random_bytes(32);
+    Decision seen = HeldForApproval{};
+    auto reply = service.submit(request, {}, [&](const Decision& decision) -> Result<Bytes> {
+      seen = decision;
+      return to_bytes("reply");
+    });
+    EXPECT_TRUE(reply) << reply.error().message;
+    return seen;
+  };
+  const Decision with_snapshot = issue(checked->snapshot);
+  ASSERT_TRUE(std::holds_alternative<IssuedCertificate>(with_snapshot)) << "the checked version needs no approval";
+  auto cert = ossl::x509_from_der(std::get<IssuedCertificate>(with_snapshot).certificate_der);
+  ASSERT_TRUE(cert);
+  const ::ASN1_TIME* not_before = ::X509_get0_notBefore(cert->get());
+  const ::ASN1_TIME* not_after = ::X509_get0_notAfter(cert->get());
+  int days = 0, seconds = 0;
+  ASSERT_EQ(::ASN1_TIME_diff(&days, &seconds, not_before, not_after), 1);
+  EXPECT_LT(days, 2) << "one day (and the backdate), as the checked version says";
+
+  EXPECT_TRUE(std::holds_alternative<HeldForApproval>(issue(nullptr))) << "the current version holds it";
+}
+
 }  // namespace
 }  // namespace enrolld::ra
