@@ -2,7 +2,7 @@
  * CMP (RFC 4210 as updated by RFC 9480) message structures as OpenSSL ASN.1 templates.
  * OpenSSL 3.0 keeps its own CMP structures opaque and its server context cannot be restored
  * for a persisted transaction, so enrolld decodes and encodes PKIMessages itself, on the public
- * ASN.1 API, reusing OpenSSL's public CRMF types (CertReqMessages, CertTemplate) and X.509 types.
+ * ASN.1 API, reusing OpenSSL's public CRMF CertId and X.509 types.
  * Written in C because the asn1t.h template macros are C.
  */
 #ifndef ENROLLD_CMP_ASN1_H
@@ -149,6 +149,10 @@ typedef struct ecmp_revrepcontent_st {
 } ECMP_REVREPCONTENT;
 DECLARE_ASN1_FUNCTIONS(ECMP_REVREPCONTENT)
 
+/* CertReqMsg (RFC 4211 3), defined below with the CRMF types, for CertReqMessages in PKIBody */
+typedef struct ecmp_certreqmsg_st ECMP_CERTREQMSG;
+DEFINE_STACK_OF(ECMP_CERTREQMSG)
+
 /* PKIMessage, declared here for NestedMessageContent (PKIMessages) inside PKIBody */
 typedef struct ecmp_msg_st ECMP_MSG;
 DEFINE_STACK_OF(ECMP_MSG)
@@ -157,9 +161,9 @@ DEFINE_STACK_OF(ECMP_MSG)
 typedef struct ecmp_body_st {
   int type; /* ECMP_BODY_* */
   union {
-    OSSL_CRMF_MSGS *ir; /* also cr, kur */
-    OSSL_CRMF_MSGS *cr;
-    OSSL_CRMF_MSGS *kur;
+    STACK_OF(ECMP_CERTREQMSG) *ir; /* also cr, kur: CertReqMessages */
+    STACK_OF(ECMP_CERTREQMSG) *cr;
+    STACK_OF(ECMP_CERTREQMSG) *kur;
     X509_REQ *p10cr;
     ECMP_CERTREPMESSAGE *ip; /* also cp, kup */
     ECMP_CERTREPMESSAGE *cp;
@@ -233,6 +237,51 @@ struct ecmp_certtemplate_st {
   STACK_OF(X509_EXTENSION) *extensions; /* [9] OPTIONAL */
 };
 DECLARE_ASN1_FUNCTIONS(ECMP_CERTTEMPLATE)
+
+/* AttributeTypeAndValue (RFC 4211 6, 7): CertRequest controls and CertReqMsg regInfo */
+typedef struct ecmp_atav_st {
+  ASN1_OBJECT *type;
+  ASN1_TYPE *value;
+} ECMP_ATAV;
+DEFINE_STACK_OF(ECMP_ATAV)
+DECLARE_ASN1_FUNCTIONS(ECMP_ATAV)
+
+/* CertRequest (RFC 4211 5): what a POPOSigningKey signs, as its DER */
+typedef struct ecmp_certrequest_st {
+  ASN1_INTEGER *certReqId;
+  ECMP_CERTTEMPLATE *certTemplate;
+  STACK_OF(ECMP_ATAV) *controls; /* OPTIONAL */
+} ECMP_CERTREQUEST;
+DECLARE_ASN1_FUNCTIONS(ECMP_CERTREQUEST)
+
+/* POPOSigningKeyInput (RFC 4211 4.1): signed instead of the CertRequest when the template has
+ * no subject */
+typedef struct ecmp_poposkinput_st {
+  ASN1_TYPE *authInfo; /* CHOICE { sender [0] GeneralName, publicKeyMAC PKMACValue } */
+  ECMP_SPKI *publicKey;
+} ECMP_POPOSKINPUT;
+DECLARE_ASN1_FUNCTIONS(ECMP_POPOSKINPUT)
+
+/* POPOSigningKey (RFC 4211 4.1) */
+typedef struct ecmp_poposigningkey_st {
+  ECMP_POPOSKINPUT *poposkInput; /* [0] OPTIONAL */
+  X509_ALGOR *algorithmIdentifier;
+  ASN1_BIT_STRING *signature;
+} ECMP_POPOSIGNINGKEY;
+DECLARE_ASN1_FUNCTIONS(ECMP_POPOSIGNINGKEY)
+
+/* CertReqMsg (RFC 4211 3), its ProofOfPossession CHOICE as four optional alternatives: OpenSSL's
+ * own OSSL_CRMF_MSG would decode the template's public key with the decoder framework (about
+ * 1.4 million instructions a request); ECMP_SPKI keeps it encoded. */
+struct ecmp_certreqmsg_st {
+  ECMP_CERTREQUEST *certReq;
+  ASN1_NULL *raVerified;          /* popo raVerified [0] NULL */
+  ECMP_POPOSIGNINGKEY *signature; /* popo signature [1] */
+  ASN1_TYPE *keyEncipherment;     /* popo keyEncipherment [2] POPOPrivKey */
+  ASN1_TYPE *keyAgreement;        /* popo keyAgreement [3] POPOPrivKey */
+  STACK_OF(ECMP_ATAV) *regInfo;   /* OPTIONAL */
+};
+DECLARE_ASN1_FUNCTIONS(ECMP_CERTREQMSG)
 
 #ifdef __cplusplus
 }

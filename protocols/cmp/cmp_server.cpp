@@ -25,7 +25,7 @@ constexpr int kMaxNestingDepth = 2;  // an RA behind an RA; deeper is refused
 // Each inner message may cost a KDF or a key generation: a nested batch stays small.
 constexpr std::size_t kMaxNestedMessages = 16;
 
-using CertTemplatePtr = std::unique_ptr<ECMP_CERTTEMPLATE, ossl::Deleter<ECMP_CERTTEMPLATE_free>>;
+using CertIdPtr = std::unique_ptr<OSSL_CRMF_CERTID, ossl::Deleter<::OSSL_CRMF_CERTID_free>>;
 using CertRepPtr = std::unique_ptr<ECMP_CERTREPMESSAGE, ossl::Deleter<ECMP_CERTREPMESSAGE_free>>;
 using ObjectPtr = std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>>;
 
@@ -78,19 +78,36 @@ Result<std::optional<std::int64_t>> requested_not_after(const ECMP_CERTTEMPLATE&
   return std::optional<std::int64_t>(static_cast<std::int64_t>(::timegm(&tm)));
 }
 
-// The tag of the CertReqMsg's ProofOfPossession choice; 0 when there is none.
-std::uint8_t pop_tag(const OSSL_CRMF_MSG* crm) {
-  constexpr std::uint8_t kRegInfoTag = 0x30;  // regInfo SEQUENCE, which follows an optional POP
-  const Bytes der = ossl::der_with(crm, i2d_OSSL_CRMF_MSG);
-  auto msg = der::read_element(der);
-  auto parts = msg ? der::read_children(msg->content) : std::nullopt;
-  return parts && parts->size() >= 2 && (*parts)[1].tag != kRegInfoTag ? (*parts)[1].tag : 0;
+// How many ProofOfPossession alternatives the CertReqMsg carries (a valid one: at most one).
+int proofs_of_possession(const ECMP_CERTREQMSG& crm) {
+  return (crm.raVerified != nullptr) + (crm.signature != nullptr) + (crm.keyEncipherment != nullptr) +
+         (crm.keyAgreement != nullptr);
 }
 
-// True if the proof of possession is raVerified: an RA says it checked it (RFC 4211 4).
-bool is_ra_verified(const OSSL_CRMF_MSG* crm) {
-  constexpr std::uint8_t kRaVerifiedTag = 0x80;  // ProofOfPossession: raVerified [0] NULL
-  return pop_tag(crm) == kRaVerifiedTag;
+// RFC 4211 4.1: the POPOSigningKey signs, with the template's key, the DER of the CertRequest,
+// or of a POPOSigningKeyInput carrying that same key when the template has no subject.
+Status verify_signing_key_pop(const ECMP_CERTREQMSG& crm) {
+  const ECMP_POPOSIGNINGKEY& pop = *crm.signature;
+  const ECMP_CERTTEMPLATE& tmpl = *crm.certReq->certTemplate;
+  const Bytes spki = ossl::der_with(tmpl.publicKey, i2d_ECMP_SPKI);
+  auto key = ossl::public_key_from_der(spki);
+  if (!key) return fail(ErrorCode::kBadPop, "the template's public key cannot be decoded");
+  int verified = 0;
+  if (pop.poposkInput != nullptr) {
+    if (ossl::der_with(pop.poposkInput->publicKey, i2d_ECMP_SPKI) != spki) {
+      return fail(ErrorCode::kBadPop, "the poposkInput public key is not the template's");
+    }
+    verified = ::ASN1_item_verify(ASN1_ITEM_rptr(ECMP_POPOSKINPUT), pop.algorithmIdentifier, pop.signature,
+                                  pop.poposkInput, key->get());
+  } else {
+    if (tmpl.subject == nullptr) {
+      return fail(ErrorCode::kBadPop, "a template without subject needs poposkInput (RFC 4211 4.1)");
+    }
+    verified = ::ASN1_item_verify(ASN1_ITEM_rptr(ECMP_CERTREQUEST), pop.algorithmIdentifier, pop.signature, crm.certReq,
+                                  key->get());
+  }
+  if (verified != 1) return fail(ErrorCode::kBadPop, "proof of possession does not verify: " + ossl::drain_errors());
+  return {};
 }
 
 // RFC 9483 4.1.6: "the publicKey field ... MUST be omitted" or carry only the algorithm with an
@@ -108,20 +125,20 @@ Bytes key_algorithm_of(const ECMP_CERTTEMPLATE& tmpl) {
 // `fallback_subject`: for kur, the old certificate's subject, used when the template has none
 // (RFC 9483 4.1.3); null otherwise, and then the template must name a subject.
 // `from_ra`: the request is protected by an authorized RA, whose raVerified is accepted.
-Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAME* fallback_subject, bool from_ra) {
-  if (sk_OSSL_CRMF_MSG_num(requests) != 1) {
+Result<Requested> requested_from_crmf(const STACK_OF(ECMP_CERTREQMSG) * requests, const ::X509_NAME* fallback_subject,
+                                      bool from_ra) {
+  if (sk_ECMP_CERTREQMSG_num(requests) != 1) {
     return fail(ErrorCode::kUnsupportedRequest, "the request must carry exactly one CertReqMsg (RFC 9483 4.1.1)");
   }
-  OSSL_CRMF_MSG* crm = sk_OSSL_CRMF_MSG_value(requests, 0);
-  if (::OSSL_CRMF_MSG_get_certReqId(crm) != kCertReqIdCrmf) {
+  const ECMP_CERTREQMSG& crm = *sk_ECMP_CERTREQMSG_value(requests, 0);
+  std::int64_t cert_req_id = -1;
+  if (::ASN1_INTEGER_get_int64(&cert_req_id, crm.certReq->certReqId) != 1 || cert_req_id != kCertReqIdCrmf) {
     return fail(ErrorCode::kBadCertId, "certReqId must be 0 (RFC 9483 4.1.1)");
   }
-  // Re-decode the template: OpenSSL 3.0's CRMF API does not expose its public key (and ours
-  // keeps the key encoded: see ECMP_SPKI).
-  Bytes tmpl_der = ossl::der_with(::OSSL_CRMF_MSG_get0_tmpl(crm), i2d_OSSL_CRMF_CERTTEMPLATE);
-  const unsigned char* p = tmpl_der.data();
-  CertTemplatePtr tmpl(d2i_ECMP_CERTTEMPLATE(nullptr, &p, static_cast<long>(tmpl_der.size())));
-  if (!tmpl) return fail(ErrorCode::kBadCertTemplate, "the certificate template cannot be decoded");
+  if (proofs_of_possession(crm) > 1) {
+    return fail(ErrorCode::kBadPop, "the CertReqMsg carries more than one proof of possession");
+  }
+  const ECMP_CERTTEMPLATE* tmpl = crm.certReq->certTemplate;
   const bool has_subject = tmpl->subject != nullptr && ::X509_NAME_entry_count(tmpl->subject) > 0;
   if (!has_subject && fallback_subject == nullptr) {
     return fail(ErrorCode::kBadCertTemplate, "the certificate template has no subject");
@@ -133,34 +150,50 @@ Result<Requested> requested_from_crmf(OSSL_CRMF_MSGS* requests, const ::X509_NAM
   if (!not_after) return tl::unexpected(not_after.error());
   out.not_after = *not_after;
   if (asks_for_central_keygen(*tmpl)) {
-    if (pop_tag(crm) != 0) {
+    if (proofs_of_possession(crm) != 0) {
       return fail(ErrorCode::kBadPop, "a key to be generated centrally has no proof of possession (RFC 9483 4.1.6)");
     }
     out.central_keygen = true;
     out.key_algorithm_der = key_algorithm_of(*tmpl);
     return out;
   }
-  // RFC 9483 5.2.3.2: raVerified only from an RA that checked the proof itself.
-  if (is_ra_verified(crm) && !from_ra) {
-    return fail(ErrorCode::kBadPop, "raVerified proof of possession is accepted only from an authorized RA");
-  }
-  if (::OSSL_CRMF_MSGS_verify_popo(requests, kCertReqIdCrmf, from_ra ? 1 : 0, nullptr, nullptr) != 1) {
-    return fail(ErrorCode::kBadPop, "proof of possession does not verify: " + ossl::drain_errors());
+  if (crm.raVerified != nullptr) {
+    // RFC 9483 5.2.3.2: raVerified only from an RA that checked the proof itself.
+    if (!from_ra) {
+      return fail(ErrorCode::kBadPop, "raVerified proof of possession is accepted only from an authorized RA");
+    }
+  } else if (crm.signature != nullptr) {
+    if (auto ok = verify_signing_key_pop(crm); !ok) return tl::unexpected(ok.error());
+  } else {
+    return fail(ErrorCode::kBadPop, crm.keyEncipherment != nullptr || crm.keyAgreement != nullptr
+                                        ? "only a signature proves possession here (not keyEncipherment/keyAgreement)"
+                                        : "the request has no proof of possession");
   }
   out.public_key_der = ossl::der_with(tmpl->publicKey, i2d_ECMP_SPKI);
   return out;
 }
 
+// The oldCertID control of a CertRequest (RFC 4211 6.5); null when it has none.
+CertIdPtr old_cert_id(const ECMP_CERTREQUEST& request) {
+  for (int i = 0; i < sk_ECMP_ATAV_num(request.controls); ++i) {
+    const ECMP_ATAV* control = sk_ECMP_ATAV_value(request.controls, i);
+    if (::OBJ_obj2nid(control->type) != NID_id_regCtrl_oldCertID || control->value->type != V_ASN1_SEQUENCE) continue;
+    const unsigned char* p = control->value->value.sequence->data;
+    return CertIdPtr(::d2i_OSSL_CRMF_CERTID(nullptr, &p, control->value->value.sequence->length));
+  }
+  return nullptr;
+}
+
 // RFC 9483 4.1.3: a kur names the certificate it updates in the oldCertID control, and that is
 // the certificate that signed it.
-Status check_old_cert_id(OSSL_CRMF_MSGS* requests, const ::X509* signer) {
-  const OSSL_CRMF_MSG* crm = sk_OSSL_CRMF_MSG_value(requests, 0);
-  const OSSL_CRMF_CERTID* id = crm != nullptr ? ::OSSL_CRMF_MSG_get0_regCtrl_oldCertID(crm) : nullptr;
+Status check_old_cert_id(const STACK_OF(ECMP_CERTREQMSG) * requests, const ::X509* signer) {
+  const ECMP_CERTREQMSG* crm = sk_ECMP_CERTREQMSG_value(requests, 0);
+  auto id = crm != nullptr ? old_cert_id(*crm->certReq) : nullptr;
   if (id == nullptr) {
     return fail(ErrorCode::kBadCertId, "a kur must name the certificate to update in oldCertID (RFC 9483 4.1.3)");
   }
-  const ::X509_NAME* issuer = ::OSSL_CRMF_CERTID_get0_issuer(id);  // null unless a directoryName
-  const ::ASN1_INTEGER* serial = ::OSSL_CRMF_CERTID_get0_serialNumber(id);
+  const ::X509_NAME* issuer = ::OSSL_CRMF_CERTID_get0_issuer(id.get());  // null unless a directoryName
+  const ::ASN1_INTEGER* serial = ::OSSL_CRMF_CERTID_get0_serialNumber(id.get());
   const bool same = issuer != nullptr && serial != nullptr &&
                     ::X509_NAME_cmp(issuer, ::X509_get_issuer_name(signer)) == 0 &&
                     ::ASN1_INTEGER_cmp(serial, ::X509_get0_serialNumber(signer)) == 0;
@@ -519,7 +552,7 @@ struct CmpServer::Exchange {
   ra::Requester requester;
   std::string transaction_id_hex;
   std::string profile;  // from the path or from generalInfo certProfile
-  int depth = 0;  // 0 for a message received as such; n inside n nested messages
+  int depth = 0;        // 0 for a message received as such; n inside n nested messages
   // What became of it, for the metrics: "answered", "rejected" (a CertResponse or revocation
   // refused), "error" (an error message), "waiting" is left to the service's log.
   const char* outcome = "answered";

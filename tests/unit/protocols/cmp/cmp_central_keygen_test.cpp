@@ -43,8 +43,7 @@ Bytes with_request(const Bytes& ir_der, const Bytes& crm_der) {
         ASSERT_NE(crm, nullptr) << ossl::drain_errors();
         OSSL_CRMF_MSGS* msgs = sk_OSSL_CRMF_MSG_new_null();
         sk_OSSL_CRMF_MSG_push(msgs, crm);
-        ::OSSL_CRMF_MSGS_free(m.body->value.ir);
-        m.body->value.ir = msgs;
+        set_cert_requests(*m.body, msgs);
       },
       to_bytes(kSecret));
 }

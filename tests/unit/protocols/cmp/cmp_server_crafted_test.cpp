@@ -23,22 +23,40 @@ bool pop_verifies(const OSSL_CRMF_MSGS* requests) {
 }
 
 // Flips one bit in the POP signature. The signature (an ECDSA-Sig-Value in a BIT STRING) is the
-// last element of the only CertReqMsg, so the last octet of the DER is the last octet of s.
+// last element of the only CertReqMsg, so the last octet of its DER is the last octet of s.
+// Checked before and after with OpenSSL's own CRMF code.
 void corrupt_pop_signature(ECMP_MSG& message) {
-  OSSL_CRMF_MSGS* requests = message.body->value.ir;
-  ASSERT_TRUE(pop_verifies(requests)) << "the captured request's POP should verify before we break it";
-  unsigned char* der = nullptr;
-  const int len = ::i2d_OSSL_CRMF_MSGS(requests, &der);
-  ASSERT_GT(len, 0);
-  Bytes bytes(der, der + len);
-  ::OPENSSL_free(der);
+  CrmfMsgsPtr before(openssl_cert_requests(*message.body));
+  ASSERT_TRUE(before && pop_verifies(before.get())) << "the captured request's POP should verify before we break it";
+  Bytes bytes = ossl::der_with(sk_ECMP_CERTREQMSG_value(message.body->value.ir, 0), i2d_ECMP_CERTREQMSG);
   bytes.back() ^= 0x01;
   const unsigned char* p = bytes.data();
-  CrmfMsgsPtr corrupted(::d2i_OSSL_CRMF_MSGS(nullptr, &p, len));
-  ASSERT_TRUE(corrupted);
-  ASSERT_FALSE(pop_verifies(corrupted.get())) << "the change did not break the POP signature";
-  ::OSSL_CRMF_MSGS_free(requests);
-  message.body->value.ir = corrupted.release();
+  ECMP_CERTREQMSG* corrupted = d2i_ECMP_CERTREQMSG(nullptr, &p, static_cast<long>(bytes.size()));
+  ASSERT_NE(corrupted, nullptr);
+  ECMP_CERTREQMSG* original = sk_ECMP_CERTREQMSG_value(message.body->value.ir, 0);
+  sk_ECMP_CERTREQMSG_set(message.body->value.ir, 0, corrupted);  // returns the new element, not the old one
+  ECMP_CERTREQMSG_free(original);
+  CrmfMsgsPtr after(openssl_cert_requests(*message.body));
+  ASSERT_TRUE(after);
+  ASSERT_FALSE(pop_verifies(after.get())) << "the change did not break the POP signature";
+}
+
+// Changes the ProofOfPossession of the ir's only CertReqMsg.
+void change_pop(ECMP_MSG& message, const std::function<void(ECMP_CERTREQMSG&)>& change) {
+  ECMP_CERTREQMSG* crm = sk_ECMP_CERTREQMSG_value(message.body->value.ir, 0);
+  ASSERT_NE(crm, nullptr);
+  ASSERT_NE(crm->signature, nullptr) << "OpenSSL's client proves possession by signature";
+  change(*crm);
+}
+
+// popo keyEncipherment [2] thisMessage [0] BIT STRING: an encrypted private key, not offered here.
+::ASN1_TYPE* key_encipherment_pop() {
+  ::ASN1_TYPE* pop = ::ASN1_TYPE_new();
+  ::ASN1_STRING* encoded = ::ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+  const unsigned char this_message[] = {0x80, 0x02, 0x00, 0x00};
+  ::ASN1_STRING_set(encoded, this_message, sizeof this_message);
+  ::ASN1_TYPE_set(pop, V_ASN1_OTHER, encoded);
+  return pop;
 }
 
 // A krr (key recovery request), a body type this server does not offer.
@@ -67,8 +85,7 @@ OSSL_CRMF_MSG* crmf_request(::EVP_PKEY* template_key, const ::X509_NAME* subject
 void set_requests(ECMP_MSG& message, const std::vector<OSSL_CRMF_MSG*>& requests) {
   OSSL_CRMF_MSGS* msgs = sk_OSSL_CRMF_MSG_new_null();
   for (OSSL_CRMF_MSG* crm : requests) sk_OSSL_CRMF_MSG_push(msgs, crm);
-  ::OSSL_CRMF_MSGS_free(message.body->value.ir);
-  message.body->value.ir = msgs;
+  set_cert_requests(*message.body, msgs);
 }
 
 ossl::X509NamePtr subject_name(const std::string& text) {
@@ -214,6 +231,43 @@ const Row kRows[] = {
     {"KeyRecoveryRequest", [](const Bytes& ir, ByteView s) { return modified(ir, set_krr_body, s); }, ECMP_BODY_ERROR,
      kBadRequest, true},
     {"CorruptedPopSignature", [](const Bytes& ir, ByteView s) { return modified(ir, corrupt_pop_signature, s); },
+     ECMP_BODY_IP, kBadPop, true},
+    {"NoProofOfPossession",
+     [](const Bytes& ir, ByteView s) {
+       return modified(
+           ir,
+           [](ECMP_MSG& m) {
+             change_pop(m, [](ECMP_CERTREQMSG& crm) {
+               ECMP_POPOSIGNINGKEY_free(crm.signature);
+               crm.signature = nullptr;
+             });
+           },
+           s);
+     },
+     ECMP_BODY_IP, kBadPop, true},
+    {"KeyEnciphermentPop",
+     [](const Bytes& ir, ByteView s) {
+       return modified(
+           ir,
+           [](ECMP_MSG& m) {
+             change_pop(m, [](ECMP_CERTREQMSG& crm) {
+               ECMP_POPOSIGNINGKEY_free(crm.signature);
+               crm.signature = nullptr;
+               crm.keyEncipherment = key_encipherment_pop();
+             });
+           },
+           s);
+     },
+     ECMP_BODY_IP, kBadPop, true},
+    {"TwoProofsOfPossession",
+     [](const Bytes& ir, ByteView s) {
+       return modified(
+           ir,
+           [](ECMP_MSG& m) {
+             change_pop(m, [](ECMP_CERTREQMSG& crm) { crm.keyEncipherment = key_encipherment_pop(); });
+           },
+           s);
+     },
      ECMP_BODY_IP, kBadPop, true},
     {"PopSignedByAnotherKey",
      [](const Bytes& ir, ByteView s) {

@@ -115,13 +115,9 @@ void sign_message(ECMP_MSG& message, ::EVP_PKEY* key) {
 // (RFC 4211 4.1: required when the template has no subject) naming `sender`, for `key`.
 // OpenSSL's client cannot make one, so it is written here in DER.
 void use_poposk_input(ECMP_MSG& message, const ::X509_NAME* sender, ::EVP_PKEY* key) {
-  OSSL_CRMF_MSGS* requests = message.body->value.kur;
-  ASSERT_EQ(sk_OSSL_CRMF_MSG_num(requests), 1);
-  unsigned char* der = nullptr;
-  const int len = ::i2d_OSSL_CRMF_MSG(sk_OSSL_CRMF_MSG_value(requests, 0), &der);
-  ASSERT_GT(len, 0);
-  const Bytes crm(der, der + len);
-  ::OPENSSL_free(der);
+  STACK_OF(ECMP_CERTREQMSG)* requests = message.body->value.kur;
+  ASSERT_EQ(sk_ECMP_CERTREQMSG_num(requests), 1);
+  const Bytes crm = ossl::der_with(sk_ECMP_CERTREQMSG_value(requests, 0), i2d_ECMP_CERTREQMSG);
   auto outer = der::read_element(crm);
   ASSERT_TRUE(outer);
   auto parts = der::read_children(outer->content);
@@ -141,12 +137,15 @@ void use_poposk_input(ECMP_MSG& message, const ::X509_NAME* sender, ::EVP_PKEY* 
   for (std::size_t i = 2; i < parts->size(); ++i) content = concat({content, (*parts)[i].whole});
   const Bytes replaced = der::element(0x30, content);
   const unsigned char* p = replaced.data();
-  OSSL_CRMF_MSG* parsed = ::d2i_OSSL_CRMF_MSG(nullptr, &p, static_cast<long>(replaced.size()));
+  ECMP_CERTREQMSG* parsed = d2i_ECMP_CERTREQMSG(nullptr, &p, static_cast<long>(replaced.size()));
   ASSERT_NE(parsed, nullptr) << ossl::drain_errors();
-  OSSL_CRMF_MSG* replaced_msg = sk_OSSL_CRMF_MSG_value(requests, 0);
-  sk_OSSL_CRMF_MSG_set(requests, 0, parsed);  // returns the new element, not the old one
-  ::OSSL_CRMF_MSG_free(replaced_msg);
-  ASSERT_EQ(::OSSL_CRMF_MSGS_verify_popo(requests, 0, 0, nullptr, nullptr), 1) << ossl::drain_errors();
+  ECMP_CERTREQMSG* replaced_msg = sk_ECMP_CERTREQMSG_value(requests, 0);
+  sk_ECMP_CERTREQMSG_set(requests, 0, parsed);  // returns the new element, not the old one
+  ECMP_CERTREQMSG_free(replaced_msg);
+  // OpenSSL's own CRMF code accepts it.
+  std::unique_ptr<OSSL_CRMF_MSGS, ossl::Deleter<::OSSL_CRMF_MSGS_free>> theirs(openssl_cert_requests(*message.body));
+  ASSERT_TRUE(theirs);
+  ASSERT_EQ(::OSSL_CRMF_MSGS_verify_popo(theirs.get(), 0, 0, nullptr, nullptr), 1) << ossl::drain_errors();
 }
 
 // Decodes `der`, applies `change`, signs again with `key` unless it is null, re-encodes.
@@ -404,9 +403,8 @@ TEST_F(CmpSignatureTest, KurWithoutSubjectInTheTemplateTakesTheOldCertificatesSu
       c->sent().front(),
       [&](ECMP_MSG& m) {
         ASSERT_EQ(m.body->type, ECMP_BODY_KUR);
-        const OSSL_CRMF_MSG* crm = sk_OSSL_CRMF_MSG_value(m.body->value.kur, 0);
-        ASSERT_EQ(::OSSL_CRMF_CERTTEMPLATE_get0_subject(::OSSL_CRMF_MSG_get0_tmpl(crm)), nullptr)
-            << "the template should carry no subject";
+        const ECMP_CERTREQMSG* crm = sk_ECMP_CERTREQMSG_value(m.body->value.kur, 0);
+        ASSERT_EQ(crm->certReq->certTemplate->subject, nullptr) << "the template should carry no subject";
         use_poposk_input(m, ::X509_get_subject_name(enrolled), c->key());
       },
       old.key.get());
@@ -662,8 +660,8 @@ TEST_F(CmpSignatureTest, TheServerWithoutTrustAndSignerRefusesASignedRequestWith
 // True if the ir's only CertReqMsg carries raVerified ([0] NULL) as its proof of possession.
 bool carries_ra_verified(const Bytes& ir_der) {
   MsgPtr ir = decode(ir_der);
-  if (!ir || ir->body->type != ECMP_BODY_IR || sk_OSSL_CRMF_MSG_num(ir->body->value.ir) != 1) return false;
-  const Bytes crm = ossl::der_with(sk_OSSL_CRMF_MSG_value(ir->body->value.ir, 0), i2d_OSSL_CRMF_MSG);
+  if (!ir || ir->body->type != ECMP_BODY_IR || sk_ECMP_CERTREQMSG_num(ir->body->value.ir) != 1) return false;
+  const Bytes crm = ossl::der_with(sk_ECMP_CERTREQMSG_value(ir->body->value.ir, 0), i2d_ECMP_CERTREQMSG);
   auto outer = der::read_element(crm);
   auto parts = outer ? der::read_children(outer->content) : std::nullopt;
   return parts && parts->size() >= 2 && (*parts)[1].tag == 0x80 && (*parts)[1].content.empty();

@@ -124,6 +124,35 @@ bool mac_verifies(ByteView der, ByteView secret) {
   return mac == Bytes(message.protection->data, message.protection->data + message.protection->length);
 }
 
+void set_cert_requests(ECMP_BODY& body, OSSL_CRMF_MSGS* requests) {
+  STACK_OF(ECMP_CERTREQMSG)* ours = sk_ECMP_CERTREQMSG_new_null();
+  for (int i = 0; i < sk_OSSL_CRMF_MSG_num(requests); ++i) {
+    const Bytes der = ossl::der_with(sk_OSSL_CRMF_MSG_value(requests, i), i2d_OSSL_CRMF_MSG);
+    const unsigned char* p = der.data();
+    ECMP_CERTREQMSG* crm = d2i_ECMP_CERTREQMSG(nullptr, &p, static_cast<long>(der.size()));
+    if (crm == nullptr) throw std::runtime_error("a CertReqMsg that does not decode: " + ossl::drain_errors());
+    sk_ECMP_CERTREQMSG_push(ours, crm);
+  }
+  ::OSSL_CRMF_MSGS_free(requests);
+  sk_ECMP_CERTREQMSG_pop_free(body.value.ir, ECMP_CERTREQMSG_free);  // ir, cr and kur share the slot
+  body.value.ir = ours;
+}
+
+OSSL_CRMF_MSGS* openssl_cert_requests(const ECMP_BODY& body) {
+  OSSL_CRMF_MSGS* theirs = sk_OSSL_CRMF_MSG_new_null();
+  for (int i = 0; i < sk_ECMP_CERTREQMSG_num(body.value.ir); ++i) {
+    const Bytes der = ossl::der_with(sk_ECMP_CERTREQMSG_value(body.value.ir, i), i2d_ECMP_CERTREQMSG);
+    const unsigned char* p = der.data();
+    OSSL_CRMF_MSG* crm = ::d2i_OSSL_CRMF_MSG(nullptr, &p, static_cast<long>(der.size()));
+    if (crm == nullptr) {
+      ::OSSL_CRMF_MSGS_free(theirs);
+      return nullptr;
+    }
+    sk_OSSL_CRMF_MSG_push(theirs, crm);
+  }
+  return theirs;
+}
+
 CmpClient::CmpClient(const std::string& reference, const std::string& secret, const std::string& subject,
                      Transport transport)
     : m_ctx(::OSSL_CMP_CTX_new(nullptr, nullptr)),

@@ -58,6 +58,12 @@ Bytes modified(ByteView der, const std::function<void(ECMP_MSG&)>& change, ByteV
 // True if the message is PBM-protected and its MAC verifies with `secret`.
 bool mac_verifies(ByteView der, ByteView secret);
 
+// Replaces the ir/cr/kur body's CertReqMessages with `requests`, made with OpenSSL's CRMF API
+// (taken over, and freed).
+void set_cert_requests(ECMP_BODY& body, OSSL_CRMF_MSGS* requests);
+// The body's CertReqMessages as OpenSSL's CRMF API reads them (null if they do not decode so).
+OSSL_CRMF_MSGS* openssl_cert_requests(const ECMP_BODY& body);
+
 // ---- OpenSSL's CMP client ----
 
 // Thread-safety: one thread. Every message the client sends goes through `transport`; a
