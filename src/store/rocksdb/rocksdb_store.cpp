@@ -152,6 +152,17 @@ bool only_outbox_progress(const WriteSet& writes) {
          writes.outbox.empty() && (!writes.outbox_done.empty() || !writes.outbox_retry.empty());
 }
 
+// Whether the set may be written beside other commits (RocksDB then groups their synced writes
+// into one): all it checks is serials, held in flight until written. Records others may replace
+// in the same key (CRLs, CA certificates in the outbox, publisher progress, passwords) are
+// written under the commit lock, so that the last version checked is the last one written.
+bool may_write_concurrently(const WriteSet& writes) {
+  return writes.crls.empty() && writes.passwords.empty() && writes.removed_passwords.empty() &&
+         writes.outbox_done.empty() && writes.outbox_retry.empty() &&
+         std::all_of(writes.outbox.begin(), writes.outbox.end(),
+                     [](const OutboxRecord& record) { return record.kind == kOutboxCertificate; });
+}
+
 }  // namespace
 
 Status RocksDbStore::commit(const WriteSet& writes) {
@@ -184,7 +195,7 @@ Status RocksDbStore::commit(const WriteSet& writes) {
   // and the next synced commit makes it durable anyway.
   options.sync = !only_outbox_progress(writes);
 
-  std::lock_guard lock(m_commit_mutex);
+  std::unique_lock lock(m_commit_mutex);
   for (const auto& record : writes.audit) {
     batch.Put(m_audit, slice(audit_key(record.at, m_audit_sequence++)), slice(encode(record)));
   }
@@ -193,7 +204,7 @@ Status RocksDbStore::commit(const WriteSet& writes) {
   for (const auto& cert : writes.new_certificates) {
     auto taken = serial_taken(cert.serial_hex);
     if (!taken) return tl::unexpected(taken.error());
-    if (*taken || !batch_serials.insert(cert.serial_hex).second) {
+    if (*taken || m_serials_in_flight.contains(cert.serial_hex) || !batch_serials.insert(cert.serial_hex).second) {
       return fail(ErrorCode::kConflict, "serial " + cert.serial_hex + " is already taken");
     }
   }
@@ -202,6 +213,16 @@ Status RocksDbStore::commit(const WriteSet& writes) {
     if (!present) return tl::unexpected(present.error());
     if (!*present) return fail(ErrorCode::kSystemFailure, "update of unknown certificate " + cert.serial_hex);
   }
+  if (!may_write_concurrently(writes)) return write(options, batch);
+  for (const auto& cert : writes.new_certificates) m_serials_in_flight.insert(cert.serial_hex);
+  lock.unlock();
+  Status written = write(options, batch);
+  lock.lock();
+  for (const auto& cert : writes.new_certificates) m_serials_in_flight.erase(cert.serial_hex);
+  return written;
+}
+
+Status RocksDbStore::write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch) {
   rocksdb::Status status = m_db->Write(options, &batch);
   if (!status.ok()) return storage_error(status, "store write failed");
   return {};

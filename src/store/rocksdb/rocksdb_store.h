@@ -1,6 +1,7 @@
 #pragma once
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "common/metrics.h"
@@ -9,14 +10,17 @@
 namespace rocksdb {
 class DB;
 class WriteBatch;
+struct WriteOptions;
 class ColumnFamilyHandle;
 }  // namespace rocksdb
 
 namespace enrolld::store {
 
 // RocksDB-backed store: one column family per record kind, every commit one synced WriteBatch.
-// Thread-safety: safe for concurrent use; commits are serialised by a mutex so that the serial
-// uniqueness check and the write are one atomic step.
+// Thread-safety: safe for concurrent use. A commit's checks (serials free, outbox versions) run
+// under a mutex; the synced write of a set that only adds certificates and transactions runs
+// outside it, its serials held in flight, so that RocksDB groups concurrent commits into one
+// sync. Sets that replace shared records (CRLs, outbox progress, passwords) write under it.
 class RocksDbStore final : public Store {
  public:
   enum class Mode { kReadWrite, kReadOnly };
@@ -67,10 +71,13 @@ class RocksDbStore final : public Store {
   rocksdb::ColumnFamilyHandle* m_outbox = nullptr;
   std::uint64_t m_audit_sequence = 0;  // orders audit records written in the same second
   std::uint64_t m_outbox_version = 0;  // the last outbox version handed out (starts from the clock)
+  Status write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch);
   // Adds the outbox changes of `writes` to `batch`; the caller holds m_commit_mutex.
   Status add_outbox(const WriteSet& writes, rocksdb::WriteBatch& batch);
   std::mutex m_commit_mutex;
-  Histogram* m_commit_latency = nullptr;  // null without metrics
+  // Serials of new certificates checked free and being written outside the commit lock.
+  std::set<std::string, std::less<>> m_serials_in_flight;  // guarded by m_commit_mutex
+  Histogram* m_commit_latency = nullptr;                   // null without metrics
 };
 
 }  // namespace enrolld::store
