@@ -1,6 +1,12 @@
 // CMP enrollments with OpenSSL's own client (OSSL_CMP_CTX, the exec_*_ses functions) in
 // process. Its transfer callback sends each request over this worker's keep-alive HTTP
 // connection (RFC 6712), so the run measures enrollments, not connection set-up.
+//
+// open-txns is ir-mac without implicit confirmation whose certConf the transfer callback keeps
+// instead of sending: OpenSSL's client has the new certificate (OSSL_CMP_CTX_get0_newCert) and
+// the server, which answered with an ip, waits for a certConf that does not come (RFC 4210
+// 5.3.18) until its deadline. A few of the held certConfs are sent after the window, to show
+// that the server still held those transactions open.
 
 #include <openssl/cmp.h>
 #include <openssl/err.h>
@@ -8,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <deque>
 #include <optional>
 
 #include "bench/load/cert_check.h"
@@ -50,6 +57,11 @@ int accept_any_certificate(::OSSL_CMP_CTX* /*ctx*/, ::X509* /*cert*/, int /*fail
   return 0;
 }
 
+// The transfer callback's verdict on a certConf it kept (open-txns): not a failure.
+constexpr const char* kHeldKind = "open.certconf_held";
+// Held certConfs kept for probe_held(): the worker's first few and its last few.
+constexpr std::size_t kHeldKept = 3;
+
 std::string token(std::string text) {
   for (auto& c : text) {
     if (c == ' ' || c == ':' || c == ',' || c == '"') c = '_';
@@ -63,11 +75,14 @@ class CmpWorker final : public Worker {
       : m_options(options),
         m_index(index),
         m_implicit_confirm(options.implicit_confirm.value_or(options.scenario == Scenario::kIrMac)),
+        m_hold_certconf(options.scenario == Scenario::kOpenTxns),
         // parse_options checked the URL.
         m_http(*parse_url(options.cmp_url), nullptr, std::chrono::milliseconds(options.timeout_ms)) {}
 
   Done prepare() override;
   Done enroll(bool verify) override;
+  Done warmup() override;
+  HeldProbe probe_held() override;
   std::uint64_t connects() const override { return m_http.connects(); }
 
   // The transfer callback's body: DER out, DER in. Returns a new message or null, recording why
@@ -80,10 +95,14 @@ class CmpWorker final : public Worker {
   // the client's own complaint.
   Failure classify(::OSSL_CMP_CTX* ctx);
   Done bootstrap();
+  // open-txns, after OSSL_CMP_exec_IR_ses returned `cert`: the new certificate if the
+  // transfer callback held its certConf back (the transaction stays open), else the failure.
+  Outcome<::X509*> held_open(::OSSL_CMP_CTX* ctx, ::X509* cert);
 
   const Options& m_options;
   const int m_index;
   const bool m_implicit_confirm;
+  const bool m_hold_certconf;  // open-txns: certConf messages are kept, not sent
   HttpConnection m_http;
   std::optional<CertificateChecker> m_checker;
   std::vector<Device> m_devices;
@@ -94,6 +113,14 @@ class CmpWorker final : public Worker {
   ossl::EvpPkeyPtr m_cert_key;
   std::optional<Failure> m_transport_failure;
   std::string m_der;
+  // open-txns: the context for the warmup (implicit confirmation: nothing left open), whether
+  // the exchange under way holds certConf back, and the certConfs held.
+  CmpCtxPtr m_warm_ctx;
+  bool m_holding = false;
+  std::string m_held_now;
+  std::vector<std::string> m_held_first;
+  std::deque<std::string> m_held_last;
+  std::uint64_t m_held = 0;
 };
 
 ::OSSL_CMP_MSG* transfer_callback(::OSSL_CMP_CTX* ctx, const ::OSSL_CMP_MSG* request) {
@@ -111,6 +138,12 @@ class CmpWorker final : public Worker {
     m_der.resize(static_cast<std::size_t>(length));
     auto* out = reinterpret_cast<unsigned char*>(m_der.data());
     ::i2d_OSSL_CMP_MSG(request, &out);
+    if (m_holding && ::OSSL_CMP_MSG_get_bodytype(request) == kBodyCertConf) {
+      // Not sent: the client gives up here and the server keeps waiting.
+      m_held_now = m_der;
+      m_transport_failure = Failure{kHeldKind, "certConf held back"};
+      return nullptr;
+    }
     auto response = m_http.post("application/pkixcmp", m_der, {}, m_options.cmp_keep_alive);
     if (!response) {
       m_transport_failure = response.error();
@@ -251,10 +284,16 @@ Done CmpWorker::prepare() {
   if (m_options.scenario == Scenario::kIrSig || m_options.scenario == Scenario::kKur) {
     if (auto ok = bootstrap(); !ok) return ok;
   }
-  const bool mac = m_options.scenario == Scenario::kIrMac || m_options.scenario == Scenario::kP10cr;
+  const bool mac = m_options.scenario == Scenario::kIrMac || m_options.scenario == Scenario::kP10cr ||
+                   m_options.scenario == Scenario::kOpenTxns;
   auto ctx = new_context(mac, m_implicit_confirm);
   if (!ctx) return tl::unexpected(ctx.error());
   m_ctx = std::move(*ctx);
+  if (m_hold_certconf) {
+    auto warm = new_context(true, true);
+    if (!warm) return tl::unexpected(warm.error());
+    m_warm_ctx = std::move(*warm);
+  }
   if (m_options.scenario == Scenario::kIrSig) {
     if (::OSSL_CMP_CTX_set1_cert(m_ctx.get(), m_cert.get()) != 1 ||
         ::OSSL_CMP_CTX_set1_pkey(m_ctx.get(), m_cert_key.get()) != 1) {
@@ -299,6 +338,16 @@ Done CmpWorker::enroll(bool verify) {
       ::OSSL_CMP_CTX_set1_subjectName(ctx, device.subject.get());
       cert = ::OSSL_CMP_exec_IR_ses(ctx);
       break;
+    case Scenario::kOpenTxns: {
+      ::OSSL_CMP_CTX_set1_subjectName(ctx, device.subject.get());
+      m_holding = true;
+      ::X509* returned = ::OSSL_CMP_exec_IR_ses(ctx);
+      m_holding = false;
+      auto held = held_open(ctx, returned);
+      if (!held) return tl::unexpected(held.error());
+      cert = *held;
+      break;
+    }
     case Scenario::kKur:
       // RFC 4210 5.3.5 / RFC 9483 4.1.3: signed with the certificate being updated, which the
       // request names as oldCertID; the subject stays.
@@ -314,7 +363,8 @@ Done CmpWorker::enroll(bool verify) {
       cert = ::OSSL_CMP_exec_P10CR_ses(ctx);
       break;
     case Scenario::kEstKeepAlive:
-    case Scenario::kEstHandshake: return failure("usage", "not a CMP scenario");
+    case Scenario::kEstHandshake:
+    case Scenario::kRejects: return failure("usage", "not a CMP enrollment scenario");
   }
   if (cert == nullptr) return tl::unexpected(classify(ctx));
   if (verify && m_checker) {
@@ -326,6 +376,76 @@ Done CmpWorker::enroll(bool verify) {
     m_cert_key = ossl::up_ref(device.key.get());
   }
   return {};
+}
+
+Outcome<::X509*> CmpWorker::held_open(::OSSL_CMP_CTX* ctx, ::X509* cert) {
+  if (cert != nullptr) {
+    return failure("open.confirmed", "the server granted implicit confirmation unasked: the transaction is closed");
+  }
+  if (!m_transport_failure || m_transport_failure->kind != kHeldKind) return tl::unexpected(classify(ctx));
+  // The exchange "failed" at the certConf we kept: what OpenSSL queued about it is no news.
+  m_transport_failure.reset();
+  ::ERR_clear_error();
+  t_last_cmp_log.clear();
+  ::X509* issued = ::OSSL_CMP_CTX_get0_newCert(ctx);
+  if (issued == nullptr) return failure("open.no_certificate", "the ip was taken but no certificate is in the context");
+  ++m_held;
+  if (m_held_first.size() < kHeldKept) {
+    m_held_first.push_back(std::move(m_held_now));
+  } else {
+    m_held_last.push_back(std::move(m_held_now));
+    if (m_held_last.size() > kHeldKept) m_held_last.pop_front();
+  }
+  m_held_now.clear();
+  return issued;
+}
+
+Done CmpWorker::warmup() {
+  if (!m_hold_certconf) return enroll(false);
+  // An implicitly confirmed ir: it warms the server up and leaves no transaction open.
+  ::ERR_clear_error();
+  m_transport_failure.reset();
+  if (::OSSL_CMP_CTX_reinit(m_warm_ctx.get()) != 1) return failure("cmp.client.reinit", ossl::drain_errors());
+  Device& device = m_devices[m_next];
+  m_next = (m_next + 1) % m_devices.size();
+  auto new_key = ossl::up_ref(device.key.get());
+  if (::OSSL_CMP_CTX_set0_newPkey(m_warm_ctx.get(), 1, new_key.get()) != 1)
+    return failure("cmp.client.newPkey", ossl::drain_errors());
+  (void)new_key.release();
+  ::OSSL_CMP_CTX_set1_subjectName(m_warm_ctx.get(), device.subject.get());
+  if (::OSSL_CMP_exec_IR_ses(m_warm_ctx.get()) == nullptr) return tl::unexpected(classify(m_warm_ctx.get()));
+  return {};
+}
+
+HeldProbe CmpWorker::probe_held() {
+  HeldProbe probe;
+  probe.held = m_held;
+  std::vector<const std::string*> sample;
+  for (const auto& der : m_held_first) sample.push_back(&der);
+  for (const auto& der : m_held_last) sample.push_back(&der);
+  for (const std::string* der : sample) {
+    ++probe.probed;
+    auto response = m_http.post("application/pkixcmp", *der, {}, m_options.cmp_keep_alive);
+    std::string why;
+    if (!response) {
+      why = response.error().kind + ": " + response.error().detail;
+    } else {
+      const HttpResponse& reply = **response;
+      const auto* in = reinterpret_cast<const unsigned char*>(reply.body.data());
+      std::unique_ptr<::OSSL_CMP_MSG, ossl::Deleter<::OSSL_CMP_MSG_free>> message(
+          ::d2i_OSSL_CMP_MSG(nullptr, &in, static_cast<long>(reply.body.size())));
+      const int type = message ? ::OSSL_CMP_MSG_get_bodytype(message.get()) : -1;
+      if (type == kBodyPkiConf) {
+        ++probe.confirmed;
+        continue;
+      }
+      why = "HTTP " + std::to_string(reply.status) + ", " +
+            (message ? "PKIBody type " + std::to_string(type) : "not a PKIMessage: " + reply.body.substr(0, 200));
+    }
+    ::ERR_clear_error();
+    if (probe.failure.empty()) probe.failure = why;
+  }
+  return probe;
 }
 
 }  // namespace

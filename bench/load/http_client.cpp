@@ -256,7 +256,18 @@ Outcome<const HttpResponse*> HttpConnection::post(std::string_view content_type,
   m_out.append("\r\nContent-Length: ").append(std::to_string(body.size())).append("\r\n");
   m_out.append(keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
   m_out.append(extra_headers).append("\r\n").append(body);
+  return exchange(keep_alive);
+}
 
+Outcome<const HttpResponse*> HttpConnection::get(bool keep_alive) {
+  m_out.clear();
+  m_out.append("GET ").append(m_url.path).append(" HTTP/1.1\r\nHost: ").append(m_url.host);
+  m_out.append(":").append(std::to_string(m_url.port)).append("\r\n");
+  m_out.append(keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+  return exchange(keep_alive);
+}
+
+Outcome<const HttpResponse*> HttpConnection::exchange(bool keep_alive) {
   // At most two attempts: the second only when a kept-alive connection turned out stale.
   for (int attempt = 0; attempt < 2; ++attempt) {
     // A connection opened for this request cannot be a stale keep-alive one: no second try.

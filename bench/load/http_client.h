@@ -67,6 +67,9 @@ class HttpConnection {
   Outcome<const HttpResponse*> post(std::string_view content_type, std::string_view body,
                                     std::string_view extra_headers, bool keep_alive);
 
+  // GETs the URL's path, otherwise as post().
+  Outcome<const HttpResponse*> get(bool keep_alive);
+
   void close() noexcept;
 
   // New TCP connections (and TLS handshakes) made so far.
@@ -77,6 +80,8 @@ class HttpConnection {
   Done send_all(std::string_view data);
   // Reads more into m_in; 0 means the peer closed.
   Outcome<std::size_t> receive_more();
+  // Sends m_out (a whole request) and reads the answer, with post()'s one retry.
+  Outcome<const HttpResponse*> exchange(bool keep_alive);
   Outcome<const HttpResponse*> read_response();
   Failure io_failure(const char* what, long rc) const;
 

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <fstream>
 
 #include "bench/load/http_client.h"
@@ -14,7 +15,9 @@ const std::map<std::string, Scenario> kScenarios = {{"ir-mac", Scenario::kIrMac}
                                                     {"kur", Scenario::kKur},
                                                     {"p10cr", Scenario::kP10cr},
                                                     {"est-keepalive", Scenario::kEstKeepAlive},
-                                                    {"est-handshake", Scenario::kEstHandshake}};
+                                                    {"est-handshake", Scenario::kEstHandshake},
+                                                    {"open-txns", Scenario::kOpenTxns},
+                                                    {"rejects", Scenario::kRejects}};
 
 void fill(std::string& field, const std::map<std::string, std::string>& env, const char* key) {
   if (!field.empty()) return;
@@ -59,8 +62,12 @@ Outcome<Options> parse_options(int argc, char** argv) {
   std::string est_auth = "basic";
   bool no_keep_alive = false;
   int implicit_confirm = -1;
-  cli.add_option("--scenario", scenario, "ir-mac | ir-sig | kur | p10cr | est-keepalive | est-handshake")
-      ->check(CLI::IsMember({"ir-mac", "ir-sig", "kur", "p10cr", "est-keepalive", "est-handshake"}));
+  cli.add_option("--scenario", scenario,
+                 "ir-mac | ir-sig | kur | p10cr | est-keepalive | est-handshake | open-txns (ir-mac, certConf never "
+                 "sent: the server holds each transaction open; default --count 10000) | rejects (wrong MAC, "
+                 "unknown reference, undecodable bodies; default --count 100000)")
+      ->check(CLI::IsMember(
+          {"ir-mac", "ir-sig", "kur", "p10cr", "est-keepalive", "est-handshake", "open-txns", "rejects"}));
   cli.add_option("--endpoints", endpoints, "the demo's endpoints.env: defaults for URLs and credentials");
   cli.add_option("--url,--server", o.cmp_url, "CMP URL (http://127.0.0.1:PORT/.well-known/cmp) [CMP_URL]");
   cli.add_option("--est-url", o.est_url, "EST base URL (https://127.0.0.1:PORT) [EST_URL]");
@@ -97,7 +104,20 @@ Outcome<Options> parse_options(int argc, char** argv) {
       ->check(CLI::Range(0, 1000000));
   cli.add_option("--verify-every", o.verify_every, "check transaction 0, N, 2N, ... (key, subject, chain); 0: none");
   cli.add_option("--timeout-ms", o.timeout_ms, "bound on each socket operation")->check(CLI::Range(100, 600000));
-  cli.add_option("--server-pid", o.server_pid, "the server's PID: its CPU over the window and its peak RSS");
+  cli.add_option("--server-pid", o.server_pid,
+                 "the server's PID: its CPU over the window, its peak RSS (VmHWM) and its RSS (VmRSS) before and "
+                 "after the window");
+  cli.add_option("--rss-every", o.rss_every,
+                 "with --server-pid: read the server's VmRSS before transaction 0, N, 2N, ... and after the window "
+                 "(default: count/10 for open-txns and rejects, else none)");
+  cli.add_option("--hold", o.hold_s,
+                 "with --server-pid: after the window (and the metrics read after it, a scrape), read the server's "
+                 "VmRSS every second for this many seconds (open-txns: the transactions still open) and report "
+                 "the samples")
+      ->check(CLI::Range(0.0, 3600.0));
+  cli.add_option("--metrics-url", o.metrics_url,
+                 "the server's Prometheus metrics: CMP and HTTP counters reported as differences over the window "
+                 "[ADMIN_URL/metrics]");
   cli.add_option("--label", o.label, "free text copied into the JSON line");
   cli.add_flag("--allow-remote", o.allow_remote, "allow a server that is not on a loopback address");
   try {
@@ -126,6 +146,11 @@ Outcome<Options> parse_options(int argc, char** argv) {
     fill(o.tls_trust, *env, "EST_TLS_TRUST");
     fill(o.est_cert, *env, "EST_BOOTSTRAP_CERT");
     fill(o.est_key, *env, "EST_BOOTSTRAP_KEY");
+    if (o.metrics_url.empty()) {
+      if (auto it = env->find("ADMIN_URL"); it != env->end() && !it->second.empty()) {
+        o.metrics_url = it->second + "/metrics";
+      }
+    }
   }
 
   // What each scenario cannot do without.
@@ -138,10 +163,26 @@ Outcome<Options> parse_options(int argc, char** argv) {
   if (!o.allow_remote && !is_loopback(parsed->host)) {
     return failure("usage", "refusing to load " + parsed->host + ", which is not a loopback address (--allow-remote)");
   }
-  if (is_cmp(o.scenario)) {
+  if (!o.metrics_url.empty()) {
+    auto metrics = parse_url(o.metrics_url);
+    if (!metrics) return failure("usage", metrics.error().detail);
+    if (metrics->tls) return failure("usage", "--metrics-url must be http://");
+    if (!o.allow_remote && !is_loopback(metrics->host)) {
+      return failure("usage", "refusing to read metrics from " + metrics->host + ", which is not a loopback address");
+    }
+  }
+  if (o.scenario == Scenario::kOpenTxns && o.implicit_confirm.value_or(false)) {
+    return failure("usage", "open-txns leaves transactions waiting for certConf: no --implicit-confirm 1");
+  }
+  if (o.scenario == Scenario::kRejects) {
+    // Nothing is issued: no certificates to check; the secret is not used (a wrong one is).
+    if (o.ref.empty()) return failure("usage", "rejects needs a CMP reference (--ref) to send wrong MACs for");
+    o.verify_every = 0;
+  } else if (is_cmp(o.scenario)) {
     const bool own_signer = !o.cmp_cert.empty();
     if (own_signer && o.cmp_key.empty()) return failure("usage", "--cert needs --key");
-    const bool needs_mac = o.scenario == Scenario::kIrMac || o.scenario == Scenario::kP10cr || !own_signer;
+    const bool needs_mac = o.scenario == Scenario::kIrMac || o.scenario == Scenario::kP10cr ||
+                           o.scenario == Scenario::kOpenTxns || !own_signer;
     if (needs_mac && (o.ref.empty() || o.secret.empty()))
       return failure("usage", "no CMP MAC credential (--ref/--secret)");
     if ((o.scenario == Scenario::kIrSig || o.scenario == Scenario::kKur) && o.trust.empty()) {
@@ -161,7 +202,18 @@ Outcome<Options> parse_options(int argc, char** argv) {
   if (o.accept_any_cert) o.verify_every = 0;
   if (o.verify_every > 0 && o.trust.empty())
     return failure("usage", "checking certificates needs --trust (or --verify-every 0)");
-  if (o.duration_s == 0 && o.count == 0) o.duration_s = 10;
+  if (o.duration_s == 0 && o.count == 0) {
+    if (o.scenario == Scenario::kOpenTxns) {
+      o.count = kDefaultOpenTxns;
+    } else if (o.scenario == Scenario::kRejects) {
+      o.count = kDefaultRejects;
+    } else {
+      o.duration_s = 10;
+    }
+  }
+  if (o.rss_every == 0 && (o.scenario == Scenario::kOpenTxns || o.scenario == Scenario::kRejects)) {
+    o.rss_every = o.count > 0 ? std::max<std::uint64_t>(o.count / 10, 1) : 10'000;
+  }
   return o;
 }
 

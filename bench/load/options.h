@@ -14,7 +14,10 @@
 
 namespace enrolld::load {
 
-enum class Scenario { kIrMac, kIrSig, kKur, kP10cr, kEstKeepAlive, kEstHandshake };
+// kOpenTxns: ir-mac without implicit confirmation whose certConf is never sent, so that the
+// server holds each transaction open until its certConf deadline. kRejects: requests the
+// server must refuse (wrong MAC, unknown reference, undecodable bodies).
+enum class Scenario { kIrMac, kIrSig, kKur, kP10cr, kEstKeepAlive, kEstHandshake, kOpenTxns, kRejects };
 
 std::string_view to_string(Scenario scenario);
 bool is_cmp(Scenario scenario);
@@ -56,6 +59,16 @@ struct Options {
   std::uint64_t verify_every = 100;  // check transaction 0, N, 2N, ...; 0: none
   int timeout_ms = 10000;            // per socket operation
   pid_t server_pid = 0;              // 0: no server figures
+  // The server's VmRSS is read before transaction 0, N, 2N, ... of the measured window and once
+  // after it; 0: no samples. Default: count/10 for open-txns and rejects, else 0.
+  std::uint64_t rss_every = 0;
+  // After the window and the metrics read after it, the server's VmRSS is read every second for
+  // this long (open-txns: with the transactions still open, so that a deadline sweep or two runs
+  // over them); 0: not.
+  double hold_s = 0;
+  // The server's Prometheus text (ADMIN_URL/metrics): its CMP and HTTP counters before and
+  // after the window are reported as differences; empty: not read.
+  std::string metrics_url;
   bool allow_remote = false;
 };
 
@@ -63,6 +76,9 @@ struct Options {
 constexpr double kMaxDurationS = 3600;
 // A run with a count but no duration still ends after this long.
 constexpr double kCountOnlyDeadlineS = 600;
+// What open-txns and rejects do without --count or --duration.
+constexpr std::uint64_t kDefaultOpenTxns = 10'000;
+constexpr std::uint64_t kDefaultRejects = 100'000;
 
 // KEY=value lines (as the demo writes them); '#' comments and blank lines skipped. Failure kind
 // "usage.endpoints".

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Smoke test of enroll-load (ctest EnrollLoadSmoke, label integration): starts a fresh
-# `enrolld demo` in a temporary folder, runs every scenario with --count 20 --threads 2 and
-# every certificate checked, and fails unless each reports 20 completed and 0 errors. A check
-# that the tool works end to end, never a timing. Bounded: the demo gets 60 s to come up, each
-# run 120 s; the demo is stopped on every exit.
+# `enrolld demo` in a temporary folder, runs every enrollment scenario with --count 20
+# --threads 2 and every certificate checked, and fails unless each reports 20 completed and 0
+# errors; then open-txns (20 left open, the held certConfs sent afterwards must all be
+# answered with pkiConf) and rejects (200 refused as expected). A check that the tool works end
+# to end, never a timing. Bounded: the demo gets 60 s to come up, each run 120 s; the demo is
+# stopped on every exit.
 #
 # Usage: smoke_test.sh ENROLLD_BIN ENROLL_LOAD_BIN
 set -euo pipefail
@@ -64,6 +66,29 @@ run p10cr --scenario p10cr
 run est-keepalive --scenario est-keepalive
 run est-handshake --scenario est-handshake
 run est-keepalive-cert --scenario est-keepalive --est-auth cert
+run open-txns --scenario open-txns
+
+# open-txns: also every held certConf sent afterwards answered with pkiConf (still open).
+probed=$(grep -o '"probed":[0-9]*' "$work/open-txns.json" | cut -d: -f2 || true)
+confirmed=$(grep -o '"confirmed":[0-9]*' "$work/open-txns.json" | cut -d: -f2 || true)
+if [[ -n "$probed" && "$probed" -gt 0 && "$confirmed" == "$probed" ]]; then
+  echo "ok   open-txns: $confirmed of $probed held certConfs confirmed afterwards"
+else
+  echo "FAIL open-txns: held certConfs confirmed afterwards: ${confirmed:-?} of ${probed:-?}"
+  failed=1
+fi
+
+# rejects: nothing is issued, so nothing to verify; 200 requests, each refused as expected.
+rc=0
+timeout 120 "$load" --endpoints "$work/demo/endpoints.env" --server-pid "$demo_pid" --scenario rejects \
+  --count 200 --threads 2 > "$work/rejects.json" 2> "$work/rejects.txt" || rc=$?
+if [[ $rc -eq 0 ]] && grep -q '"completed":200,' "$work/rejects.json" && grep -q '"errors":0,' "$work/rejects.json"; then
+  echo "ok   rejects: $(grep -o '"rejected_as":{[^}]*}' "$work/rejects.json")"
+else
+  echo "FAIL rejects (exit $rc)"
+  cat "$work/rejects.txt" "$work/rejects.json"
+  failed=1
+fi
 
 if [[ $failed -ne 0 ]]; then
   echo "--- demo log (tail) ---"

@@ -1,11 +1,17 @@
 // Micro benchmarks of the pieces every enrollment pays for: HSM signing (SoftHSM through
-// libp11) against the software floor, certificate issuance, synced store writes, the PBM KDF,
-// and CMP request decoding with its MAC check.
+// libp11, with the session pool and with one session) against the software floor, certificate
+// issuance, the PBM KDF, and CMP request decoding with its MAC check. Store writes are in
+// store_bench.cpp; CRL, OCSP and EST CSR decoding in ca_bench.cpp (all one binary).
 
 #include <benchmark/benchmark.h>
 #include <openssl/cmp.h>
 #include <openssl/err.h>
 
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "bench/micro/bench_support.h"
 #include "ca/certificate_authority.h"
 #include "protocols/cmp/cmp_server.h"
 #include "protocols/cmp/message.h"
@@ -17,36 +23,55 @@
 namespace enrolld::bench {
 namespace {
 
-// One token for the whole run: SoftHSM set-up is not what is measured.
-testing::SoftHsmToken& token() {
-  static testing::SoftHsmToken instance(
-      {{"root", hsm::KeyType::kEcP256}, {"issuing", hsm::KeyType::kEcP256}, {"rsa", hsm::KeyType::kRsa2048}});
-  return instance;
-}
+// How the signatures use the token's PKCS#11 sessions.
+//   kPool: as enrolld signs. libp11 keeps a pool of sessions per slot and opens another one
+//     whenever a signature starts while all are busy, up to 16 (libp11 0.4.12 fixes that
+//     number when it enumerates the slots; neither its API nor hsm::Pkcs11Token has a knob
+//     for it), so each concurrent signature has a session of its own: pool = N.
+//   kOneSession: the same signer, but every signature is taken under one mutex for the whole
+//     token, so at most one session is ever in use (libp11 opens no second one, though it may
+//     hand out, one at a time, sessions an earlier pooled run opened). This is pool = 1, what
+//     a signer holding a single PKCS#11 session (which only one thread may use at a time)
+//     would do; the other threads wait on the mutex instead of on libp11's condition variable.
+// Signer::sign also checks each signature with the public key, in software, inside the lock.
+enum class Sessions { kPool, kOneSession };
 
-void BM_HsmSign(benchmark::State& state, const char* label) {
+void BM_HsmSign(benchmark::State& state, const char* label, Sessions sessions) {
   // The token first: statics are destroyed in reverse order, so the signers go before the
   // token (and SoftHSM) they use.
-  testing::SoftHsmToken& shared_token = token();
+  testing::SoftHsmToken& token = shared_token();
   static std::map<std::string, std::shared_ptr<hsm::Signer>> signers;
-  static std::mutex mutex;
+  static std::mutex signers_mutex;
+  static std::mutex one_session;
   std::shared_ptr<hsm::Signer> signer;
   {
-    std::lock_guard lock(mutex);
+    std::lock_guard lock(signers_mutex);
     auto& slot = signers[label];
-    if (!slot) slot = shared_token.signer(label);
+    if (!slot) slot = token.signer(label);
     signer = slot;
   }
   const Bytes data(200, 0x5a);  // about the size of a TBSCertificate digest input
   for (auto _ : state) {
+    std::unique_lock<std::mutex> serialised;
+    if (sessions == Sessions::kOneSession) serialised = std::unique_lock(one_session);
     auto signature = signer->sign(data);
     if (!signature) state.SkipWithError(signature.error().message.c_str());
     benchmark::DoNotOptimize(signature);
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK_CAPTURE(BM_HsmSign, p256, "issuing")->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
-BENCHMARK_CAPTURE(BM_HsmSign, rsa2048, "rsa")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_HsmSign, p256, "issuing", Sessions::kPool)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
+BENCHMARK_CAPTURE(BM_HsmSign, p256_one_session, "issuing", Sessions::kOneSession)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_HsmSign, rsa2048, "rsa", Sessions::kPool)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
+BENCHMARK_CAPTURE(BM_HsmSign, rsa2048_one_session, "rsa", Sessions::kOneSession)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->UseRealTime();
 
 // The floor: the same signature in software, no token.
 void BM_SoftwareSignP256(benchmark::State& state) {
@@ -65,7 +90,7 @@ void BM_SoftwareSignP256(benchmark::State& state) {
 BENCHMARK(BM_SoftwareSignP256);
 
 void BM_IssueCertificate(benchmark::State& state) {
-  static testing::TestCa test_ca = testing::make_test_ca(token());
+  testing::TestCa& test_ca = shared_ca();
   ossl::EvpPkeyPtr device = testing::make_ec_key();
   ca::CertificationInput input{testing::name_der("CN=bench-device"), testing::public_key_der(device.get()), {}};
   ca::SerialTaken free_serial = [](const std::string&) -> Result<bool> { return false; };
@@ -77,32 +102,6 @@ void BM_IssueCertificate(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_IssueCertificate);
-
-// A certificate and a transaction record, as one issuance writes them.
-void BM_StoreCommit(benchmark::State& state) {
-  testing::TempDir dir("enrolld-bench-store");
-  auto store = store::RocksDbStore::open((dir.path() / "db").string());
-  if (!store) {
-    state.SkipWithError(store.error().message.c_str());
-    return;
-  }
-  std::uint64_t n = 0;
-  for (auto _ : state) {
-    store::WriteSet writes;
-    store::CertificateRecord cert;
-    cert.serial_hex = to_hex(random_bytes(16));
-    cert.der = Bytes(600, 0x30);
-    writes.new_certificates.push_back(cert);
-    store::TransactionRecord txn;
-    txn.id_hex = "txn" + std::to_string(n++);
-    txn.last_response = Bytes(1500, 0x30);
-    writes.transactions.push_back(txn);
-    auto ok = (*store)->commit(writes);
-    if (!ok) state.SkipWithError(ok.error().message.c_str());
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_StoreCommit)->Threads(1)->Threads(4)->UseRealTime();
 
 void BM_PbmKdf(benchmark::State& state) {
   cmp::PbmParameters params;
@@ -163,7 +162,7 @@ BENCHMARK(BM_CmpParseAndVerifyMac);
 // The whole server side of one ir, in process: decode, MAC, POP, issue in SoftHSM, synced
 // commit, encode. No HTTP, no client cost.
 void BM_CmpIrEndToEnd(benchmark::State& state) {
-  static testing::TestCa test_ca = testing::make_test_ca(token());
+  testing::TestCa& test_ca = shared_ca();
   testing::TempDir dir("enrolld-bench-cmp");
   auto store = store::RocksDbStore::open((dir.path() / "db").string());
   ra::EnrollmentServiceImpl service(**store, *test_ca.issuing, {ca::Profile{}}, ra::Policy{},
