@@ -14,6 +14,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/pkcs10_asn1.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -164,7 +166,7 @@ typedef struct ecmp_body_st {
     STACK_OF(ECMP_CERTREQMSG) *ir; /* also cr, kur: CertReqMessages */
     STACK_OF(ECMP_CERTREQMSG) *cr;
     STACK_OF(ECMP_CERTREQMSG) *kur;
-    X509_REQ *p10cr;
+    ENROLLD_P10 *p10cr; /* its key kept encoded, as in CertTemplate */
     ECMP_CERTREPMESSAGE *ip; /* also cp, kup */
     ECMP_CERTREPMESSAGE *cp;
     ECMP_CERTREPMESSAGE *kup;
@@ -216,13 +218,6 @@ typedef struct ecmp_optionalvalidity_st {
 } ECMP_OPTIONALVALIDITY;
 DECLARE_ASN1_FUNCTIONS(ECMP_OPTIONALVALIDITY)
 
-/* SubjectPublicKeyInfo as its two fields: unlike X509_PUBKEY, decoding it does not decode the
- * key, which costs OpenSSL 3.0's decoder framework far more than the rest of the template. */
-typedef struct ecmp_spki_st {
-  X509_ALGOR *algorithm;
-  ASN1_BIT_STRING *subjectPublicKey;
-} ECMP_SPKI;
-DECLARE_ASN1_FUNCTIONS(ECMP_SPKI)
 
 struct ecmp_certtemplate_st {
   ASN1_INTEGER *version;               /* [0] OPTIONAL */
@@ -231,7 +226,7 @@ struct ecmp_certtemplate_st {
   X509_NAME *issuer;                   /* [3] OPTIONAL */
   ECMP_OPTIONALVALIDITY *validity;     /* [4] OPTIONAL */
   X509_NAME *subject;                  /* [5] OPTIONAL */
-  ECMP_SPKI *publicKey;                /* [6] OPTIONAL */
+  ENROLLD_SPKI *publicKey;                /* [6] OPTIONAL */
   ASN1_BIT_STRING *issuerUID;          /* [7] OPTIONAL */
   ASN1_BIT_STRING *subjectUID;         /* [8] OPTIONAL */
   STACK_OF(X509_EXTENSION) *extensions; /* [9] OPTIONAL */
@@ -258,7 +253,7 @@ DECLARE_ASN1_FUNCTIONS(ECMP_CERTREQUEST)
  * no subject */
 typedef struct ecmp_poposkinput_st {
   ASN1_TYPE *authInfo; /* CHOICE { sender [0] GeneralName, publicKeyMAC PKMACValue } */
-  ECMP_SPKI *publicKey;
+  ENROLLD_SPKI *publicKey;
 } ECMP_POPOSKINPUT;
 DECLARE_ASN1_FUNCTIONS(ECMP_POPOSKINPUT)
 
@@ -272,7 +267,7 @@ DECLARE_ASN1_FUNCTIONS(ECMP_POPOSIGNINGKEY)
 
 /* CertReqMsg (RFC 4211 3), its ProofOfPossession CHOICE as four optional alternatives: OpenSSL's
  * own OSSL_CRMF_MSG would decode the template's public key with the decoder framework (about
- * 1.4 million instructions a request); ECMP_SPKI keeps it encoded. */
+ * 1.4 million instructions a request); ENROLLD_SPKI keeps it encoded. */
 struct ecmp_certreqmsg_st {
   ECMP_CERTREQUEST *certReq;
   ASN1_NULL *raVerified;          /* popo raVerified [0] NULL */

@@ -9,6 +9,7 @@
 
 #include "common/der.h"
 #include "common/log.h"
+#include "common/pkcs10.h"
 #include "protocols/cmp/central_keygen.h"
 #include "protocols/cmp/failure_info.h"
 #include "protocols/cmp/message.h"
@@ -89,12 +90,12 @@ int proofs_of_possession(const ECMP_CERTREQMSG& crm) {
 Status verify_signing_key_pop(const ECMP_CERTREQMSG& crm) {
   const ECMP_POPOSIGNINGKEY& pop = *crm.signature;
   const ECMP_CERTTEMPLATE& tmpl = *crm.certReq->certTemplate;
-  const Bytes spki = ossl::der_with(tmpl.publicKey, i2d_ECMP_SPKI);
+  const Bytes spki = ossl::der_with(tmpl.publicKey, i2d_ENROLLD_SPKI);
   auto key = ossl::public_key_from_der(spki);
   if (!key) return fail(ErrorCode::kBadPop, "the template's public key cannot be decoded");
   int verified = 0;
   if (pop.poposkInput != nullptr) {
-    if (ossl::der_with(pop.poposkInput->publicKey, i2d_ECMP_SPKI) != spki) {
+    if (ossl::der_with(pop.poposkInput->publicKey, i2d_ENROLLD_SPKI) != spki) {
       return fail(ErrorCode::kBadPop, "the poposkInput public key is not the template's");
     }
     verified = ::ASN1_item_verify(ASN1_ITEM_rptr(ECMP_POPOSKINPUT), pop.algorithmIdentifier, pop.signature,
@@ -169,7 +170,7 @@ Result<Requested> requested_from_crmf(const STACK_OF(ECMP_CERTREQMSG) * requests
                                         ? "only a signature proves possession here (not keyEncipherment/keyAgreement)"
                                         : "the request has no proof of possession");
   }
-  out.public_key_der = ossl::der_with(tmpl->publicKey, i2d_ECMP_SPKI);
+  out.public_key_der = ossl::der_with(tmpl->publicKey, i2d_ENROLLD_SPKI);
   return out;
 }
 
@@ -201,19 +202,20 @@ Status check_old_cert_id(const STACK_OF(ECMP_CERTREQMSG) * requests, const ::X50
   return {};
 }
 
-Result<Requested> requested_from_p10(::X509_REQ* csr) {
-  ::EVP_PKEY* key = ::X509_REQ_get0_pubkey(csr);
-  if (key == nullptr) return fail(ErrorCode::kBadCertTemplate, "the PKCS#10 request has no usable public key");
-  if (::X509_REQ_verify(csr, key) != 1) {
-    return fail(ErrorCode::kBadPop, "the PKCS#10 request's signature does not verify: " + ossl::drain_errors());
+Result<Requested> requested_from_p10(const ENROLLD_P10& csr) {
+  auto request = pkcs10::verified(csr);
+  if (!request) {
+    const ErrorCode code =
+        request.error().code == ErrorCode::kBadPop ? ErrorCode::kBadPop : ErrorCode::kBadCertTemplate;
+    return fail(code, "the PKCS#10 request: " + request.error().message);
   }
+  auto extensions = pkcs10::requested_extensions(*request);
+  if (!extensions) return fail(ErrorCode::kBadCertTemplate, extensions.error().message);
   Requested out;
   out.cert_req_id = kCertReqIdP10;
-  out.subject_der = ossl::der_of(::X509_REQ_get_subject_name(csr));
-  out.public_key_der = ossl::der_of_public_key(key);
-  ossl::X509ExtensionsPtr exts(::X509_REQ_get_extensions(csr));
-  if (exts && sk_X509_EXTENSION_num(exts.get()) > 0)
-    out.extensions_der = ossl::der_with(exts.get(), ::i2d_X509_EXTENSIONS);
+  out.subject_der = std::move(request->subject_der);
+  out.public_key_der = std::move(request->public_key_der);
+  out.extensions_der = std::move(*extensions);
   return out;
 }
 
@@ -754,7 +756,7 @@ Result<Bytes> CmpServer::handle_certification(Exchange& ex) {
   }
   auto requested =
       request_type == ECMP_BODY_P10CR
-          ? requested_from_p10(ex.body().value.p10cr)
+          ? requested_from_p10(*ex.body().value.p10cr)
           : requested_from_crmf(ex.body().value.ir,
                                 old_certificate != nullptr ? ::X509_get_subject_name(old_certificate) : nullptr,
                                 ex.requester.registration_authority);

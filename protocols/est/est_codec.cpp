@@ -9,12 +9,12 @@
 
 #include "common/der.h"
 #include "common/openssl_util.h"
+#include "common/pkcs10.h"
 
 namespace enrolld::est {
 
 namespace {
 
-using ReqPtr = std::unique_ptr<::X509_REQ, ossl::Deleter<::X509_REQ_free>>;
 using Pkcs7Ptr = std::unique_ptr<::PKCS7, ossl::Deleter<::PKCS7_free>>;
 using ObjectPtr = std::unique_ptr<::ASN1_OBJECT, ossl::Deleter<::ASN1_OBJECT_free>>;
 
@@ -28,23 +28,8 @@ ObjectPtr object(const char* dotted) {
   return ObjectPtr(::OBJ_txt2obj(dotted, 1));
 }
 
-// The single value of the request attribute `type`; nullopt when absent. Errors: kBadDataFormat
-// when it appears more than once or has no single value.
-Result<std::optional<const ::ASN1_TYPE*>> single_value(const ::X509_REQ* request, const ::ASN1_OBJECT* type) {
-  const int at = ::X509_REQ_get_attr_by_OBJ(request, type, -1);
-  if (at < 0) return std::optional<const ::ASN1_TYPE*>();
-  if (::X509_REQ_get_attr_by_OBJ(request, type, at) >= 0) {
-    return fail(ErrorCode::kBadDataFormat, "a CSR attribute appears twice");
-  }
-  ::X509_ATTRIBUTE* attribute = ::X509_REQ_get_attr(request, at);
-  if (::X509_ATTRIBUTE_count(attribute) != 1) {
-    return fail(ErrorCode::kBadDataFormat, "a CSR attribute must have exactly one value");
-  }
-  return std::optional<const ::ASN1_TYPE*>(::X509_ATTRIBUTE_get0_type(attribute, 0));
-}
-
-Result<std::optional<std::string>> challenge_password(const ::X509_REQ* request) {
-  auto value = single_value(request, ::OBJ_nid2obj(NID_pkcs9_challengePassword));
+Result<std::optional<std::string>> challenge_password(const pkcs10::Request& request) {
+  auto value = pkcs10::single_value(request, ::OBJ_nid2obj(NID_pkcs9_challengePassword));
   if (!value) return tl::unexpected(value.error());
   if (!*value) return std::optional<std::string>();
   const ::ASN1_TYPE* type = **value;
@@ -56,19 +41,9 @@ Result<std::optional<std::string>> challenge_password(const ::X509_REQ* request)
                                                 static_cast<std::size_t>(::ASN1_STRING_length(text))));
 }
 
-Result<Bytes> requested_extensions(const ::X509_REQ* request) {
-  if (::X509_REQ_get_attr_by_NID(request, NID_ext_req, -1) < 0) return Bytes();
-  ossl::X509ExtensionsPtr extensions(::X509_REQ_get_extensions(const_cast<::X509_REQ*>(request)));
-  if (!extensions) return fail(ErrorCode::kBadDataFormat, "the CSR's extensionRequest attribute is not readable");
-  if (::sk_X509_EXTENSION_num(extensions.get()) == 0) return Bytes();
-  return ossl::der_with(extensions.get(), [](const STACK_OF(X509_EXTENSION) * exts, unsigned char** out) {
-    return ::i2d_X509_EXTENSIONS(const_cast<STACK_OF(X509_EXTENSION)*>(exts), out);
-  });
-}
-
-Result<std::optional<Bytes>> asymmetric_decrypt_key_id(const ::X509_REQ* request) {
+Result<std::optional<Bytes>> asymmetric_decrypt_key_id(const pkcs10::Request& request) {
   ObjectPtr type = object(kAsymmetricDecryptKeyId);
-  auto value = single_value(request, type.get());
+  auto value = pkcs10::single_value(request, type.get());
   if (!value) return tl::unexpected(value.error());
   if (!*value) return std::optional<Bytes>();
   if ((**value)->type != V_ASN1_OCTET_STRING) {
@@ -91,32 +66,26 @@ std::optional<Bytes> decode_base64(std::string_view text) {
 }
 
 Result<CertificationRequestInfo> parse_certification_request(ByteView der) {
-  const unsigned char* cursor = der.data();
-  ReqPtr request(::d2i_X509_REQ(nullptr, &cursor, static_cast<long>(der.size())));
-  if (!request || cursor != der.data() + der.size()) {
-    return fail(ErrorCode::kBadDataFormat, "the body is not one DER PKCS#10 certification request");
-  }
-  ::EVP_PKEY* key = ::X509_REQ_get0_pubkey(request.get());
-  if (key == nullptr) return fail(ErrorCode::kBadDataFormat, "the CSR's public key cannot be decoded");
-  if (::X509_REQ_verify(request.get(), key) != 1) {
-    ossl::drain_errors();
-    return fail(ErrorCode::kBadPop, "the CSR's signature does not verify with its public key");
+  auto request = pkcs10::parse(der);
+  if (!request) {
+    const ErrorCode code = request.error().code == ErrorCode::kBadPop ? ErrorCode::kBadPop : ErrorCode::kBadDataFormat;
+    return fail(code, "the body is not a usable PKCS#10 certification request: " + request.error().message);
   }
   CertificationRequestInfo info;
   info.der.assign(der.begin(), der.end());
-  info.subject_der = ossl::der_of(::X509_REQ_get_subject_name(request.get()));
-  info.public_key_der = ossl::der_with(::X509_REQ_get_X509_PUBKEY(request.get()), ::i2d_X509_PUBKEY);
-  auto extensions = requested_extensions(request.get());
+  info.subject_der = std::move(request->subject_der);
+  info.public_key_der = std::move(request->public_key_der);
+  auto extensions = pkcs10::requested_extensions(*request);
   if (!extensions) return tl::unexpected(extensions.error());
   info.extensions_der = std::move(*extensions);
-  auto password = challenge_password(request.get());
+  auto password = challenge_password(*request);
   if (!password) return tl::unexpected(password.error());
   info.challenge_password = std::move(*password);
-  auto decrypt_id = asymmetric_decrypt_key_id(request.get());
+  auto decrypt_id = asymmetric_decrypt_key_id(*request);
   if (!decrypt_id) return tl::unexpected(decrypt_id.error());
   info.asymmetric_decrypt_key_id = std::move(*decrypt_id);
   ObjectPtr symmetric = object(kDecryptKeyId);
-  info.symmetric_decrypt_key_requested = ::X509_REQ_get_attr_by_OBJ(request.get(), symmetric.get(), -1) >= 0;
+  info.symmetric_decrypt_key_requested = ::X509at_get_attr_by_OBJ(request->attributes(), symmetric.get(), -1) >= 0;
   return info;
 }
 
