@@ -41,12 +41,22 @@ void corrupt_pop_signature(ECMP_MSG& message) {
   ASSERT_FALSE(pop_verifies(after.get())) << "the change did not break the POP signature";
 }
 
-// Changes the ProofOfPossession of the ir's only CertReqMsg.
-void change_pop(ECMP_MSG& message, const std::function<void(ECMP_CERTREQMSG&)>& change) {
-  ECMP_CERTREQMSG* crm = sk_ECMP_CERTREQMSG_value(message.body->value.ir, 0);
-  ASSERT_NE(crm, nullptr);
-  ASSERT_NE(crm->signature, nullptr) << "OpenSSL's client proves possession by signature";
-  change(*crm);
+// The ir with its only CertReqMsg's signature POP kept or dropped, and `key_encipherment` (taken
+// over; null: none) added as a keyEncipherment POP.
+Bytes with_pop(const Bytes& ir, ByteView secret, bool keep_signature, ::ASN1_TYPE* key_encipherment) {
+  return modified(
+      ir,
+      [&](ECMP_MSG& message) {
+        ECMP_CERTREQMSG* crm = sk_ECMP_CERTREQMSG_value(message.body->value.ir, 0);
+        ASSERT_NE(crm, nullptr);
+        ASSERT_NE(crm->signature, nullptr) << "OpenSSL's client proves possession by signature";
+        if (!keep_signature) {
+          ECMP_POPOSIGNINGKEY_free(crm->signature);
+          crm->signature = nullptr;
+        }
+        crm->keyEncipherment = key_encipherment;
+      },
+      secret);
 }
 
 // popo keyEncipherment [2] thisMessage [0] BIT STRING: an encrypted private key, not offered here.
@@ -232,42 +242,11 @@ const Row kRows[] = {
      kBadRequest, true},
     {"CorruptedPopSignature", [](const Bytes& ir, ByteView s) { return modified(ir, corrupt_pop_signature, s); },
      ECMP_BODY_IP, kBadPop, true},
-    {"NoProofOfPossession",
-     [](const Bytes& ir, ByteView s) {
-       return modified(
-           ir,
-           [](ECMP_MSG& m) {
-             change_pop(m, [](ECMP_CERTREQMSG& crm) {
-               ECMP_POPOSIGNINGKEY_free(crm.signature);
-               crm.signature = nullptr;
-             });
-           },
-           s);
-     },
+    {"NoProofOfPossession", [](const Bytes& ir, ByteView s) { return with_pop(ir, s, false, nullptr); }, ECMP_BODY_IP,
+     kBadPop, true},
+    {"KeyEnciphermentPop", [](const Bytes& ir, ByteView s) { return with_pop(ir, s, false, key_encipherment_pop()); },
      ECMP_BODY_IP, kBadPop, true},
-    {"KeyEnciphermentPop",
-     [](const Bytes& ir, ByteView s) {
-       return modified(
-           ir,
-           [](ECMP_MSG& m) {
-             change_pop(m, [](ECMP_CERTREQMSG& crm) {
-               ECMP_POPOSIGNINGKEY_free(crm.signature);
-               crm.signature = nullptr;
-               crm.keyEncipherment = key_encipherment_pop();
-             });
-           },
-           s);
-     },
-     ECMP_BODY_IP, kBadPop, true},
-    {"TwoProofsOfPossession",
-     [](const Bytes& ir, ByteView s) {
-       return modified(
-           ir,
-           [](ECMP_MSG& m) {
-             change_pop(m, [](ECMP_CERTREQMSG& crm) { crm.keyEncipherment = key_encipherment_pop(); });
-           },
-           s);
-     },
+    {"TwoProofsOfPossession", [](const Bytes& ir, ByteView s) { return with_pop(ir, s, true, key_encipherment_pop()); },
      ECMP_BODY_IP, kBadPop, true},
     {"PopSignedByAnotherKey",
      [](const Bytes& ir, ByteView s) {
