@@ -217,5 +217,20 @@ TEST_F(ProfileIssuanceTest, TheProfileSetsUsagesPoliciesAndAShorterRequestedVali
   EXPECT_EQ(refused.error().code, ErrorCode::kBadCertTemplate);
 }
 
+// Without requester_validity the requester does not choose: the profile's validity is issued
+// whatever shorter notAfter it asked for.
+TEST_F(ProfileIssuanceTest, WithoutRequesterValidityAShorterRequestIsIgnored) {
+  Profile profile;
+  profile.validity = std::chrono::hours(24 * 30);
+  auto in = input("CN=device");
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  in.requested_not_after = now + 7 * 86400;
+  auto issued = test_ca.issuing->issue(in, profile, never_taken);
+  ASSERT_TRUE(issued) << issued.error().message;
+  int days = 0, seconds = 0;
+  ASSERT_EQ(::ASN1_TIME_diff(&days, &seconds, nullptr, ::X509_get0_notAfter(issued->certificate.get())), 1);
+  EXPECT_GE(days, 29) << "the profile's 30 days, not the 7 asked for";
+}
+
 }  // namespace
 }  // namespace enrolld::ca
