@@ -312,8 +312,8 @@ out.append(f"- ECDSA P-256 (openssl speed): sign {fmt(t_sign)} ms, verify {fmt(t
 out.append(f"- SoftHSM P-256 sign through the signer (micro, 1 thread, CPU): {fmt(t_hsm)} ms")
 out.append(f"- PBM KDF, 500 iterations of SHA-256 (micro): {fmt(t_pbm)} ms")
 out.append(f"- synced store commit (micro): CPU {fmt(t_commit_cpu)} ms, wall {fmt(t_commit_wall)} ms alone, "
-           f"{fmt(t_commit_group)} ms per commit with 4 writers on one store (RocksDbStore serialises its "
-           f"commits); RocksDB itself, 4 writers grouped: {fmt(t_rocksdb_group)} ms per record")
+           f"{fmt(t_commit_group)} ms per commit with 4 writers on one store (group commit); "
+           f"RocksDB itself, 4 writers grouped: {fmt(t_rocksdb_group)} ms per record")
 out.append(f"- whole ir server side in process, no HTTP (micro BM_CmpIrEndToEnd, wall): {fmt(t_ir_inproc)} ms\n")
 for name, terms in floors.items():
     value, text = floor(terms)
@@ -372,8 +372,8 @@ for name, b in micro.items():
 out.append("")
 out.append("BM_HsmSign: `_one_session` takes every signature under one mutex (one PKCS#11 session in use, pool = 1); "
            "the others use libp11's session pool (up to 16 per slot). BM_StoreSyncedPut goes through "
-           "RocksDbStore::commit, BM_RocksDbGroupCommit writes the same record through RocksDB directly (no commit "
-           "mutex: concurrent synced writes share one fsync). per record = wall seconds per record over all threads.")
+           "RocksDbStore::commit (checks under its lock, the synced write outside it), BM_RocksDbGroupCommit writes "
+           "the same record through RocksDB directly: concurrent synced writes share one fsync in both. per record = wall seconds per record over all threads.")
 
 memory_rows = [json.loads(l) for l in open(memory_file) if l.strip()]
 if memory_rows:
