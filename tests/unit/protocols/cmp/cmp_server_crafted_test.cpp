@@ -3,11 +3,14 @@
 
 #include "protocols/cmp/cmp_server.h"
 
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include <openssl/crmf.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/x509v3.h>
 
 #include "cmp_server_fixture.h"
 
@@ -80,12 +83,19 @@ void set_krr_body(ECMP_MSG& message) {
 
 // One CertReqMsg made with OpenSSL's CRMF API: `template_key` and `subject` (either may be null)
 // in the template, POP signed with `pop_key`.
+// `extension`, when given, is an OpenSSL configuration line for the template's extensions
+// ({NID_subject_alt_name, "DNS:x"}).
 OSSL_CRMF_MSG* crmf_request(::EVP_PKEY* template_key, const ::X509_NAME* subject, ::EVP_PKEY* pop_key,
-                            int cert_req_id = 0) {
+                            int cert_req_id = 0, std::optional<std::pair<int, const char*>> extension = {}) {
   OSSL_CRMF_MSG* crm = ::OSSL_CRMF_MSG_new();
   EXPECT_NE(crm, nullptr);
   EXPECT_EQ(::OSSL_CRMF_MSG_set_certReqId(crm, cert_req_id), 1);
   EXPECT_EQ(::OSSL_CRMF_CERTTEMPLATE_fill(::OSSL_CRMF_MSG_get0_tmpl(crm), template_key, subject, nullptr, nullptr), 1);
+  if (extension) {
+    X509_EXTENSIONS* exts = sk_X509_EXTENSION_new_null();
+    sk_X509_EXTENSION_push(exts, ::X509V3_EXT_conf_nid(nullptr, nullptr, extension->first, extension->second));
+    EXPECT_EQ(::OSSL_CRMF_MSG_set0_extensions(crm, exts), 1);  // signed by the POP below
+  }
   EXPECT_EQ(::OSSL_CRMF_MSG_create_popo(OSSL_CRMF_POPO_SIGNATURE, crm, pop_key, ::EVP_sha256(), nullptr, nullptr), 1)
       << ossl::drain_errors();
   return crm;
@@ -279,6 +289,23 @@ const Row kRows[] = {
        });
      },
      ECMP_BODY_IP, kBadPop, true},
+    // The profile's refusals reach an ir's template as they reach a p10cr (integration tests).
+    {"TemplateAsksForACaCertificate",
+     [](const Bytes& ir, ByteView s) {
+       return with_requests(ir, s, [](::EVP_PKEY* key, const ::X509_NAME* subject) {
+         return std::vector<OSSL_CRMF_MSG*>{
+             crmf_request(key, subject, key, 0, std::pair{NID_basic_constraints, "critical,CA:TRUE"})};
+       });
+     },
+     ECMP_BODY_IP, kBadCertTemplate, true},
+    {"TemplateAsksForAWildcardName",
+     [](const Bytes& ir, ByteView s) {
+       return with_requests(ir, s, [](::EVP_PKEY* key, const ::X509_NAME* subject) {
+         return std::vector<OSSL_CRMF_MSG*>{
+             crmf_request(key, subject, key, 0, std::pair{NID_subject_alt_name, "DNS:*.example.com"})};
+       });
+     },
+     ECMP_BODY_IP, kBadCertTemplate, true},
     {"TwoCertReqMsgs",
      [](const Bytes& ir, ByteView s) {
        return with_requests(ir, s, [](::EVP_PKEY* key, const ::X509_NAME* subject) {
