@@ -3,6 +3,9 @@
 // (with delta CRLs too), `openssl ocsp` against the responder its AIA names, before and after
 // `enrollctl revoke`, certificate holds and their release, OCSP over GET with curl, and CRL
 // numbers across a restart.
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "demo.h"
@@ -112,6 +115,38 @@ TEST_F(RevocationStatusTest, OcspSaysGoodThenRevokedWithTheReasonAndEchoesTheNon
                                endpoints().ocsp_url, "-CAfile", endpoints().chain, "-timeout", "10"});
   ASSERT_TRUE(unknown.ok()) << unknown.describe();
   EXPECT_TRUE(contains(unknown.out, "0x0123456789abcdef: unknown")) << unknown.describe();
+}
+
+// Without a nonce the responder answers from its cache until the next revocation: a query a
+// second later gets the very response (the same producedAt), one after a revocation a new one.
+TEST_F(RevocationStatusTest, OcspWithoutANonceIsCachedUntilTheNextRevocation) {
+  const fs::path cert = enroll_with_mac("ocsp-cached");
+  auto query = [&] {
+    RunResult uri = openssl({"x509", "-in", cert.string(), "-noout", "-ocsp_uri"});
+    EXPECT_TRUE(uri.ok()) << uri.describe();
+    return openssl({"ocsp", "-issuer", issuing_ca().string(), "-cert", cert.string(), "-url", trim(uri.out), "-CAfile",
+                    endpoints().chain, "-resp_text", "-no_nonce", "-timeout", "10"});
+  };
+  auto produced_at = [](const RunResult& r) {
+    const auto at = r.out.find("Produced At:");
+    return at == std::string::npos ? std::string() : r.out.substr(at, r.out.find('\n', at) - at);
+  };
+  RunResult first = query();
+  ASSERT_TRUE(first.ok()) << first.describe();
+  EXPECT_TRUE(contains(first.out, cert.string() + ": good")) << first.describe();
+  ASSERT_FALSE(produced_at(first).empty()) << first.describe();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  RunResult again = query();
+  ASSERT_TRUE(again.ok()) << again.describe();
+  EXPECT_EQ(produced_at(again), produced_at(first)) << "the cached response, not a new signature";
+
+  ASSERT_TRUE(revoke(cert, "superseded").ok());
+  RunResult revoked = query();
+  ASSERT_TRUE(revoked.ok()) << revoked.describe();
+  EXPECT_TRUE(contains(revoked.both(), "Response verify OK")) << revoked.describe();
+  EXPECT_TRUE(contains(revoked.out, cert.string() + ": revoked")) << "the revocation ended the cache\n"
+                                                                  << revoked.describe();
+  EXPECT_NE(produced_at(revoked), produced_at(first));
 }
 
 // certificateHold is reversible (RFC 5280 5.3.1): revoked while it lasts, on OCSP and the CRL;
