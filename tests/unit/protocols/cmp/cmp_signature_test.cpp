@@ -113,8 +113,12 @@ void sign_message(ECMP_MSG& message, ::EVP_PKEY* key) {
 
 // Replaces the POP of the only CertReqMsg of a kur with one that signs a POPOSigningKeyInput
 // (RFC 4211 4.1: required when the template has no subject) naming `sender`, for `key`.
-// OpenSSL's client cannot make one, so it is written here in DER.
-void use_poposk_input(ECMP_MSG& message, const ::X509_NAME* sender, ::EVP_PKEY* key) {
+// OpenSSL's client cannot make one, so it is written here in DER. `named` (default: `key`) is
+// the key the input carries; OpenSSL's own CRMF code must accept the result exactly when it is
+// the template's key, `key`.
+void use_poposk_input(ECMP_MSG& message, const ::X509_NAME* sender, ::EVP_PKEY* key, ::EVP_PKEY* named = nullptr) {
+  if (named == nullptr) named = key;
+  const bool openssl_accepts = named == key;
   STACK_OF(ECMP_CERTREQMSG)* requests = message.body->value.kur;
   ASSERT_EQ(sk_ECMP_CERTREQMSG_num(requests), 1);
   const Bytes crm = ossl::der_with(sk_ECMP_CERTREQMSG_value(requests, 0), i2d_ECMP_CERTREQMSG);
@@ -126,7 +130,7 @@ void use_poposk_input(ECMP_MSG& message, const ::X509_NAME* sender, ::EVP_PKEY* 
   // POPOSigningKeyInput ::= SEQUENCE { authInfo CHOICE { sender [0] GeneralName, ... },
   //                                    publicKey SubjectPublicKeyInfo }
   const Bytes input =
-      concat({der::element(0xA0, der::element(0xA4, ossl::der_of(sender))), ossl::der_of_public_key(key)});
+      concat({der::element(0xA0, der::element(0xA4, ossl::der_of(sender))), ossl::der_of_public_key(named)});
   const Bytes signature = sign_sha256(key, der::element(0x30, input));
   ASSERT_FALSE(signature.empty());
   const Bytes ecdsa_with_sha256 = {0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02};
@@ -145,7 +149,9 @@ void use_poposk_input(ECMP_MSG& message, const ::X509_NAME* sender, ::EVP_PKEY* 
   // OpenSSL's own CRMF code accepts it.
   std::unique_ptr<OSSL_CRMF_MSGS, ossl::Deleter<::OSSL_CRMF_MSGS_free>> theirs(openssl_cert_requests(*message.body));
   ASSERT_TRUE(theirs);
-  ASSERT_EQ(::OSSL_CRMF_MSGS_verify_popo(theirs.get(), 0, 0, nullptr, nullptr), 1) << ossl::drain_errors();
+  ASSERT_EQ(::OSSL_CRMF_MSGS_verify_popo(theirs.get(), 0, 0, nullptr, nullptr) == 1, openssl_accepts)
+      << ossl::drain_errors();
+  ::ERR_clear_error();
 }
 
 // Decodes `der`, applies `change`, signs again with `key` unless it is null, re-encodes.
@@ -425,6 +431,24 @@ TEST_F(CmpSignatureTest, KurWithoutSubjectInTheTemplateTakesTheOldCertificatesSu
   ASSERT_TRUE(old_record && new_record);
   EXPECT_EQ(old_record->requester.rfind("vendor:", 0), 0U);
   EXPECT_EQ(new_record->requester, "cert:" + old_record->serial_hex);
+}
+
+// The POPOSigningKeyInput must carry the template's key (RFC 4211 4.1), even when the template's
+// key signed it: otherwise a signature over any input would pass.
+TEST_F(CmpSignatureTest, KurWhosePoposkInputNamesAnotherKeyIsBadPop) {
+  Credential old = enroll_with_mac();
+  auto c = signing_client(old, capture_only());
+  ossl::X509NamePtr empty(::X509_NAME_new());
+  ASSERT_EQ(::OSSL_CMP_CTX_set1_subjectName(c->ctx(), empty.get()), 1);
+  EXPECT_EQ(::OSSL_CMP_exec_KUR_ses(c->ctx()), nullptr);
+  ASSERT_EQ(c->sent().size(), 1U);
+  ossl::EvpPkeyPtr other = make_ec_key();
+  const Bytes kur = crafted(
+      c->sent().front(),
+      [&](ECMP_MSG& m) { use_poposk_input(m, ::X509_get_subject_name(old.cert.get()), c->key(), other.get()); },
+      old.key.get());
+  expect_signed_rejection(send_signed(kur), ECMP_BODY_KUP, kBadPop);
+  EXPECT_EQ(certificates().size(), 1U);
 }
 
 TEST_F(CmpSignatureTest, KurWithoutSubjectAndWithoutPoposkInputIsBadPop) {
