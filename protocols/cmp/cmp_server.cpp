@@ -85,12 +85,12 @@ int proofs_of_possession(const ECMP_CERTREQMSG& crm) {
          (crm.keyAgreement != nullptr);
 }
 
-// RFC 4211 4.1: the POPOSigningKey signs, with the template's key, the DER of the CertRequest,
-// or of a POPOSigningKeyInput carrying that same key when the template has no subject.
-Status verify_signing_key_pop(const ECMP_CERTREQMSG& crm) {
+// RFC 4211 4.1: the POPOSigningKey signs, with the template's key (`spki`, its DER), the DER of
+// the CertRequest, or of a POPOSigningKeyInput carrying that same key when the template has no
+// subject.
+Status verify_signing_key_pop(const ECMP_CERTREQMSG& crm, const Bytes& spki) {
   const ECMP_POPOSIGNINGKEY& pop = *crm.signature;
   const ECMP_CERTTEMPLATE& tmpl = *crm.certReq->certTemplate;
-  const Bytes spki = ossl::der_with(tmpl.publicKey, i2d_ENROLLD_SPKI);
   auto key = ossl::public_key_from_der(spki);
   if (!key) return fail(ErrorCode::kBadPop, "the template's public key cannot be decoded");
   int verified = 0;
@@ -158,19 +158,19 @@ Result<Requested> requested_from_crmf(const STACK_OF(ECMP_CERTREQMSG) * requests
     out.key_algorithm_der = key_algorithm_of(*tmpl);
     return out;
   }
+  out.public_key_der = ossl::der_with(tmpl->publicKey, i2d_ENROLLD_SPKI);
   if (crm.raVerified != nullptr) {
     // RFC 9483 5.2.3.2: raVerified only from an RA that checked the proof itself.
     if (!from_ra) {
       return fail(ErrorCode::kBadPop, "raVerified proof of possession is accepted only from an authorized RA");
     }
   } else if (crm.signature != nullptr) {
-    if (auto ok = verify_signing_key_pop(crm); !ok) return tl::unexpected(ok.error());
+    if (auto ok = verify_signing_key_pop(crm, out.public_key_der); !ok) return tl::unexpected(ok.error());
   } else {
     return fail(ErrorCode::kBadPop, crm.keyEncipherment != nullptr || crm.keyAgreement != nullptr
                                         ? "only a signature proves possession here (not keyEncipherment/keyAgreement)"
                                         : "the request has no proof of possession");
   }
-  out.public_key_der = ossl::der_with(tmpl->publicKey, i2d_ENROLLD_SPKI);
   return out;
 }
 

@@ -122,6 +122,13 @@ Bytes with_requests(
       ir, [&](ECMP_MSG& m) { set_requests(m, make(key.get(), subject.get())); }, secret);
 }
 
+// The ir with one CertReqMsg asking for the extension `value` (OpenSSL configuration syntax).
+Bytes with_template_extension(const Bytes& ir, ByteView secret, int nid, const char* value) {
+  return with_requests(ir, secret, [&](::EVP_PKEY* key, const ::X509_NAME* subject) {
+    return std::vector<OSSL_CRMF_MSG*>{crmf_request(key, subject, key, 0, std::pair{nid, value})};
+  });
+}
+
 // ---- one thing wrong: exactly one failure bit, nothing stored ----
 
 struct Row {
@@ -292,18 +299,12 @@ const Row kRows[] = {
     // The profile's refusals reach an ir's template as they reach a p10cr (integration tests).
     {"TemplateAsksForACaCertificate",
      [](const Bytes& ir, ByteView s) {
-       return with_requests(ir, s, [](::EVP_PKEY* key, const ::X509_NAME* subject) {
-         return std::vector<OSSL_CRMF_MSG*>{
-             crmf_request(key, subject, key, 0, std::pair{NID_basic_constraints, "critical,CA:TRUE"})};
-       });
+       return with_template_extension(ir, s, NID_basic_constraints, "critical,CA:TRUE");
      },
      ECMP_BODY_IP, kBadCertTemplate, true},
     {"TemplateAsksForAWildcardName",
      [](const Bytes& ir, ByteView s) {
-       return with_requests(ir, s, [](::EVP_PKEY* key, const ::X509_NAME* subject) {
-         return std::vector<OSSL_CRMF_MSG*>{
-             crmf_request(key, subject, key, 0, std::pair{NID_subject_alt_name, "DNS:*.example.com"})};
-       });
+       return with_template_extension(ir, s, NID_subject_alt_name, "DNS:*.example.com");
      },
      ECMP_BODY_IP, kBadCertTemplate, true},
     {"TwoCertReqMsgs",

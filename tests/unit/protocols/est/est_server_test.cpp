@@ -13,6 +13,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <mutex>
+
 #include <gtest/gtest.h>
 
 #include <openssl/cms.h>
@@ -539,7 +541,28 @@ class EstServerTest : public ::testing::Test {
   ra::CertificateTrustImpl trust{
       *store, service.ca_chain(), {}, {}, [this] { return std::chrono::system_clock::now() + trust_clock_advance; }};
   ra::PasswordStore passwords{*store, ra::LockoutPolicy{}, system_clock()};
-  EstServer est{service, trust, passwords, EstOptions{}};
+  // The real store, with what each check was told and answered, for the channel tests.
+  struct RecordingPasswords final : ra::PasswordVerifier {
+    explicit RecordingPasswords(ra::PasswordStore& store) : real(store) {}
+    using ra::PasswordVerifier::check;
+    Result<ra::PasswordCheck> check(std::string_view user, std::string_view password, std::string_view profile,
+                                    ra::PasswordChannel channel) override {
+      auto checked = real.check(user, password, profile, channel);
+      std::lock_guard lock(mutex);
+      seen.emplace_back(channel, checked && checked->remembered);
+      return checked;
+    }
+    Status spend(std::string_view user) override { return real.spend(user); }
+    void release(std::string_view user) override { real.release(user); }
+    std::vector<std::pair<ra::PasswordChannel, bool>> checks() {
+      std::lock_guard lock(mutex);
+      return seen;
+    }
+    ra::PasswordStore& real;
+    std::mutex mutex;
+    std::vector<std::pair<ra::PasswordChannel, bool>> seen;  // channel, remembered
+  } recorded_passwords{passwords};
+  EstServer est{service, trust, recorded_passwords, EstOptions{}};
   Credential server_credential;
   std::unique_ptr<http::HttpServer> server;
 };
@@ -603,6 +626,22 @@ TEST_F(EstServerTest, BasicOnAKeptAliveConnectionEnrollsAgainAndAWrongPasswordIs
                                               std::pair<std::string, std::string>{kUser, "not the password at all"});
   EXPECT_EQ(wrong.status, 401) << wrong.body;
   EXPECT_EQ(certificate_count(), 2U);
+  // One TLS connection, one channel: scrypt ran for the first request only.
+  TlsConnection other = connect(TLS1_3_VERSION);
+  ossl::EvpPkeyPtr other_key = p256_key();
+  ASSERT_NE(enrolled_certificate(
+                other.post_csr(est_path("", "simpleenroll"), csr_with_binding(std::nullopt, other_key.get()), basic())),
+            nullptr);
+  const auto checks = recorded_passwords.checks();
+  ASSERT_EQ(checks.size(), 4U);
+  EXPECT_NE(checks[0].first, ra::kNoChannel);
+  EXPECT_EQ(checks[1].first, checks[0].first);
+  EXPECT_EQ(checks[2].first, checks[0].first);
+  EXPECT_NE(checks[3].first, checks[0].first) << "another connection, another channel";
+  EXPECT_FALSE(checks[0].second);
+  EXPECT_TRUE(checks[1].second) << "the second request on the connection needs no scrypt run";
+  EXPECT_FALSE(checks[2].second) << "a wrong password is checked in full";
+  EXPECT_FALSE(checks[3].second);
 }
 
 TEST_F(EstServerTest, Tls13CsrWithThisConnectionsExporterIsEnrolledUnderTheBindingProfile) {
