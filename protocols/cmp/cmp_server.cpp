@@ -339,10 +339,10 @@ const ::ASN1_OBJECT* crls_oid() {  // id-it-crls (2.17)
   return oid.get();
 }
 
-// One CRLStatus of a crlStatusList: whether its source names our CA, and the thisUpdate of
-// the CRL the requester has, if any.
+// One CRLStatus of a crlStatusList: the issuing CA of ours its source names (empty: none), and
+// the thisUpdate of the CRL the requester has, if any.
 struct CrlStatus {
-  bool names_this_ca = false;
+  std::string ca_name;
   std::optional<std::chrono::system_clock::time_point> this_update;
 };
 
@@ -387,8 +387,8 @@ std::optional<std::chrono::system_clock::time_point> time_of(ByteView der) {
 // RFC 9480 2.17: CRLStatusList ::= SEQUENCE SIZE (1..MAX) OF CRLStatus,
 // CRLStatus ::= SEQUENCE { source CRLSource, thisUpdate Time OPTIONAL },
 // CRLSource ::= CHOICE { dpn [0] DistributionPointName, issuer [1] GeneralNames } (explicit tags).
-Result<std::vector<CrlStatus>> parse_crl_status_list(const ECMP_ITAV& itav, const ::X509_NAME* ca_name,
-                                                     const std::vector<std::string>& crl_urls) {
+template <typename Source>
+Result<std::vector<CrlStatus>> parse_crl_status_list(const ECMP_ITAV& itav, const std::vector<Source>& sources) {
   constexpr std::uint8_t kDpnTag = 0xa0;
   constexpr std::uint8_t kIssuerTag = 0xa1;
   constexpr std::uint8_t kUtcTimeTag = 0x17;
@@ -409,8 +409,15 @@ Result<std::vector<CrlStatus>> parse_crl_status_list(const ECMP_ITAV& itav, cons
     CrlStatus parsed;
     // A client takes the source from the certificate's cRLDistributionPoints when it has one
     // (OpenSSL 3.5 does), else from its issuer.
-    parsed.names_this_ca = (*parts)[0].tag == kIssuerTag ? general_names_include((*parts)[0].content, ca_name)
-                                                         : distribution_point_is_ours((*parts)[0].content, crl_urls);
+    for (const auto& source : sources) {
+      const bool named = (*parts)[0].tag == kIssuerTag
+                             ? general_names_include((*parts)[0].content, source.subject.get())
+                             : distribution_point_is_ours((*parts)[0].content, source.urls);
+      if (named) {
+        parsed.ca_name = source.ca_name;
+        break;
+      }
+    }
     if (parts->size() == 2) {
       const auto& time = (*parts)[1];
       parsed.this_update =
@@ -568,12 +575,18 @@ struct CmpServer::Exchange {
 CmpServer::CmpServer(ra::EnrollmentService& service, const ra::SharedSecrets& secrets, CmpServerOptions options,
                      const ra::CertificateTrust* trust, const ra::MessageSigner* signer)
     : m_service(service), m_secrets(secrets), m_options(std::move(options)), m_trust(trust), m_signer(signer) {
-  std::vector<Bytes> known = m_service.ca_chain();
+  std::vector<Bytes> known;
+  for (const auto& ca : m_service.issuing_cas()) known.insert(known.end(), ca.chain.begin(), ca.chain.end());
   if (m_signer != nullptr) known.insert(known.end(), m_signer->certificates().begin(), m_signer->certificates().end());
   m_known = KnownCertificates(known);
-  if (::X509* ca = m_known.find(m_service.ca_chain().front())) {
-    m_responder.reset(::X509_NAME_dup(::X509_get_subject_name(ca)));
+  for (const auto& ca : m_service.issuing_cas()) {
+    ::X509* cert = m_known.find(ca.chain.front());
+    if (cert == nullptr) continue;
+    auto urls = m_options.crl_urls.find(ca.name);
+    m_crl_sources.push_back({ca.name, ossl::X509NamePtr(::X509_NAME_dup(::X509_get_subject_name(cert))),
+                             urls != m_options.crl_urls.end() ? urls->second : std::vector<std::string>()});
   }
+  if (!m_crl_sources.empty()) m_responder.reset(::X509_NAME_dup(m_crl_sources.front().subject.get()));
 }
 
 Result<Bytes> CmpServer::handle(ByteView request, const CmpRequestContext& context) {
@@ -1017,7 +1030,7 @@ Result<Bytes> CmpServer::handle_general_message(Exchange& ex) {
   std::vector<std::pair<const ::ASN1_OBJECT*, Bytes>> answers;
   // RFC 9483 4.3.1: caCerts lists the CA certificates; 4.3.2: signKeyPairTypes the key types.
   auto add_ca_certs = [&] {
-    answers.emplace_back(::OBJ_nid2obj(NID_id_it_caCerts), sequence_of(m_service.ca_chain()));
+    answers.emplace_back(::OBJ_nid2obj(NID_id_it_caCerts), sequence_of(profile->issuing_ca->chain));
   };
   auto add_key_types = [&] {
     answers.emplace_back(::OBJ_nid2obj(NID_id_it_signKeyPairTypes), sequence_of(profile->key_algorithms));
@@ -1083,22 +1096,27 @@ Bytes CmpServer::root_ca_key_update(const ECMP_ITAV& root_ca_cert) const {
 }
 
 // RFC 9483 4.3.4: the CRLs newer than those the requester has (SEQUENCE OF CertificateList),
-// or nothing (the value absent) when it is up to date. This CA serves its own CRL only.
+// or nothing (the value absent) when it is up to date: the CRLs of our own CAs only.
 Result<Bytes> CmpServer::crl_update(const ECMP_ITAV& itav) {
-  auto statuses = parse_crl_status_list(itav, m_responder.get(), m_options.crl_urls);
+  auto statuses = parse_crl_status_list(itav, m_crl_sources);
   if (!statuses) return tl::unexpected(statuses.error());
   for (const auto& status : *statuses) {
-    if (!status.names_this_ca) {
-      return fail(ErrorCode::kUnsupportedRequest, "no CRL for that source here: this CA serves its own CRL, issuer " +
-                                                      ossl::name_to_string(m_responder.get()));
+    if (status.ca_name.empty()) {
+      std::string ours;
+      for (const auto& source : m_crl_sources)
+        ours += (ours.empty() ? "" : "; ") + ossl::name_to_string(source.subject.get());
+      return fail(ErrorCode::kUnsupportedRequest,
+                  "no CRL for that source here: this appliance serves the CRLs of its own CAs, issuers " + ours);
     }
   }
-  auto crl = m_service.current_crl();
-  if (!crl) return tl::unexpected(crl.error());
+  std::vector<Bytes> newer;
   for (const auto& status : *statuses) {
-    if (!status.this_update || crl->this_update > *status.this_update) return sequence_of({crl->der});
+    auto crl = m_service.current_crl(status.ca_name);
+    if (!crl) return tl::unexpected(crl.error());
+    const bool outdated = !status.this_update || crl->this_update > *status.this_update;
+    if (outdated && std::find(newer.begin(), newer.end(), crl->der) == newer.end()) newer.push_back(crl->der);
   }
-  return Bytes{};
+  return newer.empty() ? Bytes{} : sequence_of(newer);
 }
 
 // RFC 9483 5.2.2.1: an RA forwards requests in a nested message under its own protection

@@ -2,6 +2,7 @@
 // The CMP message handler: bytes in, bytes out (STYLE.md 5). HTTP, offline files and later
 // CoAP all call handle(); it knows nothing of any transport.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,9 @@ struct CmpServerOptions {
   // RFC 9483 3.1: a messageTime further than this from our clock is refused with badTime.
   std::chrono::seconds max_clock_skew = std::chrono::minutes(10);
   Clock clock = system_clock();
-  // Where this CA publishes its CRLs (the cRLDistributionPoints it writes): a crlStatusList
-  // source naming one of them asks for our CRL.
-  std::vector<std::string> crl_urls;
+  // Where each issuing CA publishes its CRLs (the cRLDistributionPoints it writes), by the CA's
+  // name: a crlStatusList source naming one of them asks for that CA's CRL.
+  std::map<std::string, std::vector<std::string>, std::less<>> crl_urls;
   // Where messages are counted by type and outcome; none when null.
   Metrics* metrics = nullptr;
 };
@@ -79,8 +80,15 @@ class CmpServer {
   CmpServerOptions m_options;
   const ra::CertificateTrust* m_trust;
   const ra::MessageSigner* m_signer;
-  ossl::X509NamePtr m_responder;  // our name in response headers: the issuing CA's subject
-  KnownCertificates m_known;      // the CA chain and the signer's certificates, decoded once
+  // An issuing CA as a crlStatusList source may name it: its subject, or a CRL URL of its.
+  struct CrlSource {
+    std::string ca_name;
+    ossl::X509NamePtr subject;
+    std::vector<std::string> urls;
+  };
+  ossl::X509NamePtr m_responder;  // our name in response headers: the first issuing CA's subject
+  std::vector<CrlSource> m_crl_sources;
+  KnownCertificates m_known;  // the CA chains and the signer's certificates, decoded once
 };
 
 }  // namespace enrolld::cmp

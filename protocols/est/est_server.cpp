@@ -207,6 +207,12 @@ Result<Bytes> encode_decision(const ra::Decision& decision) {
   return tagged(kStoredHeld, view_of(std::to_string(std::max<long long>(1, held.check_after.count()))));
 }
 
+std::map<std::string, Result<Bytes>, std::less<>> cacerts_bags(const ra::EnrollmentService& service) {
+  std::map<std::string, Result<Bytes>, std::less<>> bags;
+  for (const auto& ca : service.issuing_cas()) bags.emplace(ca.name, certs_only(ca.chain));
+  return bags;
+}
+
 }  // namespace
 
 EstServer::EstServer(ra::EnrollmentService& service, const ra::CertificateTrust& trust, ra::PasswordVerifier& passwords,
@@ -215,7 +221,7 @@ EstServer::EstServer(ra::EnrollmentService& service, const ra::CertificateTrust&
       m_trust(trust),
       m_passwords(passwords),
       m_options(options),
-      m_ca_certificates(certs_only(service.ca_chain())) {}
+      m_ca_certificates(cacerts_bags(service)) {}
 
 http::Response EstServer::handle(const http::Request& request) {
   Exchange ex{request, Operation::kCaCerts, {}, {}, {}, {}, {}, {}, {}};
@@ -247,9 +253,11 @@ http::Response EstServer::handle(const http::Request& request) {
   }
 }
 
+// RFC 7030 4.1.3: the chain of the CA that the label's profile enrolls under.
 http::Response EstServer::cacerts(const Exchange& ex) {
-  if (!m_ca_certificates) return ex.refuse(m_ca_certificates.error());
-  return base64_response(200, kPkcs7CertsOnly, *m_ca_certificates);
+  const Result<Bytes>& bag = m_ca_certificates.at(ex.profile.issuing_ca->name);
+  if (!bag) return ex.refuse(bag.error());
+  return base64_response(200, kPkcs7CertsOnly, *bag);
 }
 
 http::Response EstServer::csrattrs(const Exchange& ex) {

@@ -4,6 +4,8 @@
 // each outcome to EST's HTTP answer. Authentication: a TLS client certificate (a manufacturer's
 // under the configured anchors, or one this CA issued) or HTTP Basic with a stored password.
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "protocols/http/http_server.h"
@@ -42,7 +44,8 @@ class EstServer {
   const ra::CertificateTrust& m_trust;
   ra::PasswordVerifier& m_passwords;
   EstOptions m_options;
-  const Result<Bytes> m_ca_certificates;  // the cacerts bag: the chain does not change while serving
+  // The cacerts bag of each issuing CA, by its name: the chains do not change while serving.
+  const std::map<std::string, Result<Bytes>, std::less<>> m_ca_certificates;
 };
 
 // The route that hands every EST path to `server`.

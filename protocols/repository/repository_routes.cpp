@@ -33,14 +33,14 @@ http::Response unavailable(const http::Request& request, const Error& error) {
   return response;
 }
 
-http::Response crl(ra::EnrollmentService& service, const http::Request& request) {
-  auto current = service.current_crl();
+http::Response crl(ra::EnrollmentService& service, const std::string& ca_name, const http::Request& request) {
+  auto current = service.current_crl(ca_name);
   if (!current) return unavailable(request, current.error());
   return der_response("application/pkix-crl", std::move(current->der), kCrlCacheControl);
 }
 
-http::Response delta_crl(ra::EnrollmentService& service, const http::Request& request) {
-  auto current = service.current_delta_crl();
+http::Response delta_crl(ra::EnrollmentService& service, const std::string& ca_name, const http::Request& request) {
+  auto current = service.current_delta_crl(ca_name);
   if (!current) return unavailable(request, current.error());
   if (!*current) return http::text_response(404, "this CA publishes no delta CRLs");
   return der_response("application/pkix-crl", std::move((*current)->der), kCrlCacheControl);
@@ -69,25 +69,40 @@ http::Response ocsp(ra::StatusResponder& status, const http::Request& request) {
   return response;
 }
 
+// A certificate that does not change while serving.
+http::Route certificate_route(std::string path, const Bytes& der) {
+  return {std::move(path), {"GET"}, [&der](const http::Request&) {
+            return der_response("application/pkix-cert", der, "max-age=86400");
+          }};
+}
+
 }  // namespace
 
+std::string root_name(const std::vector<ra::IssuingCaInfo>& cas, std::size_t index) {
+  if (index == 0) return "root";
+  return cas[index].chain.back() == cas.front().chain.back() ? std::string() : cas[index].name + "-root";
+}
+
 std::vector<http::Route> repository_routes(ra::EnrollmentService& service, ra::StatusResponder& status) {
-  return {
-      {kCrlPath, {"GET"}, [&service](const http::Request& r) { return crl(service, r); }},
-      {kDeltaCrlPath, {"GET"}, [&service](const http::Request& r) { return delta_crl(service, r); }},
+  std::vector<http::Route> routes = {
       {kOcspPath, {"POST"}, [&status](const http::Request& r) { return ocsp(status, r); }},
       {std::string(kOcspPath) + "/", {"GET"}, [&status](const http::Request& r) { return ocsp(status, r); }},
-      {kIssuingCaPath,
-       {"GET"},
-       [&service](const http::Request&) {
-         return der_response("application/pkix-cert", service.ca_chain().front(), "max-age=86400");
-       }},
-      {kRootCaPath,
-       {"GET"},
-       [&service](const http::Request&) {
-         return der_response("application/pkix-cert", service.ca_chain().back(), "max-age=86400");
-       }},
   };
+  const auto& cas = service.issuing_cas();
+  for (std::size_t i = 0; i < cas.size(); ++i) {
+    const ra::IssuingCaInfo& ca = cas[i];
+    const std::string name = ca.name;
+    routes.push_back({"/repo/" + name + ".crl", {"GET"}, [&service, name](const http::Request& r) {
+                        return crl(service, name, r);
+                      }});
+    routes.push_back({"/repo/" + name + "-delta.crl", {"GET"}, [&service, name](const http::Request& r) {
+                        return delta_crl(service, name, r);
+                      }});
+    routes.push_back(certificate_route("/repo/" + name + ".crt", ca.chain.front()));
+    const std::string root = root_name(cas, i);
+    if (!root.empty()) routes.push_back(certificate_route("/repo/" + root + ".crt", ca.chain.back()));
+  }
+  return routes;
 }
 
 }  // namespace enrolld::repository

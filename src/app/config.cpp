@@ -12,6 +12,7 @@
 #include <openssl/objects.h>
 #include <toml++/toml.h>
 
+#include "ca/certificate_authority.h"
 #include "common/openssl_util.h"
 
 namespace enrolld::app {
@@ -281,6 +282,12 @@ bool is_profile_name(const std::string& name) {
          name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos;
 }
 
+// What an issuing CA may be called: it names files and LDAP entries ("<name>.crl", "cn=<name>-ca").
+bool is_ca_name(const std::string& name) {
+  return !name.empty() && name.size() <= 32 &&
+         name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+}
+
 // Checks of list items; each returns an error text, empty when the item is good.
 std::string check_attribute(const std::string& name) {
   const int nid = ::OBJ_txt2nid(name.c_str());
@@ -386,6 +393,11 @@ Status read_profile(const toml::table& table, Config& config) {
         return fail(ErrorCode::kConfigInvalid, at + "must be 1-64 characters of a-z, 0-9, '-' and '_'");
       }
       profile.name = *value.value<std::string>();
+    } else if (name == "issuing_ca") {
+      if (!value.is_string() || !is_ca_name(*value.value<std::string>())) {
+        return fail(ErrorCode::kConfigInvalid, at + "must name an issuing CA: \"issuing\" or an [[issuing_ca]] name");
+      }
+      profile.issuing_ca = *value.value<std::string>();
     } else if (name == "validity_days") {
       auto days = value.value<std::int64_t>();
       if (!value.is_integer() || !days || *days < 1 || *days > 36500) {
@@ -521,20 +533,21 @@ Status check_crl_schedule(const Config& config, const toml::table& root) {
   return {};
 }
 
-// [publish.directory] and [publish.ldap]: each key read by `read(key, value)`, which returns
-// an error text (empty when good) or "unknown" for a key it does not know.
+// A table whose keys `read(key, value)` reads ([publish.directory], [[issuing_ca]], ...): it
+// returns an error text (empty when good) or "unknown" for a key it does not know. `section`
+// prefixes the key in messages ("publish.directory").
 template <typename Read>
-Status read_publisher(const toml::table& table, const std::string& name, Config& config, Read read) {
+Status read_keys(const toml::table& table, const std::string& section, Config& config, Read read) {
   for (const auto& [key, value] : table) {
     const std::string key_name(key.str());
     const std::string problem = read(key_name, value);
     if (problem == "unknown") {
       return fail(ErrorCode::kConfigInvalid,
-                  where(config, value.source()) + ": unknown key 'publish." + name + "." + key_name + "'");
+                  where(config, value.source()) + ": unknown key '" + section + "." + key_name + "'");
     }
     if (!problem.empty()) {
       return fail(ErrorCode::kConfigInvalid,
-                  where(config, value.source()) + ": key 'publish." + name + "." + key_name + "' " + problem);
+                  where(config, value.source()) + ": key '" + section + "." + key_name + "' " + problem);
     }
   }
   return {};
@@ -554,7 +567,7 @@ std::string bool_value(const toml::node& value, bool& out) {
 
 Status read_directory_publisher(const toml::table& table, Config& config) {
   DirectoryPublishConfig directory;
-  auto ok = read_publisher(table, "directory", config, [&](const std::string& key, const toml::node& value) {
+  auto ok = read_keys(table, "publish.directory", config, [&](const std::string& key, const toml::node& value) {
     std::string text;
     if (key == "path") {
       auto problem = string_value(value, text);
@@ -574,7 +587,7 @@ Status read_directory_publisher(const toml::table& table, Config& config) {
 
 Status read_ldap_publisher(const toml::table& table, Config& config) {
   LdapPublishConfig ldap;
-  auto ok = read_publisher(table, "ldap", config, [&](const std::string& key, const toml::node& value) {
+  auto ok = read_keys(table, "publish.ldap", config, [&](const std::string& key, const toml::node& value) {
     std::string text;
     if (key == "url") {
       auto problem = string_value(value, ldap.url);
@@ -621,6 +634,104 @@ Status read_publishers(const toml::node& node, Config& config) {
     auto ok = name == "directory" ? read_directory_publisher(*value.as_table(), config)
                                   : read_ldap_publisher(*value.as_table(), config);
     if (!ok) return ok;
+  }
+  return {};
+}
+
+// [[issuing_ca]]: one more issuing CA. "root" names the root's certificate in the repository,
+// and "certs" the folder of issued certificates under [publish.directory].
+Status read_issuing_ca(const toml::table& table, Config& config) {
+  IssuingCaConfig ca;
+  auto ok = read_keys(table, "issuing_ca", config, [&](const std::string& key, const toml::node& value) {
+    std::string text;
+    if (key == "name") {
+      auto problem = string_value(value, ca.name);
+      if (!problem.empty()) return problem;
+      if (!is_ca_name(ca.name) || ca.name == ca::kFirstIssuingCa || ca.name == "root" || ca.name == "certs") {
+        return std::string("must be 1-32 characters of a-z, 0-9 and '-', and not issuing, root or certs");
+      }
+      return std::string();
+    }
+    if (key == "certificate" || key == "chain" || key == "ocsp_signer_certificate") {
+      auto problem = string_value(value, text);
+      if (!problem.empty()) return problem;
+      auto file = resolve(config, text);
+      if (key == "certificate") {
+        ca.certificate = std::move(file);
+      } else {
+        (key == "chain" ? ca.chain : ca.ocsp_signer_certificate) = std::move(file);
+      }
+      return std::string();
+    }
+    if (key == "key" || key == "ocsp_signer_key") {
+      auto problem = string_value(value, text);
+      if (problem.empty()) problem = check_pkcs11_uri(text);
+      if (!problem.empty()) return problem;
+      if (key == "key") {
+        ca.key = text;
+      } else {
+        ca.ocsp_signer_key = text;
+      }
+      return std::string();
+    }
+    std::string* url = key == "crl_url"          ? &ca.crl_url
+                       : key == "ocsp_url"       ? &ca.ocsp_url
+                       : key == "ca_issuers_url" ? &ca.ca_issuers_url
+                       : key == "delta_url"      ? &ca.delta_crl_url
+                                                 : nullptr;
+    if (url == nullptr) return std::string("unknown");
+    auto problem = string_value(value, *url);
+    return problem.empty() ? check_http_url(*url) : problem;
+  });
+  if (!ok) return ok;
+  const std::string at = where(config, table.source());
+  if (ca.name.empty() || ca.certificate.empty() || ca.key.empty()) {
+    return fail(ErrorCode::kConfigInvalid, at + ": an [[issuing_ca]] needs name, certificate and key");
+  }
+  if (ca.ocsp_signer_key.has_value() != ca.ocsp_signer_certificate.has_value()) {
+    return fail(ErrorCode::kConfigInvalid, at + ": issuing CA '" + ca.name +
+                                               "': ocsp_signer_key and ocsp_signer_certificate go together: set "
+                                               "both (a delegated responder signs) or neither (the CA signs)");
+  }
+  for (const auto& other : config.issuing_cas) {
+    if (other.name == ca.name) {
+      return fail(ErrorCode::kConfigInvalid, at + ": issuing CA '" + ca.name + "' appears twice");
+    }
+  }
+  config.issuing_cas.push_back(std::move(ca));
+  return {};
+}
+
+Status read_issuing_cas(const toml::node& node, Config& config) {
+  const toml::array* list = node.as_array();
+  if (list == nullptr || !list->is_array_of_tables()) {
+    return fail(ErrorCode::kConfigInvalid, where(config, node.source()) + ": [[issuing_ca]] must be tables");
+  }
+  for (const auto& item : *list) {
+    if (auto ok = read_issuing_ca(*item.as_table(), config); !ok) return ok;
+  }
+  return {};
+}
+
+// Every profile's issuing_ca must be configured; delta CRLs need every CA's delta_url.
+Status check_issuing_cas(const Config& config, const toml::table& root) {
+  const toml::array* profiles = root["profile"].as_array();
+  for (std::size_t i = 0; i < config.profiles.size(); ++i) {
+    const ProfileConfig& profile = config.profiles[i];
+    const bool known = profile.issuing_ca == ca::kFirstIssuingCa ||
+                       std::any_of(config.issuing_cas.begin(), config.issuing_cas.end(),
+                                   [&](const IssuingCaConfig& ca) { return ca.name == profile.issuing_ca; });
+    if (known) continue;
+    const toml::node* node = profiles != nullptr && i < profiles->size() ? profiles->get(i) : nullptr;
+    return fail(ErrorCode::kConfigInvalid, (node != nullptr ? where(config, node->source()) : config.file.string()) +
+                                               ": profile '" + profile.name + "' names issuing CA '" +
+                                               profile.issuing_ca + "', which no [[issuing_ca]] defines");
+  }
+  for (const auto& ca : config.issuing_cas) {
+    if (config.delta_crl_validity_seconds > 0 && ca.delta_crl_url.empty()) {
+      return fail(ErrorCode::kConfigInvalid, config.file.string() + ": issuing CA '" + ca.name +
+                                                 "' needs a delta_url: [crl] delta_validity_seconds is set");
+    }
   }
   return {};
 }
@@ -672,6 +783,10 @@ Result<Config> load_config(const std::filesystem::path& file) {
       if (auto ok = read_publishers(value, config); !ok) return tl::unexpected(ok.error());
       continue;
     }
+    if (name == "issuing_ca") {
+      if (auto ok = read_issuing_cas(value, config); !ok) return tl::unexpected(ok.error());
+      continue;
+    }
     if (!schema().count(name) || !value.is_table()) {
       return fail(ErrorCode::kConfigInvalid, where(config, value.source()) + ": unknown section or key '" + name + "'");
     }
@@ -683,6 +798,7 @@ Result<Config> load_config(const std::filesystem::path& file) {
     if (value) return fail(ErrorCode::kConfigInvalid, config.file.string() + ": missing required key '" + key + "'");
   }
   if (auto ok = check_alias_profiles(config, root); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_issuing_cas(config, root); !ok) return tl::unexpected(ok.error());
   if (config.kga_key.has_value() != config.kga_certificate.has_value()) {
     return fail(
         ErrorCode::kConfigInvalid,
@@ -754,6 +870,7 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
       {"est.lockout_seconds", a.est.lockout_seconds != b.est.lockout_seconds},
       {"publish.directory", a.publish_directory != b.publish_directory},
       {"publish.ldap", a.publish_ldap != b.publish_ldap},
+      {"issuing_ca", a.issuing_cas != b.issuing_cas},
   };
   std::vector<std::string> changed;
   for (const auto& [name, differs] : settings) {

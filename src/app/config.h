@@ -52,10 +52,30 @@ struct ProfileConfig {
   std::vector<std::string> certificate_policies;
   bool requester_validity = false;    // a shorter validity the requester asks for is honoured
   bool copy_subject_alt_name = true;  // false: requested SANs are checked but not certified
-  // Written into its certificates instead of [ca]'s URLs; an empty string leaves one out.
+  // The issuing CA that signs under it: a [[issuing_ca]] name, or "issuing" ([ca], the default).
+  std::string issuing_ca = "issuing";
+  // Written into its certificates instead of its CA's URLs; an empty string leaves one out.
   std::optional<std::string> crl_url;
   std::optional<std::string> ocsp_url;
   std::optional<std::string> ca_issuers_url;
+};
+
+// [[issuing_ca]]: another issuing CA in the same appliance, its key in the HSM, for the
+// profiles that name it. [ca] is the first, named "issuing".
+struct IssuingCaConfig {
+  std::string name;  // 1-32 of a-z, 0-9, '-': /repo/<name>.crl, /repo/<name>.crt, publisher names
+  std::filesystem::path certificate;
+  std::optional<std::filesystem::path> chain;
+  std::string key;  // RFC 7512 pkcs11: URI
+  // As [ca]'s URLs and [crl] delta_url, for the certificates and CRLs of this CA.
+  std::string crl_url;
+  std::string ocsp_url;
+  std::string ca_issuers_url;
+  std::string delta_crl_url;
+  // As [ocsp]: a delegated responder for this CA; both or neither.
+  std::optional<std::string> ocsp_signer_key;
+  std::optional<std::filesystem::path> ocsp_signer_certificate;
+  bool operator==(const IssuingCaConfig&) const = default;
 };
 
 // [review]: requests that wait for an officer whatever their profile (fnmatch(3) patterns).
@@ -178,7 +198,8 @@ struct Config {
   std::optional<DirectoryPublishConfig> publish_directory;
   std::optional<LdapPublishConfig> publish_ldap;
 
-  std::vector<ProfileConfig> profiles;  // [[profile]]; "default" is implied from [ca]
+  std::vector<ProfileConfig> profiles;       // [[profile]]; "default" is implied from [ca]
+  std::vector<IssuingCaConfig> issuing_cas;  // [[issuing_ca]], besides [ca]
 };
 
 // Reads and checks the file. Returns kConfigInvalid with "FILE:LINE: ..." for syntax errors,

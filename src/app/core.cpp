@@ -9,6 +9,7 @@
 #include "app/root_rollover.h"
 #include "ca/certificate_authority.h"
 #include "hsm/pkcs11/token.h"
+#include "protocols/repository/repository_routes.h"
 #include "publish/directory_publisher.h"
 #include "publish/ldap_publisher.h"
 #include "ra/certificate_trust_impl.h"
@@ -59,13 +60,30 @@ Result<ossl::X509Ptr> load_certificate_for(const std::filesystem::path& file, co
   return own;
 }
 
-Result<std::vector<ossl::X509Ptr>> load_ca_chain(const Config& config, const hsm::Signer& signer) {
-  auto own = load_certificate_for(config.ca_certificate, signer, "ca.key");
+// [ca] as the first of the issuing CAs, then [[issuing_ca]].
+std::vector<IssuingCaConfig> issuing_ca_configs(const Config& config) {
+  std::vector<IssuingCaConfig> cas;
+  cas.push_back({ca::kFirstIssuingCa, config.ca_certificate, config.ca_chain, config.ca_key, config.crl_url,
+                 config.ocsp_url, config.ca_issuers_url, config.delta_crl_url, config.ocsp_signer_key,
+                 config.ocsp_signer_certificate});
+  cas.insert(cas.end(), config.issuing_cas.begin(), config.issuing_cas.end());
+  return cas;
+}
+
+// Where a message about a CA's keys points the operator: the first CA's are [ca] key and
+// [ocsp] signer_key, another's its [[issuing_ca]].
+std::string key_name(const IssuingCaConfig& ca, const char* which) {
+  if (ca.name == ca::kFirstIssuingCa) return std::string(which) == "key" ? "ca.key" : "ocsp.signer_key";
+  return "issuing_ca '" + ca.name + "' " + which;
+}
+
+Result<std::vector<ossl::X509Ptr>> load_ca_chain(const IssuingCaConfig& ca, const hsm::Signer& signer) {
+  auto own = load_certificate_for(ca.certificate, signer, key_name(ca, "key"));
   if (!own) return tl::unexpected(own.error());
   std::vector<ossl::X509Ptr> chain;
   chain.push_back(std::move(*own));
-  if (config.ca_chain) {
-    auto above = ossl::read_pem_certificates(config.ca_chain->string());
+  if (ca.chain) {
+    auto above = ossl::read_pem_certificates(ca.chain->string());
     if (!above) return tl::unexpected(above.error());
     for (auto& cert : *above) chain.push_back(std::move(cert));
   }
@@ -92,15 +110,58 @@ Result<std::optional<ra::KeyGenerationAuthority>> load_kga(const Config& config,
   return kga;
 }
 
-// The delegated OCSP responder ([ocsp] signer_key and signer_certificate), if configured.
-Result<std::pair<std::unique_ptr<hsm::Signer>, ossl::X509Ptr>> load_ocsp_signer(const Config& config,
-                                                                                OpenTokens& tokens) {
-  if (!config.ocsp_signer_key) return std::pair<std::unique_ptr<hsm::Signer>, ossl::X509Ptr>();
-  auto signer = open_signer(config, *config.ocsp_signer_key, tokens);
+// One issuing CA as start-up read it from the HSM and the files.
+struct LoadedCa {
+  std::string name;
+  std::unique_ptr<hsm::Signer> signer;
+  std::vector<ossl::X509Ptr> chain;
+  std::string delta_crl_url;
+  std::unique_ptr<hsm::Signer> ocsp_signer;  // a delegated responder's key and certificate, or both null
+  ossl::X509Ptr ocsp_certificate;
+  std::string hsm_module;  // where the CA key is, for the operator
+  std::string hsm_token;
+};
+
+Result<LoadedCa> load_issuing_ca(const Config& config, const IssuingCaConfig& ca, OpenTokens& tokens) {
+  LoadedCa loaded{ca.name, {}, {}, ca.delta_crl_url, {}, {}, {}, {}};
+  auto key = locate_key(config, ca.key);
+  if (!key) return tl::unexpected(key.error());
+  auto signer = open_located(*key, tokens);
   if (!signer) return tl::unexpected(signer.error());
-  auto cert = load_certificate_for(*config.ocsp_signer_certificate, **signer, "ocsp.signer_key");
-  if (!cert) return tl::unexpected(cert.error());
-  return std::pair{std::move(*signer), std::move(*cert)};
+  auto chain = load_ca_chain(ca, **signer);
+  if (!chain) return tl::unexpected(chain.error());
+  loaded.signer = std::move(*signer);
+  loaded.chain = std::move(*chain);
+  loaded.hsm_module = key->token.module_path;
+  loaded.hsm_token = key->token.token_label;
+  if (ca.ocsp_signer_key) {
+    auto ocsp = open_signer(config, *ca.ocsp_signer_key, tokens);
+    if (!ocsp) return tl::unexpected(ocsp.error());
+    auto cert = load_certificate_for(*ca.ocsp_signer_certificate, **ocsp, key_name(ca, "ocsp_signer_key"));
+    if (!cert) return tl::unexpected(cert.error());
+    loaded.ocsp_signer = std::move(*ocsp);
+    loaded.ocsp_certificate = std::move(*cert);
+  }
+  return loaded;
+}
+
+// Every issuing CA, the first first. Two CAs with one subject could not be told apart by the
+// certificates they issue: refused.
+Result<std::vector<LoadedCa>> load_issuing_cas(const Config& config, OpenTokens& tokens) {
+  std::vector<LoadedCa> cas;
+  for (const auto& ca : issuing_ca_configs(config)) {
+    auto loaded = load_issuing_ca(config, ca, tokens);
+    if (!loaded) return tl::unexpected(loaded.error());
+    const std::string subject = ossl::name_to_string(::X509_get_subject_name(loaded->chain.front().get()));
+    for (const auto& other : cas) {
+      if (ossl::name_to_string(::X509_get_subject_name(other.chain.front().get())) == subject) {
+        return fail(ErrorCode::kConfigInvalid, "issuing CAs '" + other.name + "' and '" + ca.name +
+                                                   "' have the same subject (" + subject + "): give each its own");
+      }
+    }
+    cas.push_back(std::move(*loaded));
+  }
+  return cas;
 }
 
 // The configured publishers ([publish.directory], [publish.ldap]), in that order.
@@ -203,6 +264,19 @@ std::vector<ca::KeyRule> key_rules(const std::vector<std::string>& names) {
   return rules;
 }
 
+// The repository URLs an issuing CA writes into its certificates unless a profile says otherwise.
+struct CaUrls {
+  std::string crl;
+  std::string ocsp;
+  std::string ca_issuers;
+};
+CaUrls ca_urls(const Config& config, const std::string& ca_name) {
+  for (const auto& ca : config.issuing_cas) {
+    if (ca.name == ca_name) return {ca.crl_url, ca.ocsp_url, ca.ca_issuers_url};
+  }
+  return {config.crl_url, config.ocsp_url, config.ca_issuers_url};
+}
+
 }  // namespace
 
 std::vector<ca::Profile> certificate_profiles(const Config& config) {
@@ -220,6 +294,8 @@ std::vector<ca::Profile> certificate_profiles(const Config& config) {
   for (const auto& p : wanted) {
     ca::Profile profile;
     profile.name = p.name;
+    profile.issuing_ca = p.issuing_ca;
+    const CaUrls urls = ca_urls(config, p.issuing_ca);
     profile.validity = std::chrono::hours(24) * p.validity_days.value_or(config.validity_days);
     if (!p.key_types.empty()) profile.keys = key_rules(p.key_types);
     profile.subject_required = p.subject_required;
@@ -231,9 +307,9 @@ std::vector<ca::Profile> certificate_profiles(const Config& config) {
     profile.policies = p.certificate_policies;
     profile.requester_validity = p.requester_validity;
     profile.copy_subject_alt_name = p.copy_subject_alt_name;
-    profile.crl_url = p.crl_url.value_or(config.crl_url);
-    profile.ocsp_url = p.ocsp_url.value_or(config.ocsp_url);
-    profile.ca_issuers_url = p.ca_issuers_url.value_or(config.ca_issuers_url);
+    profile.crl_url = p.crl_url.value_or(urls.crl);
+    profile.ocsp_url = p.ocsp_url.value_or(urls.ocsp);
+    profile.ca_issuers_url = p.ca_issuers_url.value_or(urls.ca_issuers);
     profiles.push_back(std::move(profile));
   }
   return profiles;
@@ -243,16 +319,16 @@ std::vector<ca::Profile> certificate_profiles(const Config& config) {
 struct Core::Parts {
   std::unique_ptr<Metrics> metrics;  // first: everything below reports into it
   std::unique_ptr<store::RocksDbStore> store;
-  ca::CertificateAuthority authority;
+  std::vector<std::unique_ptr<ca::CertificateAuthority>> authorities;  // the issuing CAs, the first first
+  std::vector<std::unique_ptr<hsm::Signer>> ocsp_signers;  // per CA: a delegated responder's key; null: the CA signs
   ra::EnrollmentServiceImpl service;
   ra::StaticSharedSecrets secrets;
   ra::CertificateTrustImpl trust;
   ra::HsmMessageSigner response_signer;
   cmp::CmpServer cmp;
   ra::PasswordStore passwords;
-  ra::CertificateTrustImpl est_trust;  // manufacturer anchors of [est], and this CA
+  ra::CertificateTrustImpl est_trust;  // manufacturer anchors of [est], and our CAs
   est::EstServer est;
-  std::unique_ptr<hsm::Signer> ocsp_signer;  // a delegated responder's key; null: the CA signs
   ra::OcspStatusResponder ocsp;
   ra::OutboxDrainer outbox;
 
@@ -260,44 +336,75 @@ struct Core::Parts {
   struct Loaded {
     std::unique_ptr<Metrics> metrics;
     std::unique_ptr<store::RocksDbStore> store;
-    std::vector<ossl::X509Ptr> chain;
-    std::unique_ptr<hsm::Signer> signer;
+    std::vector<LoadedCa> cas;  // the first first
     std::vector<Bytes> anchors;
     std::vector<Bytes> ras;
     std::vector<Bytes> est_anchors;
     std::optional<ra::KeyGenerationAuthority> kga;
     std::optional<ra::RootCaUpdate> root_update;
-    std::unique_ptr<hsm::Signer> ocsp_signer;  // with its certificate, or both null
-    ossl::X509Ptr ocsp_certificate;
     std::vector<std::unique_ptr<publish::Publisher>> publishers;
-    std::string hsm_module;  // where the CA key is, for the operator
-    std::string hsm_token;
   };
 
   Parts(const Config& config, Loaded loaded)
       : metrics(std::move(loaded.metrics)),
         store(std::move(loaded.store)),
-        authority(std::move(loaded.chain), std::move(loaded.signer), system_clock(), metrics.get()),
-        service(*store, authority, certificate_profiles(config), policy_of(config), system_clock(),
-                std::move(loaded.kga), std::move(loaded.root_update), metrics.get()),
+        authorities(make_authorities(loaded.cas, metrics.get())),
+        ocsp_signers(take_ocsp_signers(loaded.cas)),
+        service(*store, issuing_authorities(loaded.cas, authorities), certificate_profiles(config), policy_of(config),
+                system_clock(), std::move(loaded.kga), std::move(loaded.root_update), metrics.get()),
         secrets(shared_secrets(config)),
-        trust(*store, service.ca_chain(), loaded.anchors, std::move(loaded.ras), system_clock()),
-        response_signer(authority.signer(), service.ca_chain()),
+        trust(*store, chains_of(service), loaded.anchors, std::move(loaded.ras), system_clock()),
+        response_signer(authorities.front()->signer(), service.ca_chain()),
         cmp(service, secrets, cmp_options(config, *metrics), &trust, &response_signer),
         passwords(*store,
                   ra::LockoutPolicy{config.est.max_password_failures, std::chrono::seconds(config.est.lockout_seconds)},
                   system_clock()),
-        est_trust(*store, service.ca_chain(), loaded.est_anchors, {}, system_clock()),
+        est_trust(*store, chains_of(service), loaded.est_anchors, {}, system_clock()),
         est(service, est_trust, passwords, est::EstOptions{config.est.reenroll_same_key}),
-        ocsp_signer(std::move(loaded.ocsp_signer)),
-        ocsp(*store, authority, ocsp_signer ? *ocsp_signer : authority.signer(),
-             loaded.ocsp_certificate ? std::move(loaded.ocsp_certificate)
-                                     : ossl::up_ref(authority.chain().front().get()),
-             std::chrono::seconds(config.ocsp_validity_seconds), system_clock()),
+        ocsp(*store, ocsp_issuers(loaded.cas), std::chrono::seconds(config.ocsp_validity_seconds), system_clock()),
         outbox(*store, std::move(loaded.publishers), system_clock()),
-        hsm_module(std::move(loaded.hsm_module)),
-        hsm_token(std::move(loaded.hsm_token)),
+        hsm_module(loaded.cas.front().hsm_module),
+        hsm_token(loaded.cas.front().hsm_token),
         store_path(config.store_path.string()) {}
+
+  static std::vector<std::unique_ptr<ca::CertificateAuthority>> make_authorities(std::vector<LoadedCa>& cas,
+                                                                                 Metrics* metrics) {
+    std::vector<std::unique_ptr<ca::CertificateAuthority>> out;
+    for (auto& ca : cas) {
+      out.push_back(std::make_unique<ca::CertificateAuthority>(std::move(ca.chain), std::move(ca.signer),
+                                                               system_clock(), metrics));
+    }
+    return out;
+  }
+  static std::vector<std::unique_ptr<hsm::Signer>> take_ocsp_signers(std::vector<LoadedCa>& cas) {
+    std::vector<std::unique_ptr<hsm::Signer>> out;
+    for (auto& ca : cas) out.push_back(std::move(ca.ocsp_signer));
+    return out;
+  }
+  static std::vector<ra::IssuingAuthority> issuing_authorities(
+      const std::vector<LoadedCa>& cas, const std::vector<std::unique_ptr<ca::CertificateAuthority>>& authorities) {
+    std::vector<ra::IssuingAuthority> out;
+    for (std::size_t i = 0; i < cas.size(); ++i) {
+      out.push_back({cas[i].name, authorities[i].get(), cas[i].delta_crl_url});
+    }
+    return out;
+  }
+  static std::vector<std::vector<Bytes>> chains_of(const ra::EnrollmentService& service) {
+    std::vector<std::vector<Bytes>> chains;
+    for (const auto& ca : service.issuing_cas()) chains.push_back(ca.chain);
+    return chains;
+  }
+  // Each CA answers for itself, signed by its delegated responder or by itself.
+  std::vector<ra::OcspIssuer> ocsp_issuers(std::vector<LoadedCa>& cas) const {
+    std::vector<ra::OcspIssuer> out;
+    for (std::size_t i = 0; i < authorities.size(); ++i) {
+      const ca::CertificateAuthority& authority = *authorities[i];
+      const bool delegated = ocsp_signers[i] != nullptr;
+      out.push_back({&authority, delegated ? ocsp_signers[i].get() : &authority.signer(),
+                     delegated ? std::move(cas[i].ocsp_certificate) : ossl::up_ref(authority.chain().front().get())});
+    }
+    return out;
+  }
 
   // Not used to build anything: what the operator is told (enrollctl status).
   std::string hsm_module;
@@ -339,13 +446,14 @@ struct Core::Parts {
       return pending ? std::vector<std::pair<MetricLabels, double>>{{{}, static_cast<double>(pending->size())}}
                      : std::vector<std::pair<MetricLabels, double>>{};
     });
-    metrics->gauge("enrolld_crl_age_seconds", "Seconds since the thisUpdate of the CA's current CRL, by kind", [this] {
+    metrics->gauge("enrolld_crl_age_seconds", "Seconds since the thisUpdate of each CA's current CRL, by kind", [this] {
       std::vector<std::pair<MetricLabels, double>> ages;
       const auto now = std::chrono::duration_cast<std::chrono::seconds>(system_clock()().time_since_epoch()).count();
-      for (const char* kind : {"full", "delta"}) {
-        auto crl = store->find_crl(kind);
-        if (crl && *crl)
-          ages.push_back({{{"ca", authority.name()}, {"kind", kind}}, double(now - (*crl)->this_update)});
+      for (const auto& ca : service.issuing_cas()) {
+        for (const char* kind : {"full", "delta"}) {
+          auto crl = store->find_crl(ra::crl_store_kind(ca.name, kind));
+          if (crl && *crl) ages.push_back({{{"ca", ca.name}, {"kind", kind}}, double(now - (*crl)->this_update)});
+        }
       }
       return ages;
     });
@@ -364,14 +472,22 @@ struct Core::Parts {
   Status queue_ca_certificates() {
     store::WriteSet writes;
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(system_clock()().time_since_epoch()).count();
-    const auto& chain = authority.chain();
-    for (const auto& name : outbox.publisher_names()) {
-      for (auto [which, cert] : {std::pair{"issuing", chain.front().get()}, std::pair{"root", chain.back().get()}}) {
-        writes.outbox.push_back({name,
+    const auto& cas = service.issuing_cas();
+    std::vector<std::pair<std::string, const Bytes*>> certificates;  // by publication name
+    for (std::size_t i = 0; i < cas.size(); ++i) {
+      certificates.emplace_back(cas[i].name, &cas[i].chain.front());
+      if (auto root = repository::root_name(cas, i); !root.empty())
+        certificates.emplace_back(root, &cas[i].chain.back());
+    }
+    for (const auto& publisher : outbox.publisher_names()) {
+      for (const auto& [which, der] : certificates) {
+        auto cert = ossl::x509_from_der(*der);
+        if (!cert) return tl::unexpected(cert.error());
+        writes.outbox.push_back({publisher,
                                  store::kOutboxCaCertificate,
                                  which,
-                                 ossl::name_to_string(::X509_get_subject_name(cert)),
-                                 ossl::der_of(cert),
+                                 ossl::name_to_string(::X509_get_subject_name(cert->get())),
+                                 *der,
                                  0,
                                  now,
                                  0,
@@ -386,33 +502,35 @@ struct Core::Parts {
     cmp::CmpServerOptions options;
     options.metrics = &metrics;
     options.pbm = config.pbm;
-    for (const auto* url : {&config.crl_url, &config.delta_crl_url}) {
-      if (!url->empty()) options.crl_urls.push_back(*url);
+    // Every URL a CA's certificates and full CRLs name for its CRLs, profiles' own included.
+    auto add = [&](const std::string& ca_name, const std::string& url) {
+      auto& urls = options.crl_urls[ca_name];
+      if (!url.empty() && std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(url);
+    };
+    for (const auto& ca : issuing_ca_configs(config)) {
+      add(ca.name, ca.crl_url);
+      add(ca.name, ca.delta_crl_url);
     }
+    for (const auto& profile : certificate_profiles(config)) add(profile.issuing_ca, profile.crl_url);
     return options;
   }
 };
 
 Result<std::unique_ptr<Core>> Core::build(const Config& config) {
   OpenTokens tokens;  // the signers keep their token open
-  auto ca_key = locate_key(config, config.ca_key);
-  if (!ca_key) return tl::unexpected(ca_key.error());
-  auto signer = open_located(*ca_key, tokens);
-  if (!signer) return tl::unexpected(signer.error());
-  auto chain = load_ca_chain(config, **signer);
-  if (!chain) return tl::unexpected(chain.error());
+  auto cas = load_issuing_cas(config, tokens);
+  if (!cas) return tl::unexpected(cas.error());
+  const std::vector<ossl::X509Ptr>& chain = cas->front().chain;
   auto trust = load_trust_files(config);
   if (!trust) return tl::unexpected(trust.error());
-  auto kga = load_kga(config, *chain, tokens);
+  auto kga = load_kga(config, chain, tokens);
   if (!kga) return tl::unexpected(kga.error());
   std::optional<ra::RootCaUpdate> root_update;
   if (config.root_update) {
-    auto loaded = load_root_update(*config.root_update, chain->back().get());
+    auto loaded = load_root_update(*config.root_update, chain.back().get());
     if (!loaded) return tl::unexpected(loaded.error());
     root_update = std::move(*loaded);
   }
-  auto ocsp = load_ocsp_signer(config, tokens);
-  if (!ocsp) return tl::unexpected(ocsp.error());
   auto publishers = make_publishers(config);
   if (!publishers) return tl::unexpected(publishers.error());
   auto metrics = std::make_unique<Metrics>();
@@ -420,10 +538,9 @@ Result<std::unique_ptr<Core>> Core::build(const Config& config) {
       store::RocksDbStore::open(config.store_path.string(), store::RocksDbStore::Mode::kReadWrite, metrics.get());
   if (!store) return tl::unexpected(store.error());
   auto parts = std::make_unique<Parts>(
-      config, Parts::Loaded{std::move(metrics), std::move(*store), std::move(*chain), std::move(*signer),
-                            std::move(trust->anchors), std::move(trust->ras), std::move(trust->est_anchors),
-                            std::move(*kga), std::move(root_update), std::move(ocsp->first), std::move(ocsp->second),
-                            std::move(*publishers), ca_key->token.module_path, ca_key->token.token_label});
+      config, Parts::Loaded{std::move(metrics), std::move(*store), std::move(*cas), std::move(trust->anchors),
+                            std::move(trust->ras), std::move(trust->est_anchors), std::move(*kga),
+                            std::move(root_update), std::move(*publishers)});
   if (auto ok = parts->ocsp.configuration(); !ok) return tl::unexpected(ok.error());
   if (auto ok = parts->queue_ca_certificates(); !ok) return tl::unexpected(ok.error());
   parts->register_gauges();
@@ -487,28 +604,38 @@ Result<ReloadSummary> Core::reload(const Config& config) {
 }
 
 Status Core::readiness() {
-  // The store answers a read, and the HSM signs with the CA key.
+  // The store answers a read, and the HSM signs with every CA key.
   if (auto crl = m_parts->store->find_crl("full"); !crl) return tl::unexpected(crl.error());
-  auto signature = m_parts->authority.signer().sign(to_bytes("enrolld readiness probe"));
-  if (!signature) return tl::unexpected(signature.error());
+  for (const auto& authority : m_parts->authorities) {
+    auto signature = authority->signer().sign(to_bytes("enrolld readiness probe"));
+    if (!signature) return tl::unexpected(signature.error());
+  }
   return {};
 }
 
 Result<ra::ApplianceReport> Core::report() {
   ra::ApplianceReport report;
   report.version = ENROLLD_VERSION;
-  for (const auto& cert : m_parts->authority.chain()) {
-    struct tm tm {};
-    ::ASN1_TIME_to_tm(::X509_get0_notAfter(cert.get()), &tm);
-    report.cas.push_back({ossl::name_to_string(::X509_get_subject_name(cert.get())), ::timegm(&tm)});
+  for (const auto& authority : m_parts->authorities) {
+    for (const auto& cert : authority->chain()) {
+      struct tm tm {};
+      ::ASN1_TIME_to_tm(::X509_get0_notAfter(cert.get()), &tm);
+      ra::ApplianceReport::Ca ca{ossl::name_to_string(::X509_get_subject_name(cert.get())), ::timegm(&tm)};
+      const bool listed = std::any_of(report.cas.begin(), report.cas.end(), [&](const ra::ApplianceReport::Ca& other) {
+        return other.subject == ca.subject;
+      });
+      if (!listed) report.cas.push_back(std::move(ca));
+    }
   }
-  report.hsm = probe_hsm(m_parts->authority.signer(), m_parts->hsm_module, m_parts->hsm_token);
+  report.hsm = probe_hsm(m_parts->authorities.front()->signer(), m_parts->hsm_module, m_parts->hsm_token);
   report.store = probe_store(*m_parts->store, m_parts->store_path);
   if (!report.store.reads) return report;  // what the store holds cannot be told
-  for (const char* kind : {"full", "delta"}) {
-    auto crl = m_parts->store->find_crl(kind);
-    if (!crl) return tl::unexpected(crl.error());
-    if (*crl) report.crls.push_back({kind, (*crl)->number, (*crl)->this_update, (*crl)->next_update});
+  for (const auto& ca : m_parts->service.issuing_cas()) {
+    for (const char* kind : {"full", "delta"}) {
+      auto crl = m_parts->store->find_crl(ra::crl_store_kind(ca.name, kind));
+      if (!crl) return tl::unexpected(crl.error());
+      if (*crl) report.crls.push_back({kind, (*crl)->number, (*crl)->this_update, (*crl)->next_update, ca.name});
+    }
   }
   auto backlog = m_parts->outbox.backlog();
   if (!backlog) return tl::unexpected(backlog.error());
@@ -522,12 +649,14 @@ Result<ra::ApplianceReport> Core::report() {
 }
 
 Status Core::refresh_crls() {
-  if (auto full = m_parts->service.current_crl(); !full) return tl::unexpected(full.error());
-  if (auto delta = m_parts->service.current_delta_crl(); !delta) return tl::unexpected(delta.error());
+  for (const auto& ca : m_parts->service.issuing_cas()) {
+    if (auto full = m_parts->service.current_crl(ca.name); !full) return tl::unexpected(full.error());
+    if (auto delta = m_parts->service.current_delta_crl(ca.name); !delta) return tl::unexpected(delta.error());
+  }
   return {};
 }
 std::string Core::ca_name() const {
-  return m_parts->authority.name();
+  return m_parts->authorities.front()->name();
 }
 
 }  // namespace enrolld::app

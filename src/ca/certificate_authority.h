@@ -57,9 +57,15 @@ struct SanRules {
   bool restricted() const { return !dns.empty() || !ip.empty() || !uri.empty() || !email.empty(); }
 };
 
+// The name of an appliance's first issuing CA (the configuration's [ca]); others are named by
+// the operator.
+inline constexpr const char* kFirstIssuingCa = "issuing";
+
 // The certificate profile: what the CA sets, and what it takes from the request.
 struct Profile {
   std::string name = "default";
+  // The issuing CA that signs under it, by its name in the appliance.
+  std::string issuing_ca = kFirstIssuingCa;
   std::vector<KeyRule> keys = {
       {EVP_PKEY_EC, NID_X9_62_prime256v1, 0}, {EVP_PKEY_EC, NID_secp384r1, 0}, {EVP_PKEY_RSA, 0, 2048}};
   std::chrono::seconds validity = std::chrono::hours(24 * 365);

@@ -278,6 +278,12 @@ Result<CertificateStatus> OcspResponder::status_of(const ::OCSP_CERTID* id, cons
   return fail(ErrorCode::kSystemFailure, "status lookup failed: " + status.error().message);
 }
 
+bool OcspResponder::answers_for(ByteView request_der) const {
+  auto request = decode_request(request_der);
+  if (!request || ::OCSP_request_onereq_count(request->get()) < 1) return false;
+  return names_issuer(::OCSP_onereq_get0_id(::OCSP_request_onereq_get0(request->get(), 0)));
+}
+
 bool OcspResponder::names_issuer(const ::OCSP_CERTID* id) const {
   for (const auto& ours : m_issuer_ids) {
     // Compares hashAlgorithm, issuerNameHash and issuerKeyHash; the serial is left out.

@@ -81,6 +81,10 @@ class OcspResponder {
   // than half the validity has passed since their thisUpdate.
   [[nodiscard]] OcspAnswer respond(ByteView request_der, const StatusLookup& lookup);
 
+  // Whether the first entry of a DER OCSPRequest names this CA as its issuer: of an appliance's
+  // CAs, the one to answer it. False for what is not a request.
+  [[nodiscard]] bool answers_for(ByteView request_der) const;
+
  private:
   using CertIdPtr = std::unique_ptr<::OCSP_CERTID, ossl::Deleter<::OCSP_CERTID_free>>;
 

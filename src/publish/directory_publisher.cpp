@@ -35,10 +35,6 @@ bool is_serial(const std::string& name) {
   return true;
 }
 
-bool is_ca_name(const std::string& name) {
-  return name == "issuing" || name == "root";
-}
-
 // Makes `folder` and its missing ancestors with mode 0755 (set explicitly: the process umask
 // must not hide them from the web server). Folders that exist keep the mode an operator gave them.
 Status make_folders(const fs::path& folder) {
@@ -72,13 +68,13 @@ Result<std::filesystem::path> DirectoryPublisher::path_for(const Publication& it
       if (!is_serial(item.name)) return refuse("a lower-case hex serial");
       return m_root / "certs" / (item.name + ".crt");
     case Publication::Kind::kCaCertificate:
-      if (!is_ca_name(item.name)) return refuse("'issuing' or 'root'");
+      if (!is_ca_name(item.name)) return refuse("a CA name (a-z, 0-9, '-')");
       return m_root / (item.name + ".crt");
     case Publication::Kind::kCrl:
-      if (!is_ca_name(item.name)) return refuse("'issuing' or 'root'");
+      if (!is_ca_name(item.name)) return refuse("a CA name (a-z, 0-9, '-')");
       return m_root / (item.name + ".crl");
     case Publication::Kind::kDeltaCrl:
-      if (!is_ca_name(item.name)) return refuse("'issuing' or 'root'");
+      if (!is_ca_name(item.name)) return refuse("a CA name (a-z, 0-9, '-')");
       return m_root / (item.name + "-delta.crl");
   }
   return fail(ErrorCode::kSystemFailure, "directory publisher: unknown publication kind");

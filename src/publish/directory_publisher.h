@@ -3,8 +3,8 @@
 // CRL distribution point "MUST point to a single DER encoded CRL"; 4.2.2.1: a caIssuers URI
 // "MUST point to either a single DER encoded certificate [...] or a collection of certificates".
 // So every file is the bare DER. Layout under the root:
-//   issuing.crt, root.crt         CA certificates
-//   issuing.crl, issuing-delta.crl  CRL and delta CRL (root.crl, root-delta.crl for the root's)
+//   issuing.crt, root.crt         CA certificates (<name>.crt for another issuing CA)
+//   issuing.crl, issuing-delta.crl  CRL and delta CRL (<name>.crl, <name>-delta.crl likewise)
 //   certs/<serial>.crt            issued certificates, serial in lower-case hex
 
 #include <filesystem>

@@ -289,9 +289,9 @@ Result<std::string> LdapPublisher::dn_for(const Publication& item) const {
     case Publication::Kind::kCaCertificate:
     case Publication::Kind::kCrl:
     case Publication::Kind::kDeltaCrl:
-      if (item.name == "issuing" || item.name == "root") return "cn=" + item.name + "-ca," + base;
+      if (is_ca_name(item.name)) return "cn=" + item.name + "-ca," + base;
       return fail(ErrorCode::kSystemFailure,
-                  "ldap publisher: refusing CA name '" + item.name + "': expected 'issuing' or 'root'");
+                  "ldap publisher: refusing CA name '" + item.name + "': expected a-z, 0-9 and '-'");
   }
   return fail(ErrorCode::kSystemFailure, "ldap publisher: unknown publication kind");
 }

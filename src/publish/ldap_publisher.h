@@ -1,7 +1,8 @@
 #pragma once
 // Publishes into an LDAP directory, with the attributes of RFC 4523 (X.509 certificates and CRLs
 // in LDAP). Entries, all under LdapOptions::base_dn:
-//   cn=issuing-ca,<base>  cn=root-ca,<base>   objectClass top, applicationProcess (structural,
+//   cn=issuing-ca,<base>  cn=root-ca,<base>  (cn=<name>-ca for another CA)  objectClass top, applicationProcess
+//   (structural,
 //       MUST cn), pkiCA (cACertificate, certificateRevocationList, authorityRevocationList) and
 //       deltaCRL (deltaRevocationList), all from core.schema; description: the CA's subject.
 //       kCaCertificate replaces cACertificate;binary, kCrl certificateRevocationList;binary,

@@ -13,12 +13,21 @@ namespace enrolld::publish {
 struct Publication {
   enum class Kind { kCaCertificate, kCrl, kDeltaCrl, kCertificate };
   Kind kind = Kind::kCrl;
-  // kCaCertificate: "issuing" or "root"; kCrl / kDeltaCrl: "issuing" (or "root"); kCertificate: lower-case hex
-  // serial, as ossl::integer_hex writes it.
+  // kCaCertificate, kCrl, kDeltaCrl: the CA's name (see is_ca_name: "issuing", "root", another
+  // issuing CA's name or "<name>-root"); kCertificate: lower-case hex serial, as ossl::integer_hex
+  // writes it.
   std::string name;
   std::string subject;  // RFC 2253 subject of the certificate (kCaCertificate, kCertificate); empty otherwise
   Bytes der;            // the DER certificate or CRL
 };
+
+// Whether `name` may name a CA in a publication: 1-48 of a-z, 0-9 and '-' (it names files and
+// LDAP entries, so nothing that could reach outside them), and not "certs" (the folder of issued
+// certificates).
+inline bool is_ca_name(const std::string& name) {
+  return !name.empty() && name.size() <= 48 && name != "certs" &&
+         name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+}
 
 // Thread-safety: publish() is called from one thread at a time (the drainer's).
 class Publisher {

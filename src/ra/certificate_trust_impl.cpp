@@ -33,21 +33,44 @@ std::time_t earliest_not_after(const STACK_OF(X509) * chain) {
   return sk_X509_num(chain) > 0 ? earliest : 0;
 }
 
+std::vector<std::vector<ossl::X509Ptr>> parsed_chains(const std::vector<std::vector<Bytes>>& chains) {
+  std::vector<std::vector<ossl::X509Ptr>> out;
+  for (const auto& chain : chains) out.push_back(parsed(chain));
+  return out;
+}
+
 }  // namespace
 
 CertificateTrustImpl::CertificateTrustImpl(store::Store& store, const std::vector<Bytes>& ca_chain,
                                            const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras,
                                            Clock clock)
+    : CertificateTrustImpl(store, std::vector<std::vector<Bytes>>{ca_chain}, vendor_anchors, std::move(authorized_ras),
+                           std::move(clock)) {}
+
+CertificateTrustImpl::CertificateTrustImpl(store::Store& store, const std::vector<std::vector<Bytes>>& ca_chains,
+                                           const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras,
+                                           Clock clock)
     : m_store(store),
-      m_ca_chain(parsed(ca_chain)),
+      m_ca_chains(parsed_chains(ca_chains)),
       m_clock(std::move(clock)),
       m_anchors(make_anchors(vendor_anchors, std::move(authorized_ras))) {}
+
+const std::vector<ossl::X509Ptr>* CertificateTrustImpl::own_chain_of(::X509* cert) const {
+  for (const auto& chain : m_ca_chains) {
+    if (!chain.empty() && ::X509_check_issued(chain.front().get(), cert) == X509_V_OK) {
+      return &chain;
+    }
+  }
+  return nullptr;
+}
 
 CertificateTrustImpl::Anchors CertificateTrustImpl::make_anchors(const std::vector<Bytes>& vendor_anchors,
                                                                  std::vector<Bytes> authorized_ras) const {
   std::shared_ptr<::X509_STORE> anchors(::X509_STORE_new(), &::X509_STORE_free);
-  // The root of our own chain anchors the certificates we issued.
-  if (!m_ca_chain.empty()) ::X509_STORE_add_cert(anchors.get(), m_ca_chain.back().get());
+  // The roots of our own chains anchor the certificates we issued.
+  for (const auto& chain : m_ca_chains) {
+    if (!chain.empty()) ::X509_STORE_add_cert(anchors.get(), chain.back().get());
+  }
   for (const auto& cert : parsed(vendor_anchors)) ::X509_STORE_add_cert(anchors.get(), cert.get());
   // A vendor anchor may be an intermediate: trust it without requiring its root.
   ::X509_STORE_set_flags(anchors.get(), X509_V_FLAG_PARTIAL_CHAIN);
@@ -92,10 +115,10 @@ Result<Requester> CertificateTrustImpl::validate_and_remember(::X509* signer, co
   // A certificate this CA issued is known byte for byte: its store record vouches for it, and
   // verifying the signatures we made ourselves (path validation: two ECDSA verifications per
   // signed message) would add nothing. Its dates and status are still checked, on every use.
-  const bool ours = !m_ca_chain.empty() && ::X509_check_issued(m_ca_chain.front().get(), signer) == X509_V_OK;
+  const std::vector<ossl::X509Ptr>* ours = own_chain_of(signer);
   std::time_t valid_until = 0;
-  auto requester =
-      ours && chain_valid_at(now) ? issued_here(signer, now) : validated_path(signer, untrusted, now, &valid_until);
+  auto requester = ours != nullptr && chain_valid_at(*ours, now) ? issued_here(signer, now)
+                                                                 : validated_path(signer, untrusted, now, &valid_until);
   if (!requester) return requester;
   const Bytes der = ossl::der_of(signer);
   if (std::find(anchors->authorized_ras.begin(), anchors->authorized_ras.end(), der) != anchors->authorized_ras.end()) {
@@ -145,8 +168,10 @@ Result<Requester> CertificateTrustImpl::validated_path(::X509* signer, const std
                                                        std::time_t now, std::time_t* valid_until) const {
   ossl::X509StackPtr intermediates(sk_X509_new_null());
   for (::X509* extra : untrusted) sk_X509_push(intermediates.get(), ossl::up_ref(extra).release());
-  for (std::size_t i = 0; i + 1 < m_ca_chain.size(); ++i) {
-    sk_X509_push(intermediates.get(), ossl::up_ref(m_ca_chain[i].get()).release());
+  for (const auto& chain : m_ca_chains) {
+    for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+      sk_X509_push(intermediates.get(), ossl::up_ref(chain[i].get()).release());
+    }
   }
   const auto anchors = m_anchors.get();
   StoreCtxPtr ctx(::X509_STORE_CTX_new());
@@ -159,17 +184,15 @@ Result<Requester> CertificateTrustImpl::validated_path(::X509* signer, const std
     return fail(ErrorCode::kSignerNotTrusted,
                 std::string("the signer certificate is not trusted: ") + ::X509_verify_cert_error_string(error));
   }
-  if (!m_ca_chain.empty() && ::X509_check_issued(m_ca_chain.front().get(), signer) == X509_V_OK) {
-    return issued_here(signer, now);
-  }
+  if (own_chain_of(signer) != nullptr) return issued_here(signer, now);
   *valid_until = earliest_not_after(X509_STORE_CTX_get0_chain(ctx.get()));
   return Requester{"vendor:" + ossl::name_to_string(::X509_get_subject_name(signer)), ""};
 }
 
-// Whether this CA's own chain is within its validity at `now` (else the full path validation
+// Whether one of our CA chains is within its validity at `now` (else the full path validation
 // gives the precise reason).
-bool CertificateTrustImpl::chain_valid_at(std::time_t now) const {
-  return std::all_of(m_ca_chain.begin(), m_ca_chain.end(), [&](const ossl::X509Ptr& cert) {
+bool CertificateTrustImpl::chain_valid_at(const std::vector<ossl::X509Ptr>& chain, std::time_t now) {
+  return std::all_of(chain.begin(), chain.end(), [&](const ossl::X509Ptr& cert) {
     std::time_t at = now;
     return ::X509_cmp_time(::X509_get0_notBefore(cert.get()), &at) <= 0 &&
            ::X509_cmp_time(::X509_get0_notAfter(cert.get()), &at) >= 0;

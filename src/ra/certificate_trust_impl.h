@@ -15,7 +15,8 @@
 
 namespace enrolld::ra {
 
-// Validates signer certificates against this CA (its root as anchor, its status from the store)
+// Validates signer certificates against this appliance's CAs (their roots as anchors, the status
+// of what they issued from the store)
 // and against the vendor anchors from the configuration, which a reload may replace.
 // Thread-safety: validate() and replace_anchors() may run concurrently. A validation uses the
 // anchors it started with; each set of anchors (an X509_STORE) is built once and only read.
@@ -25,6 +26,9 @@ class CertificateTrustImpl final : public CertificateTrust {
   // each trusted as an anchor. `authorized_ras`: the exact certificates (DER) of registration
   // authorities, which must still validate under an anchor. The store must outlive this object.
   CertificateTrustImpl(store::Store& store, const std::vector<Bytes>& ca_chain,
+                       const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras, Clock clock);
+  // The same for an appliance with several issuing CAs: `ca_chains` holds each one's chain.
+  CertificateTrustImpl(store::Store& store, const std::vector<std::vector<Bytes>>& ca_chains,
                        const std::vector<Bytes>& vendor_anchors, std::vector<Bytes> authorized_ras, Clock clock);
 
   Result<Requester> validate(ByteView signer, const std::vector<Bytes>& untrusted) const override;
@@ -47,7 +51,9 @@ class CertificateTrustImpl final : public CertificateTrust {
   // Path validation; for a vendor certificate, `valid_until` gets the first notAfter of the chain.
   Result<Requester> validated_path(::X509* signer, const std::vector<::X509*>& untrusted, std::time_t now,
                                    std::time_t* valid_until) const;
-  bool chain_valid_at(std::time_t now) const;
+  // The chain of the CA of ours that issued `cert`, or null.
+  const std::vector<ossl::X509Ptr>* own_chain_of(::X509* cert) const;
+  static bool chain_valid_at(const std::vector<ossl::X509Ptr>& chain, std::time_t now);
   Result<Requester> validate_and_remember(::X509* signer, const std::vector<::X509*>& untrusted,
                                           const std::string& key) const;
 
@@ -64,7 +70,7 @@ class CertificateTrustImpl final : public CertificateTrust {
   void remember(const std::string& key, Validated validated) const;
 
   store::Store& m_store;
-  std::vector<ossl::X509Ptr> m_ca_chain;  // before m_anchors: the anchors are built from it
+  std::vector<std::vector<ossl::X509Ptr>> m_ca_chains;  // before m_anchors: the anchors are built from them
   Clock m_clock;
   Swappable<Anchors> m_anchors;
   mutable std::mutex m_validated_mutex;

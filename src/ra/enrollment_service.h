@@ -74,7 +74,7 @@ struct HeldForApproval {
 
 using Decision = std::variant<IssuedCertificate, HeldForApproval>;
 
-// A CRL of the issuing CA.
+// A CRL of an issuing CA.
 struct RevocationList {
   Bytes der;
   std::chrono::system_clock::time_point this_update;
@@ -102,6 +102,12 @@ struct RevocationRequest {
   int reason = 0;          // RFC 5280 CRLReason
 };
 
+// An issuing CA of the appliance.
+struct IssuingCaInfo {
+  std::string name;          // "issuing" for the first ([ca]); it names the CA's repository files
+  std::vector<Bytes> chain;  // DER: the CA first, up to its root
+};
+
 // What a requester may ask of a certificate profile.
 struct ProfileInfo {
   std::string name;
@@ -111,6 +117,7 @@ struct ProfileInfo {
   bool restricts_keys = false;        // the profile names its key types (else: any the CA supports)
   // Requests must prove they were made inside their TLS session (EST channel binding).
   bool requires_channel_binding = false;
+  const IssuingCaInfo* issuing_ca = nullptr;  // who signs under it; lives as long as the service
   // The configuration this was read from: handed on (CertificationRequest::profile_snapshot,
   // generate_key) so that a request resolves its profile once.
   std::shared_ptr<const ProfileSnapshot> snapshot{};
@@ -183,19 +190,23 @@ class EnrollmentService {
   // an RFC 5280 reason code), kSystemUnavailable.
   [[nodiscard]] virtual Status revoke(const RevocationRequest& request) = 0;
 
-  // The issuing CA's chain, issuing CA first, DER.
+  // The first issuing CA's chain, the CA first, DER: the appliance's own (CMP responses).
   virtual const std::vector<Bytes>& ca_chain() const = 0;
+
+  // Every issuing CA, the first first; never empty.
+  virtual const std::vector<IssuingCaInfo>& issuing_cas() const = 0;
 
   // The root CA key update to announce, if one is under way; for the root ca_chain() ends with.
   virtual const std::optional<RootCaUpdate>& root_ca_update() const = 0;
 
-  // The issuing CA's current CRL (every certificate it revoked); a new one only when it is due
-  // (see ra::CrlSchedule). Errors: kSystemUnavailable, kSystemFailure.
-  [[nodiscard]] virtual Result<RevocationList> current_crl() = 0;
+  // The current CRL of the issuing CA named `ca_name` (every certificate it revoked); a new one
+  // only when it is due (see ra::CrlSchedule). Errors: kNotFound (no CA of that name),
+  // kSystemUnavailable, kSystemFailure.
+  [[nodiscard]] virtual Result<RevocationList> current_crl(std::string_view ca_name) = 0;
 
-  // The issuing CA's current delta CRL (what changed since current_crl()), nullopt when delta
-  // CRLs are not configured. Errors: kSystemUnavailable, kSystemFailure.
-  [[nodiscard]] virtual Result<std::optional<RevocationList>> current_delta_crl() = 0;
+  // That CA's current delta CRL (what changed since its current_crl()), nullopt when delta CRLs
+  // are not configured. Errors: as current_crl().
+  [[nodiscard]] virtual Result<std::optional<RevocationList>> current_delta_crl(std::string_view ca_name) = 0;
 
   // Returns the profile named `name` (empty: the default), or kBadCertTemplate if unknown.
   [[nodiscard]] virtual Result<ProfileInfo> profile(std::string_view name) const = 0;
@@ -262,6 +273,7 @@ struct ApplianceReport {
     std::uint64_t number = 0;
     std::int64_t this_update = 0;
     std::int64_t next_update = 0;
+    std::string ca{};  // the issuing CA's name
   };
   struct Publisher {
     std::string name;
@@ -270,7 +282,7 @@ struct ApplianceReport {
     int attempts = 0;                    // most failed attempts of a waiting record
     std::string last_error;
   };
-  // The HSM that holds the CA key, and a test signature made with that key for this report.
+  // The HSM that holds the first CA's key, and a test signature made with that key for this report.
   struct Hsm {
     std::string module;            // the PKCS#11 module's path
     std::string token;             // the token's label
@@ -287,7 +299,7 @@ struct ApplianceReport {
     std::string error;                    // why the read did not work
   };
   std::string version;
-  std::vector<Ca> cas;  // the issuing CA first, up to the root
+  std::vector<Ca> cas;  // each issuing CA's chain, the first CA first, up to the root; each certificate once
   Hsm hsm{};
   Store store{};
   // What the store holds: left empty when the store does not read (store.reads false).

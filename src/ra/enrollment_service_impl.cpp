@@ -121,12 +121,17 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::Cert
                                              std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock,
                                              std::optional<KeyGenerationAuthority> kga,
                                              std::optional<RootCaUpdate> root_update, Metrics* metrics)
+    : EnrollmentServiceImpl(store, {IssuingAuthority{ca::kFirstIssuingCa, &authority, {}}}, std::move(profiles),
+                            std::move(policy), std::move(clock), std::move(kga), std::move(root_update), metrics) {}
+
+EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, std::vector<IssuingAuthority> authorities,
+                                             std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock,
+                                             std::optional<KeyGenerationAuthority> kga,
+                                             std::optional<RootCaUpdate> root_update, Metrics* metrics)
     : m_store(store),
-      m_authority(authority),
       m_rules(rules_of(std::move(profiles), policy)),
       m_policy(std::move(policy)),
       m_clock(std::move(clock)),
-      m_crls(store, authority, m_policy.crl, m_clock),
       m_kga(std::move(kga)),
       m_root_update(std::move(root_update)),
       m_metrics(metrics) {
@@ -134,7 +139,16 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::Cert
   m_policy.approval_profiles.clear();
   m_policy.channel_binding_profiles.clear();
   m_policy.review = {};
-  for (const auto& cert : m_authority.chain()) m_chain_der.push_back(ossl::der_of(cert.get()));
+  for (auto& issuing : authorities) {
+    IssuingCaInfo info{issuing.name, {}};
+    for (const auto& cert : issuing.authority->chain()) info.chain.push_back(ossl::der_of(cert.get()));
+    CrlSchedule schedule = m_policy.crl;
+    if (!issuing.delta_crl_url.empty()) schedule.delta_url = issuing.delta_crl_url;
+    m_issuers.push_back(
+        {issuing.authority,
+         std::make_unique<RevocationLists>(store, *issuing.authority, std::move(schedule), m_clock, issuing.name)});
+    m_issuing_cas.push_back(std::move(info));
+  }
   if (m_metrics != nullptr) {
     m_issuance_latency = &m_metrics->histogram(
         "enrolld_issuance_seconds", "From an issuing request to its durable certificate (policy, HSM, store)");
@@ -144,8 +158,36 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(store::Store& store, const ca::Cert
 Status EnrollmentServiceImpl::commit(const store::WriteSet& writes) {
   if (auto ok = m_store.commit(writes); !ok) return ok;
   // Status changes (revoked, held, released) are what CRLs list; new certificates are not.
-  if (!writes.updated_certificates.empty()) m_crls.note_change();
+  for (const auto& cert : writes.updated_certificates) {
+    if (auto index = issuer_of(cert.issuer)) m_issuers[*index].crls->note_change();
+  }
   return {};
+}
+
+std::optional<std::size_t> EnrollmentServiceImpl::issuer_index(std::string_view name) const {
+  for (std::size_t i = 0; i < m_issuing_cas.size(); ++i) {
+    if (m_issuing_cas[i].name == name) return i;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::size_t> EnrollmentServiceImpl::issuer_of(const std::string& issuer) const {
+  for (std::size_t i = 0; i < m_issuers.size(); ++i) {
+    if (m_issuers[i].authority->name() == issuer) return i;
+  }
+  return std::nullopt;
+}
+
+Result<RevocationList> EnrollmentServiceImpl::current_crl(std::string_view ca_name) {
+  auto index = issuer_index(ca_name);
+  if (!index) return fail(ErrorCode::kNotFound, "no issuing CA is named '" + std::string(ca_name) + "'");
+  return m_issuers[*index].crls->current();
+}
+
+Result<std::optional<RevocationList>> EnrollmentServiceImpl::current_delta_crl(std::string_view ca_name) {
+  auto index = issuer_index(ca_name);
+  if (!index) return fail(ErrorCode::kNotFound, "no issuing CA is named '" + std::string(ca_name) + "'");
+  return m_issuers[*index].crls->current_delta();
 }
 
 std::unique_lock<std::mutex> EnrollmentServiceImpl::lock_serial(std::string_view serial_hex) {
@@ -177,6 +219,12 @@ EnrollmentServiceImpl::ProfileRules EnrollmentServiceImpl::rules_of(std::vector<
 
 Status EnrollmentServiceImpl::replace_profiles(std::vector<ca::Profile> profiles, const Policy& policy) {
   if (profiles.empty()) return fail(ErrorCode::kConfigInvalid, "no certificate profile; the default one is required");
+  for (const auto& profile : profiles) {
+    if (!issuer_index(profile.issuing_ca)) {
+      return fail(ErrorCode::kConfigInvalid, "profile '" + profile.name + "' names issuing CA '" + profile.issuing_ca +
+                                                 "', which is not configured (a new CA needs a restart)");
+    }
+  }
   m_rules.replace(rules_of(std::move(profiles), policy));
   return {};
 }
@@ -243,6 +291,12 @@ Result<ProfileInfo> EnrollmentServiceImpl::profile(std::string_view name) const 
   info.snapshot = rules;
   info.requires_approval = rules->approval_profiles.count(found->name) > 0;
   info.requires_channel_binding = rules->channel_binding_profiles.count(found->name) > 0;
+  auto index = issuer_index(found->issuing_ca);
+  if (!index) {
+    return fail(ErrorCode::kSystemFailure,
+                "profile '" + found->name + "' names issuing CA '" + found->issuing_ca + "', which is not configured");
+  }
+  info.issuing_ca = &m_issuing_cas[*index];
   info.restricts_keys = found->keys != ca::Profile{}.keys;
   for (const auto& rule : found->keys) {
     info.key_algorithms.push_back(ca::algorithm_identifier_der(rule));
@@ -377,15 +431,20 @@ Result<Bytes> EnrollmentServiceImpl::issue_once(const CertificationRequest& requ
   auto txn = txn::Transaction::resume(from);
   ca::CertificationInput input{request.subject_der, request.public_key_der, request.extensions_der,
                                request.requested_not_after};
-  auto issued =
-      m_authority.issue(input, profile, [this](const std::string& serial) { return m_store.serial_taken(serial); });
+  auto index = issuer_index(profile.issuing_ca);
+  if (!index) {
+    return fail(ErrorCode::kSystemFailure, "profile '" + profile.name + "' names issuing CA '" + profile.issuing_ca +
+                                               "', which is not configured");
+  }
+  auto issued = m_issuers[*index].authority->issue(
+      input, profile, [this](const std::string& serial) { return m_store.serial_taken(serial); });
   if (!issued) return tl::unexpected(issued.error());
 
   const bool implicit =
       !request.confirmation_supported || (request.implicit_confirm_requested && m_policy.grant_implicit_confirm);
   std::shared_ptr<::X509> decoded(ossl::up_ref(issued->certificate.get()).release(), ::X509_free);
-  auto reply =
-      encode(Decision{IssuedCertificate{ossl::der_of(issued->certificate.get()), m_chain_der, implicit, decoded}});
+  auto reply = encode(Decision{
+      IssuedCertificate{ossl::der_of(issued->certificate.get()), m_issuing_cas[*index].chain, implicit, decoded}});
   if (!reply) return tl::unexpected(reply.error());
   auto state = txn.apply(implicit ? txn::Event::kIssuedConfirmed : txn::Event::kIssued);
   if (!state) return tl::unexpected(state.error());
@@ -493,7 +552,12 @@ Result<Bytes> EnrollmentServiceImpl::redeliver(store::TransactionRecord record, 
   if (!*cert)
     return fail(ErrorCode::kSystemFailure, "the issued certificate " + record.certificate_serial_hex + " is missing");
   const bool implicit = record.state == txn::to_string(txn::State::kConfirmed);
-  auto reply = encode(Decision{IssuedCertificate{(*cert)->der, m_chain_der, implicit}});
+  auto index = issuer_of((*cert)->issuer);
+  if (!index) {
+    return fail(ErrorCode::kSystemFailure, "the issuer of certificate " + record.certificate_serial_hex +
+                                               " is no longer configured: " + (*cert)->issuer);
+  }
+  auto reply = encode(Decision{IssuedCertificate{(*cert)->der, m_issuing_cas[*index].chain, implicit}});
   if (!reply) return tl::unexpected(reply.error());
   record.request_fingerprint = fingerprint;
   record.protocol_state = protocol_state;

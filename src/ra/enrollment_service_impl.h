@@ -63,10 +63,23 @@ struct ProfileSnapshot {
   ReviewRules review;
 };
 
+// An issuing CA the service signs with; a profile names it (ca::Profile::issuing_ca).
+struct IssuingAuthority {
+  std::string name;  // unique; the first is ca::kFirstIssuingCa
+  const ca::CertificateAuthority* authority = nullptr;
+  // Where its delta CRLs are published (its full CRLs' freshestCRL); empty: the policy's.
+  std::string delta_crl_url;
+};
+
 class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQueue, public RevocationAdministration {
  public:
-  // `profiles` must not be empty; the first is the default. Without `kga`, central key
-  // generation is refused.
+  // `authorities` must not be empty, nor `profiles`; the first profile is the default, and each
+  // names one of the authorities. Without `kga`, central key generation is refused.
+  EnrollmentServiceImpl(store::Store& store, std::vector<IssuingAuthority> authorities,
+                        std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock,
+                        std::optional<KeyGenerationAuthority> kga = std::nullopt,
+                        std::optional<RootCaUpdate> root_update = std::nullopt, Metrics* metrics = nullptr);
+  // With one issuing CA, the first.
   EnrollmentServiceImpl(store::Store& store, const ca::CertificateAuthority& authority,
                         std::vector<ca::Profile> profiles, Policy policy, ca::Clock clock,
                         std::optional<KeyGenerationAuthority> kga = std::nullopt,
@@ -79,9 +92,10 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   Result<std::optional<TransactionView>> find(std::string_view transaction_id_hex) override;
   Result<Bytes> confirm(std::string_view transaction_id_hex, bool accepted, const Bytes& fingerprint,
                         const Bytes& reply) override;
-  const std::vector<Bytes>& ca_chain() const override { return m_chain_der; }
-  Result<RevocationList> current_crl() override { return m_crls.current(); }
-  Result<std::optional<RevocationList>> current_delta_crl() override { return m_crls.current_delta(); }
+  const std::vector<Bytes>& ca_chain() const override { return m_issuing_cas.front().chain; }
+  const std::vector<IssuingCaInfo>& issuing_cas() const override { return m_issuing_cas; }
+  Result<RevocationList> current_crl(std::string_view ca_name) override;
+  Result<std::optional<RevocationList>> current_delta_crl(std::string_view ca_name) override;
   const std::optional<RootCaUpdate>& root_ca_update() const override { return m_root_update; }
   Result<ProfileInfo> profile(std::string_view name) const override;
   Result<GeneratedKey> generate_key(const ProfileInfo& profile, ByteView algorithm_der) override;
@@ -102,10 +116,20 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   // profiles and [review]: approval_profiles, channel_binding_profiles and review; the rest of
   // the policy (deadlines, CRL schedule, publishers) stays as constructed. A request under way
   // finishes with the profiles it started with. Returns kConfigInvalid, changing nothing, if
-  // `profiles` is empty.
+  // `profiles` is empty or one names an issuing CA the service was not built with.
   Status replace_profiles(std::vector<ca::Profile> profiles, const Policy& policy);
 
  private:
+  // An issuing CA as the service keeps it: m_issuers[i] is m_issuing_cas[i].
+  struct Issuer {
+    const ca::CertificateAuthority* authority;
+    std::unique_ptr<RevocationLists> crls;
+  };
+  // The index of the CA named `name`, or nullopt.
+  std::optional<std::size_t> issuer_index(std::string_view name) const;
+  // The index of the CA whose subject the store recorded as a certificate's issuer, or nullopt.
+  std::optional<std::size_t> issuer_of(const std::string& issuer) const;
+
   using ProfileRules = ProfileSnapshot;
   static ProfileRules rules_of(std::vector<ca::Profile> profiles, const Policy& policy);
   // The request's own snapshot, or the current one.
@@ -156,12 +180,11 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   Result<std::pair<store::TransactionRecord, txn::Transaction>> awaiting_decision(std::string_view transaction_id_hex);
 
   store::Store& m_store;
-  const ca::CertificateAuthority& m_authority;
   Swappable<ProfileRules> m_rules;
   Policy m_policy;  // its approval_profiles, channel_binding_profiles and review are in m_rules
   ca::Clock m_clock;
-  std::vector<Bytes> m_chain_der;
-  RevocationLists m_crls;
+  std::vector<IssuingCaInfo> m_issuing_cas;  // never resized: ProfileInfo points into it
+  std::vector<Issuer> m_issuers;
   std::optional<KeyGenerationAuthority> m_kga;
   std::optional<RootCaUpdate> m_root_update;
   std::array<std::mutex, 64> m_locks;

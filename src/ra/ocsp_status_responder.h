@@ -1,8 +1,10 @@
 #pragma once
-// The OCSP responder of the issuing CA: certificate status from the store, responses signed in
-// the HSM by the CA or a delegated responder (ca::OcspResponder).
+// The OCSP responder of the appliance's issuing CAs: certificate status from the store, responses
+// signed in the HSM by each CA or its delegated responder (ca::OcspResponder). A request is
+// answered for the CA its first entry names; entries for another issuer are "unknown".
 
 #include <memory>
+#include <vector>
 
 #include "ca/ocsp_responder.h"
 #include "ra/enrollment_service.h"
@@ -10,26 +12,40 @@
 
 namespace enrolld::ra {
 
-// Thread-safety: answer() may be called concurrently. The store, the CA and the signer must
+// One issuing CA as the responder answers for it.
+struct OcspIssuer {
+  const ca::CertificateAuthority* authority = nullptr;
+  const hsm::Signer* signer = nullptr;  // the CA's own key, or its delegated responder's
+  ossl::X509Ptr signer_certificate;     // the certificate of `signer`
+};
+
+// Thread-safety: answer() may be called concurrently. The store, the CAs and the signers must
 // outlive this object.
 class OcspStatusResponder final : public StatusResponder {
  public:
+  // `issuers` must not be empty; a request naming none of them is answered by the first.
+  OcspStatusResponder(store::Store& store, std::vector<OcspIssuer> issuers, std::chrono::seconds validity,
+                      ca::Clock clock);
+  // One CA.
   OcspStatusResponder(store::Store& store, const ca::CertificateAuthority& authority, const hsm::Signer& signer,
                       ossl::X509Ptr signer_certificate, std::chrono::seconds validity, ca::Clock clock);
 
-  // kConfigInvalid when the signer certificate cannot sign responses for this CA (see
+  // kConfigInvalid when a signer certificate cannot sign responses for its CA (see
   // ca::OcspResponder::configuration), for start-up to refuse.
-  [[nodiscard]] Status configuration() const { return m_responder.configuration(); }
+  [[nodiscard]] Status configuration() const;
 
   OcspReply answer(ByteView request_der) override;
 
  private:
-  // What the store says of the certificate with this serial.
-  Result<ca::CertificateStatus> status_of(const std::string& serial_hex);
+  struct Answering {
+    std::string issuer;  // the CA's subject as the store records it
+    std::unique_ptr<ca::OcspResponder> responder;
+  };
+  // What the store says of the certificate with this serial, if `issuer` issued it.
+  Result<ca::CertificateStatus> status_of(const std::string& serial_hex, const std::string& issuer);
 
   store::Store& m_store;
-  std::string m_issuer;  // the CA's subject as the store records it
-  ca::OcspResponder m_responder;
+  std::vector<Answering> m_cas;
 };
 
 }  // namespace enrolld::ra

@@ -105,13 +105,22 @@ std::vector<ca::RevokedEntry> entries_of(const Bytes& der) {
 }  // namespace
 
 RevocationLists::RevocationLists(store::Store& store, const ca::CertificateAuthority& authority, CrlSchedule schedule,
-                                 ca::Clock clock)
-    : m_store(store), m_authority(authority), m_schedule(std::move(schedule)), m_clock(std::move(clock)) {}
+                                 ca::Clock clock, std::string ca_name)
+    : m_store(store),
+      m_authority(authority),
+      m_ca_name(std::move(ca_name)),
+      m_issuer(authority.name()),
+      m_schedule(std::move(schedule)),
+      m_clock(std::move(clock)) {}
+
+std::string crl_store_kind(const std::string& ca_name, const std::string& kind) {
+  return ca_name == ca::kFirstIssuingCa ? kind : ca_name + "/" + kind;
+}
 
 Status RevocationLists::load() {
   if (m_loaded) return {};
   for (auto [kind, slot] : {std::pair{kFull, &m_full}, std::pair{kDelta, &m_delta}}) {
-    auto stored = m_store.find_crl(kind);
+    auto stored = m_store.find_crl(crl_store_kind(m_ca_name, kind));
     if (!stored) return tl::unexpected(stored.error());
     if (*stored) {
       RevocationList crl{(*stored)->der, time_of((*stored)->this_update)};
@@ -133,6 +142,8 @@ Result<std::vector<store::CertificateRecord>> RevocationLists::revocation_record
     return fail(ErrorCode::kSystemFailure, "more than " + std::to_string(kMaxRevokedListed) +
                                                " revoked certificates; this CA needs partitioned CRLs");
   }
+  // The store's index holds every CA's: this CA lists its own.
+  std::erase_if(*records, [this](const store::CertificateRecord& cert) { return cert.issuer != m_issuer; });
   return records;
 }
 
@@ -157,15 +168,19 @@ Result<RevocationLists::Signed> RevocationLists::sign(const std::string& kind,
                      number,  delta_base, announce_deltas ? m_schedule.delta_url : std::string()};
   auto der = m_authority.sign_crl(input);
   if (!der) return tl::unexpected(der.error());
-  store::CrlRecord record{
-      kind,           number, delta_base.value_or(0), seconds_of(now), seconds_of(now + validity), digest_of(entries),
-      std::move(*der)};
+  store::CrlRecord record{crl_store_kind(m_ca_name, kind),
+                          number,
+                          delta_base.value_or(0),
+                          seconds_of(now),
+                          seconds_of(now + validity),
+                          digest_of(entries),
+                          std::move(*der)};
   store::WriteSet writes;
   writes.crls.push_back(record);
   for (const auto& publisher : m_schedule.publishers) {
     writes.outbox.push_back({publisher,
                              delta_base ? store::kOutboxDeltaCrl : store::kOutboxCrl,
-                             "issuing",
+                             m_ca_name,
                              "",
                              record.der,
                              0,
@@ -176,7 +191,7 @@ Result<RevocationLists::Signed> RevocationLists::sign(const std::string& kind,
   }
   // A CRL whose number is not durable could be numbered again after a restart: never serve it.
   if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
-  spdlog::info("crl signed kind={} number={} entries={}{}", kind, number, entries.size(),
+  spdlog::info("crl signed ca={} kind={} number={} entries={}{}", m_ca_name, kind, number, entries.size(),
                delta_base ? " base=" + std::to_string(*delta_base) : "");
   RevocationList crl{record.der, now};
   return Signed{std::move(record), std::move(crl), 0, entries};

@@ -34,12 +34,18 @@ struct CrlSchedule {
   std::vector<std::string> publishers;
 };
 
+// The store key of the CRLs of `kind` ("full", "delta") of the CA named `ca_name`. The first CA
+// keeps the keys of a single-CA appliance ("full", "delta"); another's are "<name>/<kind>".
+std::string crl_store_kind(const std::string& ca_name, const std::string& kind);
+
 // Thread-safety: every method may be called concurrently; one caller signs, the others wait and
 // get its CRL. The store and CA must outlive this object.
 class RevocationLists {
  public:
-  RevocationLists(store::Store& store, const ca::CertificateAuthority& authority, CrlSchedule schedule,
-                  ca::Clock clock);
+  // `ca_name`: the CA's name in the appliance; it names the CRLs in the store
+  // (crl_store_kind) and in the outbox.
+  RevocationLists(store::Store& store, const ca::CertificateAuthority& authority, CrlSchedule schedule, ca::Clock clock,
+                  std::string ca_name = ca::kFirstIssuingCa);
 
   // Returns the full CRL listing every revoked certificate: the last one signed (also by an
   // earlier process) unless a new one is due: none yet, past `refresh`, or (`on_revocation`) the
@@ -83,6 +89,8 @@ class RevocationLists {
 
   store::Store& m_store;
   const ca::CertificateAuthority& m_authority;
+  std::string m_ca_name;
+  std::string m_issuer;  // the CA's subject as the store records it
   CrlSchedule m_schedule;
   ca::Clock m_clock;
   std::mutex m_mutex;

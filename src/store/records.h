@@ -34,7 +34,7 @@ struct CertificateRecord {
 // The last CRL of one kind that the CA signed ("full" or "delta"), kept so that cRLNumber keeps
 // increasing across restarts (RFC 5280 5.2.3) and a restart serves the same CRL.
 struct CrlRecord {
-  std::string kind;               // key: "full" or "delta"
+  std::string kind;               // key: "full" or "delta"; "<ca>/full" for another issuing CA than the first
   std::uint64_t number = 0;       // its cRLNumber
   std::uint64_t base_number = 0;  // delta: the cRLNumber of the full CRL it extends
   std::int64_t this_update = 0;   // seconds since the epoch
@@ -105,7 +105,7 @@ inline constexpr const char* kOutboxCertificate = "certificate";
 struct OutboxRecord {
   std::string publisher;  // "directory", "ldap"
   std::string kind;       // "ca-certificate", "crl", "delta-crl", "certificate"
-  std::string name;       // "issuing", "root", or a certificate's serial
+  std::string name;       // a CA's name ("issuing", "root", ...), or a certificate's serial
   std::string subject;    // RFC 2253 subject of a certificate; empty for CRLs
   Bytes der;
   std::uint64_t version = 0;  // set by the store on insertion: tells a replaced record from its successor

@@ -71,6 +71,9 @@ TEST(DirectoryPublisher, EveryKindLandsAtItsPathWithExactlyItsBytes) {
       {item(Kind::kCrl, "issuing", {0x30, 0x05, 0x0d, 0x0a, 0x00}), root / "issuing.crl"},
       {item(Kind::kDeltaCrl, "issuing", {0x30, 0x07}), root / "issuing-delta.crl"},
       {item(Kind::kCertificate, "0f5c9a", {0x30, 0x09, 0x1a}), root / "certs" / "0f5c9a.crt"},
+      // Another issuing CA of the appliance, and its own root.
+      {item(Kind::kCrl, "devices", {0x30, 0x0b}), root / "devices.crl"},
+      {item(Kind::kCaCertificate, "devices-root", {0x30, 0x0d}), root / "devices-root.crt"},
   };
   for (const auto& c : cases) {
     auto path = publisher.path_for(c.item);
@@ -81,8 +84,9 @@ TEST(DirectoryPublisher, EveryKindLandsAtItsPathWithExactlyItsBytes) {
     EXPECT_EQ(read_file(c.path), c.item.der) << c.path;
     EXPECT_EQ(mode_of(c.path), 0644u) << c.path;
   }
-  EXPECT_EQ(files_under(root), (std::vector<std::string>{"certs", "certs/0f5c9a.crt", "issuing-delta.crl",
-                                                         "issuing.crl", "issuing.crt", "root.crt"}));
+  EXPECT_EQ(files_under(root),
+            (std::vector<std::string>{"certs", "certs/0f5c9a.crt", "devices-root.crt", "devices.crl",
+                                      "issuing-delta.crl", "issuing.crl", "issuing.crt", "root.crt"}));
 }
 
 TEST(DirectoryPublisher, MissingFoldersAreMadeReadableWhateverTheUmask) {
@@ -149,7 +153,9 @@ TEST(DirectoryPublisher, NamesThatCouldEscapeTheFolderAreRefusedAndNothingIsWrit
       item(Kind::kCaCertificate, "../root", {0x30, 0x00}),
       item(Kind::kCaCertificate, "issuing/../../x", {0x30, 0x00}),
       item(Kind::kCrl, "/etc/issuing", {0x30, 0x00}),
-      item(Kind::kDeltaCrl, "other", {0x30, 0x00}),
+      item(Kind::kDeltaCrl, "Devices", {0x30, 0x00}),  // CA names are lower-case
+      item(Kind::kCrl, "certs", {0x30, 0x00}),         // the folder of issued certificates
+      item(Kind::kCrl, std::string(49, 'a'), {0x30, 0x00}),
       item(Kind::kCrl, "issuing", {}),  // no DER at all
   };
   for (const auto& publication : bad) {

@@ -414,7 +414,8 @@ TEST_F(LdapPublisherTest, NamesThatDoNotFitOneRdnAreRefusedBeforeAnythingIsWritt
   for (const auto& item :
        {Publication{Kind::kCertificate, "1a,ou=evil", "", der}, Publication{Kind::kCertificate, "1A2B", "", der},
         Publication{Kind::kCertificate, "", "", der}, Publication{Kind::kCaCertificate, "issuing-ca,cn=x", "", der},
-        Publication{Kind::kCrl, "other", "", der}, Publication{Kind::kCrl, "issuing", "", {}}}) {
+        Publication{Kind::kCrl, "Devices", "", der}, Publication{Kind::kCrl, "devices ca", "", der},
+        Publication{Kind::kCrl, "issuing", "", {}}}) {
     auto done = publisher.publish(item);
     ASSERT_FALSE(done) << item.name;
     EXPECT_EQ(done.error().code, ErrorCode::kSystemFailure) << item.name;

@@ -107,7 +107,7 @@ TEST_F(OwnCertificateTrustTest, ARevocationCountsAtOnceEvenAfterAnAcceptedValida
 class VendorChainTrustTest : public OwnCertificateTrustTest {
  protected:
   CertificateTrustImpl vendor_trust() {
-    return CertificateTrustImpl(*store, {}, {ossl::der_of(ca.root.get())}, {},
+    return CertificateTrustImpl(*store, std::vector<Bytes>{}, {ossl::der_of(ca.root.get())}, {},
                                 [this] { return std::chrono::system_clock::now() + advance; });
   }
   Bytes device_for_a_day() {

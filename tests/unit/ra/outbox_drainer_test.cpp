@@ -73,7 +73,7 @@ class OutboxDrainerTest : public ::testing::Test {
 
 TEST_F(OutboxDrainerTest, IssuedCertificatesAndCrlsReachTheDirectory) {
   const std::string serial = enroll("CN=published");
-  ASSERT_TRUE(service.current_crl());
+  ASSERT_TRUE(service.current_crl(ca::kFirstIssuingCa));
   const fs::path www = dir.path() / "www";
   OutboxDrainer drainer = drainer_into(www);
   EXPECT_EQ(waiting(drainer), 2U) << "the certificate and the CRL";
@@ -86,7 +86,7 @@ TEST_F(OutboxDrainerTest, IssuedCertificatesAndCrlsReachTheDirectory) {
   const std::string cert_file = read_file(www / "certs" / (serial + ".crt"));
   EXPECT_EQ(Bytes(cert_file.begin(), cert_file.end()), (*cert)->der);
   const std::string crl_file = read_file(www / "issuing.crl");
-  EXPECT_EQ(Bytes(crl_file.begin(), crl_file.end()), service.current_crl()->der);
+  EXPECT_EQ(Bytes(crl_file.begin(), crl_file.end()), service.current_crl(ca::kFirstIssuingCa)->der);
 }
 
 // The publisher cannot write (its folder would be below a regular file); it backs off, keeps
@@ -96,7 +96,7 @@ TEST_F(OutboxDrainerTest, APublisherThatCannotWriteBacksOffAndCatchesUp) {
   { std::ofstream(blocker) << "a file where the folder should be"; }
   OutboxDrainer drainer = drainer_into(blocker / "www");
   enroll("CN=while-down");
-  ASSERT_TRUE(service.current_crl());
+  ASSERT_TRUE(service.current_crl(ca::kFirstIssuingCa));
   auto first = drainer.drain_once();
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_EQ(*first, 0U);
@@ -119,7 +119,7 @@ TEST_F(OutboxDrainerTest, APublisherThatCannotWriteBacksOffAndCatchesUp) {
   const std::string revoked = enroll("CN=revoked-while-down");
   ASSERT_TRUE(service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, revoked, {}, 1}));
   advance += std::chrono::seconds(2);
-  const Bytes newest = service.current_crl()->der;
+  const Bytes newest = service.current_crl(ca::kFirstIssuingCa)->der;
   EXPECT_EQ(waiting(drainer), 3U) << "two certificates and one CRL";
 
   fs::remove(blocker);
@@ -151,7 +151,7 @@ TEST_F(OutboxDrainerTest, WithoutCertificatePublishingOnlyCrlsAreQueued) {
   ASSERT_TRUE(quiet.submit(request, {}, [](const Decision&) -> Result<Bytes> { return to_bytes("r"); }));
   OutboxDrainer drainer = drainer_into(dir.path() / "www");
   EXPECT_EQ(waiting(drainer), 0U);
-  ASSERT_TRUE(quiet.current_crl());
+  ASSERT_TRUE(quiet.current_crl(ca::kFirstIssuingCa));
   EXPECT_EQ(waiting(drainer), 1U);
 }
 

@@ -202,11 +202,11 @@ TEST_F(RevocationListsTest, ARestartServesTheStoredCrlAndKeepsNumbersIncreasing)
 
 // The service tells its own lists of what it revokes: no one else has to.
 TEST_F(RevocationListsTest, TheServicesOwnCrlSeesItsRevocations) {
-  const RevocationList first = *service.current_crl();
+  const RevocationList first = *service.current_crl(ca::kFirstIssuingCa);
   const std::string serial = enroll("CN=through-the-service");
   ASSERT_TRUE(service.revoke({to_hex(random_bytes(16)), Requester{"mac:tester", ""}, serial, {}, 1}));
   advance += std::chrono::seconds(1);
-  const RevocationList second = *service.current_crl();
+  const RevocationList second = *service.current_crl(ca::kFirstIssuingCa);
   EXPECT_EQ(serials_on(second.der), std::vector<std::string>{serial});
   EXPECT_EQ(crl_number(second.der), crl_number(first.der) + 1);
 }

@@ -187,7 +187,7 @@ TEST_F(GenmTest, CrlStatusListForThisCaGetsItsCurrentCrlUnlessTheRequesterIsUpTo
   auto answered = itavs(read_reply(send(genm({{kCrlStatusList, sequence_of({crl_status_by_issuer(ca_name(), {})})}}))));
   ASSERT_EQ(answered.size(), 1U);
   EXPECT_EQ(answered[0].first, kCrls);
-  auto current = service.current_crl();
+  auto current = service.current_crl(ca::kFirstIssuingCa);
   ASSERT_TRUE(current);
   EXPECT_EQ(crls_in(answered[0].second), std::vector<Bytes>{current->der});
 
@@ -210,7 +210,7 @@ TEST_F(GenmTest, CrlStatusListNamingOurDistributionPointGetsTheCrl) {
   auto answered = itavs(read_reply(send(genm({{kCrlStatusList, sequence_of({dpn})}}))));
   ASSERT_EQ(answered.size(), 1U);
   EXPECT_EQ(answered[0].first, kCrls);
-  auto current = service.current_crl();
+  auto current = service.current_crl(ca::kFirstIssuingCa);
   ASSERT_TRUE(current);
   EXPECT_EQ(crls_in(answered[0].second), std::vector<Bytes>{current->der});
 }

@@ -119,7 +119,7 @@ class CmpServerTest : public ::testing::Test {
   static constexpr const char* kCrlUrl = "http://pki.example/issuing.crl";
   static CmpServerOptions server_options() {
     CmpServerOptions options;
-    options.crl_urls = {kCrlUrl};
+    options.crl_urls = {{ca::kFirstIssuingCa, {kCrlUrl}}};
     return options;
   }
   CmpServer server{service, secrets, server_options()};
