@@ -30,6 +30,8 @@ namespace {
 constexpr const char* kTokenLabel = "enrolld-demo";
 constexpr const char* kRootKey = "root-ca";
 constexpr const char* kIssuingKey = "issuing-ca";
+constexpr const char* kDevicesKey = "devices-ca";  // a second issuing CA, for the "iot" profile
+constexpr const char* kDevicesCa = "devices";
 constexpr const char* kKgaKey = "key-generation";  // signs centrally generated keys
 constexpr const char* kOcspKey = "ocsp-signer";    // the delegated OCSP responder's key
 constexpr const char* kCmpReference = "demo-device";
@@ -75,6 +77,25 @@ Status ensure_ca_certificates(const fs::path& dir, const hsm::TokenAccess& acces
   fs::create_directories(dir / "ca");
   if (auto ok = write_text(root_pem, ossl::pem_of(root->get())); !ok) return ok;
   return write_text(issuing_pem, ossl::pem_of(issuing->get()));
+}
+
+// The second issuing CA, under the same root: profile "iot" enrolls under it.
+Status ensure_devices_ca(const fs::path& dir, const hsm::TokenAccess& access) {
+  const fs::path pem = dir / "ca" / (std::string(kDevicesCa) + ".pem");
+  if (fs::exists(pem)) return {};
+  auto token = hsm::Pkcs11Token::open(access);
+  if (!token) return tl::unexpected(token.error());
+  auto root_signer = (*token)->signer(kRootKey);
+  if (!root_signer) return tl::unexpected(root_signer.error());
+  auto devices_signer = (*token)->signer(kDevicesKey);
+  if (!devices_signer) return tl::unexpected(devices_signer.error());
+  auto root = ossl::read_pem_certificate((dir / "ca" / "root.pem").string());
+  if (!root) return tl::unexpected(root.error());
+  ca::CaCertificateSpec spec{
+      {{"O", "enrolld demo"}, {"CN", "enrolld demo devices CA"}}, std::chrono::hours(24 * 365 * 5), 0};
+  auto cert = ca::make_subordinate_certificate(spec, (*devices_signer)->public_key(), root->get(), **root_signer);
+  if (!cert) return tl::unexpected(cert.error());
+  return write_text(pem, ossl::pem_of(cert->get()));
 }
 
 // A service certificate issued by the issuing CA for the HSM key `key_label`: the key generation
@@ -234,6 +255,14 @@ std::string config_text(const std::string& cmp_secret, std::uint16_t http_port) 
       << "# Delta CRLs (what changed since the last full CRL) suit full CRLs on a schedule only\n"
       << "# (on_revocation = false); to have them:\n"
       << "# delta_validity_seconds = 3600\n# delta_url = \"" << base << repository::kDeltaCrlPath << "\"\n\n"
+      << "# A second issuing CA under the same root, its key in the HSM too: profile \"iot\" enrolls\n"
+      << "# under it. Its CRL is /repo/" << kDevicesCa << ".crl; the CA itself signs its OCSP responses.\n"
+      << "[[issuing_ca]]\nname = \"" << kDevicesCa << "\"\ncertificate = \"ca/" << kDevicesCa
+      << ".pem\"\nchain = \"ca/root.pem\"\n"
+      << "key = \"pkcs11:token=" << kTokenLabel << ";object=" << kDevicesKey << "?pin-source=file:hsm-user-pin\"\n"
+      << "crl_url = \"" << base << "/repo/" << kDevicesCa << ".crl\"\n"
+      << "ocsp_url = \"" << base << repository::kOcspPath << "\"\n"
+      << "ca_issuers_url = \"" << base << "/repo/" << kDevicesCa << ".crt\"\n\n"
       << "[ocsp]\n# A delegated responder (id-kp-OCSPSigning) signs; without these two keys the CA does.\n"
       << "signer_key = \"pkcs11:token=" << kTokenLabel << ";object=" << kOcspKey << "?pin-source=file:hsm-user-pin\"\n"
       << "signer_certificate = \"ca/ocsp-signer.pem\"\nvalidity_seconds = 3600\n\n"
@@ -279,7 +308,10 @@ std::string config_text(const std::string& cmp_secret, std::uint16_t http_port) 
       << "[[profile]]\nname = \"tls-server\"\nvalidity_days = 90\nrequester_validity = true\n"
       << "key_types = [\"P-256\", \"RSA-2048\"]\nsubject_required = [\"CN\"]\n"
       << "san_dns = [\"*.devices.example\"]\nsan_ip = [\"127.0.0.0/8\"]\nsan_required = true\n"
-      << "key_usage = [\"digitalSignature\", \"keyEncipherment\"]\nextended_key_usage = [\"serverAuth\"]\n";
+      << "key_usage = [\"digitalSignature\", \"keyEncipherment\"]\nextended_key_usage = [\"serverAuth\"]\n\n"
+      << "# IoT devices (/.well-known/cmp/p/iot, EST label iot), issued by the devices CA.\n"
+      << "[[profile]]\nname = \"iot\"\nissuing_ca = \"" << kDevicesCa << "\"\nvalidity_days = 730\n"
+      << "key_types = [\"P-256\"]\nextended_key_usage = [\"clientAuth\"]\n";
   return out.str();
 }
 
@@ -308,11 +340,12 @@ Result<fs::path> ensure_demo_instance(const fs::path& requested_dir, std::uint16
   if (!so_pin) return tl::unexpected(so_pin.error());
   hsm::TokenAccess access{kSoftHsmModule, kTokenLabel, *user_pin};
   if (auto ok = hsm::ensure_token(access, *so_pin); !ok) return tl::unexpected(ok.error());
-  for (const char* key : {kRootKey, kIssuingKey, kKgaKey, kOcspKey}) {
+  for (const char* key : {kRootKey, kIssuingKey, kDevicesKey, kKgaKey, kOcspKey}) {
     auto made = hsm::ensure_key_pair(access, key, hsm::KeyType::kEcP256);
     if (!made) return tl::unexpected(made.error());
   }
   if (auto ok = ensure_ca_certificates(dir, access); !ok) return tl::unexpected(ok.error());
+  if (auto ok = ensure_devices_ca(dir, access); !ok) return tl::unexpected(ok.error());
   if (auto ok = ensure_service_certificate(dir, access, kKgaKey, "key-generation.pem",
                                            "enrolld demo key generation authority", std::chrono::hours(24 * 365 * 2),
                                            ca::make_key_generation_certificate);
@@ -373,7 +406,10 @@ Status write_endpoints(const fs::path& requested_dir, const Config& config, cons
       << "OCSP_URL=" << base << repository::kOcspPath << "\n"
       << "OCSP_SIGNER_CERT=" << (dir / "ca" / "ocsp-signer.pem").string() << "\n"
       << "REPO_URL=" << base << "/repo\n"
-      << "PUBLISH_DIR=" << (dir / "www").string() << "\n";
+      << "PUBLISH_DIR=" << (dir / "www").string() << "\n"
+      << "IOT_CMP_URL=" << base << "/.well-known/cmp/p/iot\n"
+      << "IOT_CA_CERT=" << (dir / "ca" / (std::string(kDevicesCa) + ".pem")).string() << "\n"
+      << "IOT_CRL_URL=" << base << "/repo/" << kDevicesCa << ".crl\n";
   if (listening.est_port != 0) {
     auto password = ossl::read_first_line((dir / "est-password").string());
     if (!password) return tl::unexpected(password.error());
