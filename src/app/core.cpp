@@ -370,9 +370,10 @@ struct Core::Parts {
   static std::vector<std::unique_ptr<ca::CertificateAuthority>> make_authorities(std::vector<LoadedCa>& cas,
                                                                                  Metrics* metrics) {
     std::vector<std::unique_ptr<ca::CertificateAuthority>> out;
+    auto hsm_in_use = std::make_shared<InUse>();  // one HSM gauge for all: each CA registers it again
     for (auto& ca : cas) {
       out.push_back(std::make_unique<ca::CertificateAuthority>(std::move(ca.chain), std::move(ca.signer),
-                                                               system_clock(), metrics));
+                                                               system_clock(), metrics, hsm_in_use));
     }
     return out;
   }

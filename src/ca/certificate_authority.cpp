@@ -115,13 +115,13 @@ Bytes random_serial() {
 }
 
 CertificateAuthority::CertificateAuthority(std::vector<ossl::X509Ptr> chain, std::unique_ptr<hsm::Signer> signer,
-                                           Clock clock, Metrics* metrics)
+                                           Clock clock, Metrics* metrics, std::shared_ptr<InUse> hsm_in_use)
     : m_chain(std::move(chain)), m_signer(std::move(signer)), m_clock(std::move(clock)) {
   if (metrics == nullptr) return;
   const char* help = "Signatures the HSM made for the CA, by what was signed";
   m_sign_certificate = &metrics->histogram("enrolld_hsm_sign_seconds", help, {{"operation", "certificate"}});
   m_sign_crl = &metrics->histogram("enrolld_hsm_sign_seconds", help, {{"operation", "crl"}});
-  m_signing = std::make_shared<InUse>();
+  m_signing = hsm_in_use ? std::move(hsm_in_use) : std::make_shared<InUse>();
   metrics->gauge("enrolld_hsm_signing_now", "CA signatures in the HSM right now (PKCS#11 sessions busy)",
                  [signing = m_signing] {
                    return Metrics::Readings{{{}, static_cast<double>(signing->now())}};

@@ -109,8 +109,10 @@ class CertificateAuthority {
   // `chain` holds the CA's own certificate first, then its issuers up to the root.
   // `metrics`, when given, gets the HSM signing latency (enrolld_hsm_sign_seconds) and how many
   // signatures are in the HSM at once (enrolld_hsm_signing_now, enrolld_hsm_signing_peak).
+  // CAs whose keys share one HSM share `hsm_in_use` (null: a count of this CA's own), so that
+  // the gauges count every signature in it.
   CertificateAuthority(std::vector<ossl::X509Ptr> chain, std::unique_ptr<hsm::Signer> signer, Clock clock,
-                       Metrics* metrics = nullptr);
+                       Metrics* metrics = nullptr, std::shared_ptr<InUse> hsm_in_use = nullptr);
 
   // Returns the signed certificate, or: kBadCertTemplate (subject or extensions undecodable,
   // empty subject), kBadAlgorithm (public key undecodable or not one the profile accepts), kSystemUnavailable

@@ -117,7 +117,7 @@ TEST(SystemdNotifyTest, ReportsReadyReloadingReadyAndStopping) {
   EXPECT_TRUE(contains(*reloading, "MONOTONIC_USEC=")) << *reloading;
   auto ready_again = notify.wait_for("READY=1");
   ASSERT_TRUE(ready_again) << "no READY=1 after the reload; received:\n" << notify.received() << demo.log();
-  EXPECT_TRUE(demo.wait_for_log_line({"reload ok", "profiles=4", "credentials=1", "anchors=2", "ras=1"})) << demo.log();
+  EXPECT_TRUE(demo.wait_for_log_line({"reload ok", "profiles=5", "credentials=1", "anchors=2", "ras=1"})) << demo.log();
 
   ASSERT_EQ(::kill(demo.pid(), SIGTERM), 0);
   auto stopping = notify.wait_for("STOPPING=1");
@@ -218,13 +218,13 @@ TEST_F(ConfigReloadTest, AnAddedCredentialWorksAndARemovedOneIsRefused) {
   EXPECT_TRUE(contains(before.both(), "PKIFailureInfo: badMessageCheck")) << before.describe();
 
   const std::string logged = reload_with(with_tables(kNewCredential));
-  EXPECT_TRUE(contains(logged, "reload ok profiles=4 credentials=2")) << logged;
+  EXPECT_TRUE(contains(logged, "reload ok profiles=5 credentials=2")) << logged;
   RunResult added = ir("", "added-on-reload", "reload-secret-0123", key, "added-on-reload");
   ASSERT_TRUE(added.ok()) << added.describe() << demo().log();
   EXPECT_FALSE(expect_properly_issued(demo(), work() / "added-on-reload.pem", key, "CN=added-on-reload").empty());
 
   const std::string restored = reload_with(s_original);
-  EXPECT_TRUE(contains(restored, "reload ok profiles=4 credentials=1")) << restored;
+  EXPECT_TRUE(contains(restored, "reload ok profiles=5 credentials=1")) << restored;
   RunResult removed = ir("", "added-on-reload", "reload-secret-0123", make_ec_key("removed.key"), "removed");
   EXPECT_FALSE(removed.ok()) << removed.describe();
   EXPECT_TRUE(contains(removed.both(), "PKIFailureInfo: badMessageCheck")) << removed.describe();
@@ -241,12 +241,12 @@ TEST_F(ConfigReloadTest, AnAddedProfileServesAndAChangedOneRefusesWhatItNoLonger
   EXPECT_TRUE(contains(unknown.both(), "PKIFailureInfo: badCertTemplate")) << unknown.describe();
 
   const std::string added = reload_with(with_tables("[[profile]]\nname = \"reloaded\"\nkey_types = [\"P-256\"]\n"));
-  EXPECT_TRUE(contains(added, "reload ok profiles=5")) << added;
+  EXPECT_TRUE(contains(added, "reload ok profiles=6")) << added;
   RunResult allowed = ir("/p/reloaded", endpoints().ref, endpoints().secret, key, "new-profile");
   EXPECT_TRUE(allowed.ok()) << allowed.describe() << demo().log();
 
   const std::string changed = reload_with(with_tables("[[profile]]\nname = \"reloaded\"\nkey_types = [\"P-384\"]\n"));
-  EXPECT_TRUE(contains(changed, "reload ok profiles=5")) << changed;
+  EXPECT_TRUE(contains(changed, "reload ok profiles=6")) << changed;
   RunResult refused = ir("/p/reloaded", endpoints().ref, endpoints().secret, make_ec_key("p256.key"), "now-refused");
   EXPECT_FALSE(refused.ok()) << refused.describe();
   EXPECT_TRUE(contains(refused.both(), "PKIFailureInfo: badAlg")) << refused.describe();

@@ -490,6 +490,80 @@ TEST_F(ConfigTest, CentralKeyGenerationNeedsKeyAndCertificateAndAKnownPackageFor
                  "single-key or asymmetric-key-package");
 }
 
+constexpr const char* kDevicesCa = R"(
+[[issuing_ca]]
+name = "devices"
+certificate = "ca/devices.pem"
+chain = "ca/root.pem"
+key = "pkcs11:object=devices"
+crl_url = "http://pki.example/repo/devices.crl"
+ocsp_url = "http://pki.example/ocsp"
+ca_issuers_url = "http://pki.example/repo/devices.crt"
+delta_url = "http://pki.example/repo/devices-delta.crl"
+ocsp_signer_key = "pkcs11:object=devices-ocsp"
+ocsp_signer_certificate = "ca/devices-ocsp.pem"
+)";
+
+TEST_F(ConfigTest, AnotherIssuingCaIsReadAndAProfileNamesIt) {
+  auto config =
+      load(minimal_plus(std::string(kDevicesCa) + "\n[[profile]]\nname = \"iot\"\nissuing_ca = \"devices\"\n"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  ASSERT_EQ(config->issuing_cas.size(), 1U);
+  const IssuingCaConfig& ca = config->issuing_cas.front();
+  EXPECT_EQ(ca.name, "devices");
+  EXPECT_EQ(ca.certificate, m_dir.path() / "ca/devices.pem");
+  EXPECT_EQ(ca.chain, m_dir.path() / "ca/root.pem");
+  EXPECT_EQ(ca.key, "pkcs11:object=devices");
+  EXPECT_EQ(ca.crl_url, "http://pki.example/repo/devices.crl");
+  EXPECT_EQ(ca.ocsp_url, "http://pki.example/ocsp");
+  EXPECT_EQ(ca.ca_issuers_url, "http://pki.example/repo/devices.crt");
+  EXPECT_EQ(ca.delta_crl_url, "http://pki.example/repo/devices-delta.crl");
+  EXPECT_EQ(ca.ocsp_signer_key, "pkcs11:object=devices-ocsp");
+  EXPECT_EQ(ca.ocsp_signer_certificate, m_dir.path() / "ca/devices-ocsp.pem");
+  ASSERT_EQ(config->profiles.size(), 1U);
+  EXPECT_EQ(config->profiles.front().issuing_ca, "devices");
+
+  // The profile takes its CA's URLs unless it has its own.
+  const std::vector<ca::Profile> profiles = certificate_profiles(*config);
+  ASSERT_EQ(profiles.size(), 2U);
+  EXPECT_EQ(profiles[0].issuing_ca, ca::kFirstIssuingCa);
+  EXPECT_EQ(profiles[0].crl_url, "");
+  EXPECT_EQ(profiles[1].issuing_ca, "devices");
+  EXPECT_EQ(profiles[1].crl_url, "http://pki.example/repo/devices.crl");
+  EXPECT_EQ(profiles[1].ca_issuers_url, "http://pki.example/repo/devices.crt");
+
+  auto changed = load(minimal_plus(""));
+  ASSERT_TRUE(changed.has_value());
+  EXPECT_EQ(restart_only_changes(*config, *changed), std::vector<std::string>{"issuing_ca"});
+}
+
+TEST_F(ConfigTest, IssuingCaMistakesAreNamedWithTheirLine) {
+  const std::string base = "[[issuing_ca]]\nname = \"devices\"\ncertificate = \"d.pem\"\nkey = \"pkcs11:object=d\"\n";
+  for (const char* name : {"issuing", "root", "certs", "Devices", "dev ices", ""}) {
+    expect_invalid(minimal_plus("[[issuing_ca]]\nname = \"" + std::string(name) +
+                                "\"\ncertificate = \"d.pem\"\nkey = \"pkcs11:object=d\"\n"),
+                   "name = ", "issuing_ca.name");
+  }
+  expect_invalid(minimal_plus(base + "colour = \"blue\"\n"), "colour", "unknown key 'issuing_ca.colour'");
+  expect_invalid(minimal_plus(base + "crl_url = \"https://x/c.crl\"\n"), "crl_url", "http:// URL");
+  expect_invalid(minimal_plus("[[issuing_ca]]\nname = \"devices\"\ncertificate = \"d.pem\"\nkey = \"d\"\n"),
+                 "key = \"d\"", "pkcs11: URI");
+  expect_invalid(minimal_plus("[[issuing_ca]]\nname = \"devices\"\ncertificate = \"d.pem\"\n"), "[[issuing_ca]]",
+                 "needs name, certificate and key");
+  expect_invalid(minimal_plus(base + "ocsp_signer_key = \"pkcs11:object=o\"\n"), "[[issuing_ca]]", "go together");
+  auto twice = load(minimal_plus(base + base));
+  ASSERT_FALSE(twice.has_value());
+  EXPECT_THAT(twice.error().message, HasSubstr("'devices' appears twice"));
+  expect_invalid(minimal_plus(base + "[[profile]]\nname = \"iot\"\nissuing_ca = \"elsewhere\"\n"), "[[profile]]",
+                 "names issuing CA 'elsewhere', which no [[issuing_ca]] defines");
+  expect_invalid(minimal_plus("[[profile]]\nname = \"iot\"\nissuing_ca = \"Bad Name\"\n"),
+                 "issuing_ca = ", "profile.issuing_ca");
+  auto no_delta =
+      load(minimal_plus(base + "[crl]\ndelta_validity_seconds = 600\ndelta_url = \"http://x/issuing-delta.crl\"\n"));
+  ASSERT_FALSE(no_delta.has_value());
+  EXPECT_THAT(no_delta.error().message, HasSubstr("issuing CA 'devices' needs a delta_url"));
+}
+
 TEST_F(ConfigTest, DuplicateCredentialReferenceIsRefused) {
   auto config =
       load(minimal_plus("[[cmp.credential]]\nreference = \"dev\"\nsecret = \"0123456789\"\n"
