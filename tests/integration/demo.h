@@ -408,6 +408,17 @@ class DemoTest : public ::testing::Test {
   static const Endpoints& endpoints() { return s_demo->endpoints(); }
   const fs::path& work() const { return m_work; }
 
+  // Fetches the DER CRL at `url` with curl and writes it as PEM to the work folder; its path.
+  fs::path fetch_crl(const std::string& url, const std::string& name) const {
+    const fs::path der = m_work / (name + ".der");
+    RunResult got = run({"curl", "-sS", "--fail", "-o", der.string(), url}, kCommandTimeout);
+    EXPECT_TRUE(got.ok()) << got.describe();
+    const fs::path pem = m_work / (name + ".pem");
+    RunResult converted = openssl({"crl", "-inform", "DER", "-in", der.string(), "-out", pem.string()});
+    EXPECT_TRUE(converted.ok()) << converted.describe();
+    return pem;
+  }
+
   // A fresh EC P-256 key in the test's work folder.
   fs::path make_ec_key(const std::string& name = "device.key") const {
     const fs::path key = m_work / name;

@@ -40,17 +40,6 @@ class MultiCaTest : public DemoTest {
   }
   static std::string serial_of(const fs::path& cert) { return canonical_serial(field(cert, "-serial")); }
 
-  // Fetches a DER CRL with curl and writes it as PEM.
-  fs::path fetch_crl(const std::string& url, const std::string& name) const {
-    const fs::path der = work() / (name + ".der");
-    RunResult got = run({"curl", "-sS", "--fail", "-o", der.string(), url}, kCommandTimeout);
-    EXPECT_TRUE(got.ok()) << got.describe();
-    const fs::path pem = work() / (name + ".pem");
-    RunResult converted = openssl({"crl", "-inform", "DER", "-in", der.string(), "-out", pem.string()});
-    EXPECT_TRUE(converted.ok()) << converted.describe();
-    return pem;
-  }
-
   // `openssl verify -crl_check` of `cert` up to the root, with its CA as intermediate.
   RunResult verify_with_crl(const fs::path& cert, const fs::path& ca, const fs::path& crl) const {
     return openssl({"verify", "-crl_check", "-CAfile", root_ca().string(), "-untrusted", ca.string(), "-CRLfile",

@@ -35,17 +35,6 @@ class RevocationStatusTest : public DemoTest {
     return at == std::string::npos ? "" : trim(r.out.substr(at + 4, r.out.find('\n', at) - at - 4));
   }
 
-  // Fetches `url` with curl to `out`, converting a DER CRL to PEM; returns the PEM path.
-  fs::path fetch_crl(const std::string& url, const std::string& name) const {
-    const fs::path der = work() / (name + ".der");
-    RunResult got = run({"curl", "-sS", "--fail", "-o", der.string(), url}, kCommandTimeout);
-    EXPECT_TRUE(got.ok()) << got.describe();
-    const fs::path pem = work() / (name + ".pem");
-    RunResult converted = openssl({"crl", "-inform", "DER", "-in", der.string(), "-out", pem.string()});
-    EXPECT_TRUE(converted.ok()) << converted.describe();
-    return pem;
-  }
-
   // `openssl ocsp` for `cert` against the URL in its authorityInfoAccess, checking the response
   // up to the demo's root (the delegated responder's certificate comes in the response).
   RunResult ocsp(const fs::path& cert) const {
