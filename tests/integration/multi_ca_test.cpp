@@ -1,18 +1,19 @@
 // Two issuing CAs in one appliance (the demo's [ca] "issuing" and [[issuing_ca]] "devices",
 // both under the demo root): a profile picks its CA, and each CA's revocations reach its own
-// CRL and OCSP answers only. Seen with the relying parties' tools: openssl verify, openssl ocsp,
-// curl against the repository.
+// CRL and OCSP answers only. Seen with the relying parties' and devices' tools: openssl verify,
+// openssl ocsp, openssl cmp (kur, genm crlStatusList with OpenSSL 3.5), curl against the
+// repository and EST.
 #include <chrono>
 #include <thread>
 
 #include <gtest/gtest.h>
 
-#include "demo.h"
+#include "est_client.h"
 
 namespace enrolld::integration {
 namespace {
 
-class MultiCaTest : public DemoTest {
+class MultiCaTest : public EstTest {
  protected:
   const std::string& value(const char* key) const {
     static const std::string kNone;
@@ -39,6 +40,17 @@ class MultiCaTest : public DemoTest {
     return trim(r.out.substr(r.out.find('=') + 1));
   }
   static std::string serial_of(const fs::path& cert) { return canonical_serial(field(cert, "-serial")); }
+
+  // The subjects of a certificate bag, as `openssl pkcs7 -print_certs` names them.
+  std::vector<std::string> subjects_in_bag(const std::string& base64_body, const std::string& name) const {
+    const fs::path first = work() / (name + ".pem");
+    EXPECT_GT(certificates_in(base64_body, first), 0) << base64_body;
+    std::vector<std::string> subjects;
+    for (const auto& line : lines_of(read_text(fs::path(first).replace_extension().concat(".p7-certs.pem")))) {
+      if (line.rfind("subject=", 0) == 0) subjects.push_back(line);
+    }
+    return subjects;
+  }
 
   // `openssl verify -crl_check` of `cert` up to the root, with its CA as intermediate.
   RunResult verify_with_crl(const fs::path& cert, const fs::path& ca, const fs::path& crl) const {
@@ -149,6 +161,78 @@ TEST_F(MultiCaTest, PublishingAndStatusNameEveryCa) {
   EXPECT_TRUE(contains(status.out, "enrolld demo devices CA")) << status.describe();
   EXPECT_TRUE(contains(status.out, "enrolld demo issuing CA")) << status.describe();
   EXPECT_TRUE(contains(status.out, "devices")) << status.describe();
+}
+
+// A devices-CA certificate signs its own key update: the appliance trusts the certificates of
+// every CA it runs, and the new certificate comes from the same CA.
+TEST_F(MultiCaTest, ADevicesCaCertificateUpdatesItsKeyUnderTheDevicesCa) {
+  const fs::path key = work() / "iot-device-kur.key";
+  const fs::path old_cert = enroll_iot("iot-device-kur");
+  const fs::path new_key = make_ec_key("iot-device-kur-new.key");
+  const fs::path new_cert = work() / "iot-device-kur-new.pem";
+  RunResult r = openssl({"cmp", "-cmd", "kur", "-server", value("IOT_CMP_URL"), "-cert", old_cert.string(), "-key",
+                         key.string(), "-trusted", endpoints().trust, "-unprotected_errors", "-newkey",
+                         new_key.string(), "-certout", new_cert.string()});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_TRUE(contains(r.both(), "received KUP")) << r.describe();
+  EXPECT_EQ(field(new_cert, "-issuer"), "CN=enrolld demo devices CA,O=enrolld demo");
+  EXPECT_EQ(field(new_cert, "-subject"), "CN=iot-device-kur");
+  RunResult chained =
+      openssl({"verify", "-CAfile", root_ca().string(), "-untrusted", devices_ca().string(), new_cert.string()});
+  EXPECT_TRUE(chained.ok()) << chained.describe();
+  EXPECT_NE(serial_of(new_cert), serial_of(old_cert));
+}
+
+// RFC 9483 4.3.4 with OpenSSL 3.5's client: a crlStatusList naming a devices-CA certificate is
+// answered with the devices CA's CRL, which lists that CA's revocation.
+TEST_F(MultiCaTest, CrlStatusListForADevicesCertificateGetsTheDevicesCrl) {
+  const std::string openssl35 = ENROLLD_OPENSSL35;
+  if (openssl35.empty()) GTEST_SKIP() << "ENROLLD_OPENSSL35 not configured (scripts/test.sh sets it)";
+  const fs::path revoked = enroll_iot("iot-device-on-crl");
+  RunResult revoking =
+      demo().enrollctl({"revoke", serial_of(revoked), "--reason", "superseded", "--officer", "test-officer"});
+  ASSERT_TRUE(revoking.ok()) << revoking.describe();
+  std::this_thread::sleep_for(1100ms);  // a new CRL at most once a second
+
+  const fs::path crl = work() / "devices-genm.crl";
+  RunResult got = run({openssl35, "cmp", "-cmd", "genm", "-server", endpoints().cmp_url, "-ref", endpoints().ref,
+                       "-secret", "pass:" + endpoints().secret, "-infotype", "crlStatusList", "-crlcert",
+                       revoked.string(), "-crlout", crl.string()},
+                      kCommandTimeout);
+  ASSERT_TRUE(got.ok()) << got.describe();
+  ASSERT_TRUE(fs::exists(crl)) << got.describe();
+  RunResult issuer =
+      openssl({"crl", "-inform", "DER", "-in", crl.string(), "-noout", "-issuer", "-nameopt", "RFC2253"});
+  EXPECT_EQ(trim(issuer.out), "issuer=CN=enrolld demo devices CA,O=enrolld demo") << issuer.describe();
+  RunResult listed = openssl({"crl", "-inform", "DER", "-in", crl.string(), "-noout", "-text"});
+  EXPECT_TRUE(contains(lower(listed.out), serial_of(revoked))) << listed.describe();
+  RunResult verified =
+      openssl({"crl", "-inform", "DER", "-in", crl.string(), "-noout", "-CAfile", devices_ca().string()});
+  EXPECT_TRUE(contains(verified.both(), "verify OK")) << verified.describe();
+}
+
+// EST cacerts under the label of a devices-CA profile carries the devices CA and the root; the
+// default label keeps the first CA.
+TEST_F(MultiCaTest, EstCacertsOfTheIotLabelCarryTheDevicesCa) {
+  HttpReply iot = curl(est_url("cacerts", "iot"), {});
+  ASSERT_EQ(iot.status, 200) << iot.describe();
+  const auto iot_subjects = subjects_in_bag(iot.body, "cacerts-iot");
+  EXPECT_EQ(iot_subjects.size(), 2u);
+  EXPECT_NE(
+      std::find(iot_subjects.begin(), iot_subjects.end(), "subject=O = enrolld demo, CN = enrolld demo devices CA"),
+      iot_subjects.end());
+  EXPECT_NE(std::find(iot_subjects.begin(), iot_subjects.end(), "subject=O = enrolld demo, CN = enrolld demo root CA"),
+            iot_subjects.end());
+
+  HttpReply first = curl(est_url("cacerts"), {});
+  ASSERT_EQ(first.status, 200) << first.describe();
+  const auto first_subjects = subjects_in_bag(first.body, "cacerts-default");
+  EXPECT_NE(
+      std::find(first_subjects.begin(), first_subjects.end(), "subject=O = enrolld demo, CN = enrolld demo issuing CA"),
+      first_subjects.end());
+  EXPECT_EQ(
+      std::find(first_subjects.begin(), first_subjects.end(), "subject=O = enrolld demo, CN = enrolld demo devices CA"),
+      first_subjects.end());
 }
 
 }  // namespace
