@@ -334,7 +334,8 @@ Result<std::string> read_first_line(const std::string& path) {
 // A unique temp file next to `path` (a web server never sees half a file, two writers never share
 // a temp file), synced and renamed over `path`, then the folder synced so the rename is durable;
 // the temp file is removed again if any step fails.
-Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode) {
+Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode, Durability durability) {
+  const bool sync_now = durability == Durability::kSynced;
   const std::filesystem::path target(path);
   const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
   // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, falsely) about "." + name.
@@ -347,7 +348,7 @@ Status write_file_atomically(const std::string& path, std::string_view content, 
   Status written = [&]() -> Status {
     if (::fchmod(fd, static_cast<::mode_t>(mode)) != 0) return disk_error("set the mode of", tmp, errno);
     if (auto ok = write_all(fd, content, tmp); !ok) return ok;
-    if (::fsync(fd) != 0) return disk_error("sync", tmp, errno);
+    if (sync_now && ::fsync(fd) != 0) return disk_error("sync", tmp, errno);
     return {};
   }();
   if (::close(fd) != 0 && written) written = disk_error("close", tmp, errno);
@@ -356,11 +357,21 @@ Status write_file_atomically(const std::string& path, std::string_view content, 
     ::unlink(tmp.c_str());
     return written;
   }
+  if (!sync_now) return {};
   const int folder_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   const bool synced = folder_fd >= 0 && ::fsync(folder_fd) == 0;
   const int sync_errno = errno;
   if (folder_fd >= 0) ::close(folder_fd);
   if (!synced) return disk_error("sync folder", folder.string(), sync_errno);
+  return {};
+}
+
+Status sync_file_system(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const bool synced = fd >= 0 && ::syncfs(fd) == 0;
+  const int sync_errno = errno;
+  if (fd >= 0) ::close(fd);
+  if (!synced) return disk_error("sync the file system of", path, sync_errno);
   return {};
 }
 

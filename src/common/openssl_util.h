@@ -103,10 +103,22 @@ std::string pem_of_private_key(const ::EVP_PKEY* key);  // unencrypted PKCS#8
 // PINs and tokens are kept in files of their own. Errors: kConfigInvalid naming the file.
 Result<std::string> read_first_line(const std::string& path);
 
+// kSynced: the file and its folder entry are on disk when write_file_atomically returns.
+// kSyncedByCaller: neither is synced; the caller syncs the file system later (sync_file_system),
+// once for many files, and must not count on them before that.
+enum class Durability { kSynced, kSyncedByCaller };
+
 // Replaces `path` with `content` (mode `mode`) so that readers see the old file or the new one,
-// never a part, and the new one survives a crash once this returns. Errors: kSystemUnavailable
-// naming the path and the system's reason (no space, no permission, no such folder).
-Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode = 0644);
+// never a part; with kSynced the new one survives a crash once this returns. Errors:
+// kSystemUnavailable naming the path and the system's reason (no space, no permission, no such
+// folder).
+Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode = 0644,
+                             Durability durability = Durability::kSynced);
+
+// Writes to disk everything written so far on the file system that holds `path` (syncfs(2)).
+// Errors: kSystemUnavailable naming the path and the system's reason (e.g. an I/O error of an
+// earlier write).
+Status sync_file_system(const std::string& path);
 
 // RFC 2253-style one-line rendering, for logs and listings.
 std::string name_to_string(const ::X509_NAME* name);

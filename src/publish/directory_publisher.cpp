@@ -86,8 +86,19 @@ Status DirectoryPublisher::publish(const Publication& item) {
   if (item.der.empty()) return fail(ErrorCode::kSystemFailure, "directory publisher: no DER for " + path->string());
   if (auto ok = make_folders(path->parent_path()); !ok) return ok;
   auto written = ossl::write_file_atomically(
-      path->string(), std::string_view(reinterpret_cast<const char*>(item.der.data()), item.der.size()), kFileMode);
+      path->string(), std::string_view(reinterpret_cast<const char*>(item.der.data()), item.der.size()), kFileMode,
+      ossl::Durability::kSyncedByCaller);
   if (!written) return fail(written.error().code, "directory publisher: " + written.error().message);
+  m_unsynced = true;
+  return {};
+}
+
+Status DirectoryPublisher::flush() {
+  if (!m_unsynced) return {};
+  if (auto synced = ossl::sync_file_system(m_root.string()); !synced) {
+    return fail(synced.error().code, "directory publisher: " + synced.error().message);
+  }
+  m_unsynced = false;
   return {};
 }
 

@@ -14,9 +14,11 @@
 
 namespace enrolld::publish {
 
-// Thread-safety: publish() from one thread at a time (Publisher's contract). Each file is replaced
-// atomically (temp file in the same folder, fsync, rename, fsync of the folder), so a reader sees
-// the old or the new bytes, never a mix; temp files are unique, so two processes do not collide.
+// Thread-safety: publish() and flush() from one thread at a time (Publisher's contract). Each file
+// is replaced atomically (temp file in the same folder, rename), so a reader sees the old or the
+// new bytes, never a mix; temp files are unique, so two processes do not collide. flush() syncs
+// the root's file system once for everything published since the last flush: one sync a round
+// instead of two per file (a file and its folder).
 class DirectoryPublisher final : public Publisher {
  public:
   explicit DirectoryPublisher(std::filesystem::path root);
@@ -27,6 +29,9 @@ class DirectoryPublisher final : public Publisher {
   // kSystemUnavailable naming the path for a disk error (no space, no permission, a folder that
   // cannot be made), kSystemFailure for a malformed item (see Publisher::publish).
   [[nodiscard]] Status publish(const Publication& item) override;
+  // syncfs(2) of the root's file system if anything was published since the last flush.
+  // Errors: kSystemUnavailable naming the root and the system's reason.
+  [[nodiscard]] Status flush() override;
 
   // Where `item` goes, or kSystemFailure for a name that could escape the root.
   Result<std::filesystem::path> path_for(const Publication& item) const;
@@ -34,6 +39,7 @@ class DirectoryPublisher final : public Publisher {
  private:
   std::filesystem::path m_root;
   std::string m_name = "directory";
+  bool m_unsynced = false;  // something was published since the last flush
 };
 
 }  // namespace enrolld::publish

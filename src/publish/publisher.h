@@ -40,6 +40,10 @@ class Publisher {
   // kSystemFailure when `item` itself is malformed (a name that could escape its folder or DN, no DER): a bug
   // upstream; nothing is written.
   [[nodiscard]] virtual Status publish(const Publication& item) = 0;
+  // Makes what publish() put in place since the last flush() durable. The drainer calls it once
+  // per round, before it marks that round's records done, so that one sync serves many items; a
+  // crash before it republishes them. Returns kSystemUnavailable when that cannot be promised.
+  [[nodiscard]] virtual Status flush() { return {}; }
 };
 
 }  // namespace enrolld::publish

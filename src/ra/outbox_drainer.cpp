@@ -52,44 +52,66 @@ Result<std::size_t> OutboxDrainer::drain_once() {
   return published;
 }
 
+// One round for one publisher: publishes what is due, then flushes once, then records every
+// outcome in one commit. A record counts as done only once the flush has made it durable.
 Result<std::size_t> OutboxDrainer::drain(publish::Publisher& publisher, Reachability& reachability, std::int64_t now) {
   if (now < reachability.retry_at) return 0;
   auto records = m_store.list_outbox(publisher.name(), kBatch);
   if (!records) return tl::unexpected(records.error());
-  std::size_t published = 0;
+  store::WriteSet writes;
+  bool unreachable = false;
   for (auto& record : *records) {
     if (record.next_attempt_at > now) continue;
     const auto kind = kind_of(record.kind);
     Status outcome = kind ? publisher.publish({*kind, record.name, record.subject, record.der})
                           : Status(fail(ErrorCode::kSystemFailure, "unknown outbox kind '" + record.kind + "'"));
-    store::WriteSet writes;
     if (outcome) {
-      writes.outbox_done.push_back(record);
-    } else {
-      record.attempts += 1;
-      record.next_attempt_at = now + backoff_seconds(record.attempts);
-      record.last_error = outcome.error().message;
-      writes.outbox_retry.push_back(record);
-    }
-    if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
-    if (outcome) {
-      reachability.failures = 0;
-      spdlog::info("published publisher={} kind={} name={}", publisher.name(), record.kind, record.name);
-      ++published;
+      writes.outbox_done.push_back(std::move(record));
       continue;
     }
-    const bool unreachable = outcome.error().code == ErrorCode::kSystemUnavailable;
-    spdlog::log(unreachable ? spdlog::level::warn : spdlog::level::err,
-                "publish publisher={} kind={} name={} failed (attempt {}, next in {} s): {}", publisher.name(),
-                record.kind, record.name, record.attempts, record.next_attempt_at - now, outcome.error().message);
-    if (unreachable) {
-      // The rest would meet the same unreachable publisher: leave it alone for a while.
-      reachability.failures += 1;
-      reachability.retry_at = now + backoff_seconds(reachability.failures);
-      break;
-    }
+    unreachable = outcome.error().code == ErrorCode::kSystemUnavailable;
+    note_failure(publisher, record, outcome.error(), now);
+    writes.outbox_retry.push_back(std::move(record));
+    // The rest would meet the same unreachable publisher: leave it alone for a while.
+    if (unreachable) break;
   }
-  return published;
+  if (!flush_or_undo(publisher, writes, now)) unreachable = true;
+  if (unreachable) {
+    reachability.failures += 1;
+    reachability.retry_at = now + backoff_seconds(reachability.failures);
+  } else if (!writes.outbox_done.empty()) {
+    reachability.failures = 0;
+  }
+  if (writes.outbox_done.empty() && writes.outbox_retry.empty()) return 0;
+  if (auto ok = m_store.commit(writes); !ok) return tl::unexpected(ok.error());
+  for (const auto& record : writes.outbox_done) {
+    spdlog::info("published publisher={} kind={} name={}", publisher.name(), record.kind, record.name);
+  }
+  return writes.outbox_done.size();
+}
+
+bool OutboxDrainer::flush_or_undo(publish::Publisher& publisher, store::WriteSet& writes, std::int64_t now) {
+  if (writes.outbox_done.empty()) return true;
+  auto flushed = publisher.flush();
+  if (flushed) return true;
+  // Nothing of this round is known to be on disk: all of it is tried again.
+  for (auto& record : writes.outbox_done) {
+    note_failure(publisher, record, flushed.error(), now);
+    writes.outbox_retry.push_back(std::move(record));
+  }
+  writes.outbox_done.clear();
+  return false;
+}
+
+void OutboxDrainer::note_failure(const publish::Publisher& publisher, store::OutboxRecord& record, const Error& error,
+                                 std::int64_t now) {
+  record.attempts += 1;
+  record.next_attempt_at = now + backoff_seconds(record.attempts);
+  record.last_error = error.message;
+  const bool unreachable = error.code == ErrorCode::kSystemUnavailable;
+  spdlog::log(unreachable ? spdlog::level::warn : spdlog::level::err,
+              "publish publisher={} kind={} name={} failed (attempt {}, next in {} s): {}", publisher.name(),
+              record.kind, record.name, record.attempts, record.next_attempt_at - now, error.message);
 }
 
 Result<std::vector<PublisherBacklog>> OutboxDrainer::backlog() {

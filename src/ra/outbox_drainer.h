@@ -31,11 +31,13 @@ class OutboxDrainer {
  public:
   OutboxDrainer(store::Store& store, std::vector<std::unique_ptr<publish::Publisher>> publishers, Clock clock);
 
-  // Publishes, per publisher, the records that are due. A publisher that is unreachable
-  // (kSystemUnavailable) is left alone for a back-off (1 s, doubling, at most 5 min) and tried
-  // with one record when it ends; a record it refuses (kConfigInvalid, kSystemFailure) backs off
-  // on its own, and the others go on. Failures are stored with the record. Returns how many
-  // records were published. Errors: kSystemUnavailable / kSystemFailure (store).
+  // Publishes, per publisher, the records that are due, flushes the publisher once (a record is
+  // done only when the flush made it durable), and stores the outcomes in one commit. A
+  // publisher that is unreachable (kSystemUnavailable, in publish or flush) is left alone for a
+  // back-off (1 s, doubling, at most 5 min) and tried again when it ends; a record it refuses
+  // (kConfigInvalid, kSystemFailure) backs off on its own, and the others go on. Failures are
+  // stored with the record. Returns how many records were published. Errors:
+  // kSystemUnavailable / kSystemFailure (store).
   [[nodiscard]] Result<std::size_t> drain_once();
 
   // What waits, per publisher. Errors: as the store's.
@@ -51,6 +53,12 @@ class OutboxDrainer {
     std::int64_t retry_at = 0;
   };
   Result<std::size_t> drain(publish::Publisher& publisher, Reachability& reachability, std::int64_t now);
+  // Flushes `publisher` if the round published anything; if that fails, moves the round's done
+  // records to the retries. Returns whether the flush held (true when there was none).
+  static bool flush_or_undo(publish::Publisher& publisher, store::WriteSet& writes, std::int64_t now);
+  // Counts a failed attempt on `record`, sets its back-off, and logs it.
+  static void note_failure(const publish::Publisher& publisher, store::OutboxRecord& record, const Error& error,
+                           std::int64_t now);
 
   store::Store& m_store;
   std::vector<std::unique_ptr<publish::Publisher>> m_publishers;

@@ -112,6 +112,27 @@ TEST(DirectoryPublisher, ASecondPublishReplacesTheFileAndLeavesNoTempFile) {
   EXPECT_EQ(files_under(dir.path()), std::vector<std::string>{"issuing.crl"});
 }
 
+// flush() syncs the root's file system once for what was published; with the root gone there is
+// nothing to sync it through, which is an error only when something waits to be made durable.
+TEST(DirectoryPublisher, FlushSyncsThroughTheRootAndFailsNamingItWhenTheRootIsGone) {
+  TempDir dir("enrolld-publish");
+  const fs::path root = dir.path() / "repo";
+  DirectoryPublisher publisher(root);
+  EXPECT_TRUE(publisher.flush()) << "nothing published, nothing to sync, even without the root";
+  ASSERT_TRUE(publisher.publish(item(Kind::kCrl, "issuing", {0x30, 0x00})));
+  auto synced = publisher.flush();
+  EXPECT_TRUE(synced) << synced.error().message;
+  EXPECT_EQ(read_file(root / "issuing.crl"), (Bytes{0x30, 0x00}));
+
+  ASSERT_TRUE(publisher.publish(item(Kind::kCrl, "issuing", {0x30, 0x01})));
+  fs::remove_all(root);
+  auto lost = publisher.flush();
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().code, ErrorCode::kSystemUnavailable);
+  EXPECT_NE(lost.error().message.find(root.string()), std::string::npos) << lost.error().message;
+  EXPECT_FALSE(publisher.flush()) << "still unsynced: the next flush tries again";
+}
+
 // Tests run as root, which a chmod 0555 folder does not stop: a root below a regular file
 // cannot be made by anyone.
 TEST(DirectoryPublisher, AFolderThatCannotBeMadeIsSystemUnavailableNamingThePath) {

@@ -1,6 +1,7 @@
 // The outbox on the real stack (RocksDB, a real DirectoryPublisher): issuance and CRL signing
 // only queue what the publishers need; a publisher that cannot write keeps it, backs off, and
-// catches up when it can write again; a newer CRL replaces an older one still waiting.
+// catches up when it can write again; a newer CRL replaces an older one still waiting; a round
+// flushes once, and its records are done only after the flush.
 #include "ra/outbox_drainer.h"
 
 #include <fstream>
@@ -21,6 +22,39 @@ std::string read_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
+
+// What a publisher saw of the drainer: its calls, and how many records the store still listed
+// at each flush.
+struct Observations {
+  int publishes = 0;
+  int flushes = 0;
+  std::vector<std::size_t> waiting_at_flush;
+  bool fail_flush = false;
+};
+
+// The real DirectoryPublisher, watched; its flush fails on request (a disk that lost the writes).
+class ObservedPublisher final : public publish::Publisher {
+ public:
+  ObservedPublisher(const fs::path& root, store::Store& store, Observations& seen)
+      : m_inner(root), m_store(store), m_seen(seen) {}
+  const std::string& name() const override { return m_inner.name(); }
+  Status publish(const publish::Publication& item) override {
+    ++m_seen.publishes;
+    return m_inner.publish(item);
+  }
+  Status flush() override {
+    ++m_seen.flushes;
+    auto waiting = m_store.list_outbox(name(), 100);
+    m_seen.waiting_at_flush.push_back(waiting ? waiting->size() : 0);
+    if (m_seen.fail_flush) return fail(ErrorCode::kSystemUnavailable, "injected: the disk lost the writes");
+    return m_inner.flush();
+  }
+
+ private:
+  publish::DirectoryPublisher m_inner;
+  store::Store& m_store;
+  Observations& m_seen;
+};
 
 class OutboxDrainerTest : public ::testing::Test {
  protected:
@@ -52,6 +86,12 @@ class OutboxDrainerTest : public ::testing::Test {
   OutboxDrainer drainer_into(const fs::path& root) {
     std::vector<std::unique_ptr<publish::Publisher>> publishers;
     publishers.push_back(std::make_unique<publish::DirectoryPublisher>(root));
+    return OutboxDrainer(*store, std::move(publishers), clock);
+  }
+
+  OutboxDrainer observed_drainer_into(const fs::path& root, Observations& seen) {
+    std::vector<std::unique_ptr<publish::Publisher>> publishers;
+    publishers.push_back(std::make_unique<ObservedPublisher>(root, *store, seen));
     return OutboxDrainer(*store, std::move(publishers), clock);
   }
 
@@ -136,6 +176,58 @@ TEST_F(OutboxDrainerTest, APublisherThatCannotWriteBacksOffAndCatchesUp) {
   }());
   ASSERT_TRUE(crl);
   ASSERT_EQ(sk_X509_REVOKED_num(::X509_CRL_get_REVOKED(crl.get())), 1) << "the newest CRL lists the revocation";
+}
+
+// Many records, one flush: the store still lists them all when it happens, and none after.
+TEST_F(OutboxDrainerTest, ARoundFlushesOnceAndItsRecordsAreDoneOnlyAfterTheFlush) {
+  for (int i = 0; i < 3; ++i) enroll("CN=batched-" + std::to_string(i));
+  ASSERT_TRUE(service.current_crl(ca::kFirstIssuingCa));
+  Observations seen;
+  OutboxDrainer drainer = observed_drainer_into(dir.path() / "www", seen);
+  auto published = drainer.drain_once();
+  ASSERT_TRUE(published) << published.error().message;
+  EXPECT_EQ(*published, 4U) << "three certificates and the CRL";
+  EXPECT_EQ(seen.publishes, 4);
+  EXPECT_EQ(seen.flushes, 1);
+  EXPECT_EQ(seen.waiting_at_flush, std::vector<std::size_t>{4});
+  EXPECT_EQ(waiting(drainer), 0U);
+  EXPECT_TRUE(fs::exists(dir.path() / "www" / "issuing.crl"));
+
+  auto idle = drainer.drain_once();
+  ASSERT_TRUE(idle);
+  EXPECT_EQ(*idle, 0U);
+  EXPECT_EQ(seen.flushes, 1) << "nothing published, nothing flushed";
+}
+
+// A flush that fails undoes the round: every record of it stays, counts an attempt, and the
+// publisher backs off; once the flush works again everything is published.
+TEST_F(OutboxDrainerTest, AFailedFlushKeepsTheRoundsRecordsAndBacksOff) {
+  enroll("CN=flush-fails");
+  ASSERT_TRUE(service.current_crl(ca::kFirstIssuingCa));
+  Observations seen;
+  seen.fail_flush = true;
+  OutboxDrainer drainer = observed_drainer_into(dir.path() / "www", seen);
+  auto first = drainer.drain_once();
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(*first, 0U);
+  EXPECT_EQ(seen.publishes, 2);
+  auto records = store->list_outbox("directory", 10);
+  ASSERT_TRUE(records);
+  ASSERT_EQ(records->size(), 2U);
+  for (const auto& record : *records) {
+    EXPECT_EQ(record.attempts, 1) << record.name;
+    EXPECT_NE(record.last_error.find("injected"), std::string::npos) << record.last_error;
+  }
+
+  ASSERT_TRUE(drainer.drain_once());
+  EXPECT_EQ(seen.publishes, 2) << "within the back-off the publisher is left alone";
+
+  seen.fail_flush = false;
+  advance += std::chrono::seconds(5);  // past the back-off
+  auto caught_up = drainer.drain_once();
+  ASSERT_TRUE(caught_up) << caught_up.error().message;
+  EXPECT_EQ(*caught_up, 2U);
+  EXPECT_EQ(waiting(drainer), 0U);
 }
 
 TEST_F(OutboxDrainerTest, WithoutCertificatePublishingOnlyCrlsAreQueued) {
