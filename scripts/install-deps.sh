@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config clang-format git
+  build-essential cmake ninja-build pkg-config clang-format git
   # the libFuzzer build (scripts/fuzz.sh)
   clang libclang-rt-14-dev
   # libraries (README.md says why each one)

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
+# Ninja for a new build folder (about a fifth faster than make here); one that exists keeps its own.
+export CMAKE_GENERATOR="${CMAKE_GENERATOR:-Ninja}"
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DENROLLD_TESTS=OFF > /dev/null
 cmake --build build-release -j2
 

@@ -15,6 +15,8 @@ for arg in "$@"; do
 done
 
 ./scripts/install-deps.sh
+# Ninja for a new build folder (about a fifth faster than make here); one that exists keeps its own.
+export CMAKE_GENERATOR="${CMAKE_GENERATOR:-Ninja}"
 
 echo "== format check (clang-format, .clang-format)"
 # The ASN.1 template headers (C, *_asn1.h) keep their hand layout; everything else follows the
