@@ -823,10 +823,10 @@ Status EnrollmentServiceImpl::decide(std::string_view transaction_id_hex, std::s
 }
 
 Result<std::vector<PendingRequest>> EnrollmentServiceImpl::pending(std::size_t limit) {
-  auto open = m_store.list_open_transactions(kOpenScanLimit);
-  if (!open) return tl::unexpected(open.error());
+  auto held = m_store.list_held_transactions(kOpenScanLimit);
+  if (!held) return tl::unexpected(held.error());
   std::vector<PendingRequest> out;
-  for (const auto& record : *open) {
+  for (const auto& record : *held) {
     if (out.size() == limit) break;
     if (record.state != txn::to_string(txn::State::kWaitingForApproval) &&
         record.state != txn::to_string(txn::State::kApproved)) {

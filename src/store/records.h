@@ -71,9 +71,11 @@ struct TransactionRecord {
   std::int64_t updated_at = 0;
   std::int64_t deadline = 0;  // when the current state times out; 0 = never
   // Still waiting for something (a confirmation, an officer, the requester to collect): listed
-  // by Store::list_open_transactions, which approval queues and the deadline sweep read.
+  // by Store::list_open_transactions, which the deadline sweep reads.
   bool open = false;
-  Bytes held_request;         // a request held for approval, in the RA's own encoding
+  // A request held for approval, in the RA's own encoding; kept once set. While `open`, the
+  // transaction is listed by Store::list_held_transactions, which the approval queue reads.
+  Bytes held_request;
   std::string decided_by;     // the officer who approved or rejected it
   std::string decision_note;  // the officer's reason, told to the requester on rejection
 

@@ -61,6 +61,11 @@ class Store {
   // Returns up to `limit` transactions whose record says `open`, in ID order.
   [[nodiscard]] virtual Result<std::vector<TransactionRecord>> list_open_transactions(std::size_t limit) = 0;
 
+  // Returns up to `limit` open transactions that carry a held request (`held_request`: held for
+  // an officer at some point, so waiting, approved, or issued and not yet confirmed), in ID
+  // order: the approval queue without a pass over every open transaction.
+  [[nodiscard]] virtual Result<std::vector<TransactionRecord>> list_held_transactions(std::size_t limit) = 0;
+
   // Returns up to `limit` certificates in serial order that are revoked or were once on hold
   // (hold_released_at set): what full and delta CRLs are made from. A certificate leaves this
   // list only by expiring from the store, never by a status change.

@@ -21,6 +21,7 @@ constexpr const char* kRevoked = "revoked";
 constexpr const char* kPasswords = "passwords";
 constexpr const char* kCrls = "crls";
 constexpr const char* kOutbox = "outbox";
+constexpr const char* kHeldTransactions = "held-transactions";
 
 // Outbox keys group a publisher's records: "<publisher>\0<kind>\0<name>".
 std::string outbox_key(const OutboxRecord& record) {
@@ -76,12 +77,17 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
       {kRevoked, rocksdb::ColumnFamilyOptions()},
       {kPasswords, rocksdb::ColumnFamilyOptions()},
       {kCrls, rocksdb::ColumnFamilyOptions()},
-      {kOutbox, rocksdb::ColumnFamilyOptions()}};
+      {kOutbox, rocksdb::ColumnFamilyOptions()},
+      {kHeldTransactions, rocksdb::ColumnFamilyOptions()}};
 
-  // A database from before the revoked index: fill it from the certificates once (below).
+  // A database from before the revoked or the held index: fill it once (below).
   std::vector<std::string> existing;
   const bool existed = rocksdb::DB::ListColumnFamilies(options, path, &existing).ok();
-  const bool index_revoked = existed && std::find(existing.begin(), existing.end(), kRevoked) == existing.end();
+  auto lacks = [&](const char* family) {
+    return existed && std::find(existing.begin(), existing.end(), family) == existing.end();
+  };
+  const bool index_revoked = lacks(kRevoked);
+  const bool index_held = lacks(kHeldTransactions);
   // A read-only open cannot add column families: an older store must be opened read-write once.
   for (const auto& descriptor : descriptors) {
     if (existed && mode == Mode::kReadOnly &&
@@ -108,6 +114,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_passwords = store->m_families[6];
   store->m_crls = store->m_families[7];
   store->m_outbox = store->m_families[8];
+  store->m_held = store->m_families[9];
   if (metrics != nullptr) {
     store->m_commit_latency =
         &metrics->histogram("enrolld_store_commit_seconds", "Synced store commits, from the call to durable");
@@ -119,7 +126,26 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   if (index_revoked) {
     if (auto ok = store->index_revoked_certificates(); !ok) return tl::unexpected(ok.error());
   }
+  if (index_held) {
+    if (auto ok = store->index_held_transactions(); !ok) return tl::unexpected(ok.error());
+  }
   return store;
+}
+
+Status RocksDbStore::index_held_transactions() {
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_open));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto txn = find_transaction(std::string_view(it->key().data(), it->key().size()));
+    if (!txn) return tl::unexpected(txn.error());
+    if (*txn && !(*txn)->held_request.empty()) batch.Put(m_held, it->key(), rocksdb::Slice());
+  }
+  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status status = m_db->Write(options, &batch);
+  if (!status.ok()) return storage_error(status, "store write failed");
+  return {};
 }
 
 Status RocksDbStore::index_revoked_certificates() {
@@ -175,6 +201,15 @@ Status RocksDbStore::commit(const WriteSet& writes) {
       batch.Put(m_open, slice(txn.id_hex), rocksdb::Slice());
     } else {
       batch.Delete(m_open, slice(txn.id_hex));
+    }
+    // The approval queue's index. A held request stays with its record once set, so one
+    // without it was never in the index: no delete to write for the common, unheld, case.
+    if (!txn.held_request.empty()) {
+      if (txn.open) {
+        batch.Put(m_held, slice(txn.id_hex), rocksdb::Slice());
+      } else {
+        batch.Delete(m_held, slice(txn.id_hex));
+      }
     }
   }
   // The revoked index lets CRL generation skip the valid certificates.
@@ -365,8 +400,17 @@ Result<std::vector<AuditRecord>> RocksDbStore::list_audit(std::size_t limit) {
 }
 
 Result<std::vector<TransactionRecord>> RocksDbStore::list_open_transactions(std::size_t limit) {
+  return list_indexed_transactions(m_open, limit);
+}
+
+Result<std::vector<TransactionRecord>> RocksDbStore::list_held_transactions(std::size_t limit) {
+  return list_indexed_transactions(m_held, limit);
+}
+
+Result<std::vector<TransactionRecord>> RocksDbStore::list_indexed_transactions(rocksdb::ColumnFamilyHandle* family,
+                                                                               std::size_t limit) {
   // The index holds IDs only; the record itself is in the transactions family.
-  return scan<TransactionRecord>(m_open, limit, [this](const rocksdb::Iterator& it) {
+  return scan<TransactionRecord>(family, limit, [this](const rocksdb::Iterator& it) {
     return find_transaction(std::string_view(it.key().data(), it.key().size()));
   });
 }

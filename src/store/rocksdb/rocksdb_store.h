@@ -39,6 +39,7 @@ class RocksDbStore final : public Store {
   Result<std::vector<CertificateRecord>> list_certificates(std::size_t limit) override;
   Result<std::vector<AuditRecord>> list_audit(std::size_t limit) override;
   Result<std::vector<TransactionRecord>> list_open_transactions(std::size_t limit) override;
+  Result<std::vector<TransactionRecord>> list_held_transactions(std::size_t limit) override;
   Result<std::vector<CertificateRecord>> list_revoked(std::size_t limit) override;
   Result<std::optional<PasswordRecord>> find_password(std::string_view user) override;
   Result<std::vector<PasswordRecord>> list_passwords(std::size_t limit) override;
@@ -52,6 +53,11 @@ class RocksDbStore final : public Store {
   RocksDbStore() = default;
   // Adds every revoked certificate to the revoked index (for a store that predates it).
   Status index_revoked_certificates();
+  // Adds every open transaction with a held request to the held index (likewise).
+  Status index_held_transactions();
+  // The transactions named by the keys of the index `family`, in key order.
+  Result<std::vector<TransactionRecord>> list_indexed_transactions(rocksdb::ColumnFamilyHandle* family,
+                                                                   std::size_t limit);
   Result<std::optional<std::string>> get(rocksdb::ColumnFamilyHandle* family, std::string_view key);
   // Up to `limit` records of `family` in key order; `read` turns an entry into a record
   // (nullopt: skip it) or an error that ends the scan.
@@ -69,8 +75,9 @@ class RocksDbStore final : public Store {
   rocksdb::ColumnFamilyHandle* m_passwords = nullptr;
   rocksdb::ColumnFamilyHandle* m_crls = nullptr;
   rocksdb::ColumnFamilyHandle* m_outbox = nullptr;
-  std::uint64_t m_audit_sequence = 0;  // orders audit records written in the same second
-  std::uint64_t m_outbox_version = 0;  // the last outbox version handed out (starts from the clock)
+  rocksdb::ColumnFamilyHandle* m_held = nullptr;  // IDs of open transactions with a held request
+  std::uint64_t m_audit_sequence = 0;             // orders audit records written in the same second
+  std::uint64_t m_outbox_version = 0;             // the last outbox version handed out (starts from the clock)
   Status write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch);
   // Adds the outbox changes of `writes` to `batch`; the caller holds m_commit_mutex.
   Status add_outbox(const WriteSet& writes, rocksdb::WriteBatch& batch);

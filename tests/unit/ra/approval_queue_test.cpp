@@ -237,6 +237,7 @@ TEST_F(ApprovalQueueTest, TheSweepExpiresOverdueTransactionsAndRevokesUnconfirme
   EXPECT_EQ(*second, 1U);
   EXPECT_EQ(state_of(held.transaction_id_hex), "expired");
   EXPECT_TRUE(store->list_open_transactions(10)->empty());
+  EXPECT_TRUE(store->list_held_transactions(10)->empty()) << "an expired request leaves the approval queue's index";
   EXPECT_EQ(poll(*service, held.transaction_id_hex).error().code, ErrorCode::kUnexpectedMessage);
   EXPECT_EQ(*service->expire_overdue(), 0U);
 }

@@ -753,7 +753,8 @@ TEST_F(PasswordColumnFamilyTest, ACorruptPasswordRecordIsSystemFailure) {
         {"revoked", rocksdb::ColumnFamilyOptions()},
         {"passwords", rocksdb::ColumnFamilyOptions()},
         {"crls", rocksdb::ColumnFamilyOptions()},
-        {"outbox", rocksdb::ColumnFamilyOptions()}};
+        {"outbox", rocksdb::ColumnFamilyOptions()},
+        {"held-transactions", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());

@@ -221,6 +221,31 @@ TEST_F(RocksDbStoreTest, OpenTransactionsAreListedUntilTheyClose) {
   EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"03"}));
 }
 
+// The approval queue's index: open transactions with a held request, and only while open.
+TEST_F(RocksDbStoreTest, HeldTransactionsAreListedWhileOpen) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto unheld = transaction("01");
+  unheld.held_request.clear();
+  auto held = transaction("02");
+  auto decided = transaction("03");
+  decided.open = false;
+  auto also_held = transaction("04");
+  ASSERT_TRUE(store->commit(WriteSet{{unheld, held, decided, also_held}, {}, {}, {}, {}, {}}).has_value());
+  auto listed = store->list_held_transactions(10);
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+  EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"02", "04"}));
+  EXPECT_EQ(listed->front(), held);  // whole records, not just IDs
+  EXPECT_EQ(ids_of(*store->list_held_transactions(1)), (std::vector<std::string>{"02"}));
+
+  held.open = false;  // e.g. issued and confirmed
+  ASSERT_TRUE(store->commit(WriteSet{{held}, {}, {}, {}, {}, {}}).has_value());
+  listed = store->list_held_transactions(10);
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"04"}));
+  EXPECT_EQ(ids_of(*store->list_open_transactions(10)), (std::vector<std::string>{"01", "04"}));
+}
+
 TEST_F(RocksDbStoreTest, OpenIndexSurvivesReopen) {
   {
     auto store = open();
@@ -393,6 +418,47 @@ TEST_F(RocksDbStoreTest, AStoreWithoutTheRevokedIndexGetsItFilledOnOpen) {
   ASSERT_TRUE(listed.has_value()) << listed.error().message;
   ASSERT_EQ(listed->size(), 1U);
   EXPECT_EQ(listed->front(), revoked);
+}
+
+// A store written before the held index existed: the first read-write open fills it from the
+// open transactions, so requests held back then still reach the approval queue.
+TEST_F(RocksDbStoreTest, AStoreWithoutTheHeldIndexGetsItFilledOnOpen) {
+  auto held = transaction("0b");
+  auto unheld = transaction("0a");
+  unheld.held_request.clear();
+  auto closed = transaction("0c");
+  closed.open = false;
+  {
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const char* family : {"default", "certificates", "transactions", "audit", "open-transactions", "revoked",
+                               "passwords", "crls", "outbox"}) {
+      descriptors.emplace_back(family, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (const auto& txn : {unheld, held, closed}) {
+      const Bytes record = encode(txn);
+      EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[2], txn.id_hex,
+                          rocksdb::Slice(reinterpret_cast<const char*>(record.data()), record.size()))
+                      .ok());
+      if (txn.open) {
+        EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[4], txn.id_hex, rocksdb::Slice()).ok());
+      }
+    }
+    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  }
+  auto read_only = RocksDbStore::open(db_path(), RocksDbStore::Mode::kReadOnly);
+  ASSERT_FALSE(read_only.has_value()) << "a read-only open cannot add the index";
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto listed = store->list_held_transactions(10);
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+  EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"0b"}));
 }
 
 TEST_F(RocksDbStoreTest, NewCertificateWithTakenSerialConflictsAndWritesNothing) {
@@ -689,7 +755,8 @@ TEST_F(RocksDbStoreTest, CorruptRecordOnDiskIsSystemFailure) {
         {"revoked", rocksdb::ColumnFamilyOptions()},
         {"passwords", rocksdb::ColumnFamilyOptions()},
         {"crls", rocksdb::ColumnFamilyOptions()},
-        {"outbox", rocksdb::ColumnFamilyOptions()}};
+        {"outbox", rocksdb::ColumnFamilyOptions()},
+        {"held-transactions", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
