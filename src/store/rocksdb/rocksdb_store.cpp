@@ -143,9 +143,7 @@ Status RocksDbStore::index_held_transactions() {
   if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
   rocksdb::WriteOptions options;
   options.sync = true;
-  rocksdb::Status status = m_db->Write(options, &batch);
-  if (!status.ok()) return storage_error(status, "store write failed");
-  return {};
+  return write(options, batch);
 }
 
 Status RocksDbStore::index_revoked_certificates() {
@@ -159,9 +157,7 @@ Status RocksDbStore::index_revoked_certificates() {
   if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
   rocksdb::WriteOptions options;
   options.sync = true;
-  rocksdb::Status status = m_db->Write(options, &batch);
-  if (!status.ok()) return storage_error(status, "store write failed");
-  return {};
+  return write(options, batch);
 }
 
 RocksDbStore::~RocksDbStore() {
