@@ -332,8 +332,8 @@ Result<std::string> read_first_line(const std::string& path) {
 }
 
 // A unique temp file next to `path` (a web server never sees half a file, two writers never share
-// a temp file), synced and renamed over `path`, then the folder synced so the rename is durable;
-// the temp file is removed again if any step fails.
+// a temp file), renamed over `path`; with kSynced the file is synced before the rename and the
+// folder after it, so the rename is durable. The temp file is removed again if any step fails.
 Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode, Durability durability) {
   const bool sync_now = durability == Durability::kSynced;
   const std::filesystem::path target(path);
