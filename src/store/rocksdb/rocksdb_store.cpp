@@ -23,6 +23,15 @@ constexpr const char* kCrls = "crls";
 constexpr const char* kOutbox = "outbox";
 constexpr const char* kHeldTransactions = "held-transactions";
 
+// In the default family: the key that says the index `family` has been filled.
+std::string index_marker(const char* family) {
+  return std::string("index-filled:") + family;
+}
+
+std::string older_store(const std::string& path, const std::string& family) {
+  return "the store at " + path + " predates its '" + family + "' records; start enrolld once to add them";
+}
+
 // Outbox keys group a publisher's records: "<publisher>\0<kind>\0<name>".
 std::string outbox_key(const OutboxRecord& record) {
   return record.publisher + '\0' + record.kind + '\0' + record.name;
@@ -80,20 +89,13 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
       {kOutbox, rocksdb::ColumnFamilyOptions()},
       {kHeldTransactions, rocksdb::ColumnFamilyOptions()}};
 
-  // A database from before the revoked or the held index: fill it once (below).
+  // A read-only open cannot add column families: an older store must be opened read-write once.
   std::vector<std::string> existing;
   const bool existed = rocksdb::DB::ListColumnFamilies(options, path, &existing).ok();
-  auto lacks = [&](const char* family) {
-    return existed && std::find(existing.begin(), existing.end(), family) == existing.end();
-  };
-  const bool index_revoked = lacks(kRevoked);
-  const bool index_held = lacks(kHeldTransactions);
-  // A read-only open cannot add column families: an older store must be opened read-write once.
   for (const auto& descriptor : descriptors) {
     if (existed && mode == Mode::kReadOnly &&
         std::find(existing.begin(), existing.end(), descriptor.name) == existing.end()) {
-      return fail(ErrorCode::kSystemUnavailable, "the store at " + path + " predates its '" + descriptor.name +
-                                                     "' records; start enrolld once to add them");
+      return fail(ErrorCode::kSystemUnavailable, older_store(path, descriptor.name));
     }
   }
 
@@ -123,17 +125,42 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_outbox_version = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
-  if (index_revoked) {
-    if (auto ok = store->index_revoked_certificates(); !ok) return tl::unexpected(ok.error());
-  }
-  if (index_held) {
-    if (auto ok = store->index_held_transactions(); !ok) return tl::unexpected(ok.error());
+  // The indexes added to stores that existed before them, with what fills each from its records.
+  const std::pair<const char*, AddIndexEntries> indexes[] = {
+      {kRevoked, &RocksDbStore::index_revoked_certificates},
+      {kHeldTransactions, &RocksDbStore::index_held_transactions},
+  };
+  for (const auto& [family, add_entries] : indexes) {
+    auto ok =
+        mode == Mode::kReadWrite ? store->fill_index_once(family, add_entries) : store->index_filled(path, family);
+    if (!ok) return tl::unexpected(ok.error());
   }
   return store;
 }
 
-Status RocksDbStore::index_held_transactions() {
+// The marker goes into the fill's own batch: a crash before it lands leaves the index unmarked,
+// and the next open fills it again (each fill only adds keys, so a second one is harmless).
+Status RocksDbStore::fill_index_once(const char* family, AddIndexEntries add_entries) {
+  const std::string marker = index_marker(family);
+  auto filled = get(m_families[0], marker);
+  if (!filled) return tl::unexpected(filled.error());
+  if (*filled) return {};
   rocksdb::WriteBatch batch;
+  if (auto ok = (this->*add_entries)(batch); !ok) return ok;
+  batch.Put(m_families[0], marker, rocksdb::Slice());
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return write(options, batch);
+}
+
+Status RocksDbStore::index_filled(const std::string& path, const char* family) {
+  auto filled = get(m_families[0], index_marker(family));
+  if (!filled) return tl::unexpected(filled.error());
+  if (!*filled) return fail(ErrorCode::kSystemUnavailable, older_store(path, family));
+  return {};
+}
+
+Status RocksDbStore::index_held_transactions(rocksdb::WriteBatch& batch) {
   std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_open));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto txn = find_transaction(std::string_view(it->key().data(), it->key().size()));
@@ -141,13 +168,10 @@ Status RocksDbStore::index_held_transactions() {
     if (*txn && !(*txn)->held_request.empty()) batch.Put(m_held, it->key(), rocksdb::Slice());
   }
   if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
-  rocksdb::WriteOptions options;
-  options.sync = true;
-  return write(options, batch);
+  return {};
 }
 
-Status RocksDbStore::index_revoked_certificates() {
-  rocksdb::WriteBatch batch;
+Status RocksDbStore::index_revoked_certificates(rocksdb::WriteBatch& batch) {
   std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_certificates));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto cert = decode_certificate(view(it->value().ToString()));
@@ -155,9 +179,7 @@ Status RocksDbStore::index_revoked_certificates() {
     if (on_revocation_lists(*cert)) batch.Put(m_revoked, it->key(), rocksdb::Slice());
   }
   if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
-  rocksdb::WriteOptions options;
-  options.sync = true;
-  return write(options, batch);
+  return {};
 }
 
 RocksDbStore::~RocksDbStore() {

@@ -51,10 +51,17 @@ class RocksDbStore final : public Store {
 
  private:
   RocksDbStore() = default;
-  // Adds every revoked certificate to the revoked index (for a store that predates it).
-  Status index_revoked_certificates();
-  // Adds every open transaction with a held request to the held index (likewise).
-  Status index_held_transactions();
+  // Adds to `batch` the entries of an index, from the records it indexes.
+  using AddIndexEntries = Status (RocksDbStore::*)(rocksdb::WriteBatch& batch);
+  // Fills the index `family` unless the default family marks it filled (a store that predates
+  // the index, or a crash between RocksDB creating the family and its fill).
+  Status fill_index_once(const char* family, AddIndexEntries add_entries);
+  // kSystemUnavailable unless the index `family` is marked filled (for a read-only open).
+  Status index_filled(const std::string& path, const char* family);
+  // Every revoked certificate, for the revoked index.
+  Status index_revoked_certificates(rocksdb::WriteBatch& batch);
+  // Every open transaction with a held request, for the held index.
+  Status index_held_transactions(rocksdb::WriteBatch& batch);
   // The transactions named by the keys of the index `family`, in key order.
   Result<std::vector<TransactionRecord>> list_indexed_transactions(rocksdb::ColumnFamilyHandle* family,
                                                                    std::size_t limit);

@@ -461,6 +461,55 @@ TEST_F(RocksDbStoreTest, AStoreWithoutTheHeldIndexGetsItFilledOnOpen) {
   EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"0b"}));
 }
 
+// A crash after RocksDB created an index's family but before the fill landed leaves the family
+// empty: the next read-write open fills it again, because the fill's marker is missing too.
+TEST_F(RocksDbStoreTest, AnIndexLeftEmptyByACrashDuringItsFillIsFilledOnTheNextOpen) {
+  auto revoked = certificate("0a");
+  revoked.status = "revoked";
+  revoked.revoked_at = 1700000000;
+  const auto held = transaction("0b");
+  {
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->commit(WriteSet{{held}, {revoked}, {}, {}, {}, {}}).has_value());
+  }
+  {  // Undo the fills as that crash would have left them: indexes empty, no markers.
+    rocksdb::DBOptions options;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, db_path(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    auto handle_of = [&](const std::string& name) {
+      return handles[std::find(names.begin(), names.end(), name) - names.begin()];
+    };
+    std::vector<std::string> markers;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handle_of("default")));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) markers.push_back(it->key().ToString());
+    EXPECT_EQ(markers, (std::vector<std::string>{"index-filled:held-transactions", "index-filled:revoked"}));
+    for (const auto& marker : markers)
+      EXPECT_TRUE(db->Delete(rocksdb::WriteOptions(), handle_of("default"), marker).ok());
+    EXPECT_TRUE(db->Delete(rocksdb::WriteOptions(), handle_of("revoked"), revoked.serial_hex).ok());
+    EXPECT_TRUE(db->Delete(rocksdb::WriteOptions(), handle_of("held-transactions"), held.id_hex).ok());
+    it.reset();
+    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  }
+  auto read_only = RocksDbStore::open(db_path(), RocksDbStore::Mode::kReadOnly);
+  ASSERT_FALSE(read_only.has_value()) << "a read-only open would list too little";
+  EXPECT_EQ(read_only.error().code, ErrorCode::kSystemUnavailable);
+  EXPECT_NE(read_only.error().message.find("start enrolld once"), std::string::npos) << read_only.error().message;
+  {
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(*store->list_revoked(10), (std::vector<CertificateRecord>{revoked}));
+    EXPECT_EQ(ids_of(*store->list_held_transactions(10)), (std::vector<std::string>{"0b"}));
+  }
+  EXPECT_NE(open(RocksDbStore::Mode::kReadOnly), nullptr) << "filled and marked: a read-only open works again";
+}
+
 TEST_F(RocksDbStoreTest, NewCertificateWithTakenSerialConflictsAndWritesNothing) {
   auto store = open();
   ASSERT_NE(store, nullptr);
