@@ -89,7 +89,8 @@ std::vector<Bytes> inner_messages_of(const der::Element& body) {
 
 // The certificates of extraCerts ([1] EXPLICIT SEQUENCE OF CMPCertificate), each taken from
 // `known` when it is there, else decoded; kBadDataFormat for anything that is not that.
-Result<ossl::X509StackPtr> extra_certificates(const der::Element& element, const KnownCertificates* known) {
+Result<ossl::X509StackPtr> extra_certificates(const der::Element& element, const KnownCertificates* known,
+                                              RecentCertificates* recent) {
   auto list = der::read_element(element.content);
   auto certificates = list && list->tag == kSequenceTag && list->whole.size() == element.content.size()
                           ? der::read_children(list->content)
@@ -98,8 +99,9 @@ Result<ossl::X509StackPtr> extra_certificates(const der::Element& element, const
   ossl::X509StackPtr stack(sk_X509_new_null());
   for (const auto& certificate : *certificates) {
     ::X509* decoded = known != nullptr ? known->find(certificate.whole) : nullptr;
-    auto cert =
-        decoded != nullptr ? Result<ossl::X509Ptr>(ossl::up_ref(decoded)) : ossl::x509_from_der(certificate.whole);
+    auto cert = decoded != nullptr  ? Result<ossl::X509Ptr>(ossl::up_ref(decoded))
+                : recent != nullptr ? recent->decode(certificate.whole)
+                                    : ossl::x509_from_der(certificate.whole);
     if (!cert) return fail(ErrorCode::kBadDataFormat, "cannot decode PKIMessage: " + cert.error().message);
     if (!stack || sk_X509_push(stack.get(), cert->get()) <= 0) return fail(ErrorCode::kSystemFailure, "out of memory");
     cert->release();
@@ -109,7 +111,7 @@ Result<ossl::X509StackPtr> extra_certificates(const der::Element& element, const
 
 }  // namespace
 
-Result<ParsedMessage> parse_message(ByteView der, const KnownCertificates* known) {
+Result<ParsedMessage> parse_message(ByteView der, const KnownCertificates* known, RecentCertificates* recent) {
   auto outer = der::read_element(der);
   if (!outer || outer->tag != kSequenceTag || outer->whole.size() != der.size()) {
     return fail(ErrorCode::kBadDataFormat, "not a DER PKIMessage");
@@ -136,7 +138,7 @@ Result<ParsedMessage> parse_message(ByteView der, const KnownCertificates* known
   if (has_extra_certs) {
     // The rest holding extraCerts too means two of them: not a PKIMessage.
     if (message->extraCerts != nullptr) return fail(ErrorCode::kBadDataFormat, "PKIMessage with two extraCerts");
-    auto certificates = extra_certificates(parts->back(), known);
+    auto certificates = extra_certificates(parts->back(), known, recent);
     if (!certificates) return tl::unexpected(certificates.error());
     message->extraCerts = certificates->release();
   }
@@ -182,6 +184,25 @@ KnownCertificates::KnownCertificates(const std::vector<Bytes>& ders) {
     if (std::equal(encoding.begin(), encoding.end(), der.begin(), der.end())) return cert.get();
   }
   return nullptr;
+}
+
+Result<ossl::X509Ptr> RecentCertificates::decode(ByteView der) {
+  std::string key(der.begin(), der.end());
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto found = m_certificates.find(key); found != m_certificates.end()) return ossl::up_ref(found->second.get());
+  }
+  auto cert = ossl::x509_from_der(der);  // outside the lock: this is the slow part
+  if (!cert || der.size() > kLargestRemembered) return cert;
+  std::lock_guard lock(m_mutex);
+  if (m_certificates.size() >= m_limit) m_certificates.clear();
+  m_certificates.emplace(std::move(key), ossl::up_ref(cert->get()));
+  return cert;
+}
+
+std::size_t RecentCertificates::size() const {
+  std::lock_guard lock(m_mutex);
+  return m_certificates.size();
 }
 
 Result<Bytes> encode_message(const ResponseHeader& rh, BodyPtr body, const std::vector<Bytes>& extra_certs,
