@@ -254,17 +254,32 @@ Status set_public_key(::X509* cert, ByteView spki_der) {
 // a few thousand, and several per enrollment. The keys devices send (EC on a named curve with
 // an uncompressed point, RSA) are built from their parameters instead; anything else, and
 // anything these do not accept, goes the general way, which decides.
+//
+// One enrollment asks for its request's key several times, all on the thread that handles it
+// (proof of possession, the RA's and the CA's profile checks, the CA's certificate): the key
+// last decoded on a thread is kept for the next call there with the same bytes.
 Result<EvpPkeyPtr> public_key_from_der(ByteView spki_der) {
-  if (auto parts = split_spki(spki_der)) {
+  thread_local struct {
+    Bytes der;
     EvpPkeyPtr key;
+  } last_decoded;
+  if (last_decoded.key &&
+      std::equal(spki_der.begin(), spki_der.end(), last_decoded.der.begin(), last_decoded.der.end())) {
+    return up_ref(last_decoded.key.get());
+  }
+  EvpPkeyPtr key;
+  if (auto parts = split_spki(spki_der)) {
     if (same(parts->oid, kEcPublicKey)) key = ec_key(*parts);
     if (same(parts->oid, kRsaEncryption)) key = rsa_key(*parts);
     ::ERR_clear_error();
-    if (key) return key;
   }
-  const unsigned char* p = spki_der.data();
-  EvpPkeyPtr key(::d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
-  if (!key) return fail(ErrorCode::kBadDataFormat, "not a DER public key: " + drain_errors());
+  if (!key) {
+    const unsigned char* p = spki_der.data();
+    key.reset(::d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+    if (!key) return fail(ErrorCode::kBadDataFormat, "not a DER public key: " + drain_errors());
+  }
+  last_decoded.der.assign(spki_der.begin(), spki_der.end());
+  last_decoded.key = up_ref(key.get());
   return key;
 }
 

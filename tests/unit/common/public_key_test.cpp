@@ -7,6 +7,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <thread>
+
 #include "common/openssl_util.h"
 
 namespace enrolld::ossl {
@@ -83,6 +85,38 @@ TEST(PublicKeyFromDerCases, WhatD2iRefusesIsRefused) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kBadDataFormat);
   EXPECT_FALSE(public_key_from_der({}));
+}
+
+// One enrollment asks for its key several times on one thread: the same bytes give the same
+// key object again, other bytes their own key, and a refused key is never handed out later.
+TEST(PublicKeyFromDerCases, TheKeyLastDecodedOnAThreadIsDecodedOnce) {
+  EvpPkeyPtr first_key = generate("EC", "P-256");
+  EvpPkeyPtr second_key = generate("RSA", nullptr, 2048);
+  const Bytes first = der_of_public_key(first_key.get()), second = der_of_public_key(second_key.get());
+  auto a = public_key_from_der(first);
+  auto again = public_key_from_der(first);
+  ASSERT_TRUE(a && again);
+  EXPECT_EQ(a->get(), again->get());
+
+  auto b = public_key_from_der(second);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(::EVP_PKEY_eq(b->get(), second_key.get()), 1);
+  Bytes off_curve = first;
+  off_curve.back() ^= 0x01;
+  EXPECT_FALSE(public_key_from_der(off_curve));
+  auto b_again = public_key_from_der(second);
+  ASSERT_TRUE(b_again);
+  EXPECT_EQ(b_again->get(), b->get()) << "the refused key did not replace it";
+
+  auto a_later = public_key_from_der(first);
+  ASSERT_TRUE(a_later);
+  EXPECT_EQ(::EVP_PKEY_eq(a_later->get(), first_key.get()), 1);
+
+  std::thread([&] {
+    auto elsewhere = public_key_from_der(second);
+    ASSERT_TRUE(elsewhere);
+    EXPECT_NE(elsewhere->get(), b->get()) << "each thread keeps its own";
+  }).join();
 }
 
 }  // namespace
