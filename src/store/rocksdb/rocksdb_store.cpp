@@ -5,7 +5,9 @@
 #include <set>
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
@@ -22,6 +24,19 @@ constexpr const char* kPasswords = "passwords";
 constexpr const char* kCrls = "crls";
 constexpr const char* kOutbox = "outbox";
 constexpr const char* kHeldTransactions = "held-transactions";
+
+// Options of a family that is read by key, mostly for keys it does not hold: every issuance
+// asks whether a fresh serial and a fresh transaction ID are taken. Bloom filters, in the
+// memtable and in each table file, answer "absent" without searching them.
+rocksdb::ColumnFamilyOptions looked_up_by_key() {
+  rocksdb::ColumnFamilyOptions options;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.memtable_prefix_bloom_size_ratio = 0.02;
+  options.memtable_whole_key_filtering = true;
+  return options;
+}
 
 // In the default family: the key that says the index `family` has been filled.
 std::string index_marker(const char* family) {
@@ -79,8 +94,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   options.keep_log_file_num = 4;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {kCertificates, rocksdb::ColumnFamilyOptions()},
-      {kTransactions, rocksdb::ColumnFamilyOptions()},
+      {kCertificates, looked_up_by_key()},
+      {kTransactions, looked_up_by_key()},
       {kAudit, rocksdb::ColumnFamilyOptions()},
       {kOpenTransactions, rocksdb::ColumnFamilyOptions()},
       {kRevoked, rocksdb::ColumnFamilyOptions()},

@@ -6,13 +6,17 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/options_util.h>
 
 #include "store/records.h"
 #include "support/temp_dir.h"
@@ -885,6 +889,27 @@ TEST(StoreRecords, DecodeOfTruncatedRecordIsSystemFailure) {
 
 // What enrollctl status shows of the store: RocksDB's estimates, before and after a flush
 // (a reopen flushes the memtables into SST files).
+// Every issuance asks for a serial and a transaction ID that are not there: the families read
+// by key carry Bloom filters (table files and memtable), as the options RocksDB keeps say.
+TEST_F(RocksDbStoreTest, FamiliesReadByKeyHaveBloomFilters) {
+  ASSERT_NE(open(), nullptr);
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  rocksdb::ConfigOptions config;
+  ASSERT_TRUE(rocksdb::LoadLatestOptions(config, db_path(), &db_options, &families).ok());
+  std::map<std::string, bool> filtered;
+  for (const auto& family : families) {
+    const auto* table = family.options.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>();
+    filtered[family.name] = table != nullptr && table->filter_policy != nullptr &&
+                            std::string(table->filter_policy->CompatibilityName()) == "rocksdb.BuiltinBloomFilter" &&
+                            family.options.memtable_whole_key_filtering &&
+                            family.options.memtable_prefix_bloom_size_ratio > 0;
+  }
+  EXPECT_TRUE(filtered["certificates"]);
+  EXPECT_TRUE(filtered["transactions"]);
+  EXPECT_FALSE(filtered["audit"]) << "scanned in order, never looked up by key";
+}
+
 TEST_F(RocksDbStoreTest, StatisticsCountRecordsAndBytesOnDisk) {
   {
     auto store = open();
