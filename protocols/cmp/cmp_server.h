@@ -88,8 +88,8 @@ class CmpServer {
   };
   ossl::X509NamePtr m_responder;  // our name in response headers: the first issuing CA's subject
   std::vector<CrlSource> m_crl_sources;
-  KnownCertificates m_known;    // the CA chains and the signer's certificates, decoded once
-  RecentCertificates m_recent;  // those of recent requests' extraCerts
+  KnownCertificates m_known;          // the CA chains and the signer's certificates, decoded once
+  ossl::RecentCertificates m_recent;  // those of recent requests' extraCerts
 };
 
 }  // namespace enrolld::cmp

@@ -90,7 +90,7 @@ std::vector<Bytes> inner_messages_of(const der::Element& body) {
 // The certificates of extraCerts ([1] EXPLICIT SEQUENCE OF CMPCertificate), each taken from
 // `known` when it is there, else decoded; kBadDataFormat for anything that is not that.
 Result<ossl::X509StackPtr> extra_certificates(const der::Element& element, const KnownCertificates* known,
-                                              RecentCertificates* recent) {
+                                              ossl::RecentCertificates* recent) {
   auto list = der::read_element(element.content);
   auto certificates = list && list->tag == kSequenceTag && list->whole.size() == element.content.size()
                           ? der::read_children(list->content)
@@ -111,7 +111,7 @@ Result<ossl::X509StackPtr> extra_certificates(const der::Element& element, const
 
 }  // namespace
 
-Result<ParsedMessage> parse_message(ByteView der, const KnownCertificates* known, RecentCertificates* recent) {
+Result<ParsedMessage> parse_message(ByteView der, const KnownCertificates* known, ossl::RecentCertificates* recent) {
   auto outer = der::read_element(der);
   if (!outer || outer->tag != kSequenceTag || outer->whole.size() != der.size()) {
     return fail(ErrorCode::kBadDataFormat, "not a DER PKIMessage");
@@ -184,25 +184,6 @@ KnownCertificates::KnownCertificates(const std::vector<Bytes>& ders) {
     if (std::equal(encoding.begin(), encoding.end(), der.begin(), der.end())) return cert.get();
   }
   return nullptr;
-}
-
-Result<ossl::X509Ptr> RecentCertificates::decode(ByteView der) {
-  std::string key(der.begin(), der.end());
-  {
-    std::lock_guard lock(m_mutex);
-    if (auto found = m_certificates.find(key); found != m_certificates.end()) return ossl::up_ref(found->second.get());
-  }
-  auto cert = ossl::x509_from_der(der);  // outside the lock: this is the slow part
-  if (!cert || der.size() > kLargestRemembered) return cert;
-  std::lock_guard lock(m_mutex);
-  if (m_certificates.size() >= m_limit) m_certificates.clear();
-  m_certificates.emplace(std::move(key), ossl::up_ref(cert->get()));
-  return cert;
-}
-
-std::size_t RecentCertificates::size() const {
-  std::lock_guard lock(m_mutex);
-  return m_certificates.size();
 }
 
 Result<Bytes> encode_message(const ResponseHeader& rh, BodyPtr body, const std::vector<Bytes>& extra_certs,

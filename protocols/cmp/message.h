@@ -3,16 +3,15 @@
 // message protection covers.
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "common/bytes.h"
 #include "common/error.h"
 #include "common/openssl_util.h"
+#include "common/recent_certificates.h"
 #include "protocols/cmp/cmp_asn1.h"
 #include "protocols/cmp/protection.h"
 #include "ra/enrollment_service.h"
@@ -39,13 +38,12 @@ struct ParsedMessage {
 };
 
 class KnownCertificates;
-class RecentCertificates;
 
 // Decodes a DER PKIMessage. Returns kBadDataFormat if the bytes are not exactly one PKIMessage.
 // extraCerts found in `known` (clients send the CA chain back) are taken from there instead of
 // being decoded again; the others go through `recent` when it is given.
 Result<ParsedMessage> parse_message(ByteView der, const KnownCertificates* known = nullptr,
-                                    RecentCertificates* recent = nullptr);
+                                    ossl::RecentCertificates* recent = nullptr);
 
 // Returns the octets of an OCTET STRING (empty for null).
 Bytes octets(const ::ASN1_OCTET_STRING* s);
@@ -94,26 +92,6 @@ class KnownCertificates {
 
  private:
   std::vector<std::pair<Bytes, ossl::X509Ptr>> m_certificates;
-};
-
-// Certificates that came with recent requests, decoded: a device signs its certConf with the
-// certificate it signed its request with, and a fleet's RA signs every request with one. Bounded:
-// when full it starts again empty, so churn costs decodes, never memory.
-// Thread-safety: safe for concurrent use.
-class RecentCertificates {
- public:
-  static constexpr std::size_t kLimit = 1024;
-  static constexpr std::size_t kLargestRemembered = 16 * 1024;  // bytes of DER
-
-  explicit RecentCertificates(std::size_t limit = kLimit) : m_limit(limit) {}
-  // `der` decoded, from memory when it came recently; kBadDataFormat if it is no certificate.
-  Result<ossl::X509Ptr> decode(ByteView der);
-  std::size_t size() const;
-
- private:
-  const std::size_t m_limit;
-  mutable std::mutex m_mutex;
-  std::unordered_map<std::string, ossl::X509Ptr> m_certificates;  // by DER; guarded by m_mutex
 };
 
 // Builds and DER-encodes a PKIMessage with `body`, protected if `protection` is given.

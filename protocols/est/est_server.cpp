@@ -303,7 +303,9 @@ Refusal authenticate_by_password(EstServer::Exchange& ex, ra::PasswordVerifier& 
 // Fills ex.requester from the TLS client certificate or, failing that, HTTP Basic.
 // simplereenroll needs the certificate it renews, issued here; the others take a manufacturer's
 // certificate under the configured anchors, one issued here, or a password.
-Refusal authenticate(EstServer::Exchange& ex, const ra::CertificateTrust& trust, ra::PasswordVerifier& passwords) {
+// `recent` decodes the certificates, which a client shows with every request.
+Refusal authenticate(EstServer::Exchange& ex, const ra::CertificateTrust& trust, ra::PasswordVerifier& passwords,
+                     ossl::RecentCertificates& recent) {
   const bool renewal = ex.operation == Operation::kSimpleReenroll;
   const std::vector<Bytes>* certs = ex.request.tls ? &ex.request.tls->client_certificates : nullptr;
   if (certs == nullptr || certs->empty()) {
@@ -311,8 +313,17 @@ Refusal authenticate(EstServer::Exchange& ex, const ra::CertificateTrust& trust,
       return ex.refuse(403, "simplereenroll renews the certificate presented as TLS client certificate; none was");
     return authenticate_by_password(ex, passwords, "authentication required: a TLS client certificate or HTTP Basic");
   }
-  const std::vector<Bytes> intermediates(certs->begin() + 1, certs->end());
-  auto requester = trust.validate(certs->front(), intermediates);
+  auto certificate = recent.decode(certs->front());
+  std::vector<ossl::X509Ptr> decoded;  // holds the intermediates that decode; the others are left out
+  std::vector<::X509*> intermediates;
+  for (auto der = certs->begin() + 1; der != certs->end(); ++der) {
+    if (auto intermediate = recent.decode(*der)) {
+      intermediates.push_back(intermediate->get());
+      decoded.push_back(std::move(*intermediate));
+    }
+  }
+  auto requester = certificate ? trust.validate_decoded(certificate->get(), intermediates)
+                               : Result<ra::Requester>(tl::unexpected(certificate.error()));
   if (!requester) {
     if (requester.error().code == ErrorCode::kSystemUnavailable) return ex.refuse(requester.error());
     const std::string why = "the TLS client certificate is not accepted: " + requester.error().message;
@@ -323,8 +334,6 @@ Refusal authenticate(EstServer::Exchange& ex, const ra::CertificateTrust& trust,
     return ex.refuse(403, "simplereenroll renews a certificate this CA issued; enroll with simpleenroll instead");
   }
   // Kept for the checks on what it may ask (its subject, a renewal's subject and SAN).
-  auto certificate = ossl::x509_from_der(certs->front());
-  if (!certificate) return ex.refuse(certificate.error());
   ex.client_certificate = std::move(*certificate);
   ex.requester = std::move(*requester);
   return std::nullopt;
@@ -442,7 +451,7 @@ http::Response EstServer::settle_one_time_secret(const Exchange& ex, http::Respo
 }
 
 http::Response EstServer::enroll(Exchange& ex) {
-  if (auto refused = authenticate(ex, m_trust, m_passwords)) return *refused;
+  if (auto refused = authenticate(ex, m_trust, m_passwords, m_recent)) return *refused;
   return settle_one_time_secret(ex, enroll_authenticated(ex));
 }
 
@@ -492,7 +501,7 @@ http::Response EstServer::enroll_authenticated(Exchange& ex) {
 }
 
 http::Response EstServer::server_keygen(Exchange& ex) {
-  if (auto refused = authenticate(ex, m_trust, m_passwords)) return *refused;
+  if (auto refused = authenticate(ex, m_trust, m_passwords, m_recent)) return *refused;
   return settle_one_time_secret(ex, server_keygen_authenticated(ex));
 }
 
@@ -511,7 +520,7 @@ http::Response EstServer::server_keygen_authenticated(Exchange& ex) {
   if (ex.csr.asymmetric_decrypt_key_id) {
     // The key to encrypt to: the TLS client certificate's, named by its subjectKeyIdentifier.
     if (ex.request.tls && !ex.request.tls->client_certificates.empty()) {
-      auto cert = ossl::x509_from_der(ex.request.tls->client_certificates.front());
+      auto cert = m_recent.decode(ex.request.tls->client_certificates.front());
       const ::ASN1_OCTET_STRING* key_id = cert ? ::X509_get0_subject_key_id(cert->get()) : nullptr;
       if (key_id != nullptr &&
           Bytes(::ASN1_STRING_get0_data(key_id), ::ASN1_STRING_get0_data(key_id) + ::ASN1_STRING_length(key_id)) ==

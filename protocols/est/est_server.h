@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/recent_certificates.h"
 #include "protocols/http/http_server.h"
 #include "ra/enrollment_service.h"
 #include "ra/passwords.h"
@@ -46,6 +47,7 @@ class EstServer {
   EstOptions m_options;
   // The cacerts bag of each issuing CA, by its name: the chains do not change while serving.
   const std::map<std::string, Result<Bytes>, std::less<>> m_ca_certificates;
+  ossl::RecentCertificates m_recent;  // the TLS client certificates of recent requests
 };
 
 // The route that hands every EST path to `server`.

@@ -52,8 +52,7 @@ MacProtection sample_protection() {
 }
 
 // A self-signed certificate made in software, to carry in a response.
-// A self-signed certificate; `comment_bytes` > 0 adds a Netscape comment of that length.
-Bytes sample_certificate(std::size_t comment_bytes = 0) {
+Bytes sample_certificate() {
   ossl::EvpPkeyPtr key = enrolld::testing::make_ec_key();
   ossl::X509Ptr cert(::X509_new());
   ::X509_set_version(cert.get(), 2);
@@ -64,12 +63,6 @@ Bytes sample_certificate(std::size_t comment_bytes = 0) {
   ::X509_gmtime_adj(::X509_getm_notBefore(cert.get()), 0);
   ::X509_gmtime_adj(::X509_getm_notAfter(cert.get()), 3600);
   ::X509_set_pubkey(cert.get(), key.get());
-  if (comment_bytes > 0) {
-    std::unique_ptr<::ASN1_IA5STRING, ossl::Deleter<::ASN1_IA5STRING_free>> comment(::ASN1_IA5STRING_new());
-    const std::string text(comment_bytes, 'x');
-    EXPECT_EQ(::ASN1_STRING_set(comment.get(), text.data(), static_cast<int>(text.size())), 1);
-    EXPECT_EQ(::X509_add1_ext_i2d(cert.get(), NID_netscape_comment, comment.get(), 0, 0), 1);
-  }
   EXPECT_GT(::X509_sign(cert.get(), key.get(), ::EVP_sha256()), 0);
   return ossl::der_of(cert.get());
 }
@@ -352,43 +345,13 @@ TEST(ParseMessage, ExtraCertsOfRecentRequestsAreDecodedOnce) {
   const Bytes signer = sample_certificate();
   auto der = encode_message(sample_header(), pkiconf_body(), {signer}, nullptr);
   ASSERT_TRUE(der) << der.error().message;
-  RecentCertificates recent;
+  ossl::RecentCertificates recent;
   auto first = parse_message(*der, nullptr, &recent);
   auto second = parse_message(*der, nullptr, &recent);
   ASSERT_TRUE(first && second);
   EXPECT_EQ(sk_X509_value(first->message->extraCerts, 0), sk_X509_value(second->message->extraCerts, 0));
   EXPECT_EQ(ossl::der_of(sk_X509_value(second->message->extraCerts, 0)), signer);
   EXPECT_EQ(recent.size(), 1U);
-}
-
-// Bounded: when full it starts again empty; what is no certificate, or too large to keep, is
-// never kept.
-TEST(RecentCertificates, StartsAgainWhenFullAndKeepsOnlyCertificatesOfBoundedSize) {
-  RecentCertificates recent(2);
-  const Bytes a = sample_certificate(), b = sample_certificate(), c = sample_certificate();
-  auto first_a = recent.decode(a);
-  ASSERT_TRUE(first_a && recent.decode(b));
-  EXPECT_EQ(recent.size(), 2U);
-  auto again_a = recent.decode(a);
-  ASSERT_TRUE(again_a);
-  EXPECT_EQ(again_a->get(), first_a->get()) << "remembered";
-  ASSERT_TRUE(recent.decode(c));
-  EXPECT_EQ(recent.size(), 1U) << "full: emptied, then c kept";
-  auto later_a = recent.decode(a);
-  ASSERT_TRUE(later_a);
-  EXPECT_NE(later_a->get(), first_a->get()) << "decoded anew after the reset";
-  EXPECT_EQ(ossl::der_of(later_a->get()), a);
-
-  RecentCertificates fresh;
-  auto garbage = fresh.decode(Bytes{0x30, 0x03, 0x02, 0x01, 0x01});
-  ASSERT_FALSE(garbage);
-  EXPECT_EQ(garbage.error().code, ErrorCode::kBadDataFormat);
-  const Bytes large = sample_certificate(RecentCertificates::kLargestRemembered);
-  ASSERT_GT(large.size(), RecentCertificates::kLargestRemembered);
-  auto decoded_large = fresh.decode(large);
-  ASSERT_TRUE(decoded_large) << decoded_large.error().message;
-  EXPECT_EQ(ossl::der_of(decoded_large->get()), large);
-  EXPECT_EQ(fresh.size(), 0U);
 }
 
 TEST(ParseMessage, RefusesMalformedOrDoubledExtraCerts) {
