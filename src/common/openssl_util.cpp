@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +111,24 @@ Result<X509Ptr> x509_from_der(ByteView der) {
     return fail(ErrorCode::kBadDataFormat, "not a DER certificate: " + drain_errors());
   }
   return cert;
+}
+
+std::optional<CertificateSubject> subject_of_certificate(ByteView der) {
+  constexpr std::uint8_t kSeq = 0x30, kExplicitVersion = 0xa0;
+  auto certificate = der::read_element(der);
+  auto parts = certificate && certificate->tag == kSeq && certificate->whole.size() == der.size()
+                   ? der::read_children(certificate->content)
+                   : std::nullopt;
+  auto tbs = parts && parts->size() == 3 && parts->front().tag == kSeq ? der::read_children(parts->front().content)
+                                                                       : std::nullopt;
+  if (!tbs) return std::nullopt;
+  // TBSCertificate: [0] version (optional), serialNumber, signature, issuer, validity, subject,
+  // subjectPublicKeyInfo, ...
+  const std::size_t subject = !tbs->empty() && tbs->front().tag == kExplicitVersion ? 5 : 4;
+  if (tbs->size() < subject + 2 || (*tbs)[subject].tag != kSeq || (*tbs)[subject + 1].tag != kSeq) {
+    return std::nullopt;
+  }
+  return CertificateSubject{(*tbs)[subject].whole, (*tbs)[subject + 1].whole};
 }
 
 Result<X509NamePtr> name_from_der(ByteView der) {
@@ -256,16 +275,19 @@ Status set_public_key(::X509* cert, ByteView spki_der) {
 // anything these do not accept, goes the general way, which decides.
 //
 // One enrollment asks for its request's key several times, all on the thread that handles it
-// (proof of possession, the RA's and the CA's profile checks, the CA's certificate): the key
-// last decoded on a thread is kept for the next call there with the same bytes.
+// (proof of possession, the RA's and the CA's profile checks, the CA's certificate): the two
+// keys last decoded on a thread are kept for the next calls there with the same bytes.
 Result<EvpPkeyPtr> public_key_from_der(ByteView spki_der) {
-  thread_local struct {
+  struct Decoded {
     Bytes der;
     EvpPkeyPtr key;
-  } last_decoded;
-  if (last_decoded.key &&
-      std::equal(spki_der.begin(), spki_der.end(), last_decoded.der.begin(), last_decoded.der.end())) {
-    return up_ref(last_decoded.key.get());
+  };
+  thread_local std::array<Decoded, 2> last_decoded;  // [0] the latest; a key update asks for two keys
+  for (auto& entry : last_decoded) {
+    if (entry.key && std::equal(spki_der.begin(), spki_der.end(), entry.der.begin(), entry.der.end())) {
+      std::swap(entry, last_decoded[0]);  // the latest used comes first
+      return up_ref(last_decoded[0].key.get());
+    }
   }
   EvpPkeyPtr key;
   if (auto parts = split_spki(spki_der)) {
@@ -278,8 +300,8 @@ Result<EvpPkeyPtr> public_key_from_der(ByteView spki_der) {
     key.reset(::d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
     if (!key) return fail(ErrorCode::kBadDataFormat, "not a DER public key: " + drain_errors());
   }
-  last_decoded.der.assign(spki_der.begin(), spki_der.end());
-  last_decoded.key = up_ref(key.get());
+  std::swap(last_decoded[0], last_decoded[1]);
+  last_decoded[0] = Decoded{Bytes(spki_der.begin(), spki_der.end()), up_ref(key.get())};
   return key;
 }
 

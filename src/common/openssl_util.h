@@ -87,6 +87,14 @@ Bytes der_of_public_key(const ::EVP_PKEY* key);
 Result<Bytes> cms_content(const ::CMS_ContentInfo* cms);
 
 Result<X509Ptr> x509_from_der(ByteView der);
+// The subject Name and the SubjectPublicKeyInfo of a DER certificate, as encoded there, found
+// without decoding the certificate (OpenSSL 3.0 would decode its public key through the decoder
+// framework); nullopt if `der` is not shaped as a certificate.
+struct CertificateSubject {
+  ByteView name;
+  ByteView public_key;
+};
+std::optional<CertificateSubject> subject_of_certificate(ByteView der);
 Result<X509NamePtr> name_from_der(ByteView der);
 Result<EvpPkeyPtr> public_key_from_der(ByteView spki_der);
 // Puts the SubjectPublicKeyInfo `spki_der` into `cert` as it is encoded (kBadDataFormat if it

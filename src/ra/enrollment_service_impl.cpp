@@ -250,12 +250,15 @@ Status EnrollmentServiceImpl::check_key_update(const CertificationRequest& reque
   if ((*found)->not_after < now_seconds()) {
     return fail(ErrorCode::kCertRevoked, "the certificate to update has expired; enroll anew");
   }
-  auto old = ossl::x509_from_der((*found)->der);
-  if (!old) return tl::unexpected(old.error());
-  if (ossl::der_of(::X509_get_subject_name(old->get())) != request.subject_der) {
+  auto old = ossl::subject_of_certificate((*found)->der);
+  if (!old) return fail(ErrorCode::kSystemFailure, "the stored certificate to update does not read");
+  if (!std::equal(old->name.begin(), old->name.end(), request.subject_der.begin(), request.subject_der.end())) {
     return fail(ErrorCode::kBadCertTemplate, "a key update keeps the subject of the certificate it updates");
   }
-  if (ossl::der_of_public_key(::X509_get0_pubkey(old->get())) == request.public_key_der) {
+  // The same key encoded otherwise (a compressed point) is still the same key.
+  auto old_key = ossl::public_key_from_der(old->public_key);
+  auto new_key = ossl::public_key_from_der(request.public_key_der);
+  if (old_key && new_key && ::EVP_PKEY_eq(old_key->get(), new_key->get()) == 1) {
     return fail(ErrorCode::kBadCertTemplate, "a key update needs a new key");
   }
   return {};

@@ -88,7 +88,8 @@ TEST(PublicKeyFromDerCases, WhatD2iRefusesIsRefused) {
 }
 
 // One enrollment asks for its key several times on one thread: the same bytes give the same
-// key object again, other bytes their own key, and a refused key is never handed out later.
+// key object again (for the two latest keys), other bytes their own key, and a refused key is
+// never handed out later.
 TEST(PublicKeyFromDerCases, TheKeyLastDecodedOnAThreadIsDecodedOnce) {
   EvpPkeyPtr first_key = generate("EC", "P-256");
   EvpPkeyPtr second_key = generate("RSA", nullptr, 2048);
@@ -107,10 +108,16 @@ TEST(PublicKeyFromDerCases, TheKeyLastDecodedOnAThreadIsDecodedOnce) {
   auto b_again = public_key_from_der(second);
   ASSERT_TRUE(b_again);
   EXPECT_EQ(b_again->get(), b->get()) << "the refused key did not replace it";
+  auto a_again = public_key_from_der(first);
+  ASSERT_TRUE(a_again);
+  EXPECT_EQ(a_again->get(), a->get()) << "the two latest are kept (a key update asks for two)";
 
-  auto a_later = public_key_from_der(first);
-  ASSERT_TRUE(a_later);
-  EXPECT_EQ(::EVP_PKEY_eq(a_later->get(), first_key.get()), 1);
+  EvpPkeyPtr third_key = generate("EC", "P-384");
+  ASSERT_TRUE(public_key_from_der(der_of_public_key(third_key.get())));
+  auto b_later = public_key_from_der(second);  // the third pushed out the older of the two
+  ASSERT_TRUE(b_later);
+  EXPECT_NE(b_later->get(), b->get());
+  EXPECT_EQ(::EVP_PKEY_eq(b_later->get(), second_key.get()), 1);
 
   std::thread([&] {
     auto elsewhere = public_key_from_der(second);

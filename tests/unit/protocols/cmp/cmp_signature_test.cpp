@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include <openssl/cmp.h>
+#include <openssl/core_names.h>
 #include <openssl/crmf.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -468,6 +469,22 @@ TEST_F(CmpSignatureTest, KurWithTheSameKeyIsBadCertTemplate) {
   Credential old = enroll_with_mac();
   auto c = signing_client(old, to_signed_server());
   ASSERT_EQ(::OSSL_CMP_CTX_set0_newPkey(c->ctx(), 1, ossl::up_ref(old.key.get()).release()), 1);
+  EXPECT_EQ(::OSSL_CMP_exec_KUR_ses(c->ctx()), nullptr);
+  ASSERT_EQ(c->received().size(), 1U) << c->log();
+  expect_signed_rejection(c->received().front(), ECMP_BODY_KUP, kBadCertTemplate);
+  EXPECT_EQ(certificates().size(), 1U);
+}
+
+// The same key encoded otherwise (a compressed point) is the same key all the same.
+TEST_F(CmpSignatureTest, KurWithTheSameKeyAsACompressedPointIsBadCertTemplate) {
+  Credential old = enroll_with_mac();
+  auto c = signing_client(old, to_signed_server());
+  ossl::EvpPkeyPtr compressed(::EVP_PKEY_dup(old.key.get()));
+  ASSERT_TRUE(compressed);
+  ASSERT_EQ(
+      ::EVP_PKEY_set_utf8_string_param(compressed.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"), 1);
+  ASSERT_NE(ossl::der_of_public_key(compressed.get()), ossl::der_of_public_key(old.key.get())) << "the premise";
+  ASSERT_EQ(::OSSL_CMP_CTX_set0_newPkey(c->ctx(), 1, compressed.release()), 1);
   EXPECT_EQ(::OSSL_CMP_exec_KUR_ses(c->ctx()), nullptr);
   ASSERT_EQ(c->received().size(), 1U) << c->log();
   expect_signed_rejection(c->received().front(), ECMP_BODY_KUP, kBadCertTemplate);
