@@ -275,27 +275,32 @@ def floor(terms):
         total += count * value
     return total, " + ".join(parts) + f" = {total:.3f} ms"
 
+# Every HSM signature is verified before it leaves (a faulty device must not put a bad one into
+# the world): each "HSM sign" comes with its "HSM check", one ECDSA verification.
 floors = {
     # ir, MAC, implicit confirm: PBM key derived once (reused for the reply), POP verified,
     # certificate signed in the HSM, one synced commit.
     "ir-mac": [(1, "PBM KDF(500)", t_pbm), (1, "ECDSA verify (POP)", t_verify), (1, "HSM sign", t_hsm),
-               (1, "commit", t_commit_cpu)],
+               (1, "HSM check", t_verify), (1, "commit", t_commit_cpu)],
     # ir signed + certConf: request, POP and certConf signatures verified; certificate, ip and
     # pkiConf signed in the HSM; two commits (issue, confirm).
-    "ir-sig": [(3, "ECDSA verify", t_verify), (3, "HSM sign", t_hsm), (2, "commit", t_commit_cpu)],
-    "kur": [(3, "ECDSA verify", t_verify), (3, "HSM sign", t_hsm), (2, "commit", t_commit_cpu)],
+    "ir-sig": [(3, "ECDSA verify", t_verify), (3, "HSM sign", t_hsm), (3, "HSM check", t_verify),
+               (2, "commit", t_commit_cpu)],
+    "kur": [(3, "ECDSA verify", t_verify), (3, "HSM sign", t_hsm), (3, "HSM check", t_verify),
+            (2, "commit", t_commit_cpu)],
     # p10cr, MAC, certConf: two PBM keys (request, certConf), the CSR signature, one HSM
     # signature, two commits.
     "p10cr": [(2, "PBM KDF(500)", t_pbm), (1, "ECDSA verify (CSR)", t_verify), (1, "HSM sign", t_hsm),
-              (2, "commit", t_commit_cpu)],
+              (1, "HSM check", t_verify), (2, "commit", t_commit_cpu)],
     # EST on a kept-alive TLS connection: the CSR signature, one HSM signature, one commit (the
     # TLS client certificate was checked once per connection; HTTP Basic's password hash is not
     # in the floor).
-    "est-keepalive": [(1, "ECDSA verify (CSR)", t_verify), (1, "HSM sign", t_hsm), (1, "commit", t_commit_cpu)],
+    "est-keepalive": [(1, "ECDSA verify (CSR)", t_verify), (1, "HSM sign", t_hsm), (1, "HSM check", t_verify),
+                      (1, "commit", t_commit_cpu)],
     # EST with a full handshake each time (TLS 1.3, X25519, the demo's ECDSA P-256 server key):
     # + key share made and used, the server's signature and the client certificate's check.
     "est-handshake": [(2, "X25519", t_ecdh), (1, "ECDSA sign (TLS)", t_sign), (2, "ECDSA verify", t_verify),
-                      (1, "HSM sign", t_hsm), (1, "commit", t_commit_cpu)],
+                      (1, "HSM sign", t_hsm), (1, "HSM check", t_verify), (1, "commit", t_commit_cpu)],
 }
 
 rows = [json.loads(l) for l in open(results_file) if l.strip()]
