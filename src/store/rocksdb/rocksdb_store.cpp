@@ -24,6 +24,7 @@ constexpr const char* kPasswords = "passwords";
 constexpr const char* kCrls = "crls";
 constexpr const char* kOutbox = "outbox";
 constexpr const char* kHeldTransactions = "held-transactions";
+constexpr std::size_t kMemtableBudget = 32 << 20;  // bytes, all families together
 
 // Options of a family that is read by key, mostly for keys it does not hold: every issuance
 // asks whether a fresh serial and a fresh transaction ID are taken. Bloom filters, in the
@@ -92,6 +93,10 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   options.create_missing_column_families = mode == Mode::kReadWrite;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   options.keep_log_file_num = 4;
+  // RocksDB gives each family a memtable of up to 64 MiB by default; an issuance writes to five
+  // of them, so an appliance's RSS would climb by hundreds of MiB before the first flush. One
+  // budget for all: the fullest memtable is flushed when together they reach it.
+  options.db_write_buffer_size = kMemtableBudget;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kCertificates, looked_up_by_key()},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -908,6 +909,35 @@ TEST_F(RocksDbStoreTest, FamiliesReadByKeyHaveBloomFilters) {
   EXPECT_TRUE(filtered["certificates"]);
   EXPECT_TRUE(filtered["transactions"]);
   EXPECT_FALSE(filtered["audit"]) << "scanned in order, never looked up by key";
+}
+
+// RocksDB's default gives every family a memtable of up to 64 MiB, and an issuance writes to
+// five of them: the store holds all memtables to one budget instead. 40 MiB written into one
+// family must have been flushed to a table file, which 64 MiB per family would not do.
+TEST_F(RocksDbStoreTest, AllMemtablesTogetherAreFlushedWithinOneBudget) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto table_files = [&] {
+    std::size_t count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(db_path()))
+      count += entry.path().extension() == ".sst";
+    return count;
+  };
+  ASSERT_EQ(table_files(), 0U) << "a fresh store has everything in memory";
+  for (int round = 0; round < 20; ++round) {
+    WriteSet writes;
+    for (int i = 0; i < 40; ++i) {
+      auto cert = certificate(to_hex(Bytes{static_cast<std::uint8_t>(round), static_cast<std::uint8_t>(i)}));
+      cert.der.assign(50 * 1024, static_cast<std::uint8_t>(i));
+      writes.new_certificates.push_back(std::move(cert));
+    }
+    ASSERT_TRUE(store->commit(writes).has_value());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (table_files() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the flush runs in the background
+  }
+  EXPECT_GT(table_files(), 0U);
 }
 
 TEST_F(RocksDbStoreTest, StatisticsCountRecordsAndBytesOnDisk) {
