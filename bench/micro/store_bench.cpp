@@ -153,7 +153,7 @@ void open_raw_db(const benchmark::State&) {
   options.keep_log_file_num = 4;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : {"default", "certificates", "transactions", "audit", "open-transactions", "revoked",
-                           "passwords", "crls", "outbox", "held-transactions"}) {
+                           "passwords", "crls", "outbox", "held-transactions", "deadlines"}) {
     descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   rocksdb::DB* db = nullptr;

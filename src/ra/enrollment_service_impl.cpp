@@ -21,6 +21,10 @@ namespace {
 
 constexpr int kCommitAttempts = 3;               // a serial taken between check and commit: draw again
 constexpr std::size_t kOpenScanLimit = 100'000;  // bound on one pass over open transactions
+// The deadline sweep reads overdue transactions kSweepBatch at a time, at most kSweepRounds
+// times per sweep (a backlog beyond that waits for the next sweep).
+constexpr std::size_t kSweepBatch = 1000;
+constexpr int kSweepRounds = 100;
 
 std::int64_t unix_seconds(const ::ASN1_TIME* time) {
   struct tm tm {};
@@ -605,13 +609,26 @@ Status EnrollmentServiceImpl::expire(store::TransactionRecord record, txn::Trans
   return {};
 }
 
+// In rounds of kSweepBatch, earliest deadline first, while a full round expired something: a
+// transaction that cannot be expired now is tried again at the next sweep, not in a loop.
 Result<std::size_t> EnrollmentServiceImpl::expire_overdue() {
-  auto open = m_store.list_open_transactions(kOpenScanLimit);
-  if (!open) return tl::unexpected(open.error());
-  const std::int64_t now = now_seconds();
   std::size_t expired = 0;
-  for (const auto& candidate : *open) {
-    if (candidate.deadline == 0 || now <= candidate.deadline) continue;
+  for (int round = 0; round < kSweepRounds; ++round) {
+    const std::int64_t now = now_seconds();
+    auto overdue = m_store.list_overdue_transactions(now, kSweepBatch);
+    if (!overdue) return tl::unexpected(overdue.error());
+    auto done = expire_each(*overdue, now);
+    if (!done) return tl::unexpected(done.error());
+    expired += *done;
+    if (overdue->size() < kSweepBatch || *done == 0) break;
+  }
+  return expired;
+}
+
+Result<std::size_t> EnrollmentServiceImpl::expire_each(const std::vector<store::TransactionRecord>& overdue,
+                                                       std::int64_t now) {
+  std::size_t expired = 0;
+  for (const auto& candidate : overdue) {
     std::lock_guard lock(lock_for(candidate.id_hex));
     auto fresh = m_store.find_transaction(candidate.id_hex);  // a request may have moved it on meanwhile
     if (!fresh) return tl::unexpected(fresh.error());

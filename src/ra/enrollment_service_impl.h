@@ -172,6 +172,8 @@ class EnrollmentServiceImpl final : public EnrollmentService, public ApprovalQue
   Result<std::optional<store::CertificateRecord>> revoked_certificate(const std::string& serial_hex);
   // Moves a transaction past its deadline to expired and revokes its certificate, if any.
   Status expire(store::TransactionRecord record, txn::Transaction& txn);
+  // Expires those of `overdue` that are still overdue at `now` once locked; returns how many.
+  Result<std::size_t> expire_each(const std::vector<store::TransactionRecord>& overdue, std::int64_t now);
   // Applies an officer's decision (kApproved or kRefused) with its audit record.
   Status decide(std::string_view transaction_id_hex, std::string_view officer, txn::Event decision,
                 std::string_view reason);

@@ -71,7 +71,8 @@ struct TransactionRecord {
   std::int64_t updated_at = 0;
   std::int64_t deadline = 0;  // when the current state times out; 0 = never
   // Still waiting for something (a confirmation, an officer, the requester to collect): listed
-  // by Store::list_open_transactions, which the deadline sweep reads.
+  // by Store::list_open_transactions, and once past a deadline by list_overdue_transactions,
+  // which the deadline sweep reads.
   bool open = false;
   // A request held for approval, in the RA's own encoding; kept once set. While `open`, the
   // transaction is listed by Store::list_held_transactions, which the approval queue reads.

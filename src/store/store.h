@@ -61,6 +61,11 @@ class Store {
   // Returns up to `limit` transactions whose record says `open`, in ID order.
   [[nodiscard]] virtual Result<std::vector<TransactionRecord>> list_open_transactions(std::size_t limit) = 0;
 
+  // Returns up to `limit` open transactions whose deadline (non-zero) is before `now`, earliest
+  // deadline first: what the deadline sweep expires, without a pass over every open transaction.
+  [[nodiscard]] virtual Result<std::vector<TransactionRecord>> list_overdue_transactions(std::int64_t now,
+                                                                                         std::size_t limit) = 0;
+
   // Returns up to `limit` open transactions that carry a held request (`held_request`: held for
   // an officer at some point, so waiting, approved, or issued and not yet confirmed), in ID
   // order: the approval queue without a pass over every open transaction.

@@ -24,6 +24,8 @@ constexpr const char* kPasswords = "passwords";
 constexpr const char* kCrls = "crls";
 constexpr const char* kOutbox = "outbox";
 constexpr const char* kHeldTransactions = "held-transactions";
+constexpr const char* kDeadlines = "deadlines";
+constexpr std::size_t kDeadlineDigits = 16;
 constexpr std::size_t kMemtableBudget = 32 << 20;  // bytes, all families together
 
 // Options of a family that is read by key, mostly for keys it does not hold: every issuance
@@ -37,6 +39,25 @@ rocksdb::ColumnFamilyOptions looked_up_by_key() {
   options.memtable_prefix_bloom_size_ratio = 0.02;
   options.memtable_whole_key_filtering = true;
   return options;
+}
+
+// Deadline index keys sort by deadline: its 16 hex digits, then the transaction ID.
+std::string deadline_key(std::int64_t deadline, const std::string& id_hex) {
+  char digits[kDeadlineDigits + 1];
+  std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(deadline));
+  return std::string(digits) + id_hex;
+}
+
+// The deadline of a deadline index key, or nullopt if the key is not one.
+std::optional<std::int64_t> deadline_of_key(std::string_view key) {
+  if (key.size() <= kDeadlineDigits) return std::nullopt;
+  std::uint64_t deadline = 0;
+  for (char c : key.substr(0, kDeadlineDigits)) {
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    deadline = deadline << 4 | static_cast<std::uint64_t>(digit);
+  }
+  return static_cast<std::int64_t>(deadline);
 }
 
 // In the default family: the key that says the index `family` has been filled.
@@ -107,7 +128,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
       {kPasswords, rocksdb::ColumnFamilyOptions()},
       {kCrls, rocksdb::ColumnFamilyOptions()},
       {kOutbox, rocksdb::ColumnFamilyOptions()},
-      {kHeldTransactions, rocksdb::ColumnFamilyOptions()}};
+      {kHeldTransactions, rocksdb::ColumnFamilyOptions()},
+      {kDeadlines, rocksdb::ColumnFamilyOptions()}};
 
   // A read-only open cannot add column families: an older store must be opened read-write once.
   std::vector<std::string> existing;
@@ -137,6 +159,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   store->m_crls = store->m_families[7];
   store->m_outbox = store->m_families[8];
   store->m_held = store->m_families[9];
+  store->m_deadlines = store->m_families[10];
+  store->m_read_only = mode == Mode::kReadOnly;
   if (metrics != nullptr) {
     store->m_commit_latency =
         &metrics->histogram("enrolld_store_commit_seconds", "Synced store commits, from the call to durable");
@@ -149,6 +173,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const std::string& path
   const std::pair<const char*, AddIndexEntries> indexes[] = {
       {kRevoked, &RocksDbStore::index_revoked_certificates},
       {kHeldTransactions, &RocksDbStore::index_held_transactions},
+      {kDeadlines, &RocksDbStore::index_deadlines},
   };
   for (const auto& [family, add_entries] : indexes) {
     auto ok =
@@ -186,6 +211,17 @@ Status RocksDbStore::index_held_transactions(rocksdb::WriteBatch& batch) {
     auto txn = find_transaction(std::string_view(it->key().data(), it->key().size()));
     if (!txn) return tl::unexpected(txn.error());
     if (*txn && !(*txn)->held_request.empty()) batch.Put(m_held, it->key(), rocksdb::Slice());
+  }
+  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
+  return {};
+}
+
+Status RocksDbStore::index_deadlines(rocksdb::WriteBatch& batch) {
+  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_open));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto txn = find_transaction(std::string_view(it->key().data(), it->key().size()));
+    if (!txn) return tl::unexpected(txn.error());
+    if (*txn && (*txn)->deadline != 0) batch.Put(m_deadlines, deadline_key((*txn)->deadline, (*txn)->id_hex), {});
   }
   if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
   return {};
@@ -240,6 +276,8 @@ Status RocksDbStore::commit(const WriteSet& writes) {
     } else {
       batch.Delete(m_open, slice(txn.id_hex));
     }
+    // The deadline sweep's index; the entry of an earlier deadline is removed by the sweep.
+    if (txn.open && txn.deadline != 0) batch.Put(m_deadlines, deadline_key(txn.deadline, txn.id_hex), {});
     // The approval queue's index. A held request stays with its record once set, so one
     // without it was never in the index: no delete to write for the common, unheld, case.
     if (!txn.held_request.empty()) {
@@ -443,6 +481,31 @@ Result<std::vector<TransactionRecord>> RocksDbStore::list_open_transactions(std:
 
 Result<std::vector<TransactionRecord>> RocksDbStore::list_held_transactions(std::size_t limit) {
   return list_indexed_transactions(m_held, limit);
+}
+
+Result<std::vector<TransactionRecord>> RocksDbStore::list_overdue_transactions(std::int64_t now, std::size_t limit) {
+  std::vector<TransactionRecord> out;
+  rocksdb::WriteBatch stale;
+  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_deadlines));
+  for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    const auto deadline = deadline_of_key(key);
+    if (deadline && *deadline >= now) break;  // the rest is later still
+    auto txn = deadline ? find_transaction(key.substr(kDeadlineDigits))
+                        : Result<std::optional<TransactionRecord>>(std::nullopt);
+    if (!txn) return tl::unexpected(txn.error());
+    if (*txn && (*txn)->open && (*txn)->deadline == *deadline) {
+      out.push_back(std::move(**txn));
+    } else {
+      stale.Delete(m_deadlines, it->key());
+    }
+  }
+  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
+  // Unsynced: an entry a crash brings back is met and removed again.
+  if (stale.Count() > 0 && !m_read_only) {
+    if (auto ok = write(rocksdb::WriteOptions(), stale); !ok) return tl::unexpected(ok.error());
+  }
+  return out;
 }
 
 Result<std::vector<TransactionRecord>> RocksDbStore::list_indexed_transactions(rocksdb::ColumnFamilyHandle* family,

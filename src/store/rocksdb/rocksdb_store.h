@@ -40,6 +40,9 @@ class RocksDbStore final : public Store {
   Result<std::vector<AuditRecord>> list_audit(std::size_t limit) override;
   Result<std::vector<TransactionRecord>> list_open_transactions(std::size_t limit) override;
   Result<std::vector<TransactionRecord>> list_held_transactions(std::size_t limit) override;
+  // Entries of the deadline index whose transaction has since closed or moved to another
+  // deadline are met on the way and removed (not in a read-only store).
+  Result<std::vector<TransactionRecord>> list_overdue_transactions(std::int64_t now, std::size_t limit) override;
   Result<std::vector<CertificateRecord>> list_revoked(std::size_t limit) override;
   Result<std::optional<PasswordRecord>> find_password(std::string_view user) override;
   Result<std::vector<PasswordRecord>> list_passwords(std::size_t limit) override;
@@ -62,6 +65,8 @@ class RocksDbStore final : public Store {
   Status index_revoked_certificates(rocksdb::WriteBatch& batch);
   // Every open transaction with a held request, for the held index.
   Status index_held_transactions(rocksdb::WriteBatch& batch);
+  // Every open transaction with a deadline, for the deadline index.
+  Status index_deadlines(rocksdb::WriteBatch& batch);
   // The transactions named by the keys of the index `family`, in key order.
   Result<std::vector<TransactionRecord>> list_indexed_transactions(rocksdb::ColumnFamilyHandle* family,
                                                                    std::size_t limit);
@@ -83,8 +88,12 @@ class RocksDbStore final : public Store {
   rocksdb::ColumnFamilyHandle* m_crls = nullptr;
   rocksdb::ColumnFamilyHandle* m_outbox = nullptr;
   rocksdb::ColumnFamilyHandle* m_held = nullptr;  // IDs of open transactions with a held request
-  std::uint64_t m_audit_sequence = 0;             // orders audit records written in the same second
-  std::uint64_t m_outbox_version = 0;             // the last outbox version handed out (starts from the clock)
+  // "<deadline, 16 hex digits><ID>" of open transactions with a deadline (empty values). Kept
+  // when a transaction closes or moves on; list_overdue_transactions removes those it meets.
+  rocksdb::ColumnFamilyHandle* m_deadlines = nullptr;
+  bool m_read_only = false;
+  std::uint64_t m_audit_sequence = 0;  // orders audit records written in the same second
+  std::uint64_t m_outbox_version = 0;  // the last outbox version handed out (starts from the clock)
   Status write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch);
   // Adds the outbox changes of `writes` to `batch`; the caller holds m_commit_mutex.
   Status add_outbox(const WriteSet& writes, rocksdb::WriteBatch& batch);

@@ -242,5 +242,31 @@ TEST_F(ApprovalQueueTest, TheSweepExpiresOverdueTransactionsAndRevokesUnconfirme
   EXPECT_EQ(*service->expire_overdue(), 0U);
 }
 
+// The sweep reads what is overdue in rounds: a backlog larger than one round (1,000) is all
+// expired in one sweep, earliest deadline first.
+TEST_F(ApprovalQueueTest, TheSweepExpiresABacklogLargerThanOneRound) {
+  auto service = make_service();
+  const auto unconfirmed = request("");
+  ASSERT_TRUE(service->submit(unconfirmed, {}, recording_encoder()));
+  auto original = store->find_transaction(unconfirmed.transaction_id_hex);
+  ASSERT_TRUE(original && *original);
+  store::WriteSet backlog;
+  for (int i = 0; i < 1200; ++i) {
+    store::TransactionRecord copy = **original;  // the same state, without a certificate to revoke
+    copy.id_hex = to_hex(random_bytes(16));
+    copy.certificate_serial_hex.clear();
+    copy.deadline -= 1 + i % 7;
+    backlog.transactions.push_back(std::move(copy));
+  }
+  ASSERT_TRUE(store->commit(backlog));
+  advance = std::chrono::seconds(61);
+  auto expired = service->expire_overdue();
+  ASSERT_TRUE(expired) << expired.error().message;
+  EXPECT_EQ(*expired, 1201U);
+  EXPECT_TRUE(store->list_open_transactions(10)->empty());
+  EXPECT_EQ(state_of(backlog.transactions.back().id_hex), "expired");
+  EXPECT_EQ(*service->expire_overdue(), 0U);
+}
+
 }  // namespace
 }  // namespace enrolld::ra

@@ -754,7 +754,8 @@ TEST_F(PasswordColumnFamilyTest, ACorruptPasswordRecordIsSystemFailure) {
         {"passwords", rocksdb::ColumnFamilyOptions()},
         {"crls", rocksdb::ColumnFamilyOptions()},
         {"outbox", rocksdb::ColumnFamilyOptions()},
-        {"held-transactions", rocksdb::ColumnFamilyOptions()}};
+        {"held-transactions", rocksdb::ColumnFamilyOptions()},
+        {"deadlines", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());

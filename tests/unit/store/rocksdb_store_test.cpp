@@ -251,6 +251,112 @@ TEST_F(RocksDbStoreTest, HeldTransactionsAreListedWhileOpen) {
   EXPECT_EQ(ids_of(*store->list_open_transactions(10)), (std::vector<std::string>{"01", "04"}));
 }
 
+// The deadline sweep reads only what is overdue, earliest first: not a pass over every open
+// transaction.
+TEST_F(RocksDbStoreTest, OverdueTransactionsAreListedEarliestDeadlineFirst) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto with_deadline = [](const std::string& id, std::int64_t deadline, bool open) {
+    auto txn = transaction(id);
+    txn.deadline = deadline;
+    txn.open = open;
+    return txn;
+  };
+  ASSERT_TRUE(store
+                  ->commit(WriteSet{
+                      {with_deadline("0a", 100, true), with_deadline("0b", 50, true), with_deadline("0c", 300, true),
+                       with_deadline("0d", 0, true), with_deadline("0e", 60, false)},
+                      {},
+                      {},
+                      {},
+                      {},
+                      {}})
+                  .has_value());
+  auto overdue = store->list_overdue_transactions(200, 10);
+  ASSERT_TRUE(overdue.has_value()) << overdue.error().message;
+  EXPECT_EQ(ids_of(*overdue), (std::vector<std::string>{"0b", "0a"}));
+  EXPECT_EQ(overdue->front(), with_deadline("0b", 50, true));  // whole records
+  EXPECT_EQ(ids_of(*store->list_overdue_transactions(200, 1)), (std::vector<std::string>{"0b"}));
+  EXPECT_TRUE(store->list_overdue_transactions(50, 10)->empty()) << "due at 50 is overdue after 50";
+  EXPECT_EQ(ids_of(*store->list_overdue_transactions(std::numeric_limits<std::int64_t>::max(), 10)),
+            (std::vector<std::string>{"0b", "0a", "0c"}));
+}
+
+// A transaction that moves to a later deadline is overdue at that one only, once closed it is
+// never listed, and the entries of earlier deadlines are removed as the listing meets them.
+TEST_F(RocksDbStoreTest, OverdueListingFollowsTheTransactionsCurrentDeadline) {
+  {
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    auto txn = transaction("0a");
+    txn.deadline = 100;
+    ASSERT_TRUE(store->commit(WriteSet{{txn}, {}, {}, {}, {}, {}}).has_value());
+    txn.deadline = 500;
+    ASSERT_TRUE(store->commit(WriteSet{{txn}, {}, {}, {}, {}, {}}).has_value());
+    EXPECT_TRUE(store->list_overdue_transactions(200, 10)->empty());
+    EXPECT_EQ(ids_of(*store->list_overdue_transactions(600, 10)), (std::vector<std::string>{"0a"})) << "once";
+    txn.open = false;
+    txn.deadline = 0;
+    ASSERT_TRUE(store->commit(WriteSet{{txn}, {}, {}, {}, {}, {}}).has_value());
+    EXPECT_TRUE(store->list_overdue_transactions(600, 10)->empty());
+  }
+  rocksdb::DBOptions options;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, db_path(), &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(options, db_path(), descriptors, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  auto* deadlines = handles[std::find(names.begin(), names.end(), "deadlines") - names.begin()];
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), deadlines));
+  std::size_t entries = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++entries;
+  EXPECT_EQ(entries, 0U) << "both earlier entries were met and removed";
+  it.reset();
+  for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+}
+
+// A store from before the deadline index: the first read-write open fills it from the open
+// transactions, so one that was waiting back then still expires.
+TEST_F(RocksDbStoreTest, AStoreWithoutTheDeadlineIndexGetsItFilledOnOpen) {
+  auto due = transaction("0b");
+  due.deadline = 1000;
+  auto closed = transaction("0c");
+  closed.deadline = 1000;
+  closed.open = false;
+  {
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const char* family : {"default", "certificates", "transactions", "audit", "open-transactions", "revoked",
+                               "passwords", "crls", "outbox", "held-transactions"}) {
+      descriptors.emplace_back(family, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (const auto& txn : {due, closed}) {
+      const Bytes record = encode(txn);
+      EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[2], txn.id_hex,
+                          rocksdb::Slice(reinterpret_cast<const char*>(record.data()), record.size()))
+                      .ok());
+      if (txn.open) {
+        EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[4], txn.id_hex, rocksdb::Slice()).ok());
+      }
+    }
+    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  }
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto overdue = store->list_overdue_transactions(2000, 10);
+  ASSERT_TRUE(overdue.has_value()) << overdue.error().message;
+  EXPECT_EQ(ids_of(*overdue), (std::vector<std::string>{"0b"}));
+}
+
 TEST_F(RocksDbStoreTest, OpenIndexSurvivesReopen) {
   {
     auto store = open();
@@ -494,7 +600,8 @@ TEST_F(RocksDbStoreTest, AnIndexLeftEmptyByACrashDuringItsFillIsFilledOnTheNextO
     std::vector<std::string> markers;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handle_of("default")));
     for (it->SeekToFirst(); it->Valid(); it->Next()) markers.push_back(it->key().ToString());
-    EXPECT_EQ(markers, (std::vector<std::string>{"index-filled:held-transactions", "index-filled:revoked"}));
+    EXPECT_EQ(markers, (std::vector<std::string>{"index-filled:deadlines", "index-filled:held-transactions",
+                                                 "index-filled:revoked"}));
     for (const auto& marker : markers)
       EXPECT_TRUE(db->Delete(rocksdb::WriteOptions(), handle_of("default"), marker).ok());
     EXPECT_TRUE(db->Delete(rocksdb::WriteOptions(), handle_of("revoked"), revoked.serial_hex).ok());
@@ -810,7 +917,8 @@ TEST_F(RocksDbStoreTest, CorruptRecordOnDiskIsSystemFailure) {
         {"passwords", rocksdb::ColumnFamilyOptions()},
         {"crls", rocksdb::ColumnFamilyOptions()},
         {"outbox", rocksdb::ColumnFamilyOptions()},
-        {"held-transactions", rocksdb::ColumnFamilyOptions()}};
+        {"held-transactions", rocksdb::ColumnFamilyOptions()},
+        {"deadlines", rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
