@@ -205,26 +205,28 @@ Status RocksDbStore::index_filled(const std::string& path, const char* family) {
   return {};
 }
 
-Status RocksDbStore::index_held_transactions(rocksdb::WriteBatch& batch) {
+template <typename Visit>
+Status RocksDbStore::for_each_open_transaction(Visit visit) {
   std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_open));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto txn = find_transaction(std::string_view(it->key().data(), it->key().size()));
     if (!txn) return tl::unexpected(txn.error());
-    if (*txn && !(*txn)->held_request.empty()) batch.Put(m_held, it->key(), rocksdb::Slice());
+    if (*txn) visit(**txn);
   }
   if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
   return {};
 }
 
+Status RocksDbStore::index_held_transactions(rocksdb::WriteBatch& batch) {
+  return for_each_open_transaction([&](const TransactionRecord& txn) {
+    if (!txn.held_request.empty()) batch.Put(m_held, slice(txn.id_hex), rocksdb::Slice());
+  });
+}
+
 Status RocksDbStore::index_deadlines(rocksdb::WriteBatch& batch) {
-  std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), m_open));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto txn = find_transaction(std::string_view(it->key().data(), it->key().size()));
-    if (!txn) return tl::unexpected(txn.error());
-    if (*txn && (*txn)->deadline != 0) batch.Put(m_deadlines, deadline_key((*txn)->deadline, (*txn)->id_hex), {});
-  }
-  if (!it->status().ok()) return storage_error(it->status(), "store scan failed");
-  return {};
+  return for_each_open_transaction([&](const TransactionRecord& txn) {
+    if (txn.deadline != 0) batch.Put(m_deadlines, deadline_key(txn.deadline, txn.id_hex), rocksdb::Slice());
+  });
 }
 
 Status RocksDbStore::index_revoked_certificates(rocksdb::WriteBatch& batch) {
@@ -277,7 +279,7 @@ Status RocksDbStore::commit(const WriteSet& writes) {
       batch.Delete(m_open, slice(txn.id_hex));
     }
     // The deadline sweep's index; the entry of an earlier deadline is removed by the sweep.
-    if (txn.open && txn.deadline != 0) batch.Put(m_deadlines, deadline_key(txn.deadline, txn.id_hex), {});
+    if (txn.open && txn.deadline != 0) batch.Put(m_deadlines, deadline_key(txn.deadline, txn.id_hex), rocksdb::Slice());
     // The approval queue's index. A held request stays with its record once set, so one
     // without it was never in the index: no delete to write for the common, unheld, case.
     if (!txn.held_request.empty()) {

@@ -63,6 +63,9 @@ class RocksDbStore final : public Store {
   Status index_filled(const std::string& path, const char* family);
   // Every revoked certificate, for the revoked index.
   Status index_revoked_certificates(rocksdb::WriteBatch& batch);
+  // Calls `visit` with every open transaction's record, in ID order.
+  template <typename Visit>
+  Status for_each_open_transaction(Visit visit);
   // Every open transaction with a held request, for the held index.
   Status index_held_transactions(rocksdb::WriteBatch& batch);
   // Every open transaction with a deadline, for the deadline index.

@@ -63,6 +63,39 @@ TransactionRecord transaction(const std::string& id) {
   return r;
 }
 
+// The store's database opened through RocksDB itself, with every family it has: for tests that
+// look at, or take apart, what the store wrote.
+class RawDatabase {
+ public:
+  explicit RawDatabase(const std::string& path) {
+    rocksdb::DBOptions options;
+    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(options, path, &m_names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : m_names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* raw = nullptr;
+    EXPECT_TRUE(rocksdb::DB::Open(options, path, descriptors, &m_handles, &raw).ok());
+    m_db.reset(raw);
+  }
+  ~RawDatabase() {
+    for (auto* handle : m_handles) m_db->DestroyColumnFamilyHandle(handle);
+  }
+  rocksdb::DB& db() { return *m_db; }
+  rocksdb::ColumnFamilyHandle* family(const std::string& name) {
+    return m_handles.at(static_cast<std::size_t>(std::find(m_names.begin(), m_names.end(), name) - m_names.begin()));
+  }
+  std::vector<std::string> keys(const std::string& name) {
+    std::vector<std::string> out;
+    std::unique_ptr<rocksdb::Iterator> it(m_db->NewIterator(rocksdb::ReadOptions(), family(name)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) out.push_back(it->key().ToString());
+    return out;
+  }
+
+ private:
+  std::vector<std::string> m_names;
+  std::vector<rocksdb::ColumnFamilyHandle*> m_handles;
+  std::unique_ptr<rocksdb::DB> m_db;
+};
+
 class RocksDbStoreTest : public ::testing::Test {
  protected:
   std::string db_path() const { return (m_dir.path() / "db").string(); }
@@ -71,6 +104,30 @@ class RocksDbStoreTest : public ::testing::Test {
     auto store = RocksDbStore::open(db_path(), mode);
     EXPECT_TRUE(store.has_value()) << (store ? "" : store.error().message);
     return store ? std::move(*store) : nullptr;
+  }
+
+  // A database as an older store wrote it: only `families` (in the store's order, from
+  // "default"), and `transactions` with the open ones in the open index.
+  void write_older_store(const std::vector<std::string>& families, const std::vector<TransactionRecord>& transactions) {
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& family : families) descriptors.emplace_back(family, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (const auto& txn : transactions) {
+      const Bytes record = encode(txn);
+      EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[2], txn.id_hex,
+                          rocksdb::Slice(reinterpret_cast<const char*>(record.data()), record.size()))
+                      .ok());
+      if (txn.open) {
+        EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[4], txn.id_hex, rocksdb::Slice()).ok());
+      }
+    }
+    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
   }
 
   TempDir m_dir{"enrolld-store-test"};
@@ -300,22 +357,8 @@ TEST_F(RocksDbStoreTest, OverdueListingFollowsTheTransactionsCurrentDeadline) {
     ASSERT_TRUE(store->commit(WriteSet{{txn}, {}, {}, {}, {}, {}}).has_value());
     EXPECT_TRUE(store->list_overdue_transactions(600, 10)->empty());
   }
-  rocksdb::DBOptions options;
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, db_path(), &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(options, db_path(), descriptors, &handles, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  auto* deadlines = handles[std::find(names.begin(), names.end(), "deadlines") - names.begin()];
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), deadlines));
-  std::size_t entries = 0;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) ++entries;
-  EXPECT_EQ(entries, 0U) << "both earlier entries were met and removed";
-  it.reset();
-  for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  RawDatabase raw(db_path());
+  EXPECT_TRUE(raw.keys("deadlines").empty()) << "both earlier entries were met and removed";
 }
 
 // A store from before the deadline index: the first read-write open fills it from the open
@@ -326,30 +369,9 @@ TEST_F(RocksDbStoreTest, AStoreWithoutTheDeadlineIndexGetsItFilledOnOpen) {
   auto closed = transaction("0c");
   closed.deadline = 1000;
   closed.open = false;
-  {
-    rocksdb::DBOptions options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const char* family : {"default", "certificates", "transactions", "audit", "open-transactions", "revoked",
-                               "passwords", "crls", "outbox", "held-transactions"}) {
-      descriptors.emplace_back(family, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    for (const auto& txn : {due, closed}) {
-      const Bytes record = encode(txn);
-      EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[2], txn.id_hex,
-                          rocksdb::Slice(reinterpret_cast<const char*>(record.data()), record.size()))
-                      .ok());
-      if (txn.open) {
-        EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[4], txn.id_hex, rocksdb::Slice()).ok());
-      }
-    }
-    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
-  }
+  write_older_store({"default", "certificates", "transactions", "audit", "open-transactions", "revoked", "passwords",
+                     "crls", "outbox", "held-transactions"},
+                    {due, closed});
   auto store = open();
   ASSERT_NE(store, nullptr);
   auto overdue = store->list_overdue_transactions(2000, 10);
@@ -539,30 +561,9 @@ TEST_F(RocksDbStoreTest, AStoreWithoutTheHeldIndexGetsItFilledOnOpen) {
   unheld.held_request.clear();
   auto closed = transaction("0c");
   closed.open = false;
-  {
-    rocksdb::DBOptions options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const char* family : {"default", "certificates", "transactions", "audit", "open-transactions", "revoked",
-                               "passwords", "crls", "outbox"}) {
-      descriptors.emplace_back(family, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    for (const auto& txn : {unheld, held, closed}) {
-      const Bytes record = encode(txn);
-      EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[2], txn.id_hex,
-                          rocksdb::Slice(reinterpret_cast<const char*>(record.data()), record.size()))
-                      .ok());
-      if (txn.open) {
-        EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), handles[4], txn.id_hex, rocksdb::Slice()).ok());
-      }
-    }
-    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
-  }
+  write_older_store({"default", "certificates", "transactions", "audit", "open-transactions", "revoked", "passwords",
+                     "crls", "outbox"},
+                    {unheld, held, closed});
   auto read_only = RocksDbStore::open(db_path(), RocksDbStore::Mode::kReadOnly);
   ASSERT_FALSE(read_only.has_value()) << "a read-only open cannot add the index";
   auto store = open();
@@ -585,29 +586,13 @@ TEST_F(RocksDbStoreTest, AnIndexLeftEmptyByACrashDuringItsFillIsFilledOnTheNextO
     ASSERT_TRUE(store->commit(WriteSet{{held}, {revoked}, {}, {}, {}, {}}).has_value());
   }
   {  // Undo the fills as that crash would have left them: indexes empty, no markers.
-    rocksdb::DBOptions options;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, db_path(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, db_path(), descriptors, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    auto handle_of = [&](const std::string& name) {
-      return handles[std::find(names.begin(), names.end(), name) - names.begin()];
-    };
-    std::vector<std::string> markers;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handle_of("default")));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) markers.push_back(it->key().ToString());
+    RawDatabase raw(db_path());
+    const auto markers = raw.keys("default");
     EXPECT_EQ(markers, (std::vector<std::string>{"index-filled:deadlines", "index-filled:held-transactions",
                                                  "index-filled:revoked"}));
-    for (const auto& marker : markers)
-      EXPECT_TRUE(db->Delete(rocksdb::WriteOptions(), handle_of("default"), marker).ok());
-    EXPECT_TRUE(db->Delete(rocksdb::WriteOptions(), handle_of("revoked"), revoked.serial_hex).ok());
-    EXPECT_TRUE(db->Delete(rocksdb::WriteOptions(), handle_of("held-transactions"), held.id_hex).ok());
-    it.reset();
-    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+    for (const auto& marker : markers) EXPECT_TRUE(raw.db().Delete({}, raw.family("default"), marker).ok());
+    EXPECT_TRUE(raw.db().Delete({}, raw.family("revoked"), revoked.serial_hex).ok());
+    EXPECT_TRUE(raw.db().Delete({}, raw.family("held-transactions"), held.id_hex).ok());
   }
   auto read_only = RocksDbStore::open(db_path(), RocksDbStore::Mode::kReadOnly);
   ASSERT_FALSE(read_only.has_value()) << "a read-only open would list too little";
