@@ -50,7 +50,15 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-[[ -n "$out" ]] || out="$root/bench/results/$(date +%F).md"
+# Without --out: today's file, or the first of today-2, today-3, ... that is free (never overwrites).
+if [[ -z "$out" ]]; then
+  out="$root/bench/results/$(date +%F).md"
+  for n in $(seq 2 99); do
+    [[ -e "$out" ]] || break
+    out="$root/bench/results/$(date +%F)-$n.md"
+  done
+  [[ ! -e "$out" ]] || { echo "every results name for today is taken; give --out" >&2; exit 2; }
+fi
 
 if [[ $do_build -eq 1 ]]; then
   if [[ ! -f "$build/CMakeCache.txt" ]]; then
