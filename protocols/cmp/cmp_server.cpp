@@ -243,49 +243,16 @@ Result<ProtocolState> decode_protocol_state(const Bytes& bytes) {
   }
 }
 
-Result<Bytes> digest_of(ByteView der, const ::EVP_MD* md) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (::EVP_Digest(der.data(), der.size(), digest, &len, md, nullptr) != 1) {
-    return fail(ErrorCode::kSystemFailure, "cannot hash the issued certificate");
-  }
-  return Bytes(digest, digest + len);
-}
-
-// The hash of a certificate's own signature algorithm, read from its DER: decoding the whole
-// certificate would decode its public key too, which OpenSSL 3.0 makes the larger part of a
-// certConf's cost. Null when the algorithm names no hash of its own (EdDSA, RSA-PSS).
-const ::EVP_MD* signature_hash_of(ByteView certificate_der) {
-  auto outer = der::read_element(certificate_der);
-  auto parts = outer ? der::read_children(outer->content) : std::nullopt;
-  if (!parts || parts->size() != 3) return nullptr;  // tbsCertificate, signatureAlgorithm, signature
-  const ByteView algorithm_der = (*parts)[1].whole;
-  const unsigned char* p = algorithm_der.data();
-  std::unique_ptr<::X509_ALGOR, ossl::Deleter<::X509_ALGOR_free>> algorithm(
-      ::d2i_X509_ALGOR(nullptr, &p, static_cast<long>(algorithm_der.size())));
-  int md_nid = NID_undef;
-  int pkey_nid = NID_undef;
-  if (!algorithm || ::OBJ_find_sigid_algs(::OBJ_obj2nid(algorithm->algorithm), &md_nid, &pkey_nid) != 1) {
-    return nullptr;
-  }
-  return md_nid == NID_undef ? nullptr : ::EVP_get_digestbynid(md_nid);
-}
-
 Result<Bytes> certificate_hash(ByteView certificate_der, const ECMP_CERTSTATUS& status) {
   if (status.hashAlg != nullptr) {  // RFC 9480 2.10: hashAlg given explicitly (cmp2021)
     const ::ASN1_OBJECT* oid = nullptr;
     ::X509_ALGOR_get0(&oid, nullptr, nullptr, status.hashAlg);
     const ::EVP_MD* md = ::EVP_get_digestbyobj(oid);
     if (md == nullptr) return fail(ErrorCode::kBadAlgorithm, "unsupported certConf hashAlg");
-    return digest_of(certificate_der, md);
+    return ossl::digest(certificate_der, md);
   }
   // RFC 4210 5.3.18: the hash algorithm of the certificate's signature.
-  if (const ::EVP_MD* md = signature_hash_of(certificate_der)) return digest_of(certificate_der, md);
-  auto cert = ossl::x509_from_der(certificate_der);  // OpenSSL knows the rules for the others
-  if (!cert) return fail(ErrorCode::kSystemFailure, "the issued certificate is missing");
-  ossl::Asn1OctetStringPtr digest(::X509_digest_sig(cert->get(), nullptr, nullptr));
-  if (!digest) return fail(ErrorCode::kSystemFailure, "cannot hash the issued certificate");
-  return octets(digest.get());
+  return ossl::signature_digest_of_certificate(certificate_der);
 }
 
 // InfoTypeAndValue with a DER SEQUENCE as its value, or with the value absent (empty `der`).

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -74,6 +75,15 @@ std::string integer_hex(const ::ASN1_INTEGER* value) {
   return to_hex(raw);
 }
 
+Result<Bytes> digest(ByteView data, const ::EVP_MD* md) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (::EVP_Digest(data.data(), data.size(), out, &len, md, nullptr) != 1) {
+    return fail(ErrorCode::kSystemFailure, "cannot hash: " + drain_errors());
+  }
+  return Bytes(out, out + len);
+}
+
 Bytes sha256(ByteView data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -113,14 +123,25 @@ Result<X509Ptr> x509_from_der(ByteView der) {
   return cert;
 }
 
-std::optional<CertificateSubject> subject_of_certificate(ByteView der) {
-  constexpr std::uint8_t kSeq = 0x30, kExplicitVersion = 0xa0;
+namespace {
+
+// A DER certificate's three parts: tbsCertificate, signatureAlgorithm, signatureValue.
+std::optional<std::vector<der::Element>> certificate_parts(ByteView der) {
+  constexpr std::uint8_t kSeq = 0x30;
   auto certificate = der::read_element(der);
   auto parts = certificate && certificate->tag == kSeq && certificate->whole.size() == der.size()
                    ? der::read_children(certificate->content)
                    : std::nullopt;
-  auto tbs = parts && parts->size() == 3 && parts->front().tag == kSeq ? der::read_children(parts->front().content)
-                                                                       : std::nullopt;
+  if (!parts || parts->size() != 3 || (*parts)[0].tag != kSeq || (*parts)[1].tag != kSeq) return std::nullopt;
+  return parts;
+}
+
+}  // namespace
+
+std::optional<CertificateSubject> subject_of_certificate(ByteView der) {
+  constexpr std::uint8_t kSeq = 0x30, kExplicitVersion = 0xa0;
+  auto parts = certificate_parts(der);
+  auto tbs = parts ? der::read_children(parts->front().content) : std::nullopt;
   if (!tbs) return std::nullopt;
   // TBSCertificate: [0] version (optional), serialNumber, signature, issuer, validity, subject,
   // subjectPublicKeyInfo, ...
@@ -129,6 +150,31 @@ std::optional<CertificateSubject> subject_of_certificate(ByteView der) {
     return std::nullopt;
   }
   return CertificateSubject{(*tbs)[subject].whole, (*tbs)[subject + 1].whole};
+}
+
+// Decoding the certificate would decode its public key too, which OpenSSL 3.0 makes the larger
+// part of a certConf's cost: the hash is read from the signature algorithm where it can be.
+Result<Bytes> signature_digest_of_certificate(ByteView der) {
+  if (auto parts = certificate_parts(der)) {
+    const ByteView algorithm_der = (*parts)[1].whole;
+    const unsigned char* p = algorithm_der.data();
+    std::unique_ptr<::X509_ALGOR, Deleter<::X509_ALGOR_free>> algorithm(
+        ::d2i_X509_ALGOR(nullptr, &p, static_cast<long>(algorithm_der.size())));
+    int md_nid = NID_undef;
+    int pkey_nid = NID_undef;
+    const ::EVP_MD* md = algorithm &&
+                                 ::OBJ_find_sigid_algs(::OBJ_obj2nid(algorithm->algorithm), &md_nid, &pkey_nid) == 1 &&
+                                 md_nid != NID_undef
+                             ? ::EVP_get_digestbynid(md_nid)
+                             : nullptr;
+    if (md != nullptr) return digest(der, md);
+  }
+  ::ERR_clear_error();
+  auto cert = x509_from_der(der);
+  if (!cert) return fail(ErrorCode::kSystemFailure, "cannot hash the certificate: " + cert.error().message);
+  Asn1OctetStringPtr hash(::X509_digest_sig(cert->get(), nullptr, nullptr));
+  if (!hash) return fail(ErrorCode::kSystemFailure, "cannot hash the certificate: " + drain_errors());
+  return Bytes(hash->data, hash->data + hash->length);
 }
 
 Result<X509NamePtr> name_from_der(ByteView der) {

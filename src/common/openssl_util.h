@@ -75,6 +75,8 @@ std::string integer_hex(const ::ASN1_INTEGER* value);
 
 // SHA-256 of `data`.
 Bytes sha256(ByteView data);
+// `data` hashed with `md`; kSystemFailure if the digest fails.
+Result<Bytes> digest(ByteView data, const ::EVP_MD* md);
 
 // DER encodings of common types; an empty result means the object could not be encoded.
 Bytes der_of(const ::X509* cert);
@@ -95,6 +97,10 @@ struct CertificateSubject {
   ByteView public_key;
 };
 std::optional<CertificateSubject> subject_of_certificate(ByteView der);
+// A DER certificate hashed with the hash of its own signature algorithm, as X509_digest_sig
+// does (RFC 4210 certHash), read from the DER where the algorithm names its hash; decoded and
+// left to X509_digest_sig for the others (EdDSA, RSA-PSS). kSystemFailure if it cannot be hashed.
+Result<Bytes> signature_digest_of_certificate(ByteView der);
 Result<X509NamePtr> name_from_der(ByteView der);
 Result<EvpPkeyPtr> public_key_from_der(ByteView spki_der);
 // Puts the SubjectPublicKeyInfo `spki_der` into `cert` as it is encoded (kBadDataFormat if it
